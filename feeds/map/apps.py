@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MapConfig(AppConfig):
+    name = "feeds.map"
+    label = "mapping"

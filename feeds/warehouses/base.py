@@ -1,0 +1,290 @@
+"""The one Protocol every warehouse provider implements, and the small types that cross it.
+
+Discovery, previews and reads return these frozen dataclasses, never driver objects, so
+templates, the mapper, the engine and tests never import a vendor SDK.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import sqlglot
+from sqlglot import exp
+
+
+class FieldType(enum.StrEnum):
+    """wsync's small set of column types that every warehouse type maps onto."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    FLOAT = "float"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    TIMESTAMP_TZ = "timestamp_tz"  # an instant: aware datetime
+    TIMESTAMP = "timestamp"  # wall-clock without zone: naive datetime
+    DATE = "date"
+    JSON = "json"  # objects / structs / variants: dict (or any decoded JSON)
+    ARRAY = "array"  # list
+    BINARY = "binary"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: FieldType
+    warehouse_type: str = ""
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    """A slice of a result: rows are tuples aligned with `columns`, values are plain Python.
+
+    Timestamps with zone are aware datetimes, naive ones naive; decimals are Decimal; JSON and
+    arrays are decoded to dict / list.
+    """
+
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+
+    def column_index(self, name: str) -> int:
+        for i, column in enumerate(self.columns):
+            if column.name == name:
+                return i
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Preview:
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+    elapsed_ms: int
+    truncated: bool  # True when the query had more rows than the cap
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str  # in words a marketer understands; never a stack trace
+    permanent: bool = True  # for a failure: would retrying help?
+    field: str | None = None  # the form field the failure is about, when known
+
+
+class WarehouseError(Exception):
+    """The only exception that crosses the provider boundary.
+
+    `permanent` says whether retrying can help (bad password: no; timeout: yes); `field` names
+    the configuration field to fix when the error is about one.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.field = field
+
+
+class IteratorKind(enum.StrEnum):
+    TIMESTAMP = "timestamp"  # window bounds are aware datetimes
+    DATE = "date"  # window bounds are dates
+    EPOCH_MS = "epoch_ms"  # window bounds are ints (milliseconds since epoch)
+    EPOCH_S = "epoch_s"  # window bounds are ints (seconds since epoch)
+    NUMBER = "number"  # window bounds are ints
+
+
+def iterator_kind(iterator_type: str) -> IteratorKind:
+    """Return how values of a warehouse iterator data type compare (see each provider's list)."""
+    t = iterator_type.lower()
+    if t == "timestamp_unixtime_ms":
+        return IteratorKind.EPOCH_MS
+    if t == "timestamp_unixtime_s":
+        return IteratorKind.EPOCH_S
+    if t == "date":
+        return IteratorKind.DATE
+    if t in {"integer", "int", "bigint", "number", "numeric", "int64"}:
+        return IteratorKind.NUMBER
+    return IteratorKind.TIMESTAMP
+
+
+@dataclass(frozen=True)
+class ReadWindow:
+    """Which rows a read returns: `lower <= iterator <= upper`, ordered by the iterator.
+
+    Both bounds are optional; bounds are Python values of the iterator's kind. For a column
+    without zone, aware bounds are compared as wall-clock time in `timezone` (UTC by default).
+    """
+
+    iterator: str
+    iterator_type: str
+    lower: datetime | date | int | None = None
+    upper: datetime | date | int | None = None
+    timezone: str = "UTC"
+
+    @property
+    def kind(self) -> IteratorKind:
+        return iterator_kind(self.iterator_type)
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One connection setting: the wizard builds its form from these and the API validates with them.
+
+    `validate` raises ValueError with a message that says how to fix the value.
+    """
+
+    name: str
+    label: str
+    kind: str = "text"  # text | password | integer | choice | file | textarea | checkbox
+    required: bool = True
+    secret: bool = False  # stored encrypted, never shown again
+    help_text: str = ""
+    placeholder: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+    default: Any = None
+    validate: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
+class PrepareStep:
+    """One step of the "Prepare your warehouse" panel: a title and text to copy (SQL or commands)."""
+
+    title: str
+    code: str = ""
+    language: str = "sql"
+    note: str = ""
+
+
+@runtime_checkable
+class Warehouse(Protocol):
+    """A warehouse provider. One module per provider; construct with the decrypted config."""
+
+    kind: ClassVar[str]  # registry key, e.g. "snowflake"
+    label: ClassVar[str]  # "Snowflake"
+    dialect: ClassVar[str]  # sqlglot dialect name
+    fields: ClassVar[tuple[ConfigField, ...]]
+    iterator_types: ClassVar[tuple[str, ...]]  # the iterator data types this warehouse allows
+    has_sql: ClassVar[bool]  # False for Delta Sharing: the data model is a table
+
+    def __init__(self, config: Mapping[str, Any]) -> None: ...
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        """Return {field name: message} for values that are wrong together (no network)."""
+        ...
+
+    @classmethod
+    def prepare_steps(cls, config: Mapping[str, Any]) -> list[PrepareStep]:
+        """Return the steps to create a read-only user, filled in with the names typed so far."""
+        ...
+
+    def check(self) -> CheckResult:
+        """Make one real round trip; never raises."""
+        ...
+
+    def describe(self, sql: str) -> list[Column]:
+        """Return the model's columns and types; raises WarehouseError."""
+        ...
+
+    def preview(self, sql: str, limit: int) -> Preview:
+        """Return at most `limit` rows, with a timeout; raises WarehouseError."""
+        ...
+
+    def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
+        """Stream the model's rows in pages, never holding the whole result; raises WarehouseError."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# --- helpers shared by the SQL providers -------------------------------------------------
+
+
+def wrap_model(
+    sql: str,
+    dialect: str,
+    *,
+    window: ReadWindow | None = None,
+    lower_param: str | None = None,
+    upper_param: str | None = None,
+    limit: int | None = None,
+) -> str:
+    """Return `SELECT * FROM (<model>) AS wsync_model [WHERE ...] [ORDER BY ...] [LIMIT n]`.
+
+    The model is parsed (so CTEs end up inside the subquery, where every dialect accepts them)
+    and the bounds are driver placeholders passed in by the provider, never literals.
+    """
+    model = sqlglot.parse_one(sql, read=dialect)
+    query = exp.select("*").from_(model.subquery("wsync_model"))
+    if window is not None:
+        column = exp.column(window.iterator, table="wsync_model", quoted=True)
+        if window.lower is not None and lower_param:
+            query = query.where(exp.GTE(this=column.copy(), expression=exp.var(lower_param)))
+        if window.upper is not None and upper_param:
+            query = query.where(exp.LTE(this=column.copy(), expression=exp.var(upper_param)))
+        query = query.order_by(column.copy())
+    if limit is not None:
+        query = query.limit(limit)
+    return query.sql(dialect=dialect)
+
+
+def guard_host(host: str, *, field: str = "host") -> None:
+    """Refuse hosts that resolve to private, loopback or link-local addresses unless allowed.
+
+    Raises WarehouseError naming the field; settings.WSYNC_ALLOW_PRIVATE_HOSTS lifts the rule
+    (the tests and the demo set it).
+    """
+    from django.conf import settings
+
+    if getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False):
+        return
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        raise WarehouseError(
+            f"The host “{host}” could not be found. Check the spelling of the host name.",
+            permanent=True,
+            field=field,
+        ) from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
+            raise WarehouseError(
+                f"The host “{host}” points to a private network address ({address}); wsync only "
+                "connects to public warehouse hosts. An administrator can allow private hosts "
+                "with WSYNC_ALLOW_PRIVATE_HOSTS.",
+                permanent=True,
+                field=field,
+            )
+
+
+def secret_fields(fields: Sequence[ConfigField]) -> set[str]:
+    """Return the names of the fields that are stored encrypted."""
+    return {f.name for f in fields if f.secret}
+
+
+@dataclass
+class Timer:
+    """Measures wall-clock milliseconds for previews."""
+
+    started: float = field(default=0.0)
+
+    def __enter__(self) -> Timer:
+        import time
+
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    @property
+    def elapsed_ms(self) -> int:
+        import time
+
+        return int((time.perf_counter() - self.started) * 1000)

@@ -1,0 +1,8 @@
+"""Shared fixtures: personas, and the warehouse stand-ins (each a plugin module in tests/standins)."""
+
+pytest_plugins = [
+    "tests.standins.snowflake",
+    "tests.standins.bigquery",
+    "tests.standins.redshift",
+    "tests.standins.delta_sharing",
+]

@@ -1,0 +1,1 @@
+"""Stand-in fixtures (filled in by the provider work)."""

@@ -1,0 +1,7 @@
+"""URL map: each wizard step app and the feed pages mount under a workspace."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("accounts/", include("feeds.accounts.urls")),
+]
