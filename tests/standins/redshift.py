@@ -16,10 +16,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.standins.postgres_fixtures import Cluster, PgDatabase, drop_database, make_database
+if TYPE_CHECKING:
+    # Imported lazily at run time so pytest can register (and assert-rewrite) the plugin itself.
+    from tests.standins.postgres_fixtures import Cluster, PgDatabase
 
 # Registers pg_cluster / pg_database (tests/conftest.py lists only this module).
 pytest_plugins = ["tests.standins.postgres_fixtures"]
@@ -160,6 +163,8 @@ class RedshiftDatabase:
 @pytest.fixture
 def redshift_database(pg_cluster: Cluster, redshift_proxy: RedshiftProxy) -> Iterator[RedshiftDatabase]:
     """A database of its own for one test; its role stores an md5 password (no SCRAM in the client)."""
+    from tests.standins.postgres_fixtures import drop_database, make_database
+
     db = make_database(pg_cluster, md5=True)
     yield RedshiftDatabase(db, redshift_proxy.port)
     drop_database(db)
