@@ -217,8 +217,14 @@ def wrap_model(
     """Return `SELECT * FROM (<model>) AS wsync_model [WHERE ...] [ORDER BY ...] [LIMIT n]`.
 
     The model is parsed (so CTEs end up inside the subquery, where every dialect accepts them)
-    and the bounds are driver placeholders passed in by the provider, never literals.
+    and the bounds are driver placeholders passed in by the provider, never literals. Anything but
+    one read-only SELECT raises WarehouseError here, at the boundary, whatever path the SQL took.
     """
+    from feeds.warehouses.sqlcheck import check_select
+
+    problem = check_select(sql, dialect)
+    if problem is not None:
+        raise WarehouseError(str(problem), permanent=True, field="sql")
     model = sqlglot.parse_one(sql, read=dialect)
     query = exp.select("*").from_(model.subquery("wsync_model"))
     if window is not None:

@@ -1,0 +1,253 @@
+"""DuckDB: the embedded default warehouse (and the demo's). A file on the wsync server, opened read-only."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from django.conf import settings
+
+from feeds.warehouses.arrowrows import arrow_field_type, batch_rows
+from feeds.warehouses.base import (
+    CheckResult,
+    Column,
+    ConfigField,
+    FieldType,
+    IteratorKind,
+    Page,
+    PrepareStep,
+    Preview,
+    ReadWindow,
+    Timer,
+    WarehouseError,
+    wrap_model,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _validate_path(value: str) -> None:
+    if not str(value).endswith((".duckdb", ".db", ".ddb")):
+        raise ValueError("Give the full path of a DuckDB database file, ending in .duckdb (or .db).")
+    if not Path(value).is_absolute():
+        raise ValueError("Give the full path, starting with “/”, for example /srv/data/warehouse.duckdb.")
+
+
+class DuckDBWarehouse:
+    kind: ClassVar[str] = "duckdb"
+    label: ClassVar[str] = "DuckDB"
+    dialect: ClassVar[str] = "duckdb"
+    has_sql: ClassVar[bool] = True
+    iterator_types: ClassVar[tuple[str, ...]] = (
+        "timestamp",
+        "timestamptz",
+        "date",
+        "integer",
+        "timestamp_unixtime_ms",
+        "timestamp_unixtime_s",
+    )
+    fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField(
+            "path",
+            "Database file",
+            placeholder="/srv/wsync/data/warehouse.duckdb",
+            help_text="The full path of the DuckDB file on the wsync server. wsync opens it read-only.",
+            validate=_validate_path,
+        ),
+    )
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.path = Path(str(config.get("path", "")))
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        path = Path(str(config.get("path", "")))
+        roots = [Path(r).resolve() for r in settings.WSYNC_DUCKDB_ROOTS]
+        if roots and not any(path.resolve().is_relative_to(root) for root in roots):
+            allowed = ", ".join(str(r) for r in roots)
+            return {"path": f"wsync may only open DuckDB files under {allowed}. Move the file there."}
+        return {}
+
+    @classmethod
+    def prepare_steps(cls, config: Mapping[str, Any]) -> list[PrepareStep]:
+        path = config.get("path") or "/srv/wsync/data/warehouse.duckdb"
+        return [
+            PrepareStep(
+                "Put the DuckDB file on the wsync server, readable by the wsync user",
+                f"chmod a+r {path}",
+                language="shell",
+                note="wsync opens the file read-only, so no SQL grants are needed.",
+            )
+        ]
+
+    def check(self) -> CheckResult:
+        try:
+            with self._connect() as connection:
+                connection.execute("SELECT 1").fetchall()
+        except WarehouseError as error:
+            return CheckResult(False, error.message, error.permanent, error.field)
+        return CheckResult(True, f"Connected to {self.path.name}.")
+
+    def describe(self, sql: str) -> list[Column]:
+        with self._connect() as connection:
+            relation = self._execute(connection, wrap_model(sql, self.dialect, limit=0))
+            return [
+                self._column(name, dtype)
+                for name, dtype in zip(relation.columns, relation.types, strict=True)
+            ]
+
+    def preview(self, sql: str, limit: int) -> Preview:
+        with Timer() as timer, self._connect() as connection:
+            watchdog = threading.Timer(settings.WSYNC_PREVIEW_TIMEOUT, connection.interrupt)
+            watchdog.start()
+            try:
+                reader = self._reader(
+                    connection, wrap_model(sql, self.dialect, limit=limit + 1), [], limit + 1
+                )
+                columns, rows = self._first_batch(reader)
+            finally:
+                watchdog.cancel()
+        return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
+
+    def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
+        query = wrap_model(sql, self.dialect, window=window, lower_param="?", upper_param="?")
+        with self._connect() as connection:
+            reader = self._reader(connection, query, self._params(window), page_size)
+            columns = self._columns(reader.schema)
+            for batch in self._batches(reader):
+                if batch.num_rows:
+                    yield Page(columns, batch_rows(batch, columns))
+
+    def close(self) -> None:
+        return None
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        import duckdb
+
+        if not self.path.is_file():
+            raise WarehouseError(
+                f"The DuckDB file “{self.path}” does not exist. Check the path and that the file is on the "
+                "wsync server.",
+                permanent=True,
+                field="path",
+            )
+        try:
+            connection = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error as error:
+            raise self._error(error) from None
+        # Zoned timestamps come back in UTC whatever the server's zone is.
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection
+
+    def _execute(self, connection: Any, query: str) -> Any:
+        import duckdb
+
+        try:
+            return connection.sql(query)
+        except duckdb.Error as error:
+            raise self._error(error) from None
+
+    def _reader(self, connection: Any, query: str, params: list[Any], batch_size: int) -> Any:
+        import duckdb
+
+        try:
+            return connection.sql(query, params=params or None).to_arrow_reader(batch_size)
+        except duckdb.Error as error:
+            raise self._error(error) from None
+
+    def _batches(self, reader: Any) -> Iterator[Any]:
+        import duckdb
+
+        try:
+            yield from reader
+        except duckdb.Error as error:
+            raise self._error(error) from None
+
+    def _first_batch(self, reader: Any) -> tuple[tuple[Column, ...], list[tuple[Any, ...]]]:
+        columns = self._columns(reader.schema)
+        rows: list[tuple[Any, ...]] = []
+        for batch in self._batches(reader):
+            rows.extend(batch_rows(batch, columns))
+        return columns, rows
+
+    def _columns(self, schema: Any) -> tuple[Column, ...]:
+        result = []
+        for field in schema:
+            name = field.name
+            warehouse_type = (
+                "JSON" if (field.metadata or {}).get(b"ARROW:extension:name") == b"arrow.json" else ""
+            )
+            field_type = FieldType.JSON if warehouse_type == "JSON" else arrow_field_type(field.type)
+            result.append(Column(name, field_type, warehouse_type or str(field.type)))
+        return tuple(result)
+
+    def _column(self, name: str, dtype: Any) -> Column:
+        text = str(dtype).upper()
+        return Column(name, _duck_type(text), text)
+
+    def _params(self, window: ReadWindow | None) -> list[Any]:
+        if window is None:
+            return []
+        bounds = [b for b in (window.lower, window.upper) if b is not None]
+        if window.kind is IteratorKind.TIMESTAMP and window.iterator_type.lower() == "timestamp":
+            # A column without zone compares as wall-clock time in the feed's zone; DuckDB would
+            # cast an aware parameter through the session zone instead, so pass wall-clock values.
+            bounds = [_wall_clock(b, window.timezone) for b in bounds]
+        return bounds
+
+    @staticmethod
+    def _error(error: Exception) -> WarehouseError:
+        text = str(error).splitlines()[0]
+        if "Interrupt" in text:
+            return WarehouseError(
+                "The query took too long and was stopped. Add filters or a LIMIT.", permanent=False
+            )
+        if "Catalog Error" in text or "Binder Error" in text or "Parser Error" in text:
+            return WarehouseError(f"DuckDB could not run the query: {text}", permanent=True, field="sql")
+        if "lock" in text.lower():
+            return WarehouseError(
+                "The DuckDB file is being written by another program; try again in a moment.", permanent=False
+            )
+        log.warning("DuckDB error: %s", type(error).__name__)
+        return WarehouseError(f"DuckDB reported an error: {text}", permanent=True)
+
+
+_DUCK_TYPES: tuple[tuple[str, FieldType], ...] = (
+    ("TIMESTAMP WITH TIME ZONE", FieldType.TIMESTAMP_TZ),
+    ("TIMESTAMP", FieldType.TIMESTAMP),
+    ("DATE", FieldType.DATE),
+    ("DECIMAL", FieldType.DECIMAL),
+    ("JSON", FieldType.JSON),
+    ("STRUCT", FieldType.JSON),
+    ("MAP", FieldType.JSON),
+    ("BOOLEAN", FieldType.BOOLEAN),
+    ("DOUBLE", FieldType.FLOAT),
+    ("FLOAT", FieldType.FLOAT),
+    ("REAL", FieldType.FLOAT),
+    ("BLOB", FieldType.BINARY),
+)
+
+
+def _duck_type(text: str) -> FieldType:
+    if text.endswith("]"):
+        return FieldType.ARRAY
+    if "INT" in text:
+        return FieldType.INTEGER
+    for prefix, field_type in _DUCK_TYPES:
+        if text.startswith(prefix):
+            return field_type
+    return FieldType.STRING
+
+
+def _wall_clock(value: Any, zone: str) -> Any:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return value
