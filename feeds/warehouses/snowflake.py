@@ -1,0 +1,431 @@
+"""Snowflake provider: the official connector, password or key-pair (JWT) login.
+
+Reads stream with `fetchmany`, which walks the connector's result batches (remote chunks
+downloaded a few at a time), so a large result is never held whole in memory. Window bounds
+travel as server-side (qmark) bindings with explicit Snowflake types.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from feeds.warehouses.base import (
+    CheckResult,
+    Column,
+    ConfigField,
+    FieldType,
+    IteratorKind,
+    Page,
+    PrepareStep,
+    Preview,
+    ReadWindow,
+    Timer,
+    WarehouseError,
+    guard_host,
+    wrap_model,
+)
+
+logger = logging.getLogger(__name__)
+
+# locator | locator.region | locator.region.cloud | orgname-accountname
+_ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9-]+){0,2}$|^[a-z][a-z0-9]*-[a-z0-9_]+$", re.IGNORECASE)
+_IDENT_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_$]*$|^"[^"]+"$')
+_NAIVE_ITERATORS = {"timestamp_ntz", "datetime"}
+_JSON_TYPES = {"VARIANT", "OBJECT", "ARRAY", "MAP"}
+
+# Snowflake's type names (cursor.description type codes resolved by the connector) -> ours.
+_TYPE_MAP: dict[str, FieldType] = {
+    "FIXED": FieldType.INTEGER,
+    "DECFLOAT": FieldType.DECIMAL,
+    "REAL": FieldType.FLOAT,
+    "TEXT": FieldType.STRING,
+    "DATE": FieldType.DATE,
+    "TIMESTAMP": FieldType.TIMESTAMP,
+    "TIMESTAMP_NTZ": FieldType.TIMESTAMP,
+    "TIMESTAMP_LTZ": FieldType.TIMESTAMP_TZ,
+    "TIMESTAMP_TZ": FieldType.TIMESTAMP_TZ,
+    "VARIANT": FieldType.JSON,
+    "OBJECT": FieldType.JSON,
+    "MAP": FieldType.JSON,
+    "ARRAY": FieldType.ARRAY,
+    "BINARY": FieldType.BINARY,
+    "BOOLEAN": FieldType.BOOLEAN,
+    "TIME": FieldType.STRING,
+}
+
+
+def _validate_account(value: Any) -> None:
+    text = str(value or "").strip()
+    if "://" in text or "snowflakecomputing" in text.lower():
+        raise ValueError(
+            "Enter only the account identifier, without https:// or .snowflakecomputing.com "
+            "(for example xy12345.eu-west-1.aws or myorg-myaccount)."
+        )
+    if not _ACCOUNT_RE.match(text):
+        raise ValueError(
+            "Account identifier: use your account locator (xy12345), locator.region.cloud "
+            "(xy12345.eu-west-1.aws) or orgname-accountname (myorg-myaccount)."
+        )
+
+
+def _identifier_validator(label: str) -> Any:
+    def validate(value: Any) -> None:
+        if value and not _IDENT_RE.match(str(value).strip()):
+            raise ValueError(
+                f"{label}: use letters, digits, _ and $ only (or wrap the name in double quotes)."
+            )
+
+    return validate
+
+
+def load_private_key(pem: str, passphrase: str | None) -> Any:
+    """Parse a PEM private key; raises ValueError naming what to fix."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    password = passphrase.encode() if passphrase else None
+    try:
+        return load_pem_private_key(pem.strip().encode(), password=password)
+    except TypeError as exc:
+        if password is None:
+            raise ValueError("This private key is encrypted: enter its passphrase.") from exc
+        raise ValueError("This private key is not encrypted: leave the passphrase empty.") from exc
+    except ValueError as exc:
+        if password is not None and "-----BEGIN ENCRYPTED PRIVATE KEY-----" in pem:
+            raise ValueError("The private key passphrase is wrong: check it and try again.") from exc
+        raise ValueError(
+            "Private key: paste the whole PEM file, from -----BEGIN PRIVATE KEY----- "
+            "to -----END PRIVATE KEY-----."
+        ) from exc
+
+
+def _validate_pem(value: Any) -> None:
+    text = str(value or "")
+    if text and "-----BEGIN" not in text:
+        raise ValueError(
+            "Private key: paste the whole PEM file, from -----BEGIN PRIVATE KEY----- "
+            "to -----END PRIVATE KEY-----."
+        )
+
+
+def _validate_port(value: Any) -> None:
+    if value in (None, ""):
+        return
+    if not str(value).isdigit() or not 0 < int(value) < 65536:
+        raise ValueError("Port: enter a number between 1 and 65535, or leave it empty for 443.")
+
+
+def _validate_protocol(value: Any) -> None:
+    if value and str(value) not in {"https", "http"}:
+        raise ValueError("Protocol: enter https (or http only for a private test endpoint).")
+
+
+FIELDS: tuple[ConfigField, ...] = (
+    ConfigField(
+        "environment", "Environment", kind="choice", choices=(("prod", "Production"), ("dev", "Development"))
+    ),
+    ConfigField(
+        "account_identifier",
+        "Account identifier",
+        placeholder="xy12345.eu-west-1.aws",
+        help_text="Your account locator, locator.region.cloud, or orgname-accountname.",
+        validate=_validate_account,
+    ),
+    ConfigField("warehouse", "Warehouse", placeholder="WSYNC_WH", validate=_identifier_validator("Warehouse")),
+    ConfigField("database", "Database", placeholder="ANALYTICS", validate=_identifier_validator("Database")),
+    ConfigField(
+        "region",
+        "Region",
+        required=False,
+        placeholder="eu-west-1.aws",
+        help_text="Only if your account identifier is a bare locator outside us-west-2.",
+    ),
+    ConfigField("user", "User", placeholder="WSYNC_USER"),
+    ConfigField("role", "Role", placeholder="WSYNC_READER", validate=_identifier_validator("Role")),
+    ConfigField(
+        "password", "Password", kind="password", required=False, secret=True, help_text="Or use a private key."
+    ),
+    ConfigField(
+        "private_key",
+        "Private key (PEM)",
+        kind="textarea",
+        required=False,
+        secret=True,
+        help_text="Key-pair authentication: paste the private key whose public key is set on the user.",
+        validate=_validate_pem,
+    ),
+    ConfigField("private_key_passphrase", "Private key passphrase", kind="password", required=False, secret=True),
+    ConfigField(
+        "host",
+        "Host (advanced)",
+        required=False,
+        help_text="Only for private endpoints; defaults to <account>.snowflakecomputing.com.",
+    ),
+    ConfigField("port", "Port (advanced)", kind="integer", required=False, validate=_validate_port),
+    ConfigField("protocol", "Protocol (advanced)", required=False, default="https", validate=_validate_protocol),
+)
+
+
+# (connector errno, message fragment) -> (plain message, permanent, field). First match wins.
+_ERRORS: tuple[tuple[int | None, str, str, bool, str | None], ...] = (
+    (390100, "", "Snowflake refused the user name or password. Check both and try again.", True, "password"),
+    (390144, "", "Snowflake refused the private key: set its public key on the user.", True, "private_key"),
+    (390101, "", "This Snowflake user is disabled. Ask your Snowflake admin to enable it.", True, "user"),
+    (390102, "", "This Snowflake user is locked. Ask your Snowflake admin to unlock it.", True, "user"),
+    (390189, "", "The role does not exist or is not granted to this user.", True, "role"),
+    (None, "role", "The role does not exist or is not granted to this user.", True, "role"),
+    (606, "", "No usable warehouse: check the warehouse name and its USAGE grant.", True, "warehouse"),
+    (None, "warehouse", "The warehouse does not exist or this role may not use it.", True, "warehouse"),
+    (None, "database", "The database does not exist or this role cannot see it.", True, "database"),
+    (2003, "", "A table or view in the query does not exist, or this role may not read it.", True, None),
+    (3001, "", "This role lacks a privilege the query needs; grant SELECT on the tables.", True, None),
+    (1003, "", "The SQL has a syntax error: check the query.", True, None),
+    (604, "", "The query took too long and was stopped. Try a smaller query.", False, None),
+    (250003, "", "Snowflake did not answer in time. It will be retried.", False, None),
+    (None, "timed out", "Snowflake did not answer in time. It will be retried.", False, None),
+    (None, "name or service not known", "The Snowflake account could not be found: check it.", True, "account_identifier"),
+    (250001, "", "Could not reach Snowflake: check the account identifier. It will be retried.", False, "account_identifier"),
+)
+
+
+def map_error(exc: BaseException) -> WarehouseError:
+    """Translate a connector error into plain words; unknown errors are logged without secrets."""
+    if isinstance(exc, WarehouseError):
+        return exc
+    errno = getattr(exc, "errno", None)
+    text = str(getattr(exc, "msg", "") or exc).lower()
+    for code, fragment, message, permanent, field in _ERRORS:
+        if (code is None or code == errno) and (not fragment or fragment in text):
+            if code is None and "does not exist" not in text and fragment in {"role", "warehouse", "database"}:
+                continue
+            return WarehouseError(message, permanent=permanent, field=field)
+    logger.warning("Unrecognised Snowflake error %s (errno %s)", type(exc).__name__, errno)
+    return WarehouseError("Snowflake returned an unexpected error. Try again later.", permanent=False)
+
+
+def _column(meta: Any) -> Column:
+    from snowflake.connector.constants import FIELD_ID_TO_NAME
+
+    name = FIELD_ID_TO_NAME.get(meta.type_code, "TEXT")
+    ours = _TYPE_MAP.get(name, FieldType.STRING)
+    warehouse_type = name
+    if name == "FIXED":
+        warehouse_type = f"NUMBER({meta.precision},{meta.scale})"
+        ours = FieldType.DECIMAL if meta.scale else FieldType.INTEGER
+    return Column(meta.name, ours, warehouse_type, bool(meta.is_nullable))
+
+
+def _plain(value: Any, column: Column) -> Any:
+    # The connector hands VARIANT / OBJECT / ARRAY values over as JSON text.
+    if isinstance(value, str) and column.type in {FieldType.JSON, FieldType.ARRAY}:
+        return json.loads(value)
+    return value
+
+
+def _rows(raw: list[tuple[Any, ...]], columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
+    return [tuple(_plain(v, c) for v, c in zip(row, columns, strict=True)) for row in raw]
+
+
+def _binding(value: Any, window: ReadWindow) -> Any:
+    """Return a qmark binding for a window bound, typed so Snowflake compares it correctly."""
+    if window.kind is not IteratorKind.TIMESTAMP or not isinstance(value, datetime):
+        return value
+    if window.iterator_type.lower() in _NAIVE_ITERATORS:
+        if value.tzinfo is not None:
+            value = value.astimezone(ZoneInfo(window.timezone)).replace(tzinfo=None)
+        return ("TIMESTAMP_NTZ", value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(window.timezone))
+    return ("TIMESTAMP_TZ", value)
+
+
+class SnowflakeWarehouse:
+    kind: ClassVar[str] = "snowflake"
+    label: ClassVar[str] = "Snowflake"
+    dialect: ClassVar[str] = "snowflake"
+    fields: ClassVar[tuple[ConfigField, ...]] = FIELDS
+    iterator_types: ClassVar[tuple[str, ...]] = (
+        "timestamp_ltz",
+        "timestamp_ntz",
+        "timestamp_tz",
+        "datetime",
+        "date",
+        "timestamp_unixtime_ms",
+        "timestamp_unixtime_s",
+    )
+    has_sql: ClassVar[bool] = True
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = dict(config)
+        self._conn: Any = None
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        password, key = config.get("password"), config.get("private_key")
+        if bool(password) == bool(key):
+            message = "Enter a password or a private key (exactly one of them)."
+            errors["password" if not password else "private_key"] = message
+        if key:
+            try:
+                load_private_key(str(key), config.get("private_key_passphrase") or None)
+            except ValueError as exc:
+                wrong_passphrase = "passphrase" in str(exc)
+                errors["private_key_passphrase" if wrong_passphrase else "private_key"] = str(exc)
+        return errors
+
+    @classmethod
+    def prepare_steps(cls, config: Mapping[str, Any]) -> list[PrepareStep]:
+        role = config.get("role") or "<role>"
+        user = config.get("user") or "<user>"
+        warehouse = config.get("warehouse") or "<warehouse>"
+        database = config.get("database") or "<database>"
+        grants = f"""CREATE ROLE IF NOT EXISTS {role};
+GRANT USAGE ON WAREHOUSE {warehouse} TO ROLE {role};
+GRANT USAGE ON DATABASE {database} TO ROLE {role};
+GRANT USAGE ON ALL SCHEMAS IN DATABASE {database} TO ROLE {role};
+GRANT SELECT ON ALL TABLES IN DATABASE {database} TO ROLE {role};
+GRANT SELECT ON ALL VIEWS IN DATABASE {database} TO ROLE {role};
+GRANT SELECT ON FUTURE TABLES IN DATABASE {database} TO ROLE {role};
+GRANT SELECT ON FUTURE VIEWS IN DATABASE {database} TO ROLE {role};"""
+        user_sql = f"""CREATE USER IF NOT EXISTS {user}
+  PASSWORD = '<a long random password>'
+  DEFAULT_ROLE = {role}
+  DEFAULT_WAREHOUSE = {warehouse};
+GRANT ROLE {role} TO USER {user};"""
+        key_sql = f"ALTER USER {user} SET RSA_PUBLIC_KEY = '<public key without the BEGIN/END lines>';"
+        return [
+            PrepareStep("Create a read-only role (run as SECURITYADMIN or ACCOUNTADMIN)", grants),
+            PrepareStep("Create the user wsync signs in as", user_sql),
+            PrepareStep(
+                "Optional: key-pair authentication instead of a password",
+                key_sql,
+                note="Generate the key with: openssl genrsa 2048 | openssl pkcs8 -topk8 -nocrypt",
+            ),
+        ]
+
+    # --- connection -----------------------------------------------------------------
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        c = self.config
+        account = str(c.get("account_identifier") or "").strip()
+        if c.get("region") and "." not in account and "-" not in account:
+            account = f"{account}.{c['region']}"  # a bare locator needs its region
+        kwargs: dict[str, Any] = {
+            "account": account,
+            "user": c.get("user"),
+            "warehouse": c.get("warehouse") or None,
+            "database": c.get("database") or None,
+            # Snowflake's own default; models can still name other schemas in full.
+            "schema": "PUBLIC" if c.get("database") else None,
+            "role": c.get("role") or None,
+            "application": "wsync",
+            "paramstyle": "qmark",  # bounds are bound server-side, and '%' in models stays literal
+            "login_timeout": 20,
+            "network_timeout": 60,
+            "client_session_keep_alive": False,
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        }
+        kwargs.update(self._auth_kwargs())
+        if c.get("host"):
+            kwargs["host"] = c["host"]
+        if c.get("port"):
+            kwargs["port"] = int(c["port"])
+        if c.get("protocol"):
+            kwargs["protocol"] = c["protocol"]
+        return kwargs
+
+    def _auth_kwargs(self) -> dict[str, Any]:
+        c = self.config
+        if not c.get("private_key"):
+            return {"password": c.get("password")}
+        try:
+            key = load_private_key(str(c["private_key"]), c.get("private_key_passphrase") or None)
+        except ValueError as exc:
+            raise WarehouseError(str(exc), permanent=True, field="private_key") from None
+        return {"authenticator": "SNOWFLAKE_JWT", "private_key": key}
+
+    def _host(self) -> tuple[str, str]:
+        if self.config.get("host"):
+            return str(self.config["host"]), "host"
+        account = str(self.config.get("account_identifier") or "").strip()
+        return f"{account}.snowflakecomputing.com", "account_identifier"
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            import snowflake.connector
+
+            host, field = self._host()
+            guard_host(host, field=field)
+            try:
+                self._conn = snowflake.connector.connect(**self._connect_kwargs())
+            except Exception as exc:
+                raise map_error(exc) from None
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    # --- the Protocol -----------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        try:
+            cursor = self._connection().cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        except Exception as exc:
+            error = map_error(exc)
+            return CheckResult(False, error.message, permanent=error.permanent, field=error.field)
+        finally:
+            self.close()
+        return CheckResult(True, "Connected to Snowflake.")
+
+    def describe(self, sql: str) -> list[Column]:
+        try:
+            metadata = self._connection().cursor().describe(wrap_model(sql, self.dialect))
+        except Exception as exc:
+            raise map_error(exc) from None
+        return [_column(meta) for meta in metadata or []]
+
+    def preview(self, sql: str, limit: int) -> Preview:
+        from django.conf import settings
+
+        query = wrap_model(sql, self.dialect, limit=limit + 1)
+        try:
+            with Timer() as timer:
+                cursor = self._connection().cursor()
+                cursor.execute(query, timeout=settings.WSYNC_PREVIEW_TIMEOUT)
+                columns = tuple(_column(meta) for meta in cursor.description)
+                raw = cursor.fetchmany(limit + 1)
+        except Exception as exc:
+            raise map_error(exc) from None
+        rows = _rows(raw[:limit], columns)
+        return Preview(columns, rows, timer.elapsed_ms, truncated=len(raw) > limit)
+
+    def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
+        params: list[Any] = []
+        if window is not None:
+            params = [_binding(v, window) for v in (window.lower, window.upper) if v is not None]
+        query = wrap_model(sql, self.dialect, window=window, lower_param="?", upper_param="?")
+        try:
+            cursor = self._connection().cursor()
+            cursor.execute(query, params or None)
+            columns = tuple(_column(meta) for meta in cursor.description)
+            while raw := cursor.fetchmany(page_size):
+                yield Page(columns, _rows(raw, columns))
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            raise map_error(exc) from None
+
+
+__all__ = ["SnowflakeWarehouse", "load_private_key", "map_error"]

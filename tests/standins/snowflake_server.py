@@ -1,0 +1,127 @@
+"""fakesnow's server app, made to answer logins and large results the way Snowflake does.
+
+fakesnow accepts any password and returns every result as one inline Arrow batch. Real
+Snowflake refuses a wrong password or key with its failure JSON and serves large results
+as remote chunks; the real connector has code paths for both, so this wrapper adds them:
+
+- WSYNC_SF_PASSWORD: the only password accepted (else code 390100, as Snowflake answers);
+- WSYNC_SF_PUBLIC_KEY: PEM public key that key-pair (JWT) logins must be signed with
+  (else code 390144, as Snowflake answers);
+- WSYNC_SF_CHUNK_ROWS: results larger than this are split into remote chunks that the
+  connector downloads one by one from /wsync-chunks/{id}.
+
+Run: python -m tests.standins.snowflake_server PORT
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import gzip
+import io
+import json
+import os
+import sys
+import uuid
+from typing import Any
+
+import jwt
+import pyarrow as pa
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+# `fakesnow.server` the attribute is a function; the module holds the app.
+fakesnow_server = importlib.import_module("fakesnow.server")
+CHUNKS: dict[str, bytes] = {}
+SERVED = {"chunks": 0}
+
+
+def _failure(code: str, message: str) -> JSONResponse:
+    # Snowflake answers a refused login with HTTP 200 and success false.
+    body = {"data": {"nextAction": None, "authnMethod": "PASSWORD"}, "code": code, "message": message}
+    return JSONResponse({**body, "success": False, "headers": None})
+
+
+def _login_refusal(data: dict[str, Any]) -> JSONResponse | None:
+    if data.get("AUTHENTICATOR") == "SNOWFLAKE_JWT":
+        try:
+            jwt.decode(data.get("TOKEN", ""), os.environ["WSYNC_SF_PUBLIC_KEY"], algorithms=["RS256"])
+        except jwt.PyJWTError:
+            return _failure("390144", "JWT token is invalid.")
+        return None
+    if data.get("PASSWORD") != os.environ.get("WSYNC_SF_PASSWORD"):
+        return _failure("390100", "Incorrect username or password was specified.")
+    return None
+
+
+async def login_request(request: Request) -> Response:
+    body = await request.body()  # cached on the request, so fakesnow can read it again
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    refusal = _login_refusal(json.loads(body)["data"])
+    return refusal or await fakesnow_server.login_request(request)
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _rechunk(request: Request, data: dict[str, Any], chunk_rows: int) -> None:
+    table = pa.ipc.open_stream(base64.b64decode(data["rowsetBase64"])).read_all()
+    data["rowsetBase64"] = base64.b64encode(_ipc(table.slice(0, chunk_rows))).decode()
+    chunks = []
+    for start in range(chunk_rows, table.num_rows, chunk_rows):
+        part = table.slice(start, chunk_rows)
+        chunk_id = uuid.uuid4().hex
+        CHUNKS[chunk_id] = _ipc(part)
+        url = f"{request.url.scheme}://{request.url.netloc}/wsync-chunks/{chunk_id}"
+        size = len(CHUNKS[chunk_id])
+        chunks.append({"url": url, "rowCount": part.num_rows, "uncompressedSize": size, "compressedSize": size})
+    data["chunks"] = chunks
+    data["chunkHeaders"] = {"x-wsync-standin": "1"}
+
+
+async def query_request(request: Request) -> Response:
+    response = await fakesnow_server.query_request(request)
+    payload = json.loads(bytes(response.body))
+    data = payload.get("data") or {}
+    chunk_rows = int(os.environ.get("WSYNC_SF_CHUNK_ROWS", "10000"))
+    if payload.get("success") and data.get("rowsetBase64") and data.get("total", 0) > chunk_rows:
+        _rechunk(request, data, chunk_rows)
+        return JSONResponse(payload)
+    return response
+
+
+async def chunk(request: Request) -> Response:
+    # Each chunk is downloaded once, as from cloud storage; drop it after serving.
+    body = CHUNKS.pop(request.path_params["chunk_id"], None)
+    if body is None:
+        return Response(status_code=404)
+    SERVED["chunks"] += 1
+    return Response(body, media_type="application/octet-stream")
+
+
+async def served(request: Request) -> Response:
+    """How many remote chunks were downloaded, so tests can prove reads went chunk by chunk."""
+    return JSONResponse(SERVED)
+
+
+app = Starlette(
+    routes=[
+        Route("/session/v1/login-request", login_request, methods=["POST"]),
+        Route("/queries/v1/query-request", query_request, methods=["POST"]),
+        Route("/wsync-chunks/{chunk_id}", chunk, methods=["GET"]),
+        Route("/wsync-served", served, methods=["GET"]),
+        Mount("/", app=fakesnow_server.app),
+    ]
+)
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
