@@ -1,0 +1,422 @@
+"""PostgreSQL provider (psycopg 3): server-side cursors inside read-only transactions.
+
+The helpers at the top (type map, error table, window binding, value cleaning) are shared with
+the Redshift provider, which speaks the same wire protocol through another driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from feeds.warehouses.base import (
+    CheckResult,
+    Column,
+    ConfigField,
+    FieldType,
+    Page,
+    PrepareStep,
+    Preview,
+    ReadWindow,
+    Timer,
+    WarehouseError,
+    guard_host,
+    wrap_model,
+)
+
+log = logging.getLogger(__name__)
+
+# --- shared with redshift.py ---------------------------------------------------------------
+
+_TYPE_NAMES: dict[FieldType, set[str]] = {
+    FieldType.INTEGER: {"int2", "int4", "int8", "smallint", "integer", "bigint", "oid"},
+    FieldType.FLOAT: {"float4", "float8", "real", "double precision", "float"},
+    FieldType.DECIMAL: {"numeric", "decimal", "money"},
+    FieldType.BOOLEAN: {"bool", "boolean"},
+    FieldType.TIMESTAMP: {"timestamp", "timestamp without time zone"},
+    FieldType.TIMESTAMP_TZ: {"timestamptz", "timestamp with time zone"},
+    FieldType.DATE: {"date"},
+    FieldType.JSON: {"json", "jsonb", "super"},
+    FieldType.BINARY: {"bytea", "varbyte", "binary varying"},
+}
+_BY_NAME = {name: ftype for ftype, names in _TYPE_NAMES.items() for name in names}
+
+
+def field_type(type_name: str) -> FieldType:
+    """Map a PostgreSQL/Redshift type name (with or without modifiers) onto our FieldType."""
+    name = type_name.lower().strip()
+    if name.endswith("[]") or name.startswith("_"):
+        return FieldType.ARRAY
+    base = re.sub(r"\(.*\)", "", name).strip()
+    return _BY_NAME.get(base, FieldType.STRING)
+
+
+def _to_json(value: Any) -> Any:
+    # Drivers hand JSONB (psycopg: no; redshift_connector: yes) and SUPER over as JSON text.
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _to_text(value: Any) -> Any:
+    # uuid, time, interval, enums and the like become text: the STRING type promises str.
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+_CLEANERS: dict[FieldType, Callable[[Any], Any]] = {
+    FieldType.JSON: _to_json,
+    FieldType.STRING: _to_text,
+    FieldType.BINARY: lambda v: bytes(v) if isinstance(v, memoryview) else v,
+}
+
+
+def clean_rows(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Return the rows as tuples of plain Python values (JSON decoded, odd scalars as text)."""
+    cleaners = [_CLEANERS.get(c.type) for c in columns]
+    if not any(cleaners):
+        return [tuple(row) for row in rows]
+    return [
+        tuple(v if f is None or v is None else f(v) for f, v in zip(cleaners, row, strict=True))
+        for row in rows
+    ]
+
+
+LOWER, UPPER = "__wsync_lower__", "__wsync_upper__"
+
+
+def parse_model(sql: str, dialect: str, **kwargs: Any) -> str:
+    """wrap_model, with a parse failure turned into a plain WarehouseError."""
+    import sqlglot.errors
+
+    try:
+        return wrap_model(sql, dialect, **kwargs)
+    except sqlglot.errors.SqlglotError as exc:
+        raise WarehouseError(
+            f"The SQL could not be read: {str(exc).splitlines()[0]}", permanent=True
+        ) from None
+
+
+def bind_window(
+    sql: str, dialect: str, window: ReadWindow | None, columns: Sequence[Column]
+) -> tuple[str, list[Any] | None]:
+    """Return the windowed query with `%s` placeholders and its parameters (None when unbound).
+
+    Both drivers read `%` as a placeholder marker once parameters are passed, so the model's own
+    `%` (LIKE patterns) are doubled before the bound placeholders are put in.
+    """
+    query = parse_model(sql, dialect, window=window, lower_param=LOWER, upper_param=UPPER)
+    if window is None or (window.lower is None and window.upper is None):
+        return query, None
+    column = next((c for c in columns if c.name == window.iterator), None)
+    if column is None:
+        raise WarehouseError(
+            f"The model has no column named “{window.iterator}”; pick the iterator column again.",
+            permanent=True,
+        )
+    query = query.replace("%", "%%")
+    params: list[Any] = []
+    for token, bound in ((LOWER, window.lower), (UPPER, window.upper)):
+        if bound is not None:
+            query = query.replace(token, "%s")
+            params.append(wall_clock(bound, column, window.timezone))
+    return query, params
+
+
+def wall_clock(bound: Any, column: Column, timezone: str) -> Any:
+    """Compare aware bounds with a zoneless column as wall-clock time in the window's zone."""
+    if column.type == FieldType.TIMESTAMP and isinstance(bound, datetime) and bound.tzinfo is not None:
+        return bound.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    if column.type == FieldType.DATE and isinstance(bound, datetime):
+        return bound.date()
+    return bound
+
+
+# (message, permanent, field); {database}/{host}/{user} are filled from the config.
+Hint = tuple[str, bool, str | None]
+BAD_LOGIN: Hint = ("The user name or password is wrong. Check both and try again.", True, "password")
+NO_HOST: Hint = ("The host “{host}” could not be found. Check its spelling.", True, "host")
+NO_DATABASE: Hint = ("The database “{database}” does not exist. Check the database name.", True, "database")
+REFUSED: Hint = (
+    "The warehouse at “{host}” refused the connection. Check the host and port, and that the "
+    "warehouse accepts connections from wsync's address.",
+    False,
+    "port",
+)
+SLOW: Hint = (
+    "The warehouse at “{host}” did not answer in time. Check the host and port and that your "
+    "firewall allows wsync in, then try again.",
+    False,
+    "host",
+)
+CUT: Hint = ("The connection to the warehouse was interrupted. Try again.", False, None)
+LATER = "Try again shortly."
+
+_SQLSTATE: dict[str, Hint] = {
+    "28P01": BAD_LOGIN,
+    "28000": ("The user “{user}” is not allowed to log in from wsync. Check the user name.", True, "user"),
+    "3D000": NO_DATABASE,
+    "42501": (
+        "The user “{user}” is missing a permission to read this data. Run the grant steps in "
+        "“Prepare your warehouse” and try again.",
+        True,
+        None,
+    ),
+    "57014": ("The query took too long and was stopped. Make it smaller or try again.", False, None),
+    "53300": (f"The warehouse has too many open connections right now. {LATER}", False, None),
+    "57P01": (f"The warehouse is restarting. {LATER}", False, None),
+    "57P03": (f"The warehouse is starting up and not accepting connections yet. {LATER}", False, None),
+}
+# Texts (lower case) for errors that carry no sqlstate: mostly connection problems.
+_TEXTS: list[tuple[str, Hint]] = [
+    ("password authentication failed", BAD_LOGIN),
+    ("could not translate host name", NO_HOST),
+    ("name or service not known", NO_HOST),
+    ("nodename nor servname", NO_HOST),
+    ("temporary failure in name resolution", (NO_HOST[0], False, "host")),
+    ("connection refused", REFUSED),
+    ("timeout", SLOW),
+    ("timed out", SLOW),
+    ("connection reset", CUT),
+    ("server closed the connection", CUT),
+    ("does not exist", NO_DATABASE),
+]
+# User SQL mistakes: the server's own first line explains them best.
+_SQL_CLASSES = ("42", "22", "0A", "21", "2B")
+
+
+def explain(sqlstate: str | None, text: str, config: Mapping[str, Any], *, provider: str) -> WarehouseError:
+    """Turn a driver error (sqlstate + server text) into a WarehouseError a marketer understands."""
+    hit = _SQLSTATE.get(sqlstate or "")
+    lowered = text.lower()
+    if hit is None and not sqlstate:
+        hit = next((h for needle, h in _TEXTS if needle in lowered), None)
+    names = {k: config.get(k) or "" for k in ("database", "host", "user")}
+    if hit is not None:
+        message, permanent, field = hit
+        return WarehouseError(message.format(**names), permanent=permanent, field=field)
+    if sqlstate and sqlstate[:2] in _SQL_CLASSES:
+        first = text.strip().splitlines()[0] if text.strip() else "the query is not valid"
+        return WarehouseError(f"The warehouse rejected the query: {first}", permanent=True)
+    # Server texts and driver messages hold no passwords; log them for the operator.
+    log.warning("%s error not mapped (sqlstate=%s): %s", provider, sqlstate, text[:500])
+    return WarehouseError(
+        "Something went wrong talking to the warehouse. Try again; if it keeps happening, "
+        "ask an administrator to look at the wsync log.",
+        permanent=False,
+    )
+
+
+def check_failed(error: WarehouseError) -> CheckResult:
+    return CheckResult(ok=False, message=error.message, permanent=error.permanent, field=error.field)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def grant_steps(config: Mapping[str, Any], *, create_user: str) -> list[PrepareStep]:
+    """The read-only role steps, common to PostgreSQL and Redshift (same GRANT syntax)."""
+    user = config.get("user") or "<user>"
+    database = config.get("database") or "<database>"
+    schema = config.get("schema") or "<schema>"
+    q_user, q_schema = _quote_ident(user), _quote_ident(schema)
+    return [
+        PrepareStep(
+            "Create a dedicated user for wsync",
+            create_user.format(user=q_user),
+            note="Pick a long random password and type it in the form; wsync stores it encrypted.",
+        ),
+        PrepareStep(
+            "Let it connect and read the schema",
+            f"GRANT CONNECT ON DATABASE {_quote_ident(database)} TO {q_user};\n"
+            f"GRANT USAGE ON SCHEMA {q_schema} TO {q_user};\n"
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA {q_schema} TO {q_user};",
+            note="Repeat the USAGE and SELECT lines for every schema your models read.",
+        ),
+        PrepareStep(
+            "Keep access to tables created later",
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {q_schema} GRANT SELECT ON TABLES TO {q_user};",
+            note="Run this as the user who creates the tables, so new tables are readable too.",
+        ),
+    ]
+
+
+def valid_port(value: Any) -> None:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ValueError("Port must be a number between 1 and 65535, e.g. 5432.") from None
+    if not 1 <= port <= 65535:
+        raise ValueError("Port must be a number between 1 and 65535, e.g. 5432.")
+
+
+def valid_host(value: Any) -> None:
+    text = str(value or "").strip()
+    if not text or "://" in text or "/" in text or " " in text:
+        raise ValueError("Host must be a bare host name such as db.example.com, without http:// or a path.")
+
+
+def valid_name(label: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not str(value or "").strip():
+            raise ValueError(f"{label} is required: type the {label.lower()} exactly as in the warehouse.")
+
+    return check
+
+
+# --- the provider ---------------------------------------------------------------------------
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+class PostgresWarehouse:
+    kind: ClassVar[str] = "postgres"
+    label: ClassVar[str] = "PostgreSQL"
+    dialect: ClassVar[str] = "postgres"
+    has_sql: ClassVar[bool] = True
+    iterator_types: ClassVar[tuple[str, ...]] = (
+        "timestamp",
+        "timestamptz",
+        "date",
+        "integer",
+        "timestamp_unixtime_ms",
+        "timestamp_unixtime_s",
+    )
+    fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField("host", "Host", placeholder="db.example.com", validate=valid_host),
+        ConfigField("port", "Port", kind="integer", default=5432, validate=valid_port),
+        ConfigField("database", "Database", validate=valid_name("Database")),
+        ConfigField("user", "User", validate=valid_name("User")),
+        ConfigField("password", "Password", kind="password", secret=True),
+        ConfigField(
+            "sslmode",
+            "SSL mode",
+            kind="choice",
+            required=False,
+            default="prefer",
+            choices=tuple((m, m) for m in SSL_MODES),
+            help_text="“require” or stricter is recommended for servers on the internet.",
+        ),
+    )
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = dict(config)
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        mode = config.get("sslmode") or "prefer"
+        if mode not in SSL_MODES:
+            problems["sslmode"] = f"SSL mode must be one of: {', '.join(SSL_MODES)}."
+        if not config.get("password"):
+            problems["password"] = "Password is required: type the password of the wsync user."
+        return problems
+
+    @classmethod
+    def prepare_steps(cls, config: Mapping[str, Any]) -> list[PrepareStep]:
+        return grant_steps(
+            config, create_user="CREATE ROLE {user} LOGIN PASSWORD '<a long random password>';"
+        )
+
+    # --- connections --------------------------------------------------------------------
+
+    def _connect(self, *, statement_timeout_s: float | None = None) -> Any:
+        import psycopg
+
+        host = str(self.config.get("host") or "").strip()
+        guard_host(host, field="host")
+        options = f"-c statement_timeout={int(statement_timeout_s * 1000)}" if statement_timeout_s else None
+        try:
+            return psycopg.connect(
+                host=host,
+                port=int(self.config.get("port") or 5432),
+                dbname=self.config.get("database"),
+                user=self.config.get("user"),
+                password=self.config.get("password") or "",
+                sslmode=self.config.get("sslmode") or "prefer",
+                connect_timeout=10,
+                application_name="wsync",
+                options=options,
+            )
+        except psycopg.Error as exc:
+            raise self._explain(exc) from None
+
+    def _explain(self, exc: BaseException) -> WarehouseError:
+        sqlstate = getattr(exc, "sqlstate", None)
+        return explain(sqlstate, str(exc), self.config, provider="postgres")
+
+    def close(self) -> None:
+        """Connections live only as long as one call, so there is nothing to close."""
+
+    # --- the protocol ------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        try:
+            conn = self._connect()
+            with conn:
+                conn.execute("SELECT 1").fetchone()
+        except WarehouseError as exc:
+            return check_failed(exc)
+        except Exception as exc:  # never raise from check(): show the mapped or generic message
+            return check_failed(self._explain(exc))
+        return CheckResult(ok=True, message="Connected to PostgreSQL.")
+
+    def _columns(self, conn: Any, sql: str) -> list[Column]:
+        cur = conn.execute(parse_model(sql, self.dialect, limit=0))
+        return [
+            Column(d.name, field_type(d.type_display), d.type_display, d.null_ok is not False)
+            for d in cur.description or ()
+        ]
+
+    def describe(self, sql: str) -> list[Column]:
+        return self._in_read_only(lambda conn: self._columns(conn, sql))
+
+    def preview(self, sql: str, limit: int) -> Preview:
+        from django.conf import settings
+
+        timeout = float(settings.WSYNC_PREVIEW_TIMEOUT)
+
+        def run(conn: Any) -> Preview:
+            with Timer() as timer:
+                cur = conn.execute(parse_model(sql, self.dialect, limit=limit + 1))
+                columns = [
+                    Column(d.name, field_type(d.type_display), d.type_display) for d in cur.description or ()
+                ]
+                rows = clean_rows(columns, cur.fetchall())
+            return Preview(tuple(columns), rows[:limit], timer.elapsed_ms, len(rows) > limit)
+
+        return self._in_read_only(run, statement_timeout_s=timeout)
+
+    def _in_read_only(self, work: Callable[[Any], Any], **connect: Any) -> Any:
+        import psycopg
+
+        conn = self._connect(**connect)
+        try:
+            conn.read_only = True  # the implicit transaction starts with BEGIN READ ONLY
+            return work(conn)
+        except psycopg.Error as exc:
+            raise self._explain(exc) from None
+        finally:
+            conn.close()
+
+    def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
+        import psycopg
+
+        conn = self._connect()
+        try:
+            conn.read_only = True
+            columns = tuple(self._columns(conn, sql))
+            query, params = bind_window(sql, self.dialect, window, columns)
+            # A named cursor is a server-side cursor: rows travel page by page.
+            with conn.cursor(name="wsync_read") as cur:
+                cur.itersize = page_size
+                cur.execute(query, params)
+                while rows := cur.fetchmany(page_size):
+                    yield Page(columns, clean_rows(columns, rows))
+        except psycopg.Error as exc:
+            raise self._explain(exc) from None
+        finally:
+            conn.close()
