@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -57,25 +57,31 @@ def field_type(type_name: str) -> FieldType:
 
 
 def _to_json(value: Any) -> Any:
-    # Drivers hand JSONB (psycopg: no; redshift_connector: yes) and SUPER over as JSON text.
+    # Only for types the driver hands over as JSON text (Redshift SUPER, JSONB via redshift_connector).
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _to_text(value: Any) -> Any:
     # uuid, time, interval, enums and the like become text: the STRING type promises str.
-    return value if value is None or isinstance(value, str) else str(value)
+    return value if isinstance(value, str) else str(value)
 
 
-_CLEANERS: dict[FieldType, Callable[[Any], Any]] = {
-    FieldType.JSON: _to_json,
-    FieldType.STRING: _to_text,
-    FieldType.BINARY: lambda v: bytes(v) if isinstance(v, memoryview) else v,
-}
+def _to_bytes(value: Any) -> Any:
+    return bytes(value) if isinstance(value, memoryview) else value
 
 
-def clean_rows(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """Return the rows as tuples of plain Python values (JSON decoded, odd scalars as text)."""
-    cleaners = [_CLEANERS.get(c.type) for c in columns]
+def _cleaner(column: Column, text_json: Collection[str]) -> Callable[[Any], Any] | None:
+    if column.type == FieldType.JSON:
+        # Decoded JSON may legitimately be a str ("\"abc\""): decode only what arrives as text.
+        return _to_json if column.warehouse_type in text_json else None
+    return {FieldType.STRING: _to_text, FieldType.BINARY: _to_bytes}.get(column.type)
+
+
+def clean_rows(
+    columns: Sequence[Column], rows: Sequence[Sequence[Any]], text_json: Collection[str] = ()
+) -> list[tuple[Any, ...]]:
+    """Return the rows as tuples of plain Python values (JSON text decoded, odd scalars as text)."""
+    cleaners = [_cleaner(c, text_json) for c in columns]
     if not any(cleaners):
         return [tuple(row) for row in rows]
     return [
@@ -179,6 +185,7 @@ _TEXTS: list[tuple[str, Hint]] = [
     ("connection refused", REFUSED),
     ("timeout", SLOW),
     ("timed out", SLOW),
+    ("time out", SLOW),
     ("connection reset", CUT),
     ("server closed the connection", CUT),
     ("does not exist", NO_DATABASE),

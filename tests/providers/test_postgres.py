@@ -235,6 +235,9 @@ def test_it_keeps_types_intact(pg_database: PgDatabase) -> None:
     )
     assert rows[0][0].utcoffset() is not None and rows[0][1].tzinfo is None
     assert rows[1] == (None,) * 13
+    # A JSON string scalar is already decoded by the driver and must not be decoded twice.
+    scalar = warehouse.preview("""SELECT '"just text"'::jsonb AS j, '42'::json AS k""", 1).rows
+    assert scalar == [("just text", 42)]
     assert warehouse.preview("SELECT * FROM t", 5).rows == rows
 
 
