@@ -62,7 +62,9 @@ def _local_secret(name: str, make: str) -> str:
 SECRET_KEY = env("SECRET_KEY") or _local_secret("SECRET_KEY", "token")
 # Several comma-separated keys: the first encrypts, all decrypt (rotation).
 WSYNC_FERNET_KEYS = [
-    k.strip() for k in (env("WSYNC_FERNET_KEYS") or _local_secret("WSYNC_FERNET_KEYS", "fernet")).split(",") if k.strip()
+    k.strip()
+    for k in (env("WSYNC_FERNET_KEYS") or _local_secret("WSYNC_FERNET_KEYS", "fernet")).split(",")
+    if k.strip()
 ]
 
 ALLOWED_HOSTS = [h.strip() for h in (env("ALLOWED_HOSTS") or "127.0.0.1,localhost").split(",") if h.strip()]

@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("accounts/", include("feeds.accounts.urls")),
+    path("", include("feeds.urls")),
 ]

@@ -1,0 +1,36 @@
+"""The profile explorer: search profiles by identity value or MPID, and one profile's page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from feeds.accounts.access import require_member
+
+
+@require_GET
+def profile_list(request: HttpRequest, ws: str) -> HttpResponse:
+    from feeds import explorer
+
+    membership = require_member(request.user, ws)
+    environment = explorer.environment_from(request.GET.get("environment"))
+    query = request.GET.get("q", "").strip()
+    page = explorer.search(membership.workspace, environment, query, request.GET.get("page"))
+    ctx = {"workspace": membership.workspace, "nav": "profiles", "page": page, "q": query}
+    ctx["environment"] = environment
+    template = "feeds/profile_list.html#results" if request.htmx else "feeds/profile_list.html"
+    return render(request, template, ctx)
+
+
+@require_GET
+def profile_detail(request: HttpRequest, ws: str, mpid: int) -> HttpResponse:
+    from feeds import explorer
+
+    membership = require_member(request.user, ws)
+    environment = explorer.environment_from(request.GET.get("environment"))
+    profile = explorer.profile_or_404(membership.workspace, environment, mpid)
+    events = explorer.events_page(profile, request.GET.get("page"))
+    ctx = {"workspace": membership.workspace, "nav": "profiles", "profile": profile, "events": events}
+    ctx.update(explorer.profile_facts(profile))
+    return render(request, "feeds/profile_detail.html", ctx)

@@ -1,0 +1,81 @@
+"""Read models for the feed pages: feeds grouped by provider, a feed's summary, rejected rows as CSV."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from feeds.accounts.models import Workspace
+from feeds.models import Feed, FeedState, Provider
+from feeds.sync.models import SyncRun
+
+RECENT_RUNS = 20
+
+
+@dataclass(frozen=True)
+class ProviderGroup:
+    provider: str
+    label: str
+    feeds: list[Feed]
+
+
+def feeds_by_provider(workspace: Workspace) -> list[ProviderGroup]:
+    """Return the workspace's feeds grouped by provider, each with its last run attached (two queries)."""
+    feeds = list(Feed.objects.filter(workspace=workspace).select_related("connection").order_by("name"))
+    last_runs = _last_runs([f.pk for f in feeds])
+    groups: dict[str, list[Feed]] = {}
+    for feed in feeds:
+        feed.last_run = last_runs.get(feed.pk)  # type: ignore[attr-defined]
+        provider = feed.connection.provider if feed.connection else "unconnected"
+        groups.setdefault(provider, []).append(feed)
+    labels = dict(Provider.choices) | {"unconnected": "Not connected yet"}
+    return [ProviderGroup(p, labels[p], fs) for p, fs in sorted(groups.items(), key=lambda i: labels[i[0]])]
+
+
+def _last_runs(feed_ids: list[int]) -> dict[int, SyncRun]:
+    latest: dict[int, SyncRun] = {}
+    for run in SyncRun.objects.filter(feed_id__in=feed_ids).order_by("feed_id", "-pk"):
+        latest.setdefault(run.feed_id, run)
+    return latest
+
+
+def feed_summary(feed: Feed) -> dict[str, Any]:
+    """Return what the summary page shows besides the feed: recent runs, the active one, the checkpoint."""
+    runs = list(SyncRun.objects.filter(feed=feed).order_by("-pk")[:RECENT_RUNS])
+    active = next((r for r in runs if r.state in ("queued", "running")), None)
+    return {
+        "runs": runs,
+        "active_run": active,
+        "is_draft": feed.state == FeedState.DRAFT,
+        "chart": run_chart(list(reversed(runs))),
+    }
+
+
+def run_chart(runs: list[SyncRun], width: int = 600, height: int = 120) -> dict[str, Any]:
+    """Return bar geometry for an inline SVG of rows read per run (server-rendered, no chart library)."""
+    finished = [r for r in runs if r.finished_at]
+    if not finished:
+        return {"bars": [], "width": width, "height": height}
+    top = max(r.rows_read or 0 for r in finished) or 1
+    step = width / max(len(finished), 1)
+    bars = [
+        {
+            "x": round(i * step + 2, 1),
+            "w": round(max(step - 4, 2), 1),
+            "h": round((r.rows_read or 0) / top * (height - 20), 1),
+            "run": r,
+        }
+        for i, r in enumerate(finished)
+    ]
+    for bar in bars:
+        bar["y"] = round(height - bar["h"], 1)
+    return {"bars": bars, "width": width, "height": height, "top": top}
+
+
+def rejected_rows_csv(run: SyncRun) -> Iterator[list[str]]:
+    """Yield the header and one CSV row per rejected row of the run."""
+    yield ["row_key", "reason", "values"]
+    for row in run.rejected_rows.order_by("pk").iterator(chunk_size=2000):
+        yield [row.row_key, row.reason, json.dumps(row.values, default=str)]

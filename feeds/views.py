@@ -1,0 +1,150 @@
+"""Feed pages: the feed list (Setup › Inputs › Feeds), the feed summary, its actions and runs."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from feeds.access import feed_for_user
+from feeds.accounts.access import require_member
+from feeds.accounts.models import Membership, Role
+
+# TODO(integration): top-level imports once feeds.sync lands; lazy so the URLconf loads meanwhile.
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    membership = Membership.objects.filter(user=request.user).select_related("workspace").first()
+    if membership is None:
+        return render(request, "feeds/no_workspace.html")
+    return redirect("feeds:list", membership.workspace.slug)
+
+
+@require_GET
+def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    membership = require_member(request.user, ws)
+    groups = overview.feeds_by_provider(membership.workspace)
+    ctx = {"workspace": membership.workspace, "membership": membership, "groups": groups, "nav": "feeds"}
+    return render(request, "feeds/feed_list.html", ctx)
+
+
+@require_GET
+def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    membership, feed = feed_for_user(request.user, ws, feed_id)
+    ctx = {"workspace": membership.workspace, "membership": membership, "feed": feed, "nav": "feeds"}
+    ctx.update(overview.feed_summary(feed))
+    template = "feeds/feed_summary.html#runs" if request.htmx else "feeds/feed_summary.html"
+    return render(request, template, ctx)
+
+
+@require_POST
+def run_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    _, feed = feed_for_user(request.user, ws, feed_id, Role.EDITOR)
+    try:
+        service.request_run(feed, request.user, kind="manual")
+        messages.success(request, "Sync started. Its progress shows below.")
+    except service.RunRefused as refused:
+        messages.error(request, str(refused))
+    return redirect("feeds:summary", ws, feed.pk)
+
+
+@require_POST
+def pause_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
+    _apply(request, service.pause, feed, "Sync paused. No runs start until you resume it.")
+    return redirect("feeds:summary", ws, feed.pk)
+
+
+@require_POST
+def resume_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
+    _apply(request, service.resume, feed, "Sync resumed. One catch-up run covers the time it was paused.")
+    return redirect("feeds:summary", ws, feed.pk)
+
+
+def delete_feed(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    membership, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
+    if request.method != "POST":
+        ctx = {"workspace": membership.workspace, "feed": feed, "nav": "feeds"}
+        return render(request, "feeds/feed_delete.html", ctx)
+    name = feed.name
+    _apply(request, service.delete_feed, feed, f"The feed “{name}” was deleted. Profiles it synced stay.")
+    return redirect("feeds:list", ws)
+
+
+def _apply(request: HttpRequest, action: object, feed: object, success: str) -> None:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    try:
+        action(feed, request.user)  # type: ignore[operator]
+        messages.success(request, success)
+    except service.RunRefused as refused:
+        messages.error(request, str(refused))
+
+
+@require_GET
+def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    membership, feed = feed_for_user(request.user, ws, feed_id)
+    run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
+    rejected = Paginator(run.rejected_rows.order_by("pk"), 50).get_page(request.GET.get("page"))
+    ctx = {"workspace": membership.workspace, "feed": feed, "run": run, "rejected": rejected, "nav": "feeds"}
+    ctx["conflicts"] = run.identity_conflicts_list.order_by("pk")[:200]
+    template = "feeds/run_detail.html#progress" if request.htmx else "feeds/run_detail.html"
+    return render(request, template, ctx)
+
+
+@require_GET
+def rejected_csv(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> StreamingHttpResponse:
+    from feeds import overview
+    from feeds.sync import service
+    from feeds.sync.models import SyncRun
+
+    _, feed = feed_for_user(request.user, ws, feed_id)
+    run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
+    rows = overview.rejected_rows_csv(run)
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(r) for r in rows), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-rejected-rows.csv"'
+    return response
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can stream."""
+
+    def write(self, value: str) -> str:
+        return value
