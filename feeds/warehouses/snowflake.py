@@ -136,7 +136,9 @@ FIELDS: tuple[ConfigField, ...] = (
         help_text="Your account locator, locator.region.cloud, or orgname-accountname.",
         validate=_validate_account,
     ),
-    ConfigField("warehouse", "Warehouse", placeholder="WSYNC_WH", validate=_identifier_validator("Warehouse")),
+    ConfigField(
+        "warehouse", "Warehouse", placeholder="WSYNC_WH", validate=_identifier_validator("Warehouse")
+    ),
     ConfigField("database", "Database", placeholder="ANALYTICS", validate=_identifier_validator("Database")),
     ConfigField(
         "region",
@@ -148,7 +150,12 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField("user", "User", placeholder="WSYNC_USER"),
     ConfigField("role", "Role", placeholder="WSYNC_READER", validate=_identifier_validator("Role")),
     ConfigField(
-        "password", "Password", kind="password", required=False, secret=True, help_text="Or use a private key."
+        "password",
+        "Password",
+        kind="password",
+        required=False,
+        secret=True,
+        help_text="Or use a private key.",
     ),
     ConfigField(
         "private_key",
@@ -159,7 +166,9 @@ FIELDS: tuple[ConfigField, ...] = (
         help_text="Key-pair authentication: paste the private key whose public key is set on the user.",
         validate=_validate_pem,
     ),
-    ConfigField("private_key_passphrase", "Private key passphrase", kind="password", required=False, secret=True),
+    ConfigField(
+        "private_key_passphrase", "Private key passphrase", kind="password", required=False, secret=True
+    ),
     ConfigField(
         "host",
         "Host (advanced)",
@@ -167,7 +176,9 @@ FIELDS: tuple[ConfigField, ...] = (
         help_text="Only for private endpoints; defaults to <account>.snowflakecomputing.com.",
     ),
     ConfigField("port", "Port (advanced)", kind="integer", required=False, validate=_validate_port),
-    ConfigField("protocol", "Protocol (advanced)", required=False, default="https", validate=_validate_protocol),
+    ConfigField(
+        "protocol", "Protocol (advanced)", required=False, default="https", validate=_validate_protocol
+    ),
 )
 
 
@@ -188,8 +199,20 @@ _ERRORS: tuple[tuple[int | None, str, str, bool, str | None], ...] = (
     (604, "", "The query took too long and was stopped. Try a smaller query.", False, None),
     (250003, "", "Snowflake did not answer in time. It will be retried.", False, None),
     (None, "timed out", "Snowflake did not answer in time. It will be retried.", False, None),
-    (None, "name or service not known", "The Snowflake account could not be found: check it.", True, "account_identifier"),
-    (250001, "", "Could not reach Snowflake: check the account identifier. It will be retried.", False, "account_identifier"),
+    (
+        None,
+        "name or service not known",
+        "The Snowflake account could not be found: check it.",
+        True,
+        "account_identifier",
+    ),
+    (
+        250001,
+        "",
+        "Could not reach Snowflake: check the account identifier. It will be retried.",
+        False,
+        "account_identifier",
+    ),
 )
 
 
@@ -201,7 +224,11 @@ def map_error(exc: BaseException) -> WarehouseError:
     text = str(getattr(exc, "msg", "") or exc).lower()
     for code, fragment, message, permanent, field in _ERRORS:
         if (code is None or code == errno) and (not fragment or fragment in text):
-            if code is None and "does not exist" not in text and fragment in {"role", "warehouse", "database"}:
+            if (
+                code is None
+                and "does not exist" not in text
+                and fragment in {"role", "warehouse", "database"}
+            ):
                 continue
             return WarehouseError(message, permanent=permanent, field=field)
     logger.warning("Unrecognised Snowflake error %s (errno %s)", type(exc).__name__, errno)
@@ -329,6 +356,8 @@ GRANT ROLE {role} TO USER {user};"""
             "login_timeout": 20,
             "network_timeout": 60,
             "client_session_keep_alive": False,
+            # Each prefetched result chunk is held as Python rows; two keep reads fast and small.
+            "client_prefetch_threads": 2,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
         }
         kwargs.update(self._auth_kwargs())

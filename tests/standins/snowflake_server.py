@@ -16,8 +16,8 @@ Run: python -m tests.standins.snowflake_server PORT
 from __future__ import annotations
 
 import base64
-import importlib
 import gzip
+import importlib
 import io
 import json
 import os
@@ -27,6 +27,7 @@ from typing import Any
 
 import jwt
 import pyarrow as pa
+import pyarrow.compute as pc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -35,8 +36,23 @@ from starlette.routing import Mount, Route
 
 # `fakesnow.server` the attribute is a function; the module holds the app.
 fakesnow_server = importlib.import_module("fakesnow.server")
+_fakesnow_arrow = importlib.import_module("fakesnow.arrow")
+_timestamp_struct = _fakesnow_arrow.timestamp_to_sf_struct
 CHUNKS: dict[str, bytes] = {}
 SERVED = {"chunks": 0}
+
+
+def _timestamp_struct_with_nulls(ts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Snowflake sends a NULL timestamp as a null struct; fakesnow forgets the null mask."""
+    struct = _timestamp_struct(ts)
+    if not ts.null_count:
+        return struct
+    mask = pc.is_null(ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts)
+    fields = [struct.type.field(i) for i in range(struct.type.num_fields)]
+    return pa.StructArray.from_arrays(struct.flatten(), fields=fields, mask=mask)
+
+
+_fakesnow_arrow.timestamp_to_sf_struct = _timestamp_struct_with_nulls  # type: ignore[attr-defined]
 
 
 def _failure(code: str, message: str) -> JSONResponse:
@@ -82,7 +98,9 @@ def _rechunk(request: Request, data: dict[str, Any], chunk_rows: int) -> None:
         CHUNKS[chunk_id] = _ipc(part)
         url = f"{request.url.scheme}://{request.url.netloc}/wsync-chunks/{chunk_id}"
         size = len(CHUNKS[chunk_id])
-        chunks.append({"url": url, "rowCount": part.num_rows, "uncompressedSize": size, "compressedSize": size})
+        chunks.append(
+            {"url": url, "rowCount": part.num_rows, "uncompressedSize": size, "compressedSize": size}
+        )
     data["chunks"] = chunks
     data["chunkHeaders"] = {"x-wsync-standin": "1"}
 
