@@ -9,7 +9,9 @@ from feeds.accounts.models import Membership, Role
 from feeds.models import Feed
 
 
-def feed_for_user(user: object, workspace_slug: str, feed_id: int, role: str = Role.VIEWER) -> tuple[Membership, Feed]:
+def feed_for_user(
+    user: object, workspace_slug: str, feed_id: int, role: str = Role.VIEWER
+) -> tuple[Membership, Feed]:
     """Return (membership, feed); raises Http404 outside the workspace and PermissionDenied for a lesser role."""
     membership = require_member(user, workspace_slug, role)
     feed = (

@@ -113,7 +113,9 @@ class FieldTransformation(Audited):
     mappings = models.JSONField(default=list, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "slug"], name="transformation_slug_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "slug"], name="transformation_slug_unique")
+        ]
 
 
 class FeedState(models.TextChoices):
@@ -160,7 +162,9 @@ class Feed(Audited):
     connection = models.ForeignKey(
         Connection, null=True, blank=True, on_delete=models.PROTECT, related_name="feeds"
     )
-    data_model = models.ForeignKey(DataModel, null=True, blank=True, on_delete=models.PROTECT, related_name="feeds")
+    data_model = models.ForeignKey(
+        DataModel, null=True, blank=True, on_delete=models.PROTECT, related_name="feeds"
+    )
     field_transformation = models.ForeignKey(
         FieldTransformation, null=True, blank=True, on_delete=models.PROTECT, related_name="feeds"
     )
@@ -176,7 +180,9 @@ class Feed(Audited):
     # Wall-clock zone for iterator / timestamp columns without zone; never guessed.
     timezone = models.CharField(max_length=64, default="UTC")
     from_time = models.DateTimeField(null=True, blank=True)  # Sync Start Date for historical data
-    schedule_type = models.CharField(max_length=16, choices=ScheduleType.choices, default=ScheduleType.ON_DEMAND)
+    schedule_type = models.CharField(
+        max_length=16, choices=ScheduleType.choices, default=ScheduleType.ON_DEMAND
+    )
     frequency = models.CharField(max_length=16, choices=Frequency.choices, blank=True)
     schedule_start = models.DateTimeField(null=True, blank=True)  # initial sync date and time, UTC
     schedule_end = models.DateTimeField(null=True, blank=True)

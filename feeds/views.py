@@ -28,8 +28,6 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
     from feeds import overview
-    from feeds.sync import service
-    from feeds.sync.models import SyncRun
 
     membership = require_member(request.user, ws)
     groups = overview.feeds_by_provider(membership.workspace)
@@ -40,8 +38,6 @@ def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
 @require_GET
 def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
     from feeds import overview
-    from feeds.sync import service
-    from feeds.sync.models import SyncRun
 
     membership, feed = feed_for_user(request.user, ws, feed_id)
     ctx = {"workspace": membership.workspace, "membership": membership, "feed": feed, "nav": "feeds"}
@@ -52,9 +48,7 @@ def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 @require_POST
 def run_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import overview
     from feeds.sync import service
-    from feeds.sync.models import SyncRun
 
     _, feed = feed_for_user(request.user, ws, feed_id, Role.EDITOR)
     try:
@@ -67,9 +61,7 @@ def run_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 @require_POST
 def pause_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import overview
     from feeds.sync import service
-    from feeds.sync.models import SyncRun
 
     _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     _apply(request, service.pause, feed, "Sync paused. No runs start until you resume it.")
@@ -78,9 +70,7 @@ def pause_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 @require_POST
 def resume_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import overview
     from feeds.sync import service
-    from feeds.sync.models import SyncRun
 
     _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     _apply(request, service.resume, feed, "Sync resumed. One catch-up run covers the time it was paused.")
@@ -88,9 +78,7 @@ def resume_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 def delete_feed(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import overview
     from feeds.sync import service
-    from feeds.sync.models import SyncRun
 
     membership, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     if request.method != "POST":
@@ -102,9 +90,7 @@ def delete_feed(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 def _apply(request: HttpRequest, action: object, feed: object, success: str) -> None:
-    from feeds import overview
     from feeds.sync import service
-    from feeds.sync.models import SyncRun
 
     try:
         action(feed, request.user)  # type: ignore[operator]
@@ -115,8 +101,6 @@ def _apply(request: HttpRequest, action: object, feed: object, success: str) -> 
 
 @require_GET
 def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
-    from feeds import overview
-    from feeds.sync import service
     from feeds.sync.models import SyncRun
 
     membership, feed = feed_for_user(request.user, ws, feed_id)
@@ -131,7 +115,6 @@ def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> Http
 @require_GET
 def rejected_csv(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> StreamingHttpResponse:
     from feeds import overview
-    from feeds.sync import service
     from feeds.sync.models import SyncRun
 
     _, feed = feed_for_user(request.user, ws, feed_id)

@@ -1,6 +1,7 @@
 """Shared fixtures: personas, and the warehouse stand-ins (each a plugin module in tests/standins)."""
 
 pytest_plugins = [
+    "tests.personas",
     "tests.standins.snowflake",
     "tests.standins.bigquery",
     "tests.standins.redshift",

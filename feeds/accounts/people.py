@@ -25,7 +25,9 @@ def create_workspace_with_admin(
 def ensure_user(email: str, password: str | None = None) -> tuple[AbstractBaseUser, str | None]:
     """Return (user, password set now or None); a given password is always (re)set, a new user gets one."""
     user_model = get_user_model()
-    user, created = user_model.objects.get_or_create(username=email.lower(), defaults={"email": email.lower()})
+    user, created = user_model.objects.get_or_create(
+        username=email.lower(), defaults={"email": email.lower()}
+    )
     if password is None and created:
         password = secrets.token_urlsafe(12)
     if password is not None:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
-from feeds.warehouses.arrowrows import arrow_field_type, batch_rows
+from feeds.warehouses.arrowrows import batch_rows
 from feeds.warehouses.base import (
     CheckResult,
     Column,
@@ -104,10 +104,9 @@ class DuckDBWarehouse:
             watchdog = threading.Timer(settings.WSYNC_PREVIEW_TIMEOUT, connection.interrupt)
             watchdog.start()
             try:
-                reader = self._reader(
-                    connection, wrap_model(sql, self.dialect, limit=limit + 1), [], limit + 1
-                )
-                columns, rows = self._first_batch(reader)
+                query = wrap_model(sql, self.dialect, limit=limit + 1)
+                columns, reader = self._reader(connection, query, [], limit + 1)
+                rows = [row for batch in self._batches(reader) for row in batch_rows(batch, columns)]
             finally:
                 watchdog.cancel()
         return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
@@ -115,8 +114,7 @@ class DuckDBWarehouse:
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
         query = wrap_model(sql, self.dialect, window=window, lower_param="?", upper_param="?")
         with self._connect() as connection:
-            reader = self._reader(connection, query, self._params(window), page_size)
-            columns = self._columns(reader.schema)
+            columns, reader = self._reader(connection, query, self._params(window), page_size)
             for batch in self._batches(reader):
                 if batch.num_rows:
                     yield Page(columns, batch_rows(batch, columns))
@@ -152,11 +150,15 @@ class DuckDBWarehouse:
         except duckdb.Error as error:
             raise self._error(error) from None
 
-    def _reader(self, connection: Any, query: str, params: list[Any], batch_size: int) -> Any:
+    def _reader(
+        self, connection: Any, query: str, params: list[Any], batch_size: int
+    ) -> tuple[tuple[Column, ...], Any]:
         import duckdb
 
         try:
-            return connection.sql(query, params=params or None).to_arrow_reader(batch_size)
+            relation = connection.sql(query, params=params or None)
+            columns = tuple(self._column(n, t) for n, t in zip(relation.columns, relation.types, strict=True))
+            return columns, relation.to_arrow_reader(batch_size)
         except duckdb.Error as error:
             raise self._error(error) from None
 
@@ -167,24 +169,6 @@ class DuckDBWarehouse:
             yield from reader
         except duckdb.Error as error:
             raise self._error(error) from None
-
-    def _first_batch(self, reader: Any) -> tuple[tuple[Column, ...], list[tuple[Any, ...]]]:
-        columns = self._columns(reader.schema)
-        rows: list[tuple[Any, ...]] = []
-        for batch in self._batches(reader):
-            rows.extend(batch_rows(batch, columns))
-        return columns, rows
-
-    def _columns(self, schema: Any) -> tuple[Column, ...]:
-        result = []
-        for field in schema:
-            name = field.name
-            warehouse_type = (
-                "JSON" if (field.metadata or {}).get(b"ARROW:extension:name") == b"arrow.json" else ""
-            )
-            field_type = FieldType.JSON if warehouse_type == "JSON" else arrow_field_type(field.type)
-            result.append(Column(name, field_type, warehouse_type or str(field.type)))
-        return tuple(result)
 
     def _column(self, name: str, dtype: Any) -> Column:
         text = str(dtype).upper()
@@ -236,12 +220,10 @@ _DUCK_TYPES: tuple[tuple[str, FieldType], ...] = (
 def _duck_type(text: str) -> FieldType:
     if text.endswith("]"):
         return FieldType.ARRAY
-    if "INT" in text:
-        return FieldType.INTEGER
     for prefix, field_type in _DUCK_TYPES:
         if text.startswith(prefix):
             return field_type
-    return FieldType.STRING
+    return FieldType.INTEGER if "INT" in text and not text.startswith("INTERVAL") else FieldType.STRING
 
 
 def _wall_clock(value: Any, zone: str) -> Any:

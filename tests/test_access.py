@@ -1,0 +1,57 @@
+"""Who may see and change what: one access check, 404 outside the workspace, 403 for a lesser role."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from feeds.accounts.access import require_member
+from feeds.accounts.models import Role
+from tests.personas import PASSWORD, client_for
+
+
+def test_it_returns_the_membership_of_a_member(workspace, editor):
+    assert require_member(editor, "acme", Role.EDITOR).role == Role.EDITOR
+
+
+def test_it_hides_a_workspace_from_an_outsider(workspace, outsider):
+    with pytest.raises(Http404):
+        require_member(outsider, "acme")
+
+
+def test_it_refuses_a_viewer_what_an_editor_may_do(workspace, viewer):
+    with pytest.raises(PermissionDenied):
+        require_member(viewer, "acme", Role.EDITOR)
+
+
+def test_it_refuses_an_editor_what_only_an_admin_may_do(workspace, editor):
+    with pytest.raises(PermissionDenied):
+        require_member(editor, "acme", Role.ADMIN)
+
+
+def test_it_sends_anonymous_visitors_to_the_login_page(client, workspace):
+    response = client.get("/w/acme/feeds/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_it_signs_in_with_email_and_password(client, admin):
+    response = client.post("/accounts/login/", {"username": "alice@acme.example", "password": PASSWORD})
+    assert response.status_code == 302
+
+
+def test_it_explains_a_wrong_password_next_to_the_form(client, admin):
+    response = client.post("/accounts/login/", {"username": "alice@acme.example", "password": "nope"})
+    assert response.status_code == 200
+    assert "didn't match" in response.content.decode()
+
+
+def test_it_shows_an_outsider_a_404_for_another_workspaces_feeds(workspace, outsider):
+    assert client_for(outsider).get("/w/acme/feeds/").status_code == 404
+
+
+def test_it_lists_feeds_for_a_viewer_without_the_add_button(workspace, viewer):
+    response = client_for(viewer).get("/w/acme/feeds/")
+    assert response.status_code == 200
+    assert "Add Feed Input" not in response.content.decode()

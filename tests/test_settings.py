@@ -1,0 +1,54 @@
+"""Settings come from the environment; production mode refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("WSYNC_", "SECRET_KEY", "DATABASE_URL"))
+    }
+    clean.update(env, DJANGO_SETTINGS_MODULE="wsync_site.settings")
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_refuses_to_start_in_production_without_a_secret_key(tmp_path):
+    result = _start({"WSYNC_DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert not list(tmp_path.glob(".secret_key"))
+
+
+def test_it_refuses_to_start_in_production_without_fernet_keys(tmp_path):
+    result = _start({"WSYNC_DATA_DIR": str(tmp_path), "SECRET_KEY": "x" * 50})
+    assert result.returncode != 0
+    assert "WSYNC_FERNET_KEYS is not set" in result.stderr
+
+
+def test_it_starts_in_development_mode_with_generated_local_secrets(tmp_path):
+    result = _start({"WSYNC_DATA_DIR": str(tmp_path), "WSYNC_DEV": "1"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / ".wsync_fernet_keys").exists()
+
+
+def test_it_reads_secrets_from_files(tmp_path):
+    (tmp_path / "key").write_text("k" * 50)
+    from cryptography.fernet import Fernet
+
+    (tmp_path / "fernet").write_text(Fernet.generate_key().decode())
+    env = {"WSYNC_DATA_DIR": str(tmp_path), "SECRET_KEY_FILE": str(tmp_path / "key")}
+    env["WSYNC_FERNET_KEYS_FILE"] = str(tmp_path / "fernet")
+    assert _start(env).returncode == 0
