@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "feeds.map",
     "feeds.schedule",
     "feeds.review",
+    "feeds.api",
 ]
 
 MIDDLEWARE = [
