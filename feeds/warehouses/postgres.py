@@ -224,8 +224,8 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def grant_steps(config: Mapping[str, Any], *, create_user: str) -> list[PrepareStep]:
-    """The read-only role steps, common to PostgreSQL and Redshift (same GRANT syntax)."""
+def grant_steps(config: Mapping[str, Any], *, create_user: str, connect: bool = True) -> list[PrepareStep]:
+    """The read-only role steps, common to PostgreSQL and Redshift (Redshift has no CONNECT grant)."""
     user = config.get("user") or "<user>"
     database = config.get("database") or "<database>"
     schema = config.get("schema") or "<schema>"
@@ -238,8 +238,8 @@ def grant_steps(config: Mapping[str, Any], *, create_user: str) -> list[PrepareS
         ),
         PrepareStep(
             "Let it connect and read the schema",
-            f"GRANT CONNECT ON DATABASE {_quote_ident(database)} TO {q_user};\n"
-            f"GRANT USAGE ON SCHEMA {q_schema} TO {q_user};\n"
+            (f"GRANT CONNECT ON DATABASE {_quote_ident(database)} TO {q_user};\n" if connect else "")
+            + f"GRANT USAGE ON SCHEMA {q_schema} TO {q_user};\n"
             f"GRANT SELECT ON ALL TABLES IN SCHEMA {q_schema} TO {q_user};",
             note="Repeat the USAGE and SELECT lines for every schema your models read.",
         ),

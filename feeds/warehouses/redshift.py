@@ -1,0 +1,381 @@
+"""Amazon Redshift provider (redshift_connector): DECLARE/FETCH cursors in read-only transactions.
+
+redshift_connector's plain `execute` buffers the whole result and `fetchmany` only slices it,
+so reads declare a server-side cursor and FETCH FORWARD one page at a time. The provider's own
+SQL stays within what both Redshift and PostgreSQL accept (the tests run through PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+
+from feeds.warehouses.base import (
+    CheckResult,
+    Column,
+    ConfigField,
+    Page,
+    PrepareStep,
+    Preview,
+    ReadWindow,
+    Timer,
+    WarehouseError,
+    guard_host,
+)
+from feeds.warehouses.postgres import (
+    bind_window,
+    check_failed,
+    clean_rows,
+    explain,
+    field_type,
+    grant_steps,
+    parse_model,
+    valid_host,
+    valid_name,
+    valid_port,
+)
+
+ARN_FORMAT = "arn:aws:iam::123456789012:role/wsync-reader"
+ARN_PATTERN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+CLUSTER_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+# my-cluster.abc123xyz.eu-west-1.redshift.amazonaws.com names both the cluster and its region.
+CLUSTER_HOST = re.compile(
+    r"^(?P<cluster>[a-z][a-z0-9-]*)\.[a-z0-9]+\.(?P<region>[a-z0-9-]+)\.redshift\.amazonaws\.com$"
+)
+IAM_LOCATION = (
+    ("cluster_identifier", "Cluster identifier", "analytics-prod"),
+    ("region", "AWS region", "eu-west-1"),
+)
+AUTH_METHODS = (("password", "User name and password"), ("iam", "AWS IAM (temporary credentials)"))
+
+# Type names for the OIDs Redshift reports; others fall back to redshift_connector's names.
+TYPE_NAMES = {
+    20: "bigint",
+    21: "smallint",
+    23: "integer",
+    16: "boolean",
+    700: "real",
+    701: "double precision",
+    1700: "numeric",
+    1042: "char",
+    1043: "varchar",
+    25: "text",
+    1082: "date",
+    1083: "time",
+    1266: "timetz",
+    1114: "timestamp",
+    1184: "timestamptz",
+    114: "json",
+    3802: "jsonb",
+    4000: "super",
+    6551: "varbyte",
+    17: "bytea",
+    3000: "geometry",
+    3001: "geography",
+    2950: "uuid",
+}
+# Types redshift_connector returns as JSON text rather than decoded values.
+TEXT_JSON = ("super", "jsonb")
+CURSOR = "wsync_read"
+READ_SOCKET_TIMEOUT = 3600  # seconds without a byte before a read gives up (long FETCHes are fine)
+
+
+def type_name(oid: int) -> str:
+    if oid in TYPE_NAMES:
+        return TYPE_NAMES[oid]
+    from redshift_connector.utils.oids import RedshiftOID
+
+    try:
+        name = RedshiftOID(oid).name.lower()
+    except ValueError:
+        return f"oid {oid}"
+    return name[: -len("_array")] + "[]" if name.endswith("_array") else name
+
+
+def valid_arn(value: Any) -> None:
+    if value and not ARN_PATTERN.match(str(value).strip()):
+        raise ValueError(
+            f"AWS IAM role ARN must look like {ARN_FORMAT}: “arn:aws:iam::”, your 12-digit AWS "
+            "account number, then “:role/” and the role name (copy it from the IAM console)."
+        )
+
+
+def valid_region(value: Any) -> None:
+    if value and not REGION_PATTERN.match(str(value).strip()):
+        raise ValueError("AWS region must be a region code such as eu-west-1 or us-east-2.")
+
+
+def valid_cluster(value: Any) -> None:
+    if value and not CLUSTER_PATTERN.match(str(value).strip()):
+        raise ValueError(
+            "Cluster identifier must be the cluster's name in lower case letters, digits and hyphens, "
+            "e.g. analytics-prod (the first part of the cluster's endpoint)."
+        )
+
+
+def _error_parts(exc: BaseException) -> tuple[str | None, str]:
+    """redshift_connector puts the server's ErrorResponse (a dict) in args[0]; else plain args."""
+    first = exc.args[0] if exc.args else ""
+    if isinstance(first, dict):
+        return first.get("C"), str(first.get("M", ""))
+    return None, " ".join(str(a) for a in exc.args) or type(exc).__name__
+
+
+class RedshiftWarehouse:
+    kind: ClassVar[str] = "redshift"
+    label: ClassVar[str] = "Amazon Redshift"
+    dialect: ClassVar[str] = "redshift"
+    has_sql: ClassVar[bool] = True
+    iterator_types: ClassVar[tuple[str, ...]] = (
+        "timestamp",
+        "timestamptz",
+        "date",
+        "integer",
+        "timestamp_unixtime_ms",
+        "timestamp_unixtime_s",
+    )
+    fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField(
+            "host",
+            "Host",
+            placeholder="my-cluster.abc123xyz.eu-west-1.redshift.amazonaws.com",
+            help_text="The cluster or workgroup endpoint, without the port and database.",
+            validate=valid_host,
+        ),
+        ConfigField("port", "Port", kind="integer", default=5439, validate=valid_port),
+        ConfigField("database", "Database", placeholder="dev", validate=valid_name("Database")),
+        ConfigField("user", "User", validate=valid_name("User")),
+        ConfigField("auth_method", "Sign in with", kind="choice", choices=AUTH_METHODS, default="password"),
+        ConfigField("password", "Password", kind="password", required=False, secret=True),
+        ConfigField(
+            "aws_iam_role_arn",
+            "AWS IAM role ARN",
+            required=False,
+            placeholder=ARN_FORMAT,
+            help_text="For IAM sign-in: the role wsync assumes to get temporary database credentials.",
+            validate=valid_arn,
+        ),
+        ConfigField("cluster_identifier", "Cluster identifier", required=False, validate=valid_cluster),
+        ConfigField("region", "AWS region", required=False, placeholder="eu-west-1", validate=valid_region),
+        ConfigField(
+            "ssl",
+            "Use SSL",
+            kind="checkbox",
+            required=False,
+            default=True,
+            help_text="Advanced: leave on. Redshift always accepts SSL; turn off only for a local proxy.",
+        ),
+    )
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = dict(config)
+
+    # --- configuration -----------------------------------------------------------------
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        method = config.get("auth_method") or "password"
+        if method == "password":
+            if not config.get("password"):
+                return {"password": "Password is required when signing in with a user name and password."}
+            return {}
+        if method != "iam":
+            return {"auth_method": "Sign in with must be “password” or “iam”."}
+        return cls._iam_problems(config)
+
+    @classmethod
+    def _iam_problems(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if not config.get("aws_iam_role_arn"):
+            problems["aws_iam_role_arn"] = f"AWS IAM role ARN is required for IAM sign-in, e.g. {ARN_FORMAT}."
+        derived = CLUSTER_HOST.match(str(config.get("host") or "").strip().lower())
+        for name, label, example in IAM_LOCATION:
+            if not config.get(name) and not derived:
+                problems[name] = (
+                    f"{label} is required for IAM sign-in when the host is not a *.redshift.amazonaws.com "
+                    f"cluster endpoint, e.g. {example}."
+                )
+        return problems
+
+    @classmethod
+    def prepare_steps(cls, config: Mapping[str, Any]) -> list[PrepareStep]:
+        create = "CREATE USER {user} PASSWORD '<a long random password>';"
+        steps = grant_steps(config, create_user=create, connect=False)
+        steps[0] = PrepareStep(
+            steps[0].title,
+            steps[0].code,
+            note="Redshift passwords need 8–64 characters with an upper case letter, a lower case "
+            "letter and a digit. With IAM sign-in use PASSWORD DISABLE instead.",
+        )
+        if (config.get("auth_method") or "password") == "iam":
+            steps.append(cls._iam_step(config))
+        return steps
+
+    @classmethod
+    def _iam_step(cls, config: Mapping[str, Any]) -> PrepareStep:
+        arn = config.get("aws_iam_role_arn") or ARN_FORMAT
+        account = arn.split(":")[4] if arn.count(":") >= 5 else "<account>"
+        region = config.get("region") or "<region>"
+        cluster = config.get("cluster_identifier") or "<cluster>"
+        user = config.get("user") or "<user>"
+        resource = f"arn:aws:redshift:{region}:{account}"
+        policy = (
+            '{\n  "Version": "2012-10-17",\n  "Statement": [{\n    "Effect": "Allow",\n'
+            '    "Action": "redshift:GetClusterCredentials",\n    "Resource": [\n'
+            f'      "{resource}:dbuser:{cluster}/{user}",\n'
+            f'      "{resource}:dbname:{cluster}/{config.get("database") or "<database>"}"\n'
+            "    ]\n  }]\n}"
+        )
+        return PrepareStep(
+            f"Allow the role {arn} to sign in as {user}",
+            policy,
+            language="json",
+            note="Attach this policy to the role in the AWS IAM console, and let wsync's AWS "
+            "identity assume the role (trust relationship).",
+        )
+
+    # --- connections -------------------------------------------------------------------
+
+    def _connect(self, *, timeout: int = 30) -> Any:
+        import redshift_connector
+
+        host = str(self.config.get("host") or "").strip()
+        guard_host(host, field="host")
+        try:
+            conn = redshift_connector.connect(**self._connect_kwargs(host, timeout))
+        except (redshift_connector.Error, OSError) as exc:
+            raise self._explain(exc) from None
+        conn.autocommit = True  # we open our own BEGIN READ ONLY transactions
+        return conn
+
+    def _connect_kwargs(self, host: str, timeout: int) -> dict[str, Any]:
+        c = self.config
+        kwargs: dict[str, Any] = {
+            "host": host,
+            "port": int(c.get("port") or 5439),
+            "database": c.get("database"),
+            "ssl": c.get("ssl") is not False,
+            "timeout": timeout,
+            "application_name": "wsync",
+        }
+        if (c.get("auth_method") or "password") == "iam":
+            return {**kwargs, **self._iam_kwargs()}
+        return {**kwargs, "user": c.get("user"), "password": c.get("password") or ""}
+
+    def _iam_kwargs(self) -> dict[str, Any]:
+        """Assume the configured role, then let the connector fetch temporary database credentials."""
+        problems = self._iam_problems(self.config)
+        if problems:
+            field, message = next(iter(problems.items()))
+            raise WarehouseError(message, permanent=True, field=field)
+        import boto3  # a dependency of redshift_connector
+
+        try:
+            role = boto3.client("sts").assume_role(
+                RoleArn=self.config["aws_iam_role_arn"].strip(), RoleSessionName="wsync"
+            )["Credentials"]
+        except Exception as exc:  # botocore raises many kinds; none carries a secret in its text
+            raise WarehouseError(
+                f"wsync could not assume the AWS IAM role: {str(exc)[:200]}. Check the role ARN and "
+                "its trust relationship.",
+                permanent=True,
+                field="aws_iam_role_arn",
+            ) from None
+        derived = CLUSTER_HOST.match(str(self.config.get("host") or "").strip().lower())
+        return {
+            "iam": True,
+            "db_user": self.config.get("user"),
+            "user": "",
+            "password": "",
+            "auto_create": False,
+            "cluster_identifier": self.config.get("cluster_identifier") or (derived and derived["cluster"]),
+            "region": self.config.get("region") or (derived and derived["region"]),
+            "access_key_id": role["AccessKeyId"],
+            "secret_access_key": role["SecretAccessKey"],
+            "session_token": role["SessionToken"],
+        }
+
+    def _explain(self, exc: BaseException) -> WarehouseError:
+        sqlstate, text = _error_parts(exc)
+        return explain(sqlstate, text, self.config, provider="redshift")
+
+    def close(self) -> None:
+        """Connections live only as long as one call, so there is nothing to close."""
+
+    # --- the protocol ------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        try:
+            self._in_transaction(lambda cur: cur.execute("SELECT 1").fetchall())
+        except WarehouseError as exc:
+            return check_failed(exc)
+        except Exception as exc:  # never raise from check()
+            return check_failed(self._explain(exc))
+        return CheckResult(ok=True, message="Connected to Amazon Redshift.")
+
+    def _columns(self, cur: Any, sql: str) -> list[Column]:
+        cur.execute(parse_model(sql, self.dialect, limit=0))
+        columns = []
+        for name, oid, *_ in cur.description or ():
+            kind = type_name(oid)
+            columns.append(Column(name, field_type(kind), kind))
+        return columns
+
+    def describe(self, sql: str) -> list[Column]:
+        return self._in_transaction(lambda cur: self._columns(cur, sql))  # type: ignore[no-any-return]
+
+    def preview(self, sql: str, limit: int) -> Preview:
+        from django.conf import settings
+
+        seconds = int(settings.WSYNC_PREVIEW_TIMEOUT)
+
+        def run(cur: Any) -> Preview:
+            with Timer() as timer:
+                cur.execute(f"SET statement_timeout TO {seconds * 1000}")
+                columns = self._columns(cur, sql)
+                cur.execute(parse_model(sql, self.dialect, limit=limit + 1))
+                rows = clean_rows(columns, cur.fetchall(), TEXT_JSON)
+            return Preview(tuple(columns), rows[:limit], timer.elapsed_ms, len(rows) > limit)
+
+        # The socket waits a little longer than the server so the server's own message wins.
+        return self._in_transaction(run, timeout=seconds + 10)  # type: ignore[no-any-return]
+
+    def _in_transaction(self, work: Callable[[Any], Any], *, timeout: int = 30) -> Any:
+        import redshift_connector
+
+        conn = self._connect(timeout=timeout)
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN READ ONLY")
+            result = work(cur)
+            cur.execute("ROLLBACK")
+            return result
+        except (redshift_connector.Error, OSError) as exc:
+            raise self._explain(exc) from None
+        finally:
+            conn.close()
+
+    def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
+        import redshift_connector
+
+        conn = self._connect(timeout=READ_SOCKET_TIMEOUT)
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN READ ONLY")
+            columns = tuple(self._columns(cur, sql))
+            query, params = bind_window(sql, self.dialect, window, columns)
+            cur.execute(f"DECLARE {CURSOR} CURSOR FOR {query}", params)
+            while True:
+                cur.execute(f"FETCH FORWARD {int(page_size)} FROM {CURSOR}")
+                rows = cur.fetchall()
+                if not rows:
+                    break
+                yield Page(columns, clean_rows(columns, rows, TEXT_JSON))
+            cur.execute(f"CLOSE {CURSOR}")
+            cur.execute("ROLLBACK")
+        except (redshift_connector.Error, OSError) as exc:
+            raise self._explain(exc) from None
+        finally:
+            conn.close()
