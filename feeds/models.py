@@ -201,3 +201,23 @@ class Feed(Audited):
     @property
     def is_faulted(self) -> bool:
         return self.status == Health.FAULTED
+
+
+class AuditEntry(models.Model):
+    """One change a person (or an API credential) made: who, when, from where, and before → after."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_entries")
+    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=200, blank=True)  # kept when the user is deleted
+    action = models.CharField(max_length=40)  # create, edit, activate, pause, resume, run, delete, member...
+    target = models.CharField(max_length=200, blank=True)  # what was changed, in words
+    changes = models.JSONField(default=dict, blank=True)  # {"field": [before, after]}
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_on = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.target}"

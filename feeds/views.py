@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -10,15 +11,19 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from feeds import audit
 from feeds.access import feed_for_user
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
-
-# TODO(integration): top-level imports once feeds.sync lands; lazy so the URLconf loads meanwhile.
+from feeds.models import Feed
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
+
     membership = Membership.objects.filter(user=request.user).select_related("workspace").first()
     if membership is None:
         return render(request, "feeds/no_workspace.html")
@@ -27,7 +32,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
-    from feeds import overview
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
 
     membership = require_member(request.user, ws)
     groups = overview.feeds_by_provider(membership.workspace)
@@ -37,71 +44,83 @@ def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
 
 @require_GET
 def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import overview
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
 
     membership, feed = feed_for_user(request.user, ws, feed_id)
     ctx = {"workspace": membership.workspace, "membership": membership, "feed": feed, "nav": "feeds"}
     ctx.update(overview.feed_summary(feed))
+    if membership.allows(Role.ADMIN):
+        ctx["activity"] = audit.entries(membership.workspace, None, feed=feed)
     template = "feeds/feed_summary.html#runs" if request.htmx else "feeds/feed_summary.html"
     return render(request, template, ctx)
 
 
 @require_POST
 def run_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds.sync import service
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
 
     _, feed = feed_for_user(request.user, ws, feed_id, Role.EDITOR)
-    try:
-        service.request_run(feed, request.user, kind="manual")
-        messages.success(request, "Sync started. Its progress shows below.")
-    except service.RunRefused as refused:
-        messages.error(request, str(refused))
+    _apply(request, actions.run_sync, feed, "Sync started. Its progress shows below.")
     return redirect("feeds:summary", ws, feed.pk)
 
 
 @require_POST
 def pause_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds.sync import service
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
 
     _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
-    _apply(request, service.pause, feed, "Sync paused. No runs start until you resume it.")
+    _apply(request, actions.pause, feed, "Sync paused. No runs start until you resume it.")
     return redirect("feeds:summary", ws, feed.pk)
 
 
 @require_POST
 def resume_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds.sync import service
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
 
     _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
-    _apply(request, service.resume, feed, "Sync resumed. One catch-up run covers the time it was paused.")
+    _apply(request, actions.resume, feed, "Sync resumed. One catch-up run covers the time it was paused.")
     return redirect("feeds:summary", ws, feed.pk)
 
 
 def delete_feed(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds.sync import service
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
 
     membership, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     if request.method != "POST":
         ctx = {"workspace": membership.workspace, "feed": feed, "nav": "feeds"}
         return render(request, "feeds/feed_delete.html", ctx)
     name = feed.name
-    _apply(request, service.delete_feed, feed, f"The feed “{name}” was deleted. Profiles it synced stay.")
+    _apply(request, actions.delete, feed, f"The feed “{name}” was deleted. Profiles it synced stay.")
     return redirect("feeds:list", ws)
 
 
-def _apply(request: HttpRequest, action: object, feed: object, success: str) -> None:
-    from feeds.sync import service
+def _apply(request: HttpRequest, action: Callable[..., object], feed: Feed, success: str) -> None:
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
 
     try:
-        action(feed, request.user)  # type: ignore[operator]
+        action(feed, request.user, request)
         messages.success(request, success)
-    except service.RunRefused as refused:
+    except RunRefused as refused:
         messages.error(request, str(refused))
 
 
 @require_GET
 def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
     from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
 
     membership, feed = feed_for_user(request.user, ws, feed_id)
     run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
@@ -114,7 +133,10 @@ def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> Http
 
 @require_GET
 def rejected_csv(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> StreamingHttpResponse:
-    from feeds import overview
+    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
+    from feeds.sync.models import SyncRun
+    from feeds.sync.service import RunRefused
+
     from feeds.sync.models import SyncRun
 
     _, feed = feed_for_user(request.user, ws, feed_id)

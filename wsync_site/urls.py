@@ -3,6 +3,6 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("accounts/", include("feeds.accounts.urls")),
+    path("", include("feeds.accounts.urls")),
     path("", include("feeds.urls")),
 ]

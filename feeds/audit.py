@@ -1,0 +1,72 @@
+"""The audit log: every change a person makes, recorded with who, when and from where."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
+
+from feeds.accounts.models import Workspace
+from feeds.models import AuditEntry, Feed
+
+ENTRIES_PER_PAGE = 50
+
+
+def record(
+    workspace: Workspace,
+    actor: Any,
+    action: str,
+    target: str,
+    *,
+    feed: Feed | None = None,
+    changes: Mapping[str, tuple[Any, Any]] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEntry:
+    """Return the new audit entry; `changes` maps a setting to (before, after)."""
+    authenticated = getattr(actor, "is_authenticated", False)
+    return AuditEntry.objects.create(
+        workspace=workspace,
+        feed=feed,
+        actor=actor if authenticated else None,
+        actor_label=_label(actor),
+        action=action,
+        target=target,
+        changes={k: [_plain(b), _plain(a)] for k, (b, a) in (changes or {}).items()},
+        ip_address=_client_ip(request),
+    )
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Return {key: (before, after)} for the keys whose values differ."""
+    return {
+        k: (before.get(k), after.get(k))
+        for k in sorted(set(before) | set(after))
+        if before.get(k) != after.get(k)
+    }
+
+
+def entries(workspace: Workspace, page: str | None, feed: Feed | None = None) -> Page:
+    """Return a page of the workspace's (or one feed's) audit entries, newest first."""
+    queryset = AuditEntry.objects.filter(workspace=workspace).select_related("feed")
+    if feed is not None:
+        queryset = queryset.filter(feed=feed)
+    return Paginator(queryset, ENTRIES_PER_PAGE).get_page(page)
+
+
+def _label(actor: Any) -> str:
+    if actor is None:
+        return "wsync"
+    return str(getattr(actor, "email", "") or getattr(actor, "get_username", lambda: str(actor))())
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return str(value)
+
+
+def _client_ip(request: HttpRequest | None) -> str | None:
+    # REMOTE_ADDR only: a forwarded-for header is whatever the client says unless a trusted proxy sets it.
+    return request.META.get("REMOTE_ADDR") if request is not None else None
