@@ -115,6 +115,17 @@ def valid_cluster(value: Any) -> None:
         )
 
 
+def _set_socket_timeout(conn: Any, seconds: int) -> None:
+    """Give reads a longer socket timeout than the connect got (a FETCH may wait on a big sort).
+
+    redshift_connector keeps its connect-time timeout on the socket for the whole session and
+    has no public setter, so this reaches for the socket it keeps.
+    """
+    sock = getattr(conn, "_usock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
 def _error_parts(exc: BaseException) -> tuple[str | None, str]:
     """redshift_connector puts the server's ErrorResponse (a dict) in args[0]; else plain args."""
     first = exc.args[0] if exc.args else ""
@@ -324,7 +335,7 @@ class RedshiftWarehouse:
         return columns
 
     def describe(self, sql: str) -> list[Column]:
-        return self._in_transaction(lambda cur: self._columns(cur, sql))  # type: ignore[no-any-return]
+        return self._in_transaction(lambda cur: self._columns(cur, sql))
 
     def preview(self, sql: str, limit: int) -> Preview:
         from django.conf import settings
@@ -340,7 +351,7 @@ class RedshiftWarehouse:
             return Preview(tuple(columns), rows[:limit], timer.elapsed_ms, len(rows) > limit)
 
         # The socket waits a little longer than the server so the server's own message wins.
-        return self._in_transaction(run, timeout=seconds + 10)  # type: ignore[no-any-return]
+        return self._in_transaction(run, timeout=seconds + 10)
 
     def _in_transaction(self, work: Callable[[Any], Any], *, timeout: int = 30) -> Any:
         import redshift_connector
@@ -360,8 +371,9 @@ class RedshiftWarehouse:
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
         import redshift_connector
 
-        conn = self._connect(timeout=READ_SOCKET_TIMEOUT)
+        conn = self._connect()
         try:
+            _set_socket_timeout(conn, READ_SOCKET_TIMEOUT)
             cur = conn.cursor()
             cur.execute("BEGIN READ ONLY")
             columns = tuple(self._columns(cur, sql))
