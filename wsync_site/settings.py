@@ -132,7 +132,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "wsync.sqlite3",
+            "NAME": str(DATA_DIR / "wsync.sqlite3"),
             # WAL lets the web process read while a worker writes a page.
             "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 30},
         }

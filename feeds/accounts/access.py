@@ -6,13 +6,15 @@ hint that it exists), a role that may not is a 403.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from feeds.accounts.models import Membership, Role
 
 
-def membership_for(user: object, workspace_slug: str) -> Membership | None:
+def membership_for(user: Any, workspace_slug: str) -> Membership | None:
     """Return the user's membership in the workspace, or None."""
     if not getattr(user, "is_authenticated", False):
         return None
@@ -23,7 +25,7 @@ def membership_for(user: object, workspace_slug: str) -> Membership | None:
     )
 
 
-def require_member(user: object, workspace_slug: str, role: str = Role.VIEWER) -> Membership:
+def require_member(user: Any, workspace_slug: str, role: str = Role.VIEWER) -> Membership:
     """Return the membership; raises Http404 for non-members and PermissionDenied for a lesser role."""
     membership = membership_for(user, workspace_slug)
     if membership is None:

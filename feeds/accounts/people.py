@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from feeds.accounts.models import Membership, Role, Workspace
@@ -14,7 +14,7 @@ from feeds.accounts.models import Membership, Role, Workspace
 @transaction.atomic
 def create_workspace_with_admin(
     slug: str, name: str, email: str, password: str | None = None
-) -> tuple[Workspace, AbstractBaseUser, str | None]:
+) -> tuple[Workspace, User, str | None]:
     """Return (workspace, admin user, new password or None); creates what is missing, keeps what exists."""
     workspace, _ = Workspace.objects.get_or_create(slug=slug, defaults={"name": name})
     user, new_password = ensure_user(email, password)
@@ -22,7 +22,7 @@ def create_workspace_with_admin(
     return workspace, user, new_password
 
 
-def ensure_user(email: str, password: str | None = None) -> tuple[AbstractBaseUser, str | None]:
+def ensure_user(email: str, password: str | None = None) -> tuple[User, str | None]:
     """Return (user, password set now or None); a given password is always (re)set, a new user gets one."""
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(

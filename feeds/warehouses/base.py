@@ -226,6 +226,7 @@ def wrap_model(
     if problem is not None:
         raise WarehouseError(str(problem), permanent=True, field="sql")
     model = sqlglot.parse_one(sql, read=dialect)
+    assert isinstance(model, exp.Query)  # check_select guarantees it
     query = exp.select("*").from_(model.subquery("wsync_model"))
     if window is not None:
         column = exp.column(window.iterator, table="wsync_model", quoted=True)

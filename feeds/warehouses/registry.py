@@ -35,7 +35,7 @@ LABELS: dict[str, str] = {
 def provider_class(kind: str) -> type[Warehouse]:
     """Return the provider class for a registry key; raises KeyError for an unknown one."""
     module_name, _, class_name = PROVIDERS[kind].rpartition(".")
-    return getattr(import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(import_module(module_name), class_name)
 
 
 def open_warehouse(kind: str, config: Mapping[str, Any]) -> Warehouse:

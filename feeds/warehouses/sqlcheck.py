@@ -61,7 +61,7 @@ def check_select(sql: str, dialect: str) -> SQLProblem | None:
     return _read_only_problem(statements[0])
 
 
-def _read_only_problem(statement: exp.Expression) -> SQLProblem | None:
+def _read_only_problem(statement: exp.Expr) -> SQLProblem | None:
     for node_type, name in WRITE_NODES:
         if statement.find(node_type) is not None:
             return SQLProblem(
