@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-import sqlglot
 from sqlglot import exp
 
 
@@ -216,28 +215,31 @@ def wrap_model(
 ) -> str:
     """Return `SELECT * FROM (<model>) AS wsync_model [WHERE ...] [ORDER BY ...] [LIMIT n]`.
 
-    The model is parsed (so CTEs end up inside the subquery, where every dialect accepts them)
-    and the bounds are driver placeholders passed in by the provider, never literals. Anything but
-    one read-only SELECT raises WarehouseError here, at the boundary, whatever path the SQL took.
+    The model goes in verbatim (re-rendering it through sqlglot could change what the user wrote,
+    e.g. casts or functions), minus a trailing “;”; only the outer query is built here. Bounds are
+    driver placeholders passed in by the provider, never literals. Anything but one read-only
+    SELECT raises WarehouseError here, at the boundary, whatever path the SQL took.
     """
     from feeds.warehouses.sqlcheck import check_select
 
     problem = check_select(sql, dialect)
     if problem is not None:
         raise WarehouseError(str(problem), permanent=True, field="sql")
-    model = sqlglot.parse_one(sql, read=dialect)
-    assert isinstance(model, exp.Query)  # check_select guarantees it
-    query = exp.select("*").from_(model.subquery("wsync_model"))
+    model = sql.strip().rstrip(";").rstrip()
+    parts = [f"SELECT * FROM (\n{model}\n) AS wsync_model"]
     if window is not None:
-        column = exp.column(window.iterator, table="wsync_model", quoted=True)
+        column = exp.column(window.iterator, table="wsync_model", quoted=True).sql(dialect=dialect)
+        bounds = []
         if window.lower is not None and lower_param:
-            query = query.where(exp.GTE(this=column.copy(), expression=exp.var(lower_param)))
+            bounds.append(f"{column} >= {lower_param}")
         if window.upper is not None and upper_param:
-            query = query.where(exp.LTE(this=column.copy(), expression=exp.var(upper_param)))
-        query = query.order_by(column.copy())
+            bounds.append(f"{column} <= {upper_param}")
+        if bounds:
+            parts.append("WHERE " + " AND ".join(bounds))
+        parts.append(f"ORDER BY {column}")
     if limit is not None:
-        query = query.limit(limit)
-    return query.sql(dialect=dialect)
+        parts.append(f"LIMIT {int(limit)}")
+    return "\n".join(parts)
 
 
 def guard_host(host: str, *, field: str = "host") -> None:
