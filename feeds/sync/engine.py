@@ -1,0 +1,363 @@
+"""The sync engine: read → map → resolve/write → checkpoint, one page at a time.
+
+Each page is written to the profile store in ONE transaction together with the checkpoint and the
+run's counters, so a worker killed at any moment leaves the store and the checkpoint agreeing:
+the next run starts from the last committed page and, since writes are idempotent, ends exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from feeds.mapping import compile_mappings, map_page
+from feeds.models import Feed, FeedState, Health, SyncMode
+from feeds.profiles import apply_batches
+from feeds.sync import queue, windows
+from feeds.sync.models import (
+    Checkpoint,
+    IdentityConflictRecord,
+    RejectedRow,
+    RowFingerprint,
+    RunKind,
+    RunState,
+    SyncRun,
+)
+from feeds.warehouses.base import IteratorKind, Page, ReadWindow, WarehouseError, iterator_kind
+from feeds.warehouses.registry import open_warehouse
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+RETRY_BASE_SECONDS = 30
+
+
+class Superseded(Exception):
+    """The run was taken over (its worker was presumed dead) or deleted: stop without writing."""
+
+
+class Paused(Exception):
+    """The feed was paused while the run was going: stop after the page that was committed."""
+
+
+@dataclass
+class Job:
+    """What one execution of a run needs between pages."""
+
+    run: SyncRun
+    feed: Feed
+    token: str
+    kind: IteratorKind | None  # None in full mode
+    moves_checkpoint: bool
+    checkpoint: Any = None
+    data_min: Any = None
+    data_max: Any = None
+    compiled: Any = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def spend(self, step: str, started: float) -> None:
+        self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
+
+
+def run(run_id: int) -> None:
+    """Execute a queued run to its end (succeeded, failed, retry planned or paused); never raises."""
+    token = queue.claim(run_id)
+    if token is None:
+        return
+    sync_run = SyncRun.objects.select_related(
+        "feed__connection", "feed__data_model", "feed__field_transformation"
+    ).get(pk=run_id)
+    try:
+        _execute(_job(sync_run, token))
+    except Superseded:
+        return
+    except Paused:
+        _finish(sync_run, token, _paused_state(sync_run), error="The feed was paused during this run.")
+    except WarehouseError as error:
+        _fail(sync_run, token, error.message, permanent=error.permanent)
+    except DatabaseError as error:
+        # Lock timeouts and identity races between concurrent windows go away on a retry.
+        log.warning("run %s: database error %s", run_id, type(error).__name__)
+        _fail(sync_run, token, "The profile store was busy; wsync retries this run.", permanent=False)
+    except Exception:
+        log.exception("run %s failed", run_id)
+        _fail(sync_run, token, "wsync stopped on an unexpected error; the details are in the worker log.")
+    else:
+        _finish(sync_run, token, RunState.SUCCEEDED)
+        _mark_healthy(sync_run.feed)
+    queue.dispatch_waiting(sync_run.feed_id)
+
+
+def _job(sync_run: SyncRun, token: str) -> Job:
+    feed = sync_run.feed
+    incremental = feed.sync_mode == SyncMode.INCREMENTAL and bool(feed.iterator)
+    kind = iterator_kind(feed.iterator_type) if incremental else None
+    job = Job(sync_run, feed, token, kind, incremental and sync_run.kind != RunKind.BACKFILL)
+    if kind is not None:
+        bounds = sync_run.data_bounds or {}
+        job.data_min = windows.decode(bounds.get("min"), kind)
+        job.data_max = windows.decode(bounds.get("max"), kind)
+    if not incremental and sync_run.attempt > 1:
+        _restart_full(sync_run)
+    return job
+
+
+def _restart_full(sync_run: SyncRun) -> None:
+    """A full run that is retried reads everything again: count its rows from zero."""
+    RejectedRow.objects.filter(run=sync_run).delete()
+    SyncRun.objects.filter(pk=sync_run.pk).update(rows_read=0, rows_mapped=0, rows_rejected=0)
+
+
+def _execute(job: Job) -> None:
+    feed = job.feed
+    if feed.connection is None or feed.data_model is None or feed.field_transformation is None:
+        raise WarehouseError(
+            "The feed has no connection, data model or mapping; finish its setup.", permanent=True
+        )
+    window = _window(job)
+    provider = open_warehouse(feed.connection.provider, feed.connection.warehouse_config())
+    try:
+        pages = iter(provider.read(feed.data_model.sql, window, page_size=settings.WSYNC_PAGE_SIZE))
+        while True:
+            started = time.perf_counter()
+            page = next(pages, None)
+            job.spend("read", started)
+            if page is None:
+                break
+            _page(job, page)
+    finally:
+        provider.close()
+
+
+def _window(job: Job) -> ReadWindow | None:
+    """Return the run's read window (None in full mode) and record it on the run."""
+    if job.kind is None:
+        return None
+    feed, sync_run, kind = job.feed, job.run, job.kind
+    saved = sync_run.window or {}
+    upper = windows.decode(saved.get("upper"), kind) if "upper" in saved else _now_bound(feed, kind)
+    if sync_run.kind == RunKind.BACKFILL:
+        lower = windows.decode(saved.get("lower"), kind)
+    else:
+        job.checkpoint = _checkpoint_value(feed, kind)
+        lower = _lower(feed, kind, job.checkpoint)
+    SyncRun.objects.filter(pk=sync_run.pk).update(
+        window={"lower": windows.encode(lower), "upper": windows.encode(upper)},
+        window_from=windows.display(lower),
+        window_to=windows.display(upper),
+    )
+    return ReadWindow(feed.iterator, feed.iterator_type, lower, upper, feed.timezone)
+
+
+def _now_bound(feed: Feed, kind: IteratorKind) -> Any:
+    # Fixed at run start: rows committed in the warehouse during the run wait for the next run.
+    return windows.from_instant(timezone.now(), kind, feed.timezone)
+
+
+def _checkpoint_value(feed: Feed, kind: IteratorKind) -> Any:
+    checkpoint = Checkpoint.objects.filter(feed=feed).first()
+    if checkpoint is None or (checkpoint.iterator, checkpoint.iterator_type) != (
+        feed.iterator,
+        feed.iterator_type,
+    ):
+        return None  # a changed iterator starts over from the historical start
+    return windows.decode(checkpoint.value, kind)
+
+
+def _lower(feed: Feed, kind: IteratorKind, checkpoint: Any) -> Any:
+    if checkpoint is not None:
+        return windows.minus_lookback(checkpoint, kind, feed.lookback_seconds)
+    if feed.from_time is not None:
+        return windows.from_instant(feed.from_time, kind, feed.timezone)
+    return None
+
+
+def _page(job: Job, page: Page) -> None:
+    """Map one page and write it with its checkpoint and counters in one transaction."""
+    feed = job.feed
+    started = time.perf_counter()
+    if job.compiled is None:
+        job.compiled = compile_mappings(feed.field_transformation.mappings, [c.name for c in page.columns])
+    mapped = map_page(
+        page,
+        job.compiled,
+        feed_id=feed.pk,
+        environment=feed.environment,
+        iterator=feed.iterator or None,
+        timezone=feed.timezone,
+    )
+    bounds = _bounds(job, page)
+    batches, row_keys, values, skipped, digests = _changed_only(job, mapped)
+    job.spend("map", started)
+    started = time.perf_counter()
+    with transaction.atomic():
+        result = None
+        if batches:
+            result = apply_batches(
+                feed=feed, run_id=job.run.pk, batches=batches, row_keys=row_keys, iterator_values=values
+            )
+        _record(job, mapped.rejects, result, digests)
+        _advance(job, bounds)
+        _count(job, page, mapped, result, skipped)
+        job.spend("write", started)
+        started = time.perf_counter()
+    job.spend("commit", started)
+    if Feed.objects.filter(pk=feed.pk).values_list("state", flat=True).first() != FeedState.ACTIVE:
+        raise Paused
+
+
+def _bounds(job: Job, page: Page) -> tuple[Any, Any] | None:
+    if job.kind is None:
+        return None
+    index = page.column_index(job.feed.iterator)
+    return windows.page_bounds((row[index] for row in page.rows), job.kind, job.feed.timezone)
+
+
+def _digest(batch: dict[str, Any]) -> str:
+    content = {k: v for k, v in batch.items() if k != "source_request_id"}
+    text = json.dumps(content, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":"))
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _changed_only(job: Job, mapped: Any) -> tuple[list, list, list, int, dict[str, str]]:
+    """Full mode: drop rows whose content did not change since the feed last wrote them."""
+    if job.kind is not None:
+        return mapped.batches, mapped.row_keys, mapped.iterator_values, 0, {}
+    digests = {key[:512]: _digest(b) for key, b in zip(mapped.row_keys, mapped.batches, strict=True)}
+    known = dict(
+        RowFingerprint.objects.filter(feed=job.feed, row_key__in=list(digests)).values_list(
+            "row_key", "digest"
+        )
+    )
+    keep = [i for i, key in enumerate(mapped.row_keys) if known.get(key[:512]) != digests[key[:512]]]
+    changed = {k: d for k, d in digests.items() if known.get(k) != d}
+    values = mapped.iterator_values or [None] * len(mapped.batches)
+    return (
+        [mapped.batches[i] for i in keep],
+        [mapped.row_keys[i] for i in keep],
+        [values[i] for i in keep],
+        len(mapped.batches) - len(keep),
+        changed,
+    )
+
+
+def _record(job: Job, rejects: list, result: Any, digests: dict[str, str]) -> None:
+    rejected = list(rejects) + (list(result.rejected) if result else [])
+    RejectedRow.objects.bulk_create(
+        [
+            RejectedRow(run=job.run, row_key=r.row_key[:512], reason=r.reason, values=_plain(r.values))
+            for r in rejected
+        ],
+        ignore_conflicts=True,
+    )
+    if result and result.conflicts:
+        IdentityConflictRecord.objects.bulk_create(
+            [
+                IdentityConflictRecord(
+                    run=job.run,
+                    row_key=c.row_key[:512],
+                    identity_type=c.identity_type,
+                    value=str(c.value),
+                    owner_mpid=c.owner_mpid,
+                )
+                for c in result.conflicts
+            ]
+        )
+    if digests:
+        refused = {r.row_key[:512] for r in rejected}
+        RowFingerprint.objects.bulk_create(
+            [
+                RowFingerprint(feed=job.feed, row_key=k, digest=d)
+                for k, d in digests.items()
+                if k not in refused
+            ],
+            update_conflicts=True,
+            unique_fields=["feed", "row_key"],
+            update_fields=["digest"],
+        )
+
+
+def _plain(values: Any) -> Any:
+    return json.loads(json.dumps(values, cls=DjangoJSONEncoder, default=str))
+
+
+def _advance(job: Job, bounds: tuple[Any, Any] | None) -> None:
+    """Move the data interval seen and (for main runs) the checkpoint to the page's largest value."""
+    if bounds is None:
+        return
+    low, high = bounds
+    job.data_min = low if job.data_min is None else min(job.data_min, low)
+    job.data_max = high if job.data_max is None else max(job.data_max, high)
+    if not job.moves_checkpoint or (job.checkpoint is not None and high <= job.checkpoint):
+        return
+    job.checkpoint = high
+    Checkpoint.objects.update_or_create(
+        feed=job.feed,
+        defaults={
+            "iterator": job.feed.iterator,
+            "iterator_type": job.feed.iterator_type,
+            "value": windows.encode(high),
+            "run": job.run,
+        },
+    )
+
+
+def _count(job: Job, page: Page, mapped: Any, result: Any, skipped: int) -> None:
+    rejected = len(mapped.rejects) + (len(result.rejected) if result else 0)
+    updated = SyncRun.objects.filter(pk=job.run.pk, claim=job.token, state=RunState.RUNNING).update(
+        rows_read=F("rows_read") + len(page.rows),
+        rows_mapped=F("rows_mapped") + len(mapped.batches),
+        rows_rejected=F("rows_rejected") + rejected,
+        profiles_created=F("profiles_created") + (result.created if result else 0),
+        profiles_updated=F("profiles_updated") + (result.updated if result else 0),
+        profiles_unchanged=F("profiles_unchanged") + (result.unchanged if result else 0) + skipped,
+        events_written=F("events_written") + (result.events_written if result else 0),
+        identity_conflicts=F("identity_conflicts") + (len(result.conflicts) if result else 0),
+        data_bounds={"min": windows.encode(job.data_min), "max": windows.encode(job.data_max)},
+        data_from=windows.display(job.data_min),
+        data_to=windows.display(job.data_max),
+        timings={k: round(v, 3) for k, v in job.timings.items()},
+        heartbeat_at=timezone.now(),
+    )
+    if not updated:
+        raise Superseded  # rolls the page back: another worker owns the run now
+
+
+def _paused_state(sync_run: SyncRun) -> str:
+    # A backfill window must still be read in full: it waits for resume. A main run ends here;
+    # resuming starts one catch-up run from the checkpoint.
+    return RunState.QUEUED if sync_run.kind == RunKind.BACKFILL else RunState.CANCELLED
+
+
+def _finish(sync_run: SyncRun, token: str, state: str, **fields: Any) -> None:
+    finished = None if state == RunState.QUEUED else timezone.now()
+    SyncRun.objects.filter(pk=sync_run.pk, claim=token).update(
+        state=state, claim="", finished_at=finished, dispatched_at=None, **fields
+    )
+
+
+def _fail(sync_run: SyncRun, token: str, message: str, *, permanent: bool = False) -> None:
+    """Fail the run; plan a retry for a passing problem, fault the feed for a permanent one."""
+    attempt = SyncRun.objects.filter(pk=sync_run.pk).values_list("attempt", flat=True).first() or 1
+    retry_at = None
+    if not permanent and attempt < MAX_ATTEMPTS:
+        retry_at = timezone.now() + timedelta(seconds=RETRY_BASE_SECONDS * 4 ** (attempt - 1))
+    _finish(
+        sync_run, token, RunState.FAILED, error=message, error_permanent=permanent, next_retry_at=retry_at
+    )
+    if permanent:
+        Feed.objects.filter(pk=sync_run.feed_id).update(status=Health.FAULTED, errors=[{"message": message}])
+
+
+def _mark_healthy(feed: Feed) -> None:
+    Feed.objects.filter(pk=feed.pk, status=Health.FAULTED).update(status=Health.HEALTHY, errors=[])

@@ -1,0 +1,200 @@
+"""Run records, rejected rows, identity conflicts, checkpoints and per-feed schedule state.
+
+The database enforces "one run per feed at a time": at most one main (non-backfill) run per feed
+is running and at most one waits queued behind it (partial unique constraints), so two workers or
+two web requests racing each other cannot start a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from feeds.models import Feed
+
+
+class RunKind(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    MANUAL = "manual", "Manual"
+    CATCH_UP = "catch_up", "Catch-up"
+    BACKFILL = "backfill", "Historical backfill"
+    ONCE = "once", "Once"
+
+
+class RunState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATES = (RunState.QUEUED, RunState.RUNNING)
+
+
+class SyncRun(models.Model):
+    """One execution of a feed: its data interval, counters, progress and outcome."""
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=16, choices=RunKind.choices, default=RunKind.MANUAL)
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    logical_date = models.DateTimeField(null=True, blank=True)  # the schedule slot this run stands for
+    # The data interval asked for (display text) and its typed bounds (the engine's, see windows.py).
+    window_from = models.CharField(max_length=64, blank=True)
+    window_to = models.CharField(max_length=64, blank=True)
+    window = models.JSONField(default=dict, blank=True)  # {"lower": ..., "upper": ...} encoded
+    # The iterator values actually seen (display text and typed).
+    data_from = models.CharField(max_length=64, blank=True)
+    data_to = models.CharField(max_length=64, blank=True)
+    data_bounds = models.JSONField(default=dict, blank=True)
+    rows_read = models.BigIntegerField(default=0)
+    rows_mapped = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    profiles_created = models.BigIntegerField(default=0)
+    profiles_updated = models.BigIntegerField(default=0)
+    profiles_unchanged = models.BigIntegerField(default=0)
+    events_written = models.BigIntegerField(default=0)
+    identity_conflicts = models.BigIntegerField(default=0)
+    total_rows = models.BigIntegerField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # seconds spent in read / map / write / commit
+    error = models.TextField(blank=True)  # plain words, never credentials
+    error_permanent = models.BooleanField(default=False)
+    attempt = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    # Which worker owns the run: every page commit checks it, so a run taken over after a worker
+    # was presumed dead can never be written by two workers.
+    claim = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feed"],
+                condition=Q(state="running") & ~Q(kind="backfill"),
+                name="sync_one_running_run_per_feed",
+            ),
+            models.UniqueConstraint(
+                fields=["feed"],
+                condition=Q(state="queued") & ~Q(kind="backfill"),
+                name="sync_one_queued_run_per_feed",
+            ),
+        ]
+        indexes = [models.Index(fields=["feed", "state"])]
+
+    def __str__(self) -> str:
+        return f"Run #{self.pk} of {self.feed_id} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def duration_display(self) -> str:
+        """Return the duration as “1 h 2 min”, “3 min 4 s” or “5.2 s”; “—” before the start."""
+        duration = self.duration
+        if duration is None:
+            return "—"
+        seconds = duration.total_seconds()
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        minutes, secs = divmod(int(seconds), 60)
+        if minutes < 60:
+            return f"{minutes} min {secs} s"
+        return f"{minutes // 60} h {minutes % 60} min"
+
+    @property
+    def rows_per_second(self) -> float | None:
+        duration = self.duration
+        if duration is None or duration.total_seconds() <= 0 or not self.rows_read:
+            return None
+        return self.rows_read / duration.total_seconds()
+
+    @property
+    def percent_done(self) -> int | None:
+        """Return progress in percent when the total is known (capped below 100 while running)."""
+        if not self.total_rows:
+            return None
+        if self.state == RunState.SUCCEEDED:
+            return 100
+        return min(99, int(self.rows_read * 100 / self.total_rows))
+
+    @property
+    def count_items(self) -> list[tuple[str, int | None]]:
+        """Return the counters as (label, value) pairs for the run pages."""
+        return [
+            ("Rows read", self.rows_read),
+            ("Rows mapped", self.rows_mapped),
+            ("Rows rejected", self.rows_rejected),
+            ("Profiles created", self.profiles_created),
+            ("Profiles updated", self.profiles_updated),
+            ("Profiles unchanged", self.profiles_unchanged),
+            ("Events written", self.events_written),
+            ("Identity conflicts", self.identity_conflicts),
+        ]
+
+
+class RejectedRow(models.Model):
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="rejected_rows")
+    row_key = models.CharField(max_length=512)
+    reason = models.TextField()
+    values = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        # A resumed run re-reads the rows at its checkpoint: record each rejected row once.
+        constraints = [models.UniqueConstraint(fields=["run", "row_key"], name="sync_rejected_once")]
+
+
+class IdentityConflictRecord(models.Model):
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="identity_conflicts_list")
+    row_key = models.CharField(max_length=512)
+    identity_type = models.CharField(max_length=64)
+    value = models.TextField()
+    owner_mpid = models.BigIntegerField()
+
+
+class Checkpoint(models.Model):
+    """The incremental watermark of a feed's main runs: the largest iterator value committed."""
+
+    feed = models.OneToOneField(Feed, on_delete=models.CASCADE, related_name="checkpoint")
+    iterator = models.CharField(max_length=200)
+    iterator_type = models.CharField(max_length=40)
+    value = models.JSONField(null=True, blank=True)  # encoded per the iterator kind (windows.py)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class FeedSchedule(models.Model):
+    """When the feed's next scheduled run is due (our own anchored clock; django-q only polls)."""
+
+    feed = models.OneToOneField(Feed, on_delete=models.CASCADE, related_name="sync_schedule")
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_due_at = models.DateTimeField(null=True, blank=True)
+
+
+class RowFingerprint(models.Model):
+    """Full mode: what each row key last looked like, so unchanged rows cost no profile writes."""
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="+")
+    row_key = models.CharField(max_length=512)
+    digest = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["feed", "row_key"], name="sync_fingerprint_unique")]

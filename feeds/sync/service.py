@@ -1,0 +1,230 @@
+"""What the UI and the API do to syncs: activate, pause, resume, delete, run now; and the minute tick.
+
+Every function here is safe to call from a web request: the work itself happens in the cluster.
+Refusals raise RunRefused with a message the user can act on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from feeds.models import Feed, FeedState, ScheduleType, SyncMode
+from feeds.sync import queue, scheduling, windows
+from feeds.sync.models import ACTIVE_STATES, Checkpoint, FeedSchedule, RunKind, RunState, SyncRun
+from feeds.sync.scheduling import next_run_times
+from feeds.warehouses.base import IteratorKind, iterator_kind
+
+__all__ = [
+    "RunRefused",
+    "activate",
+    "delete_feed",
+    "next_run_times",
+    "pause",
+    "request_run",
+    "resume",
+    "tick",
+]
+
+BUSY = "A sync of this feed is already running. Wait for it to finish, then run it again."
+
+
+class RunRefused(Exception):
+    """The action is not allowed now; the message says why and what to do."""
+
+
+def activate(feed: Feed, user: Any) -> None:
+    """Validate the feed, make it active, schedule it and queue its historical backfill; raises RunRefused."""
+    problems = completeness_problems(feed)
+    if problems:
+        raise RunRefused(problems[0])
+    first_time = feed.activated_on is None
+    feed.state = FeedState.ACTIVE
+    feed.activated_on = feed.activated_on or timezone.now()
+    feed.last_modified_by = user
+    with transaction.atomic():
+        feed.save(update_fields=["state", "activated_on", "last_modified_by", "last_modified_on"])
+        reschedule(feed, initial=True)
+        if first_time:
+            _queue_backfill(feed, user)
+        queue.dispatch_waiting(feed.pk)
+
+
+def completeness_problems(feed: Feed) -> list[str]:
+    """Return what is missing before the feed can run, in words (empty when it can)."""
+    problems = []
+    if feed.connection is None or feed.data_model is None:
+        problems.append("Choose a connection and a data model before activating.")
+    if feed.field_transformation is None or not feed.field_transformation.mappings:
+        problems.append("Map the data model's columns before activating.")
+    elif feed.data_model is not None and feed.data_model.columns:
+        problems.extend(_mapping_problems(feed))
+    if feed.sync_mode == SyncMode.INCREMENTAL and not (feed.iterator and feed.iterator_type):
+        problems.append("Incremental syncs need an iterator column and its data type.")
+    if feed.schedule_type == ScheduleType.INTERVAL and not (feed.frequency and feed.schedule_start):
+        problems.append("Interval schedules need a frequency and an initial sync date and time.")
+    return problems
+
+
+def _mapping_problems(feed: Feed) -> list[str]:
+    from feeds.mapping import validate_mappings
+
+    errors = validate_mappings(
+        feed.field_transformation.mappings,  # type: ignore[union-attr]
+        feed.data_model.column_names(),  # type: ignore[union-attr]
+        feed.pipeline_type,
+    )
+    return [e.message for e in errors]
+
+
+def reschedule(feed: Feed, *, initial: bool = False) -> None:
+    """Recompute the feed's next run time and keep its django-q2 Schedule in step (after any settings change)."""
+    now = timezone.now()
+    if feed.schedule_type == ScheduleType.ONCE:
+        due = (feed.schedule_start or now) if initial else None
+    else:
+        due = scheduling.next_due(feed, now, inclusive=True)
+    FeedSchedule.objects.update_or_create(feed=feed, defaults={"next_run_at": due})
+    if feed.state == FeedState.ACTIVE:
+        scheduling.ensure_poller(feed)
+    else:
+        scheduling.remove_poller(feed.pk)
+
+
+def pause(feed: Feed, user: Any) -> None:
+    """Stop scheduling the feed; a running run stops after its current page; raises RunRefused."""
+    if feed.state != FeedState.ACTIVE:
+        raise RunRefused("Only an active sync can be paused.")
+    feed.state = FeedState.PAUSED
+    feed.last_modified_by = user
+    with transaction.atomic():
+        feed.save(update_fields=["state", "last_modified_by", "last_modified_on"])
+        scheduling.remove_poller(feed.pk)
+        SyncRun.objects.filter(queue.main_runs(feed.pk), state=RunState.QUEUED).update(
+            state=RunState.CANCELLED,
+            finished_at=timezone.now(),
+            error="The feed was paused before this run started.",
+        )
+        queue.drop_pending_retries(feed.pk)
+
+
+def resume(feed: Feed, user: Any) -> SyncRun:
+    """Make a paused feed active again and queue ONE catch-up run (missed intervals are not replayed)."""
+    if feed.state != FeedState.PAUSED:
+        raise RunRefused("Only a paused sync can be resumed.")
+    feed.state = FeedState.ACTIVE
+    feed.last_modified_by = user
+    with transaction.atomic():
+        feed.save(update_fields=["state", "last_modified_by", "last_modified_on"])
+        reschedule(feed)
+        run = _enqueue(feed, user, RunKind.CATCH_UP, wait_if_busy=True)
+        queue.dispatch_waiting(feed.pk)
+    return run
+
+
+def delete_feed(feed: Feed, user: Any) -> None:
+    """Delete the feed, its schedule, runs and checkpoint; the profiles it synced stay."""
+    with transaction.atomic():
+        scheduling.remove_poller(feed.pk)
+        feed.delete()
+
+
+def request_run(feed: Feed, user: Any, kind: str = RunKind.MANUAL) -> SyncRun:
+    """Queue a run now and return it; raises RunRefused when the feed is busy, paused or a draft."""
+    if feed.state == FeedState.DRAFT:
+        raise RunRefused("Activate the feed before running it.")
+    if feed.state == FeedState.PAUSED:
+        raise RunRefused("This sync is paused. Resume it to run it.")
+    with transaction.atomic():
+        run = _enqueue(feed, user, kind, wait_if_busy=False)
+        queue.dispatch_waiting(feed.pk)
+    return run
+
+
+def _enqueue(
+    feed: Feed, user: Any, kind: str, *, wait_if_busy: bool, logical: datetime | None = None
+) -> SyncRun:
+    """Create a queued main run; when busy, wait behind the running one (or refuse). Coalesces waiting runs."""
+    active = SyncRun.objects.filter(queue.main_runs(feed.pk), state__in=ACTIVE_STATES)
+    waiting = active.filter(state=RunState.QUEUED).first()
+    if active.exists() and not wait_if_busy:
+        raise RunRefused(BUSY)
+    if waiting is not None:
+        return waiting  # the waiting run reads from the checkpoint: it covers this request too
+    queue.drop_pending_retries(feed.pk)
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                feed=feed,
+                kind=kind,
+                created_by=user if getattr(user, "pk", None) else None,
+                logical_date=logical,
+            )
+    except IntegrityError:
+        raise RunRefused(BUSY) from None
+
+
+def _queue_backfill(feed: Feed, user: Any) -> None:
+    """Split history from the feed's historical start to now into windows run as separate tasks."""
+    days = getattr(settings, "WSYNC_BACKFILL_WINDOW_DAYS", 30)
+    if feed.sync_mode != SyncMode.INCREMENTAL or feed.from_time is None or not days:
+        return
+    kind = iterator_kind(feed.iterator_type)
+    if kind is IteratorKind.NUMBER:
+        return
+    now = timezone.now()
+    runs = []
+    for lower_at, upper_at in windows.split(feed.from_time, now, days):
+        lower = windows.from_instant(lower_at, kind, feed.timezone)
+        upper = windows.from_instant(upper_at, kind, feed.timezone)
+        runs.append(
+            SyncRun(
+                feed=feed,
+                kind=RunKind.BACKFILL,
+                created_by=user if getattr(user, "pk", None) else None,
+                window={"lower": windows.encode(lower), "upper": windows.encode(upper)},
+                window_from=windows.display(lower),
+                window_to=windows.display(upper),
+            )
+        )
+    SyncRun.objects.bulk_create(runs)
+    # The main runs start where the backfill ends (closed start: the boundary value is read twice).
+    split = windows.from_instant(now, kind, feed.timezone)
+    Checkpoint.objects.update_or_create(
+        feed=feed,
+        defaults={
+            "iterator": feed.iterator,
+            "iterator_type": feed.iterator_type,
+            "value": windows.encode(split),
+        },
+    )
+
+
+def tick(feed_id: int) -> SyncRun | None:
+    """Do what is due for one feed: recover dead runs, retries, and the scheduled run; return a new run."""
+    queue.recover_stale(feed_id)
+    queue.retry_due(feed_id)
+    feed = Feed.objects.filter(pk=feed_id, state=FeedState.ACTIVE).first()
+    created = None
+    if feed is not None:
+        created = _due_run(feed)
+    queue.redispatch_lost(feed_id)
+    return created
+
+
+def _due_run(feed: Feed) -> SyncRun | None:
+    now = timezone.now()
+    schedule = FeedSchedule.objects.filter(feed=feed, next_run_at__lte=now).first()
+    if schedule is None:
+        return None
+    due = schedule.next_run_at
+    kind = RunKind.ONCE if feed.schedule_type == ScheduleType.ONCE else RunKind.SCHEDULED
+    with transaction.atomic():
+        # Missed slots are not replayed: the next slot is the first one after now.
+        next_at = None if kind == RunKind.ONCE else scheduling.next_due(feed, now)
+        FeedSchedule.objects.filter(pk=schedule.pk).update(next_run_at=next_at, last_due_at=due)
+        return _enqueue(feed, None, kind, wait_if_busy=True, logical=due)
