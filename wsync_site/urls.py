@@ -5,4 +5,9 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("feeds.accounts.urls")),
     path("", include("feeds.urls")),
+    path("", include("feeds.connect.urls")),
+    path("", include("feeds.model.urls")),
+    path("", include("feeds.map.urls")),
+    path("", include("feeds.schedule.urls")),
+    path("", include("feeds.review.urls")),
 ]

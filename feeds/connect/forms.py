@@ -1,0 +1,190 @@
+"""The Connect step's form, built from the provider's ConfigFields (one form for every warehouse)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.core.exceptions import ValidationError
+
+from feeds.models import Connection, Feed
+from feeds.warehouses.base import ConfigField
+
+NEW = "new"
+PREFIX = "cfg_"  # provider fields are prefixed so a provider's "name" never clashes with ours
+
+
+class ConfigValidator:
+    """Turns a ConfigField's validate callable (ValueError) into a Django validator."""
+
+    def __init__(self, check: Any) -> None:
+        self.check = check
+
+    def __call__(self, value: Any) -> None:
+        if value in (None, ""):
+            return
+        try:
+            self.check(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+def config_form_field(spec: ConfigField, stored: bool) -> forms.Field:
+    """Return the form field for one provider setting; `stored` says a secret value is saved already."""
+    validators = [ConfigValidator(spec.validate)] if spec.validate else []
+    help_text = spec.help_text
+    if spec.secret and stored:
+        help_text = f"Leave empty to keep the saved {spec.label.lower()}. {help_text}".strip()
+    common: dict[str, Any] = {
+        "label": spec.label,
+        "required": False,  # enforced in clean(): only when this connection is the one being edited
+        "help_text": help_text,
+        "validators": validators,
+    }
+    attrs = {"placeholder": spec.placeholder} if spec.placeholder else {}
+    if spec.kind == "password":
+        return forms.CharField(widget=forms.PasswordInput(attrs=attrs, render_value=False), **common)
+    if spec.kind == "integer":
+        return forms.IntegerField(widget=forms.NumberInput(attrs=attrs), **common)
+    if spec.kind == "choice":
+        return forms.ChoiceField(choices=[("", "—"), *spec.choices], **common)
+    if spec.kind == "textarea":
+        return forms.CharField(widget=forms.Textarea(attrs={**attrs, "rows": 4}), strip=False, **common)
+    if spec.kind == "checkbox":
+        return forms.BooleanField(**common)
+    if spec.kind == "file":
+        return forms.FileField(**common)
+    return forms.CharField(widget=forms.TextInput(attrs=attrs), **common)
+
+
+class ConnectForm(forms.Form):
+    """Feed name, which connection (an existing one or a new one) and that connection's settings."""
+
+    feed_name = forms.CharField(label="Feed name", max_length=200)
+    connection = forms.ChoiceField(label="Connection", required=False)
+    name = forms.CharField(
+        label="Configuration name",
+        max_length=200,
+        required=False,
+        help_text="A name for this warehouse connection, unique in the workspace. Other feeds can reuse it.",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        workspace: Any,
+        provider_cls: Any,
+        selected: Connection | None,
+        feed: Feed | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.workspace, self.provider_cls, self.selected, self.feed = workspace, provider_cls, selected, feed
+        self.specs: tuple[ConfigField, ...] = provider_cls.fields
+        existing = Connection.objects.filter(workspace=workspace, provider=provider_cls.kind).order_by("name")
+        self.fields["connection"].choices = [
+            *((str(c.pk), f"{c.name} (saved connection)") for c in existing),
+            (NEW, "A new connection"),
+        ]
+        stored = dict(selected.secrets or {}) if selected else {}
+        for spec in self.specs:
+            self.fields[PREFIX + spec.name] = config_form_field(spec, bool(stored.get(spec.name)))
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def config_field_names(self) -> list[str]:
+        return [PREFIX + s.name for s in self.specs]
+
+    def clean_feed_name(self) -> str:
+        name = self.cleaned_data["feed_name"].strip()
+        taken = Feed.objects.filter(workspace=self.workspace, name=name)
+        if self.feed is not None:
+            taken = taken.exclude(pk=self.feed.pk)
+        if taken.exists():
+            raise ValidationError(
+                f"A feed called “{name}” already exists in this workspace. Pick another name."
+            )
+        return name
+
+    def clean_connection(self) -> Connection | None:
+        value = self.cleaned_data.get("connection") or NEW
+        if value == NEW:
+            return None
+        connection = Connection.objects.filter(workspace=self.workspace, pk=value).first()
+        if connection is None or connection.provider != self.provider_cls.kind:
+            raise ValidationError("Pick one of the saved connections, or a new connection.")
+        return connection
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "connection" not in cleaned:
+            return cleaned
+        name = (cleaned.get("name") or "").strip()
+        if not name:
+            self.add_error("name", "Give the connection a name, for example “Analytics warehouse”.")
+        elif self._name_taken(name, cleaned["connection"]):
+            self.add_error("name", f"A connection called “{name}” already exists. Pick another name.")
+        self._require_settings(cleaned)
+        if not self.errors:
+            for field, message in self.provider_cls.validate_config(self.warehouse_config()).items():
+                self.add_error(PREFIX + field if PREFIX + field in self.fields else None, message)
+        return cleaned
+
+    def _name_taken(self, name: str, connection: Connection | None) -> bool:
+        taken = Connection.objects.filter(workspace=self.workspace, name=name)
+        if connection is not None:
+            taken = taken.exclude(pk=connection.pk)
+        return taken.exists()
+
+    def _require_settings(self, cleaned: dict[str, Any]) -> None:
+        stored = self._stored_secrets(cleaned.get("connection"))
+        for spec in self.specs:
+            value = cleaned.get(PREFIX + spec.name)
+            kept = spec.secret or spec.kind == "file"
+            if spec.required and value in (None, "") and not (kept and stored.get(spec.name)):
+                self.add_error(PREFIX + spec.name, f"{spec.label} is required.")
+
+    def _stored_secrets(self, connection: Connection | None) -> dict[str, Any]:
+        if connection is None:
+            return {}
+        return {**connection.config, **(connection.secrets or {})}
+
+    def split_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Return (config, secrets) as typed; empty secrets mean "keep the saved value"."""
+        config: dict[str, Any] = {}
+        secrets: dict[str, Any] = {}
+        for spec in self.specs:
+            value = self.cleaned_data.get(PREFIX + spec.name)
+            if spec.kind == "file":
+                value = value.read().decode("utf-8", errors="replace") if value else None
+                if value is None:
+                    value = self._stored_secrets(self.cleaned_data.get("connection")).get(spec.name)
+            if value in (None, "") and spec.default is not None and not spec.secret:
+                value = spec.default
+            (secrets if spec.secret else config)[spec.name] = value
+        return config, secrets
+
+    def warehouse_config(self) -> dict[str, Any]:
+        """Return the config to open the warehouse with: typed values, saved secrets where left empty."""
+        config, secrets = self.split_config()
+        stored = self._stored_secrets(self.cleaned_data.get("connection"))
+        kept = {k: (v if v not in (None, "") else stored.get(k)) for k, v in secrets.items()}
+        return {**config, **kept}
+
+
+def initial_for(connection: Connection | None, feed_name: str, provider_cls: Any) -> dict[str, Any]:
+    """Return the form's initial values: the connection's non-secret settings, never its secrets."""
+    initial: dict[str, Any] = {
+        "feed_name": feed_name,
+        "connection": str(connection.pk) if connection else NEW,
+    }
+    if connection is not None:
+        initial["name"] = connection.name
+    for spec in provider_cls.fields:
+        if spec.secret or spec.kind == "file":
+            continue
+        value = connection.config.get(spec.name) if connection else None
+        initial[PREFIX + spec.name] = spec.default if value is None else value
+    return initial

@@ -1,0 +1,81 @@
+"""The provider directory and the connection check the Connect step shows (no views, no forms)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from feeds.warehouses.base import CheckResult, PrepareStep, WarehouseError
+from feeds.warehouses.registry import LABELS, PROVIDERS, open_warehouse, provider_class
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    kind: str
+    label: str
+    available: bool  # False while the provider's module (or its client library) is not installed
+    has_sql: bool = True
+
+
+def load_provider(kind: str) -> Any | None:
+    """Return the provider class, or None when the kind is unknown or its module cannot load."""
+    if kind not in PROVIDERS:
+        return None
+    try:
+        return provider_class(kind)
+    except (ImportError, AttributeError):
+        return None
+
+
+def directory(query: str = "") -> list[ProviderEntry]:
+    """Return every provider whose name matches the search text, available ones first."""
+    needle = query.strip().lower()
+    entries = []
+    for kind, label in LABELS.items():
+        if needle and needle not in label.lower() and needle not in kind:
+            continue
+        cls = load_provider(kind)
+        entries.append(ProviderEntry(kind, label, cls is not None, getattr(cls, "has_sql", True)))
+    return sorted(entries, key=lambda e: (not e.available, e.label.lower()))
+
+
+def check_connection(kind: str, config: Mapping[str, Any]) -> CheckResult:
+    """Return the result of one real round trip to the warehouse; never raises."""
+    cls = load_provider(kind)
+    if cls is None:
+        return CheckResult(
+            False, f"{LABELS.get(kind, kind)} connections are not available on this server yet."
+        )
+    problems = cls.validate_config(config)
+    if problems:
+        field, message = next(iter(problems.items()))
+        return CheckResult(False, message, True, field)
+    try:
+        warehouse = open_warehouse(kind, config)
+    except WarehouseError as error:
+        return CheckResult(False, error.message, error.permanent, error.field)
+    try:
+        return warehouse.check()
+    finally:
+        warehouse.close()
+
+
+def prepare_steps(kind: str, config: Mapping[str, Any]) -> list[PrepareStep]:
+    """Return the "Prepare your warehouse" steps filled with the non-secret names typed so far."""
+    cls = load_provider(kind)
+    return list(cls.prepare_steps(config)) if cls is not None else []
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What templates show of a provider class (templates would call a class, so they get this)."""
+
+    kind: str
+    label: str
+    dialect: str
+    has_sql: bool
+
+
+def info(cls: Any) -> ProviderInfo:
+    return ProviderInfo(cls.kind, cls.label, cls.dialect, cls.has_sql)

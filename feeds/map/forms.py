@@ -1,0 +1,72 @@
+"""Forms of the mapping step: the type of data, and one tree node (column, static or ignore)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from feeds.map import tree
+from feeds.models import PipelineType
+
+
+class PipelineTypeForm(forms.Form):
+    pipeline_type = forms.ChoiceField(
+        label="Type of data to sync", choices=PipelineType.choices, widget=forms.RadioSelect
+    )
+
+
+class AddForm(forms.Form):
+    """ "Add Mapping" (an object) or "+" inside an object (a child of a kind)."""
+
+    object = forms.ChoiceField(choices=[(k, k) for k in tree.OBJECTS])
+    kind = forms.ChoiceField(
+        choices=[("column", "Column"), ("static", "Static"), ("ignore", "Ignore")], required=False
+    )
+
+
+class NodeForm(forms.Form):
+    mapping_type = forms.ChoiceField(
+        choices=[("column", "Column"), ("static", "Static"), ("ignore", "Ignore")]
+    )
+    object = forms.ChoiceField(choices=[(k, k) for k in tree.OBJECTS])
+    source = forms.CharField(required=False)
+    field = forms.CharField(required=False, max_length=300)
+    value = forms.CharField(required=False, strip=False)
+    value_type = forms.ChoiceField(
+        choices=[("string", "String"), ("number", "Number"), ("boolean", "Boolean")], required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        kind, obj = cleaned["mapping_type"], cleaned["object"]
+        if kind == "ignore":
+            cleaned["node"] = {
+                "mapping_type": "ignore",
+                "source": cleaned["source"],
+                "destination": None,
+                "value": None,
+            }
+            return cleaned
+        destination = tree.destination_for(obj, cleaned["field"])
+        if kind == "static":
+            try:
+                value = tree.static_value(cleaned["value"], cleaned.get("value_type") or "string")
+            except ValueError as error:
+                raise forms.ValidationError(str(error)) from None
+            cleaned["node"] = {
+                "mapping_type": "static",
+                "source": None,
+                "destination": destination,
+                "value": value,
+            }
+            return cleaned
+        cleaned["node"] = {
+            "mapping_type": "column",
+            "source": cleaned["source"],
+            "destination": destination,
+            "value": None,
+        }
+        return cleaned

@@ -1,0 +1,153 @@
+"""The mapping tree as the wizard shows it: the flat mapping list grouped under its objects.
+
+The stored shape stays the flat list of the interface (mapping_type, source, destination, value);
+the object a node sits in is read from its destination, so the tree needs no state of its own.
+A node the user has just added carries only its object's prefix (e.g. "user_identities.") until a
+field is picked; validate_mappings reports it at that node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+OBJECTS: dict[str, str] = {
+    "user_identities": "user_identities.",
+    "user_attributes": "user_attributes.",
+    "events": "events[].",
+}
+OBJECT_LABELS = {
+    "user_identities": "user_identities — who the row is about",
+    "user_attributes": "user_attributes — what you know about them",
+    "events": "events — what they did",
+}
+IDENTITY_PREFIXES = ("user_identities.", "device_info.")
+IDENTITY_TOP_LEVEL = ("mpid", "mp_deviceid")
+UNMAPPED = "$unmapped"
+EVENT_TYPES = ("custom_event", "screen_view", "commerce_event")
+EVENT_FIELDS = (
+    "event_type",
+    "data.event_name",
+    "data.custom_event_type",
+    "data.screen_name",
+    "data.product_action.action",
+    "data.timestamp_unixtime_ms",
+    "data.source_message_id",
+    "data.custom_attributes.*",
+)
+
+
+@dataclass
+class Node:
+    index: int
+    mapping: dict[str, Any]
+    field: str  # the part of the destination the user edits inside the object
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def value_type(self) -> str:
+        value = self.mapping.get("value")
+        if isinstance(value, bool):
+            return "boolean"
+        if isinstance(value, int | float):
+            return "number"
+        return "string"
+
+
+@dataclass
+class ObjectGroup:
+    key: str
+    label: str
+    nodes: list[Node]
+
+
+def default_objects(pipeline_type: str) -> list[str]:
+    return (
+        ["user_identities", "events"] if pipeline_type == "events" else ["user_identities", "user_attributes"]
+    )
+
+
+def object_of(mapping: dict[str, Any], pipeline_type: str) -> str:
+    """Return the object a mapping sits in; ignored columns sit in the pipeline's main object."""
+    destination = mapping.get("destination") or ""
+    if destination.startswith(IDENTITY_PREFIXES) or destination in IDENTITY_TOP_LEVEL:
+        return "user_identities"
+    for key, prefix in OBJECTS.items():
+        if destination.startswith(prefix):
+            return key
+    return "events" if pipeline_type == "events" else "user_attributes"
+
+
+def field_of(mapping: dict[str, Any], obj: str) -> str:
+    """Return the editable part of the destination: the whole path for identities, else the suffix."""
+    destination = mapping.get("destination") or ""
+    if obj == "user_identities":
+        return "" if destination == OBJECTS[obj] else destination
+    prefix = OBJECTS[obj]
+    return destination[len(prefix) :] if destination.startswith(prefix) else ""
+
+
+def destination_for(obj: str, field_value: str) -> str:
+    if obj == "user_identities":
+        return field_value or OBJECTS[obj]
+    return OBJECTS[obj] + field_value.strip()
+
+
+def grouped(mappings: list[dict[str, Any]], pipeline_type: str, errors: list[Any]) -> list[ObjectGroup]:
+    """Return the tree: objects in a fixed order, each with its nodes and their errors."""
+    by_index: dict[int, list[str]] = {}
+    for error in errors:
+        if error.index is not None:
+            by_index.setdefault(error.index, []).append(error.message)
+    groups: dict[str, list[Node]] = {key: [] for key in default_objects(pipeline_type)}
+    for index, mapping in enumerate(mappings):
+        obj = object_of(mapping, pipeline_type)
+        groups.setdefault(obj, []).append(
+            Node(index, mapping, field_of(mapping, obj), by_index.get(index, []))
+        )
+    order = list(OBJECTS)
+    return [ObjectGroup(k, OBJECT_LABELS[k], groups[k]) for k in sorted(groups, key=order.index)]
+
+
+def new_node(obj: str, kind: str, pipeline_type: str) -> dict[str, Any]:
+    """Return a fresh child for an object: a column, a static value or an ignored column."""
+    if obj not in OBJECTS:
+        raise ValueError(f"Unknown object {obj!r}")
+    if kind == "ignore":
+        return {"mapping_type": "ignore", "source": "", "destination": None, "value": None}
+    if kind == "static":
+        return {"mapping_type": "static", "source": None, "destination": OBJECTS[obj], "value": ""}
+    return {"mapping_type": "column", "source": "", "destination": OBJECTS[obj], "value": None}
+
+
+def add_node(mappings: list[dict[str, Any]], node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*mappings, node]
+
+
+def replace_node(mappings: list[dict[str, Any]], index: int, node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the list with one node replaced; raises IndexError for a node that is not there."""
+    if not 0 <= index < len(mappings):
+        raise IndexError(index)
+    return [node if i == index else m for i, m in enumerate(mappings)]
+
+
+def remove_node(mappings: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
+    if not 0 <= index < len(mappings):
+        raise IndexError(index)
+    return [m for i, m in enumerate(mappings) if i != index]
+
+
+def static_value(raw: str, value_type: str) -> Any:
+    """Return the typed static value; raises ValueError with a message that says what to type."""
+    text = raw.strip()
+    if value_type == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"“{raw}” is not a number. Type digits, for example 42 or 9.99.") from None
+        return int(number) if number.is_integer() and "." not in text else number
+    if value_type == "boolean":
+        if text.lower() not in {"true", "false"}:
+            raise ValueError("Pick true or false.")
+        return text.lower() == "true"
+    return raw

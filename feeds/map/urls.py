@@ -1,0 +1,13 @@
+from django.urls import path
+
+from feeds.map import views
+
+app_name = "mapping"
+base = "w/<slug:ws>/feeds/<int:feed_id>/setup/map/"
+urlpatterns = [
+    path(base, views.step, name="step"),
+    path(base + "type/", views.pipeline_type, name="pipeline_type"),
+    path(base + "add/", views.add, name="add"),
+    path(base + "node/<int:index>/", views.node, name="node"),
+    path(base + "node/<int:index>/delete/", views.delete, name="delete"),
+]

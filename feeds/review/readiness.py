@@ -1,0 +1,198 @@
+"""The review step's domain: re-validate every step, preview enriched profiles, save and activate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from feeds import wizard
+from feeds.connect.providers import check_connection, load_provider
+from feeds.models import Connection, Feed, FeedState
+from feeds.schedule.rules import schedule_problems
+from feeds.warehouses.base import Page, WarehouseError
+from feeds.warehouses.registry import open_warehouse
+from feeds.warehouses.sqlcheck import check_select
+
+SAMPLE_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Problem:
+    step: str  # a wizard step key, for the Edit link
+    message: str
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    key: str
+    before: Any
+    after: Any
+    state: str  # new | changed | unchanged | removed
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> list[DiffRow]:
+    """Return one row per key of either side, saying whether the value is new, changed or kept."""
+    rows = []
+    for key in sorted(set(before) | set(after)):
+        if key not in before:
+            state = "new"
+        elif key not in after:
+            state = "removed"
+        else:
+            state = "unchanged" if before[key] == after[key] else "changed"
+        rows.append(DiffRow(key, before.get(key), after.get(key), state))
+    return rows
+
+
+@dataclass(frozen=True)
+class SampleProfile:
+    change: Any  # feeds.profiles ProfileChange
+    identities: list[DiffRow]
+    attributes: list[DiffRow]
+
+
+@dataclass
+class Sample:
+    changes: list[Any] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    rejects: list[Any] = field(default_factory=list)  # rows the mapping could not turn into a batch
+    error: str = ""
+
+
+class ActivationRefused(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+def connection_of(feed: Feed) -> Connection | None:
+    connection_id = wizard.section_values(feed, "connect")["connection_id"]
+    return Connection.objects.filter(workspace_id=feed.workspace_id, pk=connection_id).first()
+
+
+def review_problems(feed: Feed) -> list[Problem]:
+    """Return what stops the feed from running, step by step: connection test, SQL, mapping, settings."""
+    connection = connection_of(feed)
+    if connection is None or load_provider(connection.provider) is None:
+        return [Problem("connect", "Connect a warehouse.")]
+    result = check_connection(connection.provider, connection.warehouse_config())
+    if not result.ok:
+        return [Problem("connect", f"The connection test failed: {result.message}")]
+    model = wizard.section_values(feed, "model")
+    problems = _model_problems(connection, model)
+    if problems:
+        return problems
+    return _mapping_problems(feed, model) + _schedule_problems(feed, connection, model)
+
+
+def _model_problems(connection: Connection, model: dict[str, Any]) -> list[Problem]:
+    provider = load_provider(connection.provider)
+    if provider.has_sql:
+        sql_problem = check_select(model["sql"], provider.dialect)
+        if sql_problem is not None:
+            return [Problem("model", str(sql_problem))]
+    if not wizard.model_is_probed(model):
+        return [Problem("model", "Run the data model's query in its current form.")]
+    try:
+        warehouse = open_warehouse(connection.provider, connection.warehouse_config())
+        try:
+            columns = [c.name for c in warehouse.describe(model["sql"])]
+        finally:
+            warehouse.close()
+    except WarehouseError as error:
+        return [Problem("model", f"The query no longer runs: {error.message}")]
+    if columns != wizard.column_names(model):
+        return [
+            Problem("model", "The query's columns changed in the warehouse since it ran. Run Query again.")
+        ]
+    return []
+
+
+def _mapping_problems(feed: Feed, model: dict[str, Any]) -> list[Problem]:
+    from feeds.mapping import validate_mappings
+
+    mapping = wizard.section_values(feed, "mapping")
+    errors = validate_mappings(mapping["mappings"], wizard.column_names(model), mapping["pipeline_type"])
+    return [Problem("map", e.message) for e in errors]
+
+
+def _schedule_problems(feed: Feed, connection: Connection, model: dict[str, Any]) -> list[Problem]:
+    provider = load_provider(connection.provider)
+    values = wizard.section_values(feed, "schedule")
+    found = schedule_problems(
+        values, wizard.column_names(model), tuple(provider.iterator_types), model.get("timestamp_field") or ""
+    )
+    return [Problem("schedule", message) for message in found.values()]
+
+
+def sample_profiles(feed: Feed, limit: int = SAMPLE_ROWS) -> Sample:
+    """Return how the model's first rows would change the profile store; nothing is written."""
+    from feeds.mapping import compile_mappings, map_page
+    from feeds.profiles import preview_batches
+
+    connection = connection_of(feed)
+    model = wizard.section_values(feed, "model")
+    mapping = wizard.section_values(feed, "mapping")
+    target = wizard.effective_feed(feed)
+    try:
+        page = _first_rows(connection, model["sql"], limit)
+    except WarehouseError as error:
+        return Sample(error=error.message)
+    compiled = compile_mappings(mapping["mappings"], [c.name for c in page.columns])
+    mapped = map_page(
+        page,
+        compiled,
+        feed_id=feed.pk,
+        environment=target.environment,
+        iterator=target.iterator or None,
+        timezone=target.timezone,
+    )
+    changes = preview_batches(feed=target, batches=mapped.batches, row_keys=mapped.row_keys)
+    counts = {"create": 0, "update": 0, "unchanged": 0, "reject": len(mapped.rejects), "skip": 0}
+    for change in changes:
+        counts[change.outcome] = counts.get(change.outcome, 0) + 1
+    profiles = [
+        SampleProfile(
+            c, diff(c.identities_before, c.identities_after), diff(c.attributes_before, c.attributes_after)
+        )
+        for c in changes
+    ]
+    return Sample(profiles, counts, list(mapped.rejects))
+
+
+def _first_rows(connection: Connection | None, sql: str, limit: int) -> Page:
+    if connection is None:
+        raise WarehouseError("Connect a warehouse first.", permanent=True)
+    warehouse = open_warehouse(connection.provider, connection.warehouse_config())
+    try:
+        preview = warehouse.preview(sql, limit)
+    finally:
+        warehouse.close()
+    return Page(preview.columns, preview.rows)
+
+
+def save_and_activate(feed: Feed, user: Any) -> str:
+    """Re-validate, apply the wizard's edits and start the schedule; returns what happened, in words.
+
+    Raises ActivationRefused with the problems found, or feeds.sync.service.RunRefused.
+    """
+    from feeds.sync import service
+
+    problems = review_problems(feed)
+    if problems:
+        raise ActivationRefused(problems)
+    was_draft = feed.state == FeedState.DRAFT
+    wizard.apply_pending(feed, user)
+    feed.refresh_from_db()
+    if was_draft:
+        service.activate(feed, user)
+        return _activated_message(feed)
+    if feed.state == FeedState.ACTIVE:
+        service.activate(feed, user)  # re-creates the schedule from the saved settings
+    return "Your changes are saved; the next run uses them."
+
+
+def _activated_message(feed: Feed) -> str:
+    if feed.schedule_type == "on_demand":
+        return "The feed is active. It runs when you press Run Sync."
+    return "The feed is active. Its initial sync runs at the chosen time (at once if that time has passed)."

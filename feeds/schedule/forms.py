@@ -1,0 +1,81 @@
+"""The sync-settings form: environment, input protection, sync mode and iterator, schedule, start date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from feeds.models import Environment, Frequency, InputProtection, ScheduleType, SyncMode
+from feeds.schedule.rules import schedule_problems
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def _utc_field(label: str, help_text: str) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        input_formats=[DATETIME_LOCAL, "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+    )
+
+
+class ScheduleForm(forms.Form):
+    environment = forms.ChoiceField(choices=Environment.choices, widget=forms.RadioSelect)
+    input_protection = forms.ChoiceField(
+        label="Input protection", choices=InputProtection.choices, widget=forms.RadioSelect
+    )
+    sync_mode = forms.ChoiceField(label="Sync mode", choices=SyncMode.choices, widget=forms.RadioSelect)
+    iterator = forms.ChoiceField(label="Iterator", required=False)
+    iterator_type = forms.ChoiceField(label="Iterator data type", required=False)
+    schedule_type = forms.ChoiceField(
+        label="Sync schedule type", choices=ScheduleType.choices, widget=forms.RadioSelect
+    )
+    frequency = forms.ChoiceField(label="Frequency", choices=[("", "—"), *Frequency.choices], required=False)
+    schedule_start = _utc_field("Date and time of the initial sync (UTC)", "")
+    from_time = _utc_field(
+        "Sync Start Date (UTC)",
+        "Only rows whose timestamp field is at or after this date are synced. Leave empty for all history.",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        columns: list[str],
+        iterator_types: tuple[str, ...],
+        timestamp_field: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.columns, self.iterator_types, self.timestamp_field = columns, iterator_types, timestamp_field
+        self.fields["iterator"].choices = [("", "— pick a column —"), *((c, c) for c in columns)]
+        self.fields["iterator_type"].choices = [("", "—"), *((t, t) for t in iterator_types)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.errors:
+            problems = schedule_problems(cleaned, self.columns, self.iterator_types, self.timestamp_field)
+            for name, message in problems.items():
+                self.add_error(name, message)
+        return cleaned
+
+    def values(self) -> dict[str, Any]:
+        """Return the settings to store; fields that do not apply are cleared."""
+        data = dict(self.cleaned_data)
+        if data["sync_mode"] == SyncMode.FULL:
+            data["iterator"], data["iterator_type"] = "", ""
+        if data["schedule_type"] != ScheduleType.INTERVAL:
+            data["frequency"] = ""
+        if data["schedule_type"] == ScheduleType.ON_DEMAND:
+            data["schedule_start"] = None
+        return data
+
+
+class PreviewForm(forms.Form):
+    """The small form behind the live "next five run times"."""
+
+    schedule_type = forms.ChoiceField(choices=ScheduleType.choices)
+    frequency = forms.ChoiceField(choices=[("", "—"), *Frequency.choices], required=False)
+    schedule_start = _utc_field("", "")

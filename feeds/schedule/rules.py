@@ -1,0 +1,46 @@
+"""The sync-settings rules, shared by the schedule form and the review's re-validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INPUT_PROTECTION_HELP = {
+    "create_and_update": "New people become new profiles; existing profiles are updated.",
+    "update_only": "Only profiles that already exist are updated; rows about anyone else are skipped.",
+    "read_only": "Identities and attributes never change; only events are recorded.",
+}
+SYNC_MODE_HELP = {
+    "incremental": "Each run reads only rows whose iterator moved past the last run's value.",
+    "full": "Each run reads the whole data model again. Large models make every run slow and costly.",
+}
+SCHEDULE_TYPE_HELP = {
+    "interval": "Runs at the initial date and time, then every hour, day, week or month after it.",
+    "once": "Runs one time, at the initial date and time.",
+    "on_demand": "Runs only when someone presses Run Sync.",
+}
+
+
+def schedule_problems(
+    values: dict[str, Any], columns: list[str], iterator_types: tuple[str, ...], timestamp_field: str
+) -> dict[str, str]:
+    """Return {field: message} for settings that cannot work together (empty when they can)."""
+    problems: dict[str, str] = {}
+    if values.get("sync_mode") == "incremental":
+        if not values.get("iterator"):
+            problems["iterator"] = "Pick the iterator column: the column that grows as rows change."
+        elif values["iterator"] not in columns:
+            problems["iterator"] = f"The column “{values['iterator']}” is not in the data model's query."
+        if not values.get("iterator_type"):
+            problems["iterator_type"] = "Pick the iterator data type."
+        elif values["iterator_type"] not in iterator_types:
+            problems["iterator_type"] = "Pick one of the iterator data types this warehouse supports."
+    schedule_type = values.get("schedule_type")
+    if schedule_type == "interval" and not values.get("frequency"):
+        problems["frequency"] = "Pick how often the sync runs."
+    if schedule_type in ("interval", "once") and not values.get("schedule_start"):
+        problems["schedule_start"] = "Pick the date and time (UTC) of the initial sync."
+    if values.get("from_time") and not timestamp_field:
+        problems["from_time"] = (
+            "A Sync Start Date needs the data model's timestamp field: pick one on the data model step."
+        )
+    return problems

@@ -1,0 +1,339 @@
+"""The setup wizard's domain: the ordered steps, the draft each step edits, and the review's apply.
+
+A draft feed is edited in place (its connection, data model and mapping objects). An activated feed
+keeps running on its saved settings while the wizard edits it: changes wait in `Feed.pending_changes`
+(one JSON section per step) until the review step is saved again. Views read a step's values with
+`section_values` and write them with `save_section`, and never need to know which case they are in.
+Secrets never enter `pending_changes`: connection settings live on the (shared, encrypted) Connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from feeds.models import (
+    Connection,
+    DataModel,
+    Feed,
+    FeedState,
+    FieldTransformation,
+    PipelineType,
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    url_name: str
+
+
+STEPS: tuple[Step, ...] = (
+    Step("connect", "Connect", "connect:step"),
+    Step("model", "Data model", "model:step"),
+    Step("map", "Mapping", "mapping:step"),
+    Step("schedule", "Sync settings", "schedule:step"),
+    Step("review", "Review", "review:step"),
+)
+STEP_KEYS = tuple(s.key for s in STEPS)
+
+MODEL_FIELDS = ("sql", "columns", "columns_sql", "timestamp_field")
+SCHEDULE_FIELDS = (
+    "environment",
+    "input_protection",
+    "sync_mode",
+    "iterator",
+    "iterator_type",
+    "lookback_seconds",
+    "timezone",
+    "from_time",
+    "schedule_type",
+    "frequency",
+    "schedule_start",
+    "schedule_end",
+)
+DATETIME_FIELDS = {"from_time", "schedule_start", "schedule_end"}
+
+
+def step_index(key: str) -> int:
+    """Return the position of a step key in STEPS; raises ValueError for an unknown key."""
+    return STEP_KEYS.index(key)
+
+
+def is_live(feed: Feed) -> bool:
+    """Return True when the feed was activated once: wizard edits then wait for the review's Save."""
+    return feed.state != FeedState.DRAFT
+
+
+def has_pending(feed: Feed) -> bool:
+    return bool(feed.pending_changes)
+
+
+# --- reading a step's values ------------------------------------------------------------------
+
+
+def section_values(feed: Feed, section: str) -> dict[str, Any]:
+    """Return the step's values as the wizard shows them: saved values, overlaid with pending edits."""
+    saved = _saved_values(feed, section)
+    pending = _decode(feed.pending_changes.get(section, {}))
+    return {**saved, **pending}
+
+
+def _saved_values(feed: Feed, section: str) -> dict[str, Any]:
+    if section == "model":
+        model = feed.data_model
+        if model is None:
+            return {"sql": "", "columns": [], "columns_sql": "", "timestamp_field": ""}
+        return {name: getattr(model, name) for name in MODEL_FIELDS}
+    if section == "mapping":
+        mappings = feed.field_transformation.mappings if feed.field_transformation else []
+        return {"pipeline_type": feed.pipeline_type, "mappings": list(mappings)}
+    if section == "schedule":
+        return {name: getattr(feed, name) for name in SCHEDULE_FIELDS}
+    if section == "connect":
+        return {"connection_id": feed.connection_id}
+    raise ValueError(f"Unknown wizard section {section!r}")
+
+
+def _encode(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+
+
+def _decode(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (datetime.fromisoformat(v) if k in DATETIME_FIELDS and isinstance(v, str) and v else v)
+        for k, v in values.items()
+    }
+
+
+def model_is_probed(values: dict[str, Any]) -> bool:
+    """Return True when the columns were discovered from the SQL exactly as it is now."""
+    return bool(values.get("columns")) and values.get("columns_sql") == values.get("sql")
+
+
+def column_names(values: dict[str, Any]) -> list[str]:
+    return [c["name"] for c in values.get("columns") or []]
+
+
+# --- writing a step's values ------------------------------------------------------------------
+
+
+def save_section(feed: Feed, section: str, values: dict[str, Any], user: Any) -> None:
+    """Store a step's values: on the feed's objects for a draft, in pending_changes for a live feed."""
+    if is_live(feed):
+        pending = dict(feed.pending_changes)
+        pending[section] = {**pending.get(section, {}), **_encode(values)}
+        feed.pending_changes = pending
+        _touch(feed, user, ["pending_changes"])
+        return
+    with transaction.atomic():
+        _apply_section(feed, section, values, user)
+
+
+def _apply_section(feed: Feed, section: str, values: dict[str, Any], user: Any) -> None:
+    values = _decode(values)
+    if section == "model":
+        model = feed.data_model or _new_data_model(feed, user)
+        for name, value in values.items():
+            setattr(model, name, value)
+        model.connection = feed.connection  # type: ignore[assignment]
+        model.last_modified_by = user
+        model.save()
+        if feed.data_model_id != model.pk:
+            feed.data_model = model
+            _touch(feed, user, ["data_model"])
+    elif section == "mapping":
+        _apply_mapping(feed, values, user)
+    elif section == "schedule":
+        for name, value in values.items():
+            setattr(feed, name, value)
+        _touch(feed, user, list(values))
+    elif section == "connect":
+        feed.connection_id = values["connection_id"]
+        _touch(feed, user, ["connection"])
+        if feed.data_model is not None and feed.data_model.connection_id != feed.connection_id:
+            feed.data_model.connection_id = feed.connection_id
+            feed.data_model.save(update_fields=["connection"])
+
+
+def _apply_mapping(feed: Feed, values: dict[str, Any], user: Any) -> None:
+    if "pipeline_type" in values:
+        feed.pipeline_type = values["pipeline_type"]
+        _touch(feed, user, ["pipeline_type"])
+    if "mappings" in values:
+        transformation = feed.field_transformation or _new_transformation(feed, user)
+        transformation.mappings = values["mappings"]
+        transformation.last_modified_by = user
+        transformation.save()
+        if feed.field_transformation_id != transformation.pk:
+            feed.field_transformation = transformation
+            _touch(feed, user, ["field_transformation"])
+
+
+def _touch(feed: Feed, user: Any, fields: list[str]) -> None:
+    feed.last_modified_by = user
+    feed.save(update_fields=[*fields, "last_modified_by", "last_modified_on"])
+
+
+def _new_data_model(feed: Feed, user: Any) -> DataModel:
+    return DataModel(
+        workspace=feed.workspace,
+        slug=unique_slug(DataModel, feed.workspace_id, f"{feed.slug}-model"),
+        name=f"{feed.name} data model",
+        connection=feed.connection,
+        created_by=user,
+    )
+
+
+def _new_transformation(feed: Feed, user: Any) -> FieldTransformation:
+    return FieldTransformation(
+        workspace=feed.workspace,
+        slug=unique_slug(FieldTransformation, feed.workspace_id, f"{feed.slug}-mapping"),
+        name=f"{feed.name} mapping",
+        created_by=user,
+    )
+
+
+def apply_pending(feed: Feed, user: Any) -> None:
+    """Write every pending section onto the feed's objects and clear pending_changes."""
+    with transaction.atomic():
+        for section in ("connect", "model", "mapping", "schedule"):
+            if section in feed.pending_changes:
+                _apply_section(feed, section, feed.pending_changes[section], user)
+        feed.pending_changes = {}
+        _touch(feed, user, ["pending_changes"])
+
+
+def discard_pending(feed: Feed, user: Any) -> None:
+    """Forget the wizard's unsaved edits of a live feed."""
+    feed.pending_changes = {}
+    _touch(feed, user, ["pending_changes"])
+
+
+def effective_feed(feed: Feed) -> Feed:
+    """Return an unsaved copy of the feed carrying its pending schedule and mapping settings.
+
+    The review step resolves sample profiles with the settings the user is about to save, not the
+    ones the feed runs on now; the copy is never saved.
+    """
+    copy = Feed.objects.select_related("workspace", "connection").get(pk=feed.pk)
+    for name, value in section_values(feed, "schedule").items():
+        setattr(copy, name, value)
+    copy.pipeline_type = section_values(feed, "mapping")["pipeline_type"]
+    return copy
+
+
+# --- creating a draft -------------------------------------------------------------------------
+
+
+def unique_slug(model: Any, workspace_id: int, base: str) -> str:
+    """Return `base` slugified, with a numeric suffix when the workspace already uses it."""
+    root = (slugify(base) or "item")[:80]
+    taken = set(
+        model.objects.filter(workspace_id=workspace_id, slug__startswith=root).values_list("slug", flat=True)
+    )
+    slug, n = root, 2
+    while slug in taken:
+        slug, n = f"{root}-{n}", n + 1
+    return slug
+
+
+def unique_feed_name(workspace_id: int, base: str) -> str:
+    """Return `base`, or `base 2`, `base 3`... whichever no feed of the workspace uses yet."""
+    taken = set(Feed.objects.filter(workspace_id=workspace_id).values_list("name", flat=True))
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base} {n}", n + 1
+    return name
+
+
+def create_draft(workspace: Any, name: str, connection: Connection, user: Any) -> Feed:
+    """Return a new draft feed on the connection, with an initial sync at the next full hour (UTC)."""
+    next_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return Feed.objects.create(
+        workspace=workspace,
+        name=name,
+        slug=unique_slug(Feed, workspace.pk, name),
+        connection=connection,
+        pipeline_type=PipelineType.USER_ATTRIBUTES,
+        schedule_start=next_hour,
+        created_by=user,
+        last_modified_by=user,
+        wizard_step="model",
+    )
+
+
+def save_connection(
+    workspace: Any,
+    *,
+    connection: Connection | None,
+    provider: str,
+    name: str,
+    config: dict[str, Any],
+    secrets: dict[str, Any],
+    user: Any,
+) -> Connection:
+    """Create or update a connection; an empty secret keeps the stored value."""
+    if connection is None:
+        connection = Connection(
+            workspace=workspace,
+            provider=provider,
+            slug=unique_slug(Connection, workspace.pk, name),
+            created_by=user,
+        )
+    kept = dict(connection.secrets or {})
+    kept.update({k: v for k, v in secrets.items() if v not in (None, "")})
+    connection.name = name
+    connection.config = config
+    connection.secrets = kept
+    connection.last_modified_by = user
+    connection.save()
+    return connection
+
+
+def remember_step(feed: Feed, key: str) -> None:
+    """Record the furthest step a draft reached, so "Continue setup" lands there."""
+    if feed.state == FeedState.DRAFT and step_index(key) > step_index(feed.wizard_step or "connect"):
+        feed.wizard_step = key
+        feed.save(update_fields=["wizard_step"])
+
+
+def connect_feed(
+    workspace: Any,
+    feed: Feed | None,
+    *,
+    feed_name: str,
+    connection: Connection | None,
+    provider: str,
+    connection_name: str,
+    config_and_secrets: tuple[dict[str, Any], dict[str, Any]],
+    user: Any,
+) -> Feed:
+    """Save the Connect step: the connection (shared, so at once), then a new draft or the feed's choice.
+
+    Returns the feed; a live feed's switch to another connection waits for the review's Save.
+    """
+    config, secrets = config_and_secrets
+    with transaction.atomic():
+        saved = save_connection(
+            workspace,
+            connection=connection,
+            provider=provider,
+            name=connection_name,
+            config=config,
+            secrets=secrets,
+            user=user,
+        )
+        if feed is None:
+            return create_draft(workspace, feed_name, saved, user)
+        if feed.name != feed_name:
+            feed.name = feed_name
+            _touch(feed, user, ["name"])
+        if section_values(feed, "connect")["connection_id"] != saved.pk:
+            save_section(feed, "connect", {"connection_id": saved.pk}, user)
+        return feed

@@ -1,0 +1,174 @@
+"""Connect: the directory, the provider's form, Test connection inline, unique names, reuse, secrets."""
+
+from __future__ import annotations
+
+from feeds.models import Connection, Feed, FeedState
+from tests.personas import client_for
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _form(demo_file, **extra):
+    data = {
+        "feed_name": "CRM users",
+        "connection": "new",
+        "name": "Demo warehouse",
+        "cfg_path": str(demo_file),
+    }
+    return {**data, **extra}
+
+
+def test_it_lists_every_provider_in_the_directory(workspace, viewer):
+    response = client_for(viewer).get("/w/acme/directory/")
+    assert response.status_code == 200
+    for label in ("Snowflake", "Google BigQuery", "Amazon Redshift", "Databricks", "PostgreSQL", "DuckDB"):
+        assert label in response.content.decode()
+
+
+def test_it_filters_the_directory_with_the_search_box_as_a_fragment(workspace, editor):
+    response = client_for(editor).get("/w/acme/directory/?q=duck", **HTMX)
+    html = response.content.decode()
+    assert 'id="providers"' in html and "DuckDB" in html
+    assert "Snowflake" not in html and "<html" not in html
+
+
+def test_it_shows_the_duckdb_form_with_the_prepare_panel(workspace, editor):
+    response = client_for(editor).get("/w/acme/feeds/new/duckdb/")
+    html = response.content.decode()
+    assert "Database file" in html and "Prepare your warehouse" in html and "chmod a+r" in html
+    assert "Test connection" in html
+    assert Feed.objects.count() == 0  # looking at the form creates nothing
+
+
+def test_it_answers_test_connection_inline_with_success(workspace, editor, demo_file):
+    response = client_for(editor).post("/w/acme/feeds/new/duckdb/test/", _form(demo_file), **HTMX)
+    html = response.content.decode()
+    assert 'id="test-result"' in html and "Connected to demo.duckdb" in html and "alert-success" in html
+
+
+def test_it_answers_test_connection_with_the_warehouse_message_for_a_missing_file(
+    workspace, editor, demo_file
+):
+    data = _form(demo_file, cfg_path=str(demo_file.parent / "nope.duckdb"))
+    html = client_for(editor).post("/w/acme/feeds/new/duckdb/test/", data, **HTMX).content.decode()
+    assert "does not exist" in html and "alert-danger" in html
+
+
+def test_it_shows_field_validation_before_testing(workspace, editor, demo_file):
+    data = _form(demo_file, cfg_path="relative.duckdb")
+    html = client_for(editor).post("/w/acme/feeds/new/duckdb/test/", data, **HTMX).content.decode()
+    assert "Give the full path" in html
+
+
+def test_it_creates_a_draft_feed_and_connection_on_next(workspace, editor, demo_file):
+    response = client_for(editor).post("/w/acme/feeds/new/duckdb/", _form(demo_file))
+    feed = Feed.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/w/acme/feeds/{feed.pk}/setup/model/"
+    assert feed.state == FeedState.DRAFT and feed.name == "CRM users"
+    assert feed.connection.config == {"path": str(demo_file)} and feed.connection.name == "Demo warehouse"
+
+
+def test_it_does_not_go_on_when_the_connection_fails(workspace, editor, demo_file):
+    data = _form(demo_file, cfg_path=str(demo_file.parent / "nope.duckdb"))
+    response = client_for(editor).post("/w/acme/feeds/new/duckdb/", data)
+    assert response.status_code == 200 and "does not exist" in response.content.decode()
+    assert Feed.objects.count() == 0 and Connection.objects.count() == 0
+
+
+def test_it_refuses_a_configuration_name_already_used_in_the_workspace(
+    workspace, editor, demo_file, connection
+):
+    response = client_for(editor).post("/w/acme/feeds/new/duckdb/", _form(demo_file, name="Demo warehouse"))
+    assert "A connection called “Demo warehouse” already exists" in response.content.decode()
+    assert Feed.objects.count() == 0
+
+
+def test_it_refuses_a_feed_name_already_used(workspace, editor, demo_file, draft):
+    response = client_for(editor).post("/w/acme/feeds/new/duckdb/", _form(demo_file, feed_name="Users feed"))
+    assert "A feed called “Users feed” already exists" in response.content.decode()
+
+
+def test_it_reuses_an_existing_connection_for_another_feed(workspace, editor, demo_file, connection):
+    data = {"feed_name": "Second", "connection": str(connection.pk), "name": connection.name}
+    data["cfg_path"] = str(demo_file)
+    response = client_for(editor).post("/w/acme/feeds/new/duckdb/", data)
+    assert response.status_code == 302
+    assert Feed.objects.get(name="Second").connection == connection and Connection.objects.count() == 1
+
+
+def test_it_refuses_a_connection_from_another_workspace(
+    workspace, other_workspace, editor, outsider, demo_file
+):
+    from feeds import wizard
+
+    foreign = wizard.save_connection(
+        other_workspace,
+        connection=None,
+        provider="duckdb",
+        name="Theirs",
+        config={"path": str(demo_file)},
+        secrets={},
+        user=outsider,
+    )
+    data = _form(demo_file, connection=str(foreign.pk), name="Theirs 2")
+    html = client_for(editor).post("/w/acme/feeds/new/duckdb/", data).content.decode()
+    assert "Select a valid choice" in html
+    assert not Feed.objects.filter(workspace=workspace).exists()
+
+
+def test_it_refuses_duckdb_files_outside_the_allowed_folders(
+    workspace, editor, demo_file, settings, tmp_path
+):
+    settings.WSYNC_DUCKDB_ROOTS = [str(tmp_path)]
+    html = client_for(editor).post("/w/acme/feeds/new/duckdb/", _form(demo_file)).content.decode()
+    assert "wsync may only open DuckDB files under" in html
+
+
+def test_it_shows_the_saved_connection_when_editing(workspace, editor, draft, demo_file):
+    html = client_for(editor).get(f"/w/acme/feeds/{draft.pk}/setup/connect/").content.decode()
+    assert str(demo_file) in html and "Users feed" in html and "Demo warehouse" in html
+
+
+def test_it_never_renders_a_saved_secret_and_keeps_it_when_left_empty(workspace, editor):
+    from feeds import wizard
+
+    connection = wizard.save_connection(
+        workspace,
+        connection=None,
+        provider="postgres",
+        name="PG",
+        config={"host": "127.0.0.1", "port": 5432, "database": "d", "user": "u", "sslmode": "prefer"},
+        secrets={"password": "s3cret-value"},
+        user=editor,
+    )
+    feed = wizard.create_draft(workspace, "PG feed", connection, editor)
+    html = client_for(editor).get(f"/w/acme/feeds/{feed.pk}/setup/connect/").content.decode()
+    assert "s3cret-value" not in html and "Leave empty to keep the saved password" in html
+    wizard.save_connection(
+        workspace,
+        connection=connection,
+        provider="postgres",
+        name="PG",
+        config=connection.config,
+        secrets={"password": ""},
+        user=editor,
+    )
+    connection.refresh_from_db()
+    assert connection.secrets["password"] == "s3cret-value"
+
+
+def test_it_lets_a_viewer_see_the_step_read_only(workspace, viewer, draft):
+    html = client_for(viewer).get(f"/w/acme/feeds/{draft.pk}/setup/connect/").content.decode()
+    assert "<fieldset disabled>" in html and "Test connection" not in html
+
+
+def test_it_refuses_changes_from_a_viewer(workspace, viewer, draft, demo_file):
+    client = client_for(viewer)
+    assert client.post(f"/w/acme/feeds/{draft.pk}/setup/connect/", _form(demo_file)).status_code == 403
+    assert client.get("/w/acme/feeds/new/duckdb/").status_code == 403
+    assert client.post("/w/acme/feeds/new/duckdb/test/", _form(demo_file)).status_code == 403
+
+
+def test_it_hides_feeds_of_other_workspaces(workspace, outsider, draft):
+    assert client_for(outsider).get(f"/w/other/feeds/{draft.pk}/setup/connect/").status_code == 404
+    assert client_for(outsider).get(f"/w/acme/feeds/{draft.pk}/setup/connect/").status_code == 404
