@@ -78,12 +78,10 @@ def _next_runs(values: dict[str, Any]) -> list[Any] | None:
         return None
     if values.get("schedule_type") == "interval" and not values.get("frequency"):
         return None
-    count = 1 if values["schedule_type"] == "once" else 5
-    return list(
-        next_run_times(
-            values["schedule_type"], values.get("frequency") or "", values["schedule_start"], count
-        )
-    )
+    start = values["schedule_start"]
+    times = next_run_times(values["schedule_type"], values.get("frequency") or "", start, 5)
+    # The initial sync is labelled as such only while it is still ahead; a past start runs at once.
+    return [{"label": "initial" if at == start else "next", "at": at} for at in times]
 
 
 def _runs_from(form: ScheduleForm, saved: dict[str, Any]) -> list[Any] | None:

@@ -1,0 +1,65 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, signed in as a persona of the live server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
+# plain synchronous calls, so Django's async-safety check would refuse them without this.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's Chromium is missing: apt-get install -y chromium", pytrace=False)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page_as(browser, live_server) -> Iterator[Callable[[object], object]]:
+    """Return a function that opens a page signed in as the given user (session cookie of a real login)."""
+    contexts = []
+
+    def open_page(user: object) -> object:
+        client = Client()
+        client.force_login(user)  # type: ignore[arg-type]
+        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 1000})
+        context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+        context.set_default_timeout(15000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def shot(page: object, name: str) -> None:
+    """Save a full-page screenshot as a test artifact."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]

@@ -1,0 +1,142 @@
+"""Sync settings: environment, input protection, sync mode and iterator check, schedule and its run times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from feeds.schedule.checks import summarize
+from feeds.schedule.forms import ScheduleForm
+from tests.personas import client_for
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+COLUMNS = ["customer_id", "email", "first_name", "plan", "updated_at"]
+TYPES = ("timestamp", "timestamptz", "date", "integer")
+
+
+def url(feed, tail=""):
+    return f"/w/acme/feeds/{feed.pk}/setup/schedule/{tail}"
+
+
+def settings_data(**extra):
+    data = {
+        "environment": "development",
+        "input_protection": "create_and_update",
+        "sync_mode": "incremental",
+        "iterator": "updated_at",
+        "iterator_type": "timestamptz",
+        "schedule_type": "interval",
+        "frequency": "hourly",
+        "schedule_start": "2023-11-15T19:00",
+        "from_time": "",
+    }
+    return {**data, **extra}
+
+
+def form(**extra):
+    return ScheduleForm(
+        settings_data(**extra), columns=COLUMNS, iterator_types=TYPES, timestamp_field="updated_at"
+    )
+
+
+def test_it_accepts_complete_incremental_interval_settings():
+    f = form()
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["schedule_start"] == datetime(2023, 11, 15, 19, 0, tzinfo=UTC)
+
+
+def test_it_requires_an_iterator_for_incremental_syncs():
+    f = form(iterator="", iterator_type="")
+    assert not f.is_valid()
+    assert "Pick the iterator column" in f.errors["iterator"][0]
+    assert "Pick the iterator data type" in f.errors["iterator_type"][0]
+
+
+def test_it_refuses_an_iterator_type_the_warehouse_does_not_have():
+    assert "iterator_type" in form(iterator_type="timestamp_ntz").errors
+
+
+def test_it_needs_no_iterator_for_a_full_sync_and_clears_it():
+    f = form(sync_mode="full", iterator="", iterator_type="")
+    assert f.is_valid(), f.errors
+    assert f.values()["iterator"] == ""
+
+
+def test_it_requires_frequency_and_start_for_interval_schedules():
+    f = form(frequency="", schedule_start="")
+    assert "frequency" in f.errors and "schedule_start" in f.errors
+
+
+def test_it_needs_nothing_more_for_on_demand_and_forgets_the_start():
+    f = form(schedule_type="on_demand", frequency="", schedule_start="")
+    assert f.is_valid(), f.errors
+    assert f.values()["schedule_start"] is None
+
+
+def test_it_refuses_a_sync_start_date_without_a_timestamp_field():
+    f = ScheduleForm(
+        settings_data(from_time="2026-01-01T00:00"), columns=COLUMNS, iterator_types=TYPES, timestamp_field=""
+    )
+    assert "timestamp field" in f.errors["from_time"][0]
+
+
+def test_it_shows_the_next_five_run_times_live(workspace, editor, modelled):
+    data = {"schedule_type": "interval", "frequency": "hourly", "schedule_start": "2099-11-15T19:00"}
+    html = client_for(editor).post(url(modelled, "preview/"), data, **HTMX).content.decode()
+    assert "initial 11/15/2099 07:00 PM UTC" in html and "next 11/15/2099 08:00 PM UTC" in html
+    assert html.count("<li>") == 5 and "<html" not in html
+
+
+def test_it_shows_the_next_runs_after_now_for_a_past_start(workspace, editor, modelled):
+    data = {"schedule_type": "interval", "frequency": "daily", "schedule_start": "2020-01-01T07:00"}
+    html = client_for(editor).post(url(modelled, "preview/"), data, **HTMX).content.decode()
+    assert "initial" not in html and "07:00 AM UTC" in html and html.count("<li>") == 5
+
+
+def test_it_shows_no_run_times_for_on_demand(workspace, editor, modelled):
+    html = (
+        client_for(editor)
+        .post(url(modelled, "preview/"), {"schedule_type": "on_demand"}, **HTMX)
+        .content.decode()
+    )
+    assert "<li>" not in html
+
+
+def test_it_checks_the_iterator_on_a_sample(workspace, editor, modelled):
+    html = client_for(editor).post(url(modelled, "iterator-check/"), {"iterator": "updated_at"}, **HTMX)
+    text = html.content.decode()
+    assert "Sample of 200 rows" in text and "0 empty" in text and "with time zone" in text
+
+
+def test_it_warns_about_nulls_future_values_and_naive_timestamps():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    values = [None, datetime(2030, 1, 1), datetime(2025, 1, 1), datetime(2025, 1, 1)]
+    check = summarize(values, now)
+    assert (check.nulls, check.future, check.ties, check.zoned) == (1, 1, 2, False)
+    text = " ".join(check.warnings)
+    assert "25.0% of the sampled rows have no value" in text and "lie in the future" in text
+    assert "no time zone" in text
+
+
+def test_it_saves_the_settings_and_goes_to_review(workspace, editor, modelled):
+    response = client_for(editor).post(url(modelled), settings_data())
+    assert response.status_code == 302 and response["Location"].endswith("/setup/review/")
+    modelled.refresh_from_db()
+    assert (modelled.environment, modelled.iterator, modelled.frequency) == (
+        "development",
+        "updated_at",
+        "hourly",
+    )
+    assert modelled.schedule_start == datetime(2023, 11, 15, 19, 0, tzinfo=UTC)
+
+
+def test_it_explains_each_input_protection_level(workspace, editor, modelled):
+    html = client_for(editor).get(url(modelled)).content.decode()
+    assert "only profiles that already exist are updated" in html.lower()
+    assert "Identities and attributes never change" in html and "Full sync reads every row" in html
+
+
+def test_it_refuses_changes_from_a_viewer(workspace, viewer, modelled):
+    client = client_for(viewer)
+    assert client.get(url(modelled)).status_code == 200
+    assert client.post(url(modelled), settings_data()).status_code == 403
+    assert client.post(url(modelled, "iterator-check/"), {"iterator": "updated_at"}).status_code == 403
