@@ -9,7 +9,7 @@ from typing import Any
 
 from feeds.accounts.models import Workspace
 from feeds.models import Feed, FeedState, Provider
-from feeds.sync.models import SyncRun
+from feeds.sync.models import FeedSchedule, SyncRun
 
 RECENT_RUNS = 20
 
@@ -23,7 +23,11 @@ class ProviderGroup:
 
 def feeds_by_provider(workspace: Workspace) -> list[ProviderGroup]:
     """Return the workspace's feeds grouped by provider, each with its last run attached (two queries)."""
-    feeds = list(Feed.objects.filter(workspace=workspace).select_related("connection").order_by("name"))
+    feeds = list(
+        Feed.objects.filter(workspace=workspace)
+        .select_related("connection", "sync_schedule")
+        .order_by("name")
+    )
     last_runs = _last_runs([f.pk for f in feeds])
     groups: dict[str, list[Feed]] = {}
     for feed in feeds:
@@ -45,7 +49,9 @@ def feed_summary(feed: Feed) -> dict[str, Any]:
     """Return what the summary page shows besides the feed: recent runs, the active one, the checkpoint."""
     runs = list(SyncRun.objects.filter(feed=feed).order_by("-pk")[:RECENT_RUNS])
     active = next((r for r in runs if r.state in ("queued", "running")), None)
+    schedule = FeedSchedule.objects.filter(feed=feed).first()
     return {
+        "next_run_at": schedule.next_run_at if schedule and feed.state == FeedState.ACTIVE else None,
         "runs": runs,
         "active_run": active,
         "is_draft": feed.state == FeedState.DRAFT,

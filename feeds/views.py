@@ -11,19 +11,17 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from feeds import audit
+from feeds import actions, audit, overview
 from feeds.access import feed_for_user
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
 from feeds.models import Feed
+from feeds.sync.models import SyncRun
+from feeds.sync.service import RunRefused
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     membership = Membership.objects.filter(user=request.user).select_related("workspace").first()
     if membership is None:
         return render(request, "feeds/no_workspace.html")
@@ -32,10 +30,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     membership = require_member(request.user, ws)
     groups = overview.feeds_by_provider(membership.workspace)
     ctx = {"workspace": membership.workspace, "membership": membership, "groups": groups, "nav": "feeds"}
@@ -44,10 +38,6 @@ def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
 
 @require_GET
 def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     membership, feed = feed_for_user(request.user, ws, feed_id)
     ctx = {"workspace": membership.workspace, "membership": membership, "feed": feed, "nav": "feeds"}
     ctx.update(overview.feed_summary(feed))
@@ -59,10 +49,6 @@ def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 @require_POST
 def run_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     _, feed = feed_for_user(request.user, ws, feed_id, Role.EDITOR)
     _apply(request, actions.run_sync, feed, "Sync started. Its progress shows below.")
     return redirect("feeds:summary", ws, feed.pk)
@@ -70,10 +56,6 @@ def run_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 @require_POST
 def pause_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     _apply(request, actions.pause, feed, "Sync paused. No runs start until you resume it.")
     return redirect("feeds:summary", ws, feed.pk)
@@ -81,20 +63,12 @@ def pause_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 @require_POST
 def resume_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     _apply(request, actions.resume, feed, "Sync resumed. One catch-up run covers the time it was paused.")
     return redirect("feeds:summary", ws, feed.pk)
 
 
 def delete_feed(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     membership, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     if request.method != "POST":
         ctx = {"workspace": membership.workspace, "feed": feed, "nav": "feeds"}
@@ -105,10 +79,6 @@ def delete_feed(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 def _apply(request: HttpRequest, action: Callable[..., object], feed: Feed, success: str) -> None:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     try:
         action(feed, request.user, request)
         messages.success(request, success)
@@ -118,10 +88,6 @@ def _apply(request: HttpRequest, action: Callable[..., object], feed: Feed, succ
 
 @require_GET
 def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     membership, feed = feed_for_user(request.user, ws, feed_id)
     run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
     rejected = Paginator(run.rejected_rows.order_by("pk"), 50).get_page(request.GET.get("page"))
@@ -133,10 +99,6 @@ def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> Http
 
 @require_GET
 def rejected_csv(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> StreamingHttpResponse:
-    from feeds import actions, overview  # noqa: I001 -- TODO(integration): top-level once feeds.sync lands
-    from feeds.sync.models import SyncRun
-    from feeds.sync.service import RunRefused
-
     from feeds.sync.models import SyncRun
 
     _, feed = feed_for_user(request.user, ws, feed_id)
