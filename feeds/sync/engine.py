@@ -187,7 +187,8 @@ def _page(job: Job, page: Page) -> None:
     feed = job.feed
     started = time.perf_counter()
     if job.compiled is None:
-        job.compiled = compile_mappings(feed.field_transformation.mappings, [c.name for c in page.columns])
+        mappings = feed.field_transformation.mappings  # type: ignore[union-attr]
+        job.compiled = compile_mappings(mappings, [c.name for c in page.columns])
     mapped = map_page(
         page,
         job.compiled,

@@ -161,6 +161,9 @@ class RejectedRow(models.Model):
         # A resumed run re-reads the rows at its checkpoint: record each rejected row once.
         constraints = [models.UniqueConstraint(fields=["run", "row_key"], name="sync_rejected_once")]
 
+    def __str__(self) -> str:
+        return f"{self.row_key}: {self.reason}"
+
 
 class IdentityConflictRecord(models.Model):
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="identity_conflicts_list")
@@ -168,6 +171,9 @@ class IdentityConflictRecord(models.Model):
     identity_type = models.CharField(max_length=64)
     value = models.TextField()
     owner_mpid = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.identity_type} {self.value} belongs to {self.owner_mpid}"
 
 
 class Checkpoint(models.Model):
@@ -180,6 +186,9 @@ class Checkpoint(models.Model):
     run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"{self.iterator} >= {self.value}"
+
 
 class FeedSchedule(models.Model):
     """When the feed's next scheduled run is due (our own anchored clock; django-q only polls)."""
@@ -187,6 +196,9 @@ class FeedSchedule(models.Model):
     feed = models.OneToOneField(Feed, on_delete=models.CASCADE, related_name="sync_schedule")
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_due_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"feed {self.feed_id} next at {self.next_run_at}"
 
 
 class RowFingerprint(models.Model):
@@ -198,3 +210,6 @@ class RowFingerprint(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["feed", "row_key"], name="sync_fingerprint_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.row_key}: {self.digest}"

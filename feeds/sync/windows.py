@@ -37,7 +37,7 @@ def page_bounds(values: Iterable[Any], kind: IteratorKind, zone: str) -> tuple[B
     seen = [v for v in (normalise(x, kind, zone) for x in values) if v is not None]
     if not seen:
         return None
-    return min(seen), max(seen)  # type: ignore[type-var]
+    return min(seen), max(seen)
 
 
 def encode(value: Bound | None) -> Any:

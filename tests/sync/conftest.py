@@ -1,0 +1,201 @@
+"""Fixtures for the engine: a real DuckDB warehouse file, a feed over it, and the store as a dict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from feeds.accounts.models import Workspace
+from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, ScheduleType, SyncMode
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+USER_MAPPINGS = [
+    {
+        "mapping_type": "column",
+        "source": "customer_id",
+        "destination": "user_identities.customer_id",
+        "value": None,
+    },
+    {"mapping_type": "column", "source": "email", "destination": "user_identities.email", "value": None},
+    {"mapping_type": "column", "source": "plan", "destination": "user_attributes.plan", "value": None},
+    {"mapping_type": "column", "source": "score", "destination": "user_attributes.score", "value": None},
+    {"mapping_type": "ignore", "source": "updated_at", "destination": None, "value": None},
+]
+USER_COLUMNS = [
+    {"name": "customer_id", "type": "string"},
+    {"name": "email", "type": "string"},
+    {"name": "plan", "type": "string"},
+    {"name": "score", "type": "integer"},
+    {"name": "updated_at", "type": "timestamp_tz"},
+]
+
+
+class Warehouse:
+    """A DuckDB file with a users table; every write opens and closes its own connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sql(
+            "CREATE TABLE users (customer_id VARCHAR PRIMARY KEY, email VARCHAR, plan VARCHAR, "
+            "score INTEGER, updated_at TIMESTAMPTZ)"
+        )
+
+    def sql(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.path)) as connection:
+            connection.execute("SET TimeZone = 'UTC'")
+            result = connection.execute(query, params)
+            return result.fetchall() if result.description else []
+
+    def upsert(self, rows: list[tuple[str, str, str, int, datetime]]) -> None:
+        """Insert or replace users (customer_id, email, plan, score, updated_at)."""
+        with duckdb.connect(str(self.path)) as connection:
+            connection.executemany("INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?, ?)", rows)
+
+    def users(self) -> dict[str, dict[str, Any]]:
+        """Return what the store should hold: customer id → email, plan and score."""
+        rows = self.sql("SELECT customer_id, email, plan, score FROM users")
+        return {c: {"email": e, "plan": p, "score": s} for c, e, p, s in rows}
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb")
+
+
+def user_rows(start: int, count: int, at: datetime, *, plan: str = "free", score: int = 1) -> list[tuple]:
+    return [(f"C{i:07d}", f"user{i}@example.com", plan, score, at) for i in range(start, start + count)]
+
+
+def make_feed(workspace: Workspace, path: Path, **settings: Any) -> Feed:
+    """Return an active feed over the warehouse's users table (incremental on updated_at by default)."""
+    connection = Connection.objects.create(
+        workspace=workspace, slug="duck", name="Duck", provider="duckdb", config={"path": str(path)}
+    )
+    model = DataModel.objects.create(
+        workspace=workspace,
+        slug="users",
+        name="Users",
+        connection=connection,
+        sql="SELECT customer_id, email, plan, score, updated_at FROM users",
+        columns=USER_COLUMNS,
+    )
+    model.columns_sql = model.sql
+    model.save()
+    mapping = FieldTransformation.objects.create(
+        workspace=workspace,
+        slug="users-map",
+        name="Users map",
+        mappings=settings.pop("mappings", USER_MAPPINGS),
+    )
+    values: dict[str, Any] = {
+        "sync_mode": SyncMode.INCREMENTAL,
+        "iterator": "updated_at",
+        "iterator_type": "timestamptz",
+        "schedule_type": ScheduleType.ON_DEMAND,
+        "state": FeedState.ACTIVE,
+        "activated_on": T0,
+    }
+    values.update(settings)
+    return Feed.objects.create(
+        workspace=workspace,
+        slug="users-feed",
+        name="Users feed",
+        connection=connection,
+        data_model=model,
+        field_transformation=mapping,
+        **values,
+    )
+
+
+@pytest.fixture
+def feed(workspace: Workspace, warehouse: Warehouse) -> Feed:
+    return make_feed(workspace, warehouse.path)
+
+
+def store_users(workspace: Workspace, environment: str = "production") -> dict[str, dict[str, Any]]:
+    """Return the profile store as customer id → email, plan, score (plus a profile count check)."""
+    from feeds.profiles.models import Attribute, Identity
+
+    identities: dict[int, dict[str, str]] = {}
+    for profile_id, kind, value in Identity.objects.filter(
+        workspace=workspace, environment=environment
+    ).values_list("profile_id", "identity_type", "value"):
+        identities.setdefault(profile_id, {})[kind] = value
+    attributes: dict[int, dict[str, Any]] = {}
+    for profile_id, name, value in Attribute.objects.filter(
+        profile__workspace=workspace, profile__environment=environment
+    ).values_list("profile_id", "name", "value"):
+        attributes.setdefault(profile_id, {})[name] = value
+    result = {}
+    for profile_id, ids in identities.items():
+        attrs = attributes.get(profile_id, {})
+        result[ids["customer_id"]] = {
+            "email": ids.get("email"),
+            "plan": attrs.get("plan"),
+            "score": attrs.get("score"),
+        }
+    return result
+
+
+def profile_count(workspace: Workspace) -> int:
+    from feeds.profiles.models import Profile
+
+    return Profile.objects.filter(workspace=workspace).count()
+
+
+class Crash(BaseException):
+    """Stands for the worker process dying: not an Exception, so the engine cannot catch it."""
+
+
+class FlakyWarehouse:
+    """The real provider, with a failure injected after `pages` pages (the one seam tests fake)."""
+
+    def __init__(self, real: Any, pages: int, error: BaseException) -> None:
+        self.real, self.pages, self.error = real, pages, error
+
+    def read(self, sql: str, window: Any, page_size: int) -> Iterator[Any]:
+        for number, page in enumerate(self.real.read(sql, window, page_size)):
+            if number == self.pages:
+                raise self.error
+            yield page
+
+    def close(self) -> None:
+        self.real.close()
+
+
+@pytest.fixture
+def fail_after(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make the engine's next warehouse fail after n pages with the given error."""
+    from feeds.sync import engine
+    from feeds.warehouses.registry import open_warehouse
+
+    def arm(pages: int, error: BaseException) -> None:
+        monkeypatch.setattr(
+            engine,
+            "open_warehouse",
+            lambda kind, config: FlakyWarehouse(open_warehouse(kind, config), pages, error),
+        )
+
+    def disarm() -> None:
+        monkeypatch.setattr(engine, "open_warehouse", open_warehouse)
+
+    arm.disarm = disarm  # type: ignore[attr-defined]
+    return arm
+
+
+def run_now(feed: Feed, kind: str = "manual") -> Any:
+    """Queue a run through the service and execute it in this process; return the refreshed run."""
+    from feeds.sync import engine, service
+
+    run = service.request_run(feed, None, kind=kind)
+    engine.run(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+HOUR = timedelta(hours=1)

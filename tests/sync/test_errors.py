@@ -1,0 +1,94 @@
+"""Warehouse errors: passing ones are retried with backoff, permanent ones fault the feed until a run succeeds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+
+from django.utils import timezone
+
+from feeds.models import Health
+from feeds.sync import engine, service
+from feeds.sync.models import RejectedRow, RunState, SyncRun
+from feeds.warehouses.base import WarehouseError
+from tests.sync.conftest import T0, run_now, store_users, user_rows
+
+LOCKER = """
+import sys, time, duckdb
+connection = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_it_plans_a_retry_for_a_passing_warehouse_error(feed, warehouse, workspace):
+    warehouse.upsert(user_rows(0, 3, T0))
+    # Another program holds the DuckDB file open for writing: a real, passing lock error.
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(warehouse.path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        run = run_now(feed)
+    finally:
+        locker.kill()
+        locker.wait()
+
+    assert run.state == RunState.FAILED and not run.error_permanent
+    assert "another program" in run.error
+    assert run.next_retry_at is not None and run.next_retry_at > timezone.now()
+    feed.refresh_from_db()
+    assert feed.status == Health.HEALTHY
+
+    SyncRun.objects.filter(pk=run.pk).update(next_retry_at=timezone.now() - timedelta(seconds=1))
+    service.tick(feed.pk)
+    run.refresh_from_db()
+    assert run.state == RunState.QUEUED
+    engine.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED and run.attempt == 2
+    assert store_users(workspace) == warehouse.users()
+
+
+def test_it_gives_up_retrying_after_a_few_attempts(feed, fail_after):
+    fail_after(0, WarehouseError("The query took too long and was stopped.", permanent=False))
+    run = run_now(feed)
+    delays = []
+    for _ in range(engine.MAX_ATTEMPTS - 1):
+        delays.append(run.next_retry_at - run.finished_at)
+        SyncRun.objects.filter(pk=run.pk).update(next_retry_at=timezone.now())
+        service.tick(feed.pk)
+        engine.run(run.pk)
+        run.refresh_from_db()
+    assert run.state == RunState.FAILED and run.attempt == engine.MAX_ATTEMPTS
+    assert run.next_retry_at is None
+    assert delays[1] > delays[0]  # backoff grows
+
+
+def test_it_faults_the_feed_on_a_permanent_error_until_a_run_succeeds(feed, warehouse, workspace):
+    warehouse.upsert(user_rows(0, 3, T0))
+    connection = feed.connection
+    connection.config = {"path": str(warehouse.path) + ".missing.duckdb"}
+    connection.save()
+    run = run_now(feed)
+
+    assert run.state == RunState.FAILED and run.error_permanent and run.next_retry_at is None
+    assert "does not exist" in run.error
+    feed.refresh_from_db()
+    assert feed.status == Health.FAULTED and feed.errors == [{"message": run.error}]
+
+    connection.config = {"path": str(warehouse.path)}
+    connection.save()
+    assert run_now(feed).state == RunState.SUCCEEDED
+    feed.refresh_from_db()
+    assert feed.status == Health.HEALTHY and feed.errors == []
+
+
+def test_it_records_rejected_rows_with_their_reason_and_key(feed, warehouse):
+    warehouse.upsert(user_rows(0, 2, T0))
+    warehouse.sql("INSERT INTO users VALUES (NULL, NULL, 'free', 1, ?)", [T0])
+    run = run_now(feed)
+    assert run.state == RunState.SUCCEEDED and run.rows_rejected == 1 and run.rows_read == 3
+    rejected = RejectedRow.objects.get(run=run)
+    assert rejected.reason and rejected.row_key

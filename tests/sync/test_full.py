@@ -1,0 +1,63 @@
+"""Full syncs: every run reads the whole model; rows that did not change cost no profile writes."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from feeds.models import SyncMode
+from feeds.sync.models import RunState
+from tests.sync.conftest import T0, make_feed, profile_count, run_now, store_users, user_rows
+
+
+@pytest.fixture
+def full_feed(workspace, warehouse, settings):
+    settings.WSYNC_PAGE_SIZE = 500
+    return make_feed(workspace, warehouse.path, sync_mode=SyncMode.FULL, iterator="", iterator_type="")
+
+
+def profile_writes(queries) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries
+        if "profiles_" in q["sql"]
+        and q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "COPY"))
+    ]
+
+
+def test_it_writes_nothing_to_the_store_for_unchanged_rows(full_feed, warehouse, workspace):
+    warehouse.upsert(user_rows(0, 2000, T0))
+    first = run_now(full_feed)
+    assert first.profiles_created == 2000
+
+    with CaptureQueriesContext(connection) as queries:
+        second = run_now(full_feed)
+
+    assert second.state == RunState.SUCCEEDED
+    assert (second.rows_read, second.profiles_unchanged, second.profiles_updated) == (2000, 2000, 0)
+    assert profile_writes(queries.captured_queries) == []
+
+
+def test_it_writes_only_the_rows_that_changed(full_feed, warehouse, workspace):
+    warehouse.upsert(user_rows(0, 1000, T0))
+    run_now(full_feed)
+    warehouse.sql("UPDATE users SET plan = 'pro' WHERE customer_id < 'C0000010'")
+    third = run_now(full_feed)
+
+    assert (third.profiles_updated, third.profiles_unchanged, third.profiles_created) == (10, 990, 0)
+    assert store_users(workspace) == warehouse.users()
+    assert profile_count(workspace) == 1000
+
+
+def test_it_writes_everything_again_when_the_mapping_changes(full_feed, warehouse, workspace):
+    warehouse.upsert(user_rows(0, 20, T0))
+    run_now(full_feed)
+    mapping = full_feed.field_transformation
+    mapping.mappings = [m for m in mapping.mappings if m["source"] != "score"] + [
+        {"mapping_type": "ignore", "source": "score", "destination": None, "value": None}
+    ]
+    mapping.save()
+    again = run_now(full_feed)
+    assert again.profiles_unchanged + again.profiles_updated == 20 and again.rows_mapped == 20
+    assert again.profiles_unchanged != 20 or again.profiles_updated == 0

@@ -1,0 +1,203 @@
+"""Activate, pause, resume, run now, the minute tick, backfill windows and one-run-at-a-time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from feeds.models import Feed, FeedState, ScheduleType
+from feeds.sync import engine, service
+from feeds.sync.models import Checkpoint, FeedSchedule, RunKind, RunState, SyncRun
+from tests.sync.conftest import T0, Crash, make_feed, profile_count, run_now, store_users, user_rows
+
+
+@pytest.fixture
+def draft(workspace, warehouse):
+    return make_feed(
+        workspace,
+        warehouse.path,
+        state=FeedState.DRAFT,
+        activated_on=None,
+        schedule_type=ScheduleType.INTERVAL,
+        frequency="daily",
+        schedule_start=datetime(2026, 1, 1, 6, tzinfo=UTC),
+    )
+
+
+def test_it_activates_a_feed_with_one_named_schedule_and_an_anchored_next_run(draft, admin):
+    service.activate(draft, admin)
+    draft.refresh_from_db()
+    assert draft.state == FeedState.ACTIVE and draft.activated_on is not None
+    schedule = Schedule.objects.get(name=f"wsync-feed-{draft.pk}")
+    assert schedule.func == "feeds.sync.tasks.tick_feed" and schedule.args == f"({draft.pk},)"
+    next_at = FeedSchedule.objects.get(feed=draft).next_run_at
+    assert next_at > timezone.now() - timedelta(seconds=5) and (next_at.hour, next_at.minute) == (6, 0)
+    service.activate(draft, admin)  # activating again (after a settings change) keeps one schedule
+    assert Schedule.objects.filter(name=f"wsync-feed-{draft.pk}").count() == 1
+
+
+def test_it_refuses_to_activate_an_incomplete_feed(draft, admin):
+    draft.iterator = ""
+    with pytest.raises(service.RunRefused, match="iterator"):
+        service.activate(draft, admin)
+    assert Feed.objects.get(pk=draft.pk).state == FeedState.DRAFT
+
+
+def test_it_refuses_a_manual_run_while_one_is_running(feed, editor):
+    first = service.request_run(feed, editor)
+    SyncRun.objects.filter(pk=first.pk).update(state=RunState.RUNNING)
+    with pytest.raises(service.RunRefused) as refused:
+        service.request_run(feed, editor)
+    assert (
+        str(refused.value)
+        == "A sync of this feed is already running. Wait for it to finish, then run it again."
+    )
+    assert SyncRun.objects.filter(feed=feed).count() == 1
+
+
+def test_it_queues_a_scheduled_run_that_comes_due_while_one_runs_and_never_runs_two(
+    feed, warehouse, workspace
+):
+    warehouse.upsert(user_rows(0, 5, T0))
+    manual = service.request_run(feed, None)
+    assert engine.queue.claim(manual.pk)  # a worker has it now
+    FeedSchedule.objects.create(feed=feed, next_run_at=timezone.now() - timedelta(seconds=1))
+    Feed.objects.filter(pk=feed.pk).update(
+        schedule_type=ScheduleType.INTERVAL, frequency="hourly", schedule_start=T0
+    )
+    waiting = service.tick(feed.pk)
+    assert waiting is not None and waiting.state == RunState.QUEUED and waiting.kind == RunKind.SCHEDULED
+    engine.run(waiting.pk)  # a second worker picks it up too early: it must not start
+    waiting.refresh_from_db()
+    assert waiting.state == RunState.QUEUED
+    # Another slot comes due while it waits: it coalesces into the waiting run, nothing is dropped.
+    FeedSchedule.objects.filter(feed=feed).update(next_run_at=timezone.now() - timedelta(seconds=1))
+    assert service.tick(feed.pk) == waiting
+    assert SyncRun.objects.filter(feed=feed, state=RunState.QUEUED).count() == 1
+
+    SyncRun.objects.filter(pk=manual.pk).update(state=RunState.SUCCEEDED)
+    engine.run(waiting.pk)
+    waiting.refresh_from_db()
+    assert waiting.state == RunState.SUCCEEDED and store_users(workspace) == warehouse.users()
+
+
+def test_it_does_not_run_a_paused_feed_and_resumes_with_one_catch_up_run(feed, admin, warehouse, workspace):
+    Feed.objects.filter(pk=feed.pk).update(
+        schedule_type=ScheduleType.INTERVAL, frequency="hourly", schedule_start=T0
+    )
+    feed.refresh_from_db()
+    service.activate(feed, admin)
+    service.pause(feed, admin)
+    assert not Schedule.objects.filter(name=f"wsync-feed-{feed.pk}").exists()
+    FeedSchedule.objects.filter(feed=feed).update(next_run_at=timezone.now() - timedelta(days=3))  # 72 missed
+    assert service.tick(feed.pk) is None
+    with pytest.raises(service.RunRefused, match="paused"):
+        service.request_run(feed, admin)
+
+    warehouse.upsert(user_rows(0, 4, T0))
+    catch_up = service.resume(feed, admin)
+    assert catch_up.kind == RunKind.CATCH_UP
+    assert FeedSchedule.objects.get(feed=feed).next_run_at > timezone.now()
+    assert service.tick(feed.pk) is None  # the missed intervals are not replayed
+    assert SyncRun.objects.filter(feed=feed).count() == 1
+    engine.run(catch_up.pk)
+    assert store_users(workspace) == warehouse.users()
+
+
+def test_it_stops_a_running_run_after_its_page_when_the_feed_is_paused(
+    feed, admin, warehouse, settings, monkeypatch
+):
+    settings.WSYNC_PAGE_SIZE = 10
+    warehouse.upsert([r for i in range(5) for r in user_rows(i * 10, 10, T0 + i * timedelta(minutes=1))])
+    real_count = engine._count
+
+    def pause_after_first_page(job, *args):
+        real_count(job, *args)
+        Feed.objects.filter(pk=job.feed.pk).update(state=FeedState.PAUSED)
+
+    monkeypatch.setattr(engine, "_count", pause_after_first_page)
+    run = run_now(feed)
+    assert run.state == RunState.CANCELLED and run.rows_read == 10
+
+
+def test_it_deletes_the_feed_and_its_schedule_but_keeps_profiles(feed, admin, warehouse, workspace):
+    warehouse.upsert(user_rows(0, 3, T0))
+    run_now(feed)
+    service.activate(feed, admin)
+    pk = feed.pk
+    service.delete_feed(feed, admin)
+    assert not Feed.objects.filter(pk=pk).exists()
+    assert not Schedule.objects.filter(name=f"wsync-feed-{pk}").exists()
+    assert profile_count(workspace) == 3
+
+
+def test_it_backfills_history_in_windows_that_do_not_block_or_move_the_main_run(
+    draft, admin, warehouse, workspace, settings
+):
+    settings.WSYNC_BACKFILL_WINDOW_DAYS = 30
+    now = timezone.now()
+    draft.from_time = now - timedelta(days=75)
+    draft.save()
+    warehouse.upsert(user_rows(0, 3, now - timedelta(days=70)) + user_rows(3, 3, now - timedelta(days=10)))
+    service.activate(draft, admin)
+
+    backfills = list(SyncRun.objects.filter(feed=draft, kind=RunKind.BACKFILL).order_by("pk"))
+    assert len(backfills) == 3 and all(r.state == RunState.QUEUED for r in backfills)
+    split = Checkpoint.objects.get(feed=draft).value
+    assert backfills[-1].window["upper"] == split
+
+    manual = service.request_run(draft, admin)  # backfills are not "a run in progress"
+    engine.run(manual.pk)
+    for run in backfills:
+        engine.run(run.pk)
+        run.refresh_from_db()
+        assert run.state == RunState.SUCCEEDED
+    assert Checkpoint.objects.get(feed=draft).value == split
+    assert sum(r.rows_read for r in SyncRun.objects.filter(kind=RunKind.BACKFILL)) == 6
+    assert store_users(workspace) == warehouse.users()
+
+
+def test_it_takes_over_a_run_whose_worker_died_and_ends_exact(
+    feed, warehouse, workspace, settings, fail_after
+):
+    settings.WSYNC_PAGE_SIZE = 10
+    settings.WSYNC_STALE_RUN_SECONDS = 0
+    warehouse.upsert([r for i in range(6) for r in user_rows(i * 10, 10, T0 + i * timedelta(minutes=1))])
+    fail_after(2, Crash())
+    run = service.request_run(feed, None)
+    with pytest.raises(Crash):
+        engine.run(run.pk)
+    fail_after.disarm()
+    run.refresh_from_db()
+    assert run.state == RunState.RUNNING and run.rows_read == 20
+
+    service.tick(feed.pk)  # the minute tick notices the silent worker
+    run.refresh_from_db()
+    assert run.state == RunState.QUEUED
+    engine.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED and run.attempt == 2
+    assert store_users(workspace) == warehouse.users() and profile_count(workspace) == 60
+
+
+def test_it_makes_a_dead_workers_late_commit_fail(feed, warehouse, workspace, settings):
+    settings.WSYNC_STALE_RUN_SECONDS = 0
+    run = service.request_run(feed, None)
+    old_token = engine.queue.claim(run.pk)
+    service.tick(feed.pk)
+    new_token = engine.queue.claim(run.pk)
+    assert new_token and new_token != old_token
+    assert SyncRun.objects.filter(pk=run.pk, claim=old_token).count() == 0
+
+
+def test_it_queues_a_once_feed_a_single_time(feed, admin):
+    Feed.objects.filter(pk=feed.pk).update(schedule_type=ScheduleType.ONCE, activated_on=None)
+    feed.refresh_from_db()
+    service.activate(feed, admin)
+    first = service.tick(feed.pk)
+    assert first is not None and first.kind == RunKind.ONCE
+    SyncRun.objects.filter(pk=first.pk).update(state=RunState.SUCCEEDED)
+    assert service.tick(feed.pk) is None
