@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.personas",
+    "tests.feed_fixtures",
     "tests.standins.snowflake",
     "tests.standins.bigquery",
     "tests.standins.redshift",
