@@ -337,3 +337,9 @@ def connect_feed(
         if section_values(feed, "connect")["connection_id"] != saved.pk:
             save_section(feed, "connect", {"connection_id": saved.pk}, user)
         return feed
+
+
+def resume_url_name(feed: Feed) -> str:
+    """Return the URL name of the step a draft was left at (for "Continue setup")."""
+    key = feed.wizard_step if feed.wizard_step in STEP_KEYS else "connect"
+    return STEPS[step_index(key)].url_name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from crispy_forms.helper import FormHelper
 from django import forms
@@ -83,7 +83,7 @@ class ConnectForm(forms.Form):
         self.workspace, self.provider_cls, self.selected, self.feed = workspace, provider_cls, selected, feed
         self.specs: tuple[ConfigField, ...] = provider_cls.fields
         existing = Connection.objects.filter(workspace=workspace, provider=provider_cls.kind).order_by("name")
-        self.fields["connection"].choices = [
+        cast(forms.ChoiceField, self.fields["connection"]).choices = [
             *((str(c.pk), f"{c.name} (saved connection)") for c in existing),
             (NEW, "A new connection"),
         ]
@@ -118,7 +118,8 @@ class ConnectForm(forms.Form):
         return connection
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if "connection" not in cleaned:
             return cleaned
         name = (cleaned.get("name") or "").strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -13,14 +13,14 @@ from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
 from feeds.connect import providers
 from feeds.connect.forms import NEW, ConnectForm, initial_for
-from feeds.connect.frame import step_context, step_feed
+from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
 from feeds.models import Connection, Feed
 
 PAGE = "connect/step.html"
 
 
 @require_GET
-def directory(request: HttpRequest, ws: str) -> HttpResponse:
+def directory(request: HtmxHttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws)
     query = request.GET.get("q", "")
     ctx = {"workspace": membership.workspace, "membership": membership, "nav": "directory"}
@@ -30,7 +30,7 @@ def directory(request: HttpRequest, ws: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def new(request: HttpRequest, ws: str, provider: str) -> HttpResponse:
+def new(request: HtmxHttpRequest, ws: str, provider: str) -> HttpResponse:
     membership = require_member(request.user, ws, Role.EDITOR)
     provider_cls = _provider_or_404(provider)
     selected = _selected(request, membership, provider, None)
@@ -45,7 +45,7 @@ def new(request: HttpRequest, ws: str, provider: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
     provider = feed.connection.provider if feed.connection else request.GET.get("provider", "duckdb")
     provider_cls = _provider_or_404(provider)
@@ -59,7 +59,7 @@ def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def test(request: HttpRequest, ws: str, provider: str, feed_id: int | None = None) -> HttpResponse:
+def test(request: HtmxHttpRequest, ws: str, provider: str, feed_id: int | None = None) -> HttpResponse:
     """Answer "Test connection" inline: validate the form, then make one real round trip."""
     membership = require_member(request.user, ws, Role.EDITOR)
     feed = _feed_or_none(membership, feed_id)
@@ -72,7 +72,7 @@ def test(request: HttpRequest, ws: str, provider: str, feed_id: int | None = Non
 
 
 @require_POST
-def prepare(request: HttpRequest, ws: str, provider: str) -> HttpResponse:
+def prepare(request: HtmxHttpRequest, ws: str, provider: str) -> HttpResponse:
     """Refresh the "Prepare your warehouse" panel with the names typed so far (never secrets)."""
     require_member(request.user, ws, Role.EDITOR)
     provider_cls = _provider_or_404(provider)
@@ -82,7 +82,7 @@ def prepare(request: HttpRequest, ws: str, provider: str) -> HttpResponse:
 
 
 def _save(
-    request: HttpRequest, membership: Membership, feed: Feed | None, provider_cls: Any, form: ConnectForm
+    request: HtmxHttpRequest, membership: Membership, feed: Feed | None, provider_cls: Any, form: ConnectForm
 ) -> HttpResponse:
     if not form.is_valid():
         return _render(request, membership, feed, provider_cls, form, status=200)
@@ -103,7 +103,7 @@ def _save(
 
 
 def _render(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     membership: Membership,
     feed: Feed | None,
     provider_cls: Any,
@@ -151,7 +151,7 @@ def _provider_or_404(kind: str) -> Any:
 
 
 def _selected(
-    request: HttpRequest, membership: Membership, provider: str, current: Connection | None
+    request: HtmxHttpRequest, membership: Membership, provider: str, current: Connection | None
 ) -> Connection | None:
     """Return the connection the form edits: the one picked in the form, else the feed's."""
     picked = request.POST.get("connection") or request.GET.get("connection")

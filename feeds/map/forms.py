@@ -38,7 +38,8 @@ class NodeForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         kind, obj = cleaned["mapping_type"], cleaned["object"]

@@ -41,7 +41,7 @@ EVENT_FIELDS = (
 class Node:
     index: int
     mapping: dict[str, Any]
-    field: str  # the part of the destination the user edits inside the object
+    target: str  # the part of the destination the user edits inside the object
     errors: list[str] = field(default_factory=list)
 
     @property

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership, Role
-from feeds.connect.frame import step_context, step_feed
+from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
 from feeds.map import tree
 from feeds.map.forms import AddForm, NodeForm, PipelineTypeForm
 from feeds.models import Feed
@@ -27,7 +27,7 @@ def _rules() -> Any:
 
 
 @require_http_methods(["GET", "POST"])
-def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
     model = wizard.section_values(feed, "model")
     if not wizard.model_is_probed(model):
@@ -46,7 +46,7 @@ def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def pipeline_type(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def pipeline_type(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Change the type of data to sync: the tree starts over from the automatic mapping."""
     membership, feed = step_feed(request, ws, feed_id)
     form = PipelineTypeForm(request.POST)
@@ -59,7 +59,7 @@ def pipeline_type(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def add(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def add(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Add Mapping (a new object with its first node) or "+" (a child node inside an object)."""
     membership, feed = step_feed(request, ws, feed_id)
     form = AddForm(request.POST)
@@ -75,7 +75,7 @@ def add(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def node(request: HttpRequest, ws: str, feed_id: int, index: int) -> HttpResponse:
+def node(request: HtmxHttpRequest, ws: str, feed_id: int, index: int) -> HttpResponse:
     """Save one node as edited; a value that cannot be typed stays in the form with its message."""
     membership, feed = step_feed(request, ws, feed_id)
     form = NodeForm(request.POST)
@@ -96,7 +96,7 @@ def node(request: HttpRequest, ws: str, feed_id: int, index: int) -> HttpRespons
 
 
 @require_POST
-def delete(request: HttpRequest, ws: str, feed_id: int, index: int) -> HttpResponse:
+def delete(request: HtmxHttpRequest, ws: str, feed_id: int, index: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
     values = wizard.section_values(feed, "mapping")
     try:
@@ -108,7 +108,7 @@ def delete(request: HttpRequest, ws: str, feed_id: int, index: int) -> HttpRespo
 
 
 def _tree(
-    request: HttpRequest, membership: Membership, feed: Feed, node_errors: dict[int, Any] | None = None
+    request: HtmxHttpRequest, membership: Membership, feed: Feed, node_errors: dict[int, Any] | None = None
 ) -> HttpResponse:
     if not request.htmx:
         return redirect("mapping:step", membership.workspace.slug, feed.pk)
@@ -118,7 +118,7 @@ def _tree(
     return render(request, f"{PAGE}#tree", ctx)
 
 
-def _prefilled(feed: Feed, model: dict[str, Any], request: HttpRequest, can_edit: bool) -> dict[str, Any]:
+def _prefilled(feed: Feed, model: dict[str, Any], request: HtmxHttpRequest, can_edit: bool) -> dict[str, Any]:
     """Return the mapping; an empty one starts from the automatic mapping of the model's columns."""
     values = wizard.section_values(feed, "mapping")
     if not values["mappings"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -32,7 +32,10 @@ class ModelForm(forms.Form):
             # Delta Sharing has no SQL engine: the model names a shared table, checked by the provider.
             self.fields["sql"].label = "Shared table"
         self.fields["sql"].widget.attrs["data-dialect"] = dialect
-        self.fields["timestamp_field"].choices = [("", "— pick a column —"), *((c, c) for c in candidates)]
+        cast(forms.ChoiceField, self.fields["timestamp_field"]).choices = [
+            ("", "— pick a column —"),
+            *((c, c) for c in candidates),
+        ]
 
     def clean_timestamp_field(self) -> str:
         value = self.cleaned_data.get("timestamp_field") or ""

@@ -6,13 +6,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership
-from feeds.connect.frame import step_context, step_feed
+from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
 from feeds.connect.providers import info
 from feeds.model import query
 from feeds.model.forms import ModelForm
@@ -24,7 +24,7 @@ PAGE = "model/step.html"
 
 
 @require_http_methods(["GET", "POST"])
-def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
     connection = _connection(feed)
     if connection is None:
@@ -45,7 +45,7 @@ def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def validate(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def validate(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Check the SQL as it is typed (debounced in the browser); nothing reaches the warehouse."""
     membership, feed = step_feed(request, ws, feed_id)
     connection = _connection(feed)
@@ -57,7 +57,7 @@ def validate(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def run(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def run(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Run Query: validate, preview the first rows, and remember the columns of this exact SQL."""
     membership, feed = step_feed(request, ws, feed_id)
     connection = _connection(feed)

@@ -10,7 +10,7 @@ from feeds.connect.providers import check_connection, load_provider
 from feeds.models import Connection, Feed, FeedState
 from feeds.schedule.rules import schedule_problems
 from feeds.warehouses.base import Page, WarehouseError
-from feeds.warehouses.registry import open_warehouse
+from feeds.warehouses.registry import open_warehouse, provider_class
 from feeds.warehouses.sqlcheck import check_select
 
 SAMPLE_ROWS = 10
@@ -86,7 +86,7 @@ def review_problems(feed: Feed) -> list[Problem]:
 
 
 def _model_problems(connection: Connection, model: dict[str, Any]) -> list[Problem]:
-    provider = load_provider(connection.provider)
+    provider = provider_class(connection.provider)
     if provider.has_sql:
         sql_problem = check_select(model["sql"], provider.dialect)
         if sql_problem is not None:
@@ -117,7 +117,7 @@ def _mapping_problems(feed: Feed, model: dict[str, Any]) -> list[Problem]:
 
 
 def _schedule_problems(feed: Feed, connection: Connection, model: dict[str, Any]) -> list[Problem]:
-    provider = load_provider(connection.provider)
+    provider = provider_class(connection.provider)
     values = wizard.section_values(feed, "schedule")
     found = schedule_problems(
         values, wizard.column_names(model), tuple(provider.iterator_types), model.get("timestamp_field") or ""

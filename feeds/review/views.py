@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership
-from feeds.connect.frame import step_context, step_feed
+from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
 from feeds.map.tree import grouped
 from feeds.models import Feed
 from feeds.review import readiness
@@ -20,7 +20,7 @@ PAGE = "review/step.html"
 
 
 @require_GET
-def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
     model = wizard.section_values(feed, "model")
     if not wizard.model_is_probed(model):
@@ -30,7 +30,7 @@ def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_GET
-def checks(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def checks(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Re-validate every step (this reaches the warehouse, so the page loads it separately)."""
     membership, feed = step_feed(request, ws, feed_id)
     ctx = _ctx(membership, feed, problems=readiness.review_problems(feed), checked=True)
@@ -38,7 +38,7 @@ def checks(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_GET
-def sample(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def sample(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Sample enriched profiles: the model's first rows, mapped and resolved without writing."""
     membership, feed = step_feed(request, ws, feed_id)
     ctx = _ctx(membership, feed, sample=readiness.sample_profiles(feed))
@@ -46,7 +46,7 @@ def sample(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def activate(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def activate(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     from feeds.sync.service import RunRefused
 
     membership, feed = step_feed(request, ws, feed_id)
@@ -63,7 +63,7 @@ def activate(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def discard(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def discard(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     _, feed = step_feed(request, ws, feed_id)
     wizard.discard_pending(feed, request.user)
     messages.info(request, "Your unsaved changes were discarded; the feed keeps its saved settings.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -50,11 +50,18 @@ class ScheduleForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.columns, self.iterator_types, self.timestamp_field = columns, iterator_types, timestamp_field
-        self.fields["iterator"].choices = [("", "— pick a column —"), *((c, c) for c in columns)]
-        self.fields["iterator_type"].choices = [("", "—"), *((t, t) for t in iterator_types)]
+        cast(forms.ChoiceField, self.fields["iterator"]).choices = [
+            ("", "— pick a column —"),
+            *((c, c) for c in columns),
+        ]
+        cast(forms.ChoiceField, self.fields["iterator_type"]).choices = [
+            ("", "—"),
+            *((t, t) for t in iterator_types),
+        ]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.errors:
             problems = schedule_problems(cleaned, self.columns, self.iterator_types, self.timestamp_field)
             for name, message in problems.items():

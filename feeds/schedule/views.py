@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership
-from feeds.connect.frame import step_context, step_feed
+from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
 from feeds.models import Connection, Feed
 from feeds.schedule import checks, rules
 from feeds.schedule.forms import PreviewForm, ScheduleForm
@@ -32,7 +32,7 @@ FORM_FIELDS = (
 
 
 @require_http_methods(["GET", "POST"])
-def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
     model = wizard.section_values(feed, "model")
     if not wizard.model_is_probed(model):
@@ -50,7 +50,7 @@ def step(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def preview(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def preview(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """The next five run times for the schedule as typed (the live preview)."""
     step_feed(request, ws, feed_id)
     form = PreviewForm(request.POST)
@@ -59,7 +59,7 @@ def preview(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def iterator_check(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def iterator_check(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Check the chosen iterator column on a sample of the model's rows."""
     _, feed = step_feed(request, ws, feed_id)
     model = wizard.section_values(feed, "model")

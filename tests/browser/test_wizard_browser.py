@@ -161,3 +161,58 @@ def test_it_shows_a_reviewer_every_step_read_only(page_as, editor, viewer, wareh
     shot(reviewer, "07-reviewer-read-only")
     response = reviewer.request.post(f"/w/acme/feeds/{feed.pk}/setup/model/run/", form={"sql": USERS_SQL})
     assert response.status == 403
+
+
+def seed_postgres(db) -> None:
+    with db.admin() as conn:
+        conn.execute(
+            f"CREATE TABLE customers (customer_id text, email text, plan text, updated_at timestamptz);"
+            f"INSERT INTO customers SELECT 'P' || i, 'p' || i || '@example.com', 'pro', "
+            f"TIMESTAMPTZ '2026-01-01' + i * INTERVAL '1 hour' FROM generate_series(1, 50) AS i;"
+            f"ALTER TABLE customers OWNER TO {db.user};"
+        )
+
+
+def test_it_takes_a_marketer_from_a_postgresql_table_to_an_active_feed(
+    page_as, editor, pg_database, settings
+):
+    settings.WSYNC_ALLOW_PRIVATE_HOSTS = True
+    seed_postgres(pg_database)
+    page = page_as(editor)
+    page.goto("/w/acme/directory/")
+    page.get_by_role("link", name="Set up PostgreSQL").click()
+    page.get_by_label("Feed name").fill("CRM customers")
+    page.get_by_label("Configuration name").fill("CRM database")
+    page.get_by_label("Host").fill("127.0.0.1")
+    page.get_by_label("Port").fill(str(pg_database.cluster.port))
+    page.get_by_label("Database").fill(pg_database.database)
+    page.get_by_label("User").fill(pg_database.user)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#test-result")).to_contain_text("The user name or password is wrong")
+    shot(page, "10-postgres-wrong-password")
+    page.get_by_label("Password").fill(pg_database.password)
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#test-result")).to_contain_text("Connected")
+    page.get_by_role("button", name="Next").click()
+    expect(page).to_have_url(re.compile(r"/setup/model/$"))
+    set_sql(page, "SELECT customer_id, email, plan, updated_at FROM customers")
+    page.get_by_role("button", name="Run Query").click()
+    expect(page.locator("#query-stats")).to_contain_text("50 rows")
+    shot(page, "11-postgres-data-model")
+    page.locator("#next").click()
+    expect(identity_nodes(page)).to_have_count(2)
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label(re.compile("^Full")).check()
+    page.get_by_label(re.compile("^On Demand")).check()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#sample-counts")).to_contain_text("Would create 10 profiles", timeout=30000)
+    shot(page, "12-postgres-review")
+    page.get_by_role("button", name="Activate").click()
+    expect(page).to_have_url(re.compile(r"/feeds/\d+/$"))
+    feed = Feed.objects.get(name="CRM customers")
+    assert feed.state == FeedState.ACTIVE and feed.schedule_type == "on_demand" and feed.sync_mode == "full"
+    assert (
+        "password" not in feed.connection.config
+        and feed.connection.secrets["password"] == pg_database.password
+    )

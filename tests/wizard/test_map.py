@@ -1,0 +1,134 @@
+"""Mapping: the pre-filled tree, HTMX node edits that survive a reload, validation at each node."""
+
+from __future__ import annotations
+
+from feeds import wizard
+from tests.personas import client_for
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(feed, tail=""):
+    return f"/w/acme/feeds/{feed.pk}/setup/map/{tail}"
+
+
+def mappings(feed):
+    feed.refresh_from_db()
+    return wizard.section_values(feed, "mapping")["mappings"]
+
+
+def test_it_starts_from_the_automatic_mapping(workspace, editor, modelled):
+    html = client_for(editor).get(url(modelled)).content.decode()
+    saved = mappings(modelled)
+    assert {
+        "mapping_type": "column",
+        "source": "customer_id",
+        "destination": "user_identities.customer_id",
+        "value": None,
+    } in saved
+    assert any(m["source"] == "$unmapped" and m["destination"] == "user_attributes.*" for m in saved)
+    assert 'data-object="user_identities"' in html and 'data-object="user_attributes"' in html
+    assert "User Attributes &amp; Identities Only" in html
+
+
+def test_it_adds_a_static_child_to_an_object_as_a_fragment(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    before = len(mappings(modelled))
+    response = client.post(url(modelled, "add/"), {"object": "user_attributes", "kind": "static"}, **HTMX)
+    html = response.content.decode()
+    assert 'id="tree"' in html and "<html" not in html
+    assert len(mappings(modelled)) == before + 1 and mappings(modelled)[-1]["mapping_type"] == "static"
+
+
+def test_it_saves_a_typed_static_value(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    client.post(url(modelled, "add/"), {"object": "user_attributes", "kind": "static"}, **HTMX)
+    index = len(mappings(modelled)) - 1
+    data = {
+        "object": "user_attributes",
+        "mapping_type": "static",
+        "field": "loyalty_points",
+        "value": "42",
+        "value_type": "number",
+    }
+    client.post(url(modelled, f"node/{index}/"), data, **HTMX)
+    assert mappings(modelled)[index] == {
+        "mapping_type": "static",
+        "source": None,
+        "destination": "user_attributes.loyalty_points",
+        "value": 42,
+    }
+
+
+def test_it_points_a_bad_static_number_at_its_node(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    client.post(url(modelled, "add/"), {"object": "user_attributes", "kind": "static"}, **HTMX)
+    index = len(mappings(modelled)) - 1
+    data = {
+        "object": "user_attributes",
+        "mapping_type": "static",
+        "field": "x",
+        "value": "abc",
+        "value_type": "number",
+    }
+    html = client.post(url(modelled, f"node/{index}/"), data, **HTMX).content.decode()
+    node_html = html.split(f'id="node-{index}"')[1]
+    assert "is not a number" in node_html
+
+
+def test_it_blocks_next_without_an_identity_and_says_why(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    without = [m for m in mappings(modelled) if not (m["destination"] or "").startswith("user_identities.")]
+    wizard.save_section(modelled, "mapping", {"mappings": without}, editor)
+    response = client.post(url(modelled))
+    assert response.status_code == 200 and "to fix before Next" in response.content.decode()
+
+
+def test_it_points_a_column_missing_from_the_model_at_its_node(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    saved = mappings(modelled)
+    saved.append(
+        {"mapping_type": "column", "source": "nope", "destination": "user_attributes.nope", "value": None}
+    )
+    wizard.save_section(modelled, "mapping", {"mappings": saved}, editor)
+    html = client.post(url(modelled)).content.decode()
+    index = len(saved) - 1
+    assert "is not in the data model" in html.split(f'id="node-{index}"')[1].split("</form>")[0]
+
+
+def test_it_goes_on_to_the_sync_settings_when_the_mapping_is_complete(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    response = client.post(url(modelled))
+    assert response.status_code == 302 and response["Location"].endswith("/setup/schedule/")
+
+
+def test_it_removes_a_node(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    before = mappings(modelled)
+    client.post(url(modelled, "node/0/delete/"), **HTMX)
+    assert mappings(modelled) == before[1:]
+
+
+def test_it_starts_over_for_events(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    client.post(url(modelled, "type/"), {"pipeline_type": "events"}, **HTMX)
+    modelled.refresh_from_db()
+    assert modelled.pipeline_type == "events"
+    saved = mappings(modelled)
+    assert any(m["destination"] == "events[].event_type" for m in saved)
+
+
+def test_it_refuses_edits_from_a_viewer(workspace, editor, viewer, modelled):
+    client_for(editor).get(url(modelled))
+    client = client_for(viewer)
+    assert client.get(url(modelled)).status_code == 200
+    assert client.post(url(modelled, "node/0/delete/")).status_code == 403
+    assert client.post(url(modelled, "add/"), {"object": "events"}).status_code == 403

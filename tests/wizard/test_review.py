@@ -1,0 +1,107 @@
+"""Review: summary with Edit links, re-validation of every step, sample profiles, Activate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from feeds import wizard
+from feeds.models import FeedState
+from tests.personas import client_for
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(feed, tail=""):
+    return f"/w/acme/feeds/{feed.pk}/setup/review/{tail}"
+
+
+def ready(feed, editor, **schedule):
+    client_for(editor).get(f"/w/acme/feeds/{feed.pk}/setup/map/")  # pre-fills the mapping
+    values = {
+        "sync_mode": "incremental",
+        "iterator": "updated_at",
+        "iterator_type": "timestamptz",
+        "schedule_type": "on_demand",
+        **schedule,
+    }
+    wizard.save_section(feed, "schedule", values, editor)
+    feed.refresh_from_db()
+    return feed
+
+
+def test_it_summarises_every_step_with_edit_links(workspace, editor, modelled):
+    feed = ready(modelled, editor)
+    html = client_for(editor).get(url(feed)).content.decode()
+    for step in ("connect", "model", "map", "schedule"):
+        assert f'href="/w/acme/feeds/{feed.pk}/setup/{step}/">Edit' in html
+    assert "customer_id</code> → <code>user_identities.customer_id" in html
+
+
+def test_it_offers_activate_once_every_check_passes(workspace, editor, modelled):
+    feed = ready(modelled, editor)
+    html = client_for(editor).get(url(feed, "checks/"), **HTMX).content.decode()
+    assert 'id="checks-ok"' in html and ">Activate</button>" in html
+
+
+def test_it_names_the_step_to_fix_when_a_check_fails(workspace, editor, modelled, demo_file):
+    feed = ready(modelled, editor)
+    feed.connection.config = {"path": str(demo_file.parent / "gone.duckdb")}
+    feed.connection.save()
+    html = client_for(editor).get(url(feed, "checks/"), **HTMX).content.decode()
+    assert "The connection test failed" in html and "Go to Connect" in html and "Activate" not in html
+
+
+def test_it_previews_sample_profiles_without_writing(workspace, editor, modelled):
+    from feeds.profiles.models import Profile
+
+    feed = ready(modelled, editor)
+    html = client_for(editor).get(url(feed, "sample/"), **HTMX).content.decode()
+    assert "Would create 10 profiles, update 0" in html
+    assert "C000001" in html and "new" in html
+    assert Profile.objects.count() == 0
+
+
+def test_it_activates_an_on_demand_feed(workspace, editor, modelled):
+    feed = ready(modelled, editor)
+    response = client_for(editor).post(url(feed, "activate/"))
+    assert response.status_code == 302 and response["Location"] == f"/w/acme/feeds/{feed.pk}/"
+    feed.refresh_from_db()
+    assert feed.state == FeedState.ACTIVE and feed.activated_on is not None
+
+
+def test_it_refuses_to_activate_when_a_check_fails(workspace, editor, modelled):
+    feed = ready(modelled, editor, iterator="")
+    response = client_for(editor).post(url(feed, "activate/"))
+    assert response.status_code == 200 and "Pick the iterator column" in response.content.decode()
+    feed.refresh_from_db()
+    assert feed.state == FeedState.DRAFT
+
+
+def test_it_applies_a_live_feeds_pending_changes_only_on_save(workspace, editor, modelled):
+    feed = ready(modelled, editor)
+    client = client_for(editor)
+    client.post(url(feed, "activate/"))
+    feed.refresh_from_db()
+    start = datetime(2099, 1, 1, 9, tzinfo=UTC)
+    wizard.save_section(
+        feed, "schedule", {"schedule_type": "interval", "frequency": "daily", "schedule_start": start}, editor
+    )
+    feed.refresh_from_db()
+    assert feed.schedule_type == "on_demand"
+    html = client.get(url(feed, "checks/"), **HTMX).content.decode()
+    assert ">Save</button>" in html
+    client.post(url(feed, "activate/"))
+    feed.refresh_from_db()
+    assert (feed.schedule_type, feed.frequency, feed.schedule_start) == ("interval", "daily", start)
+    assert feed.pending_changes == {}
+
+
+def test_it_lets_a_viewer_review_but_not_activate(workspace, editor, viewer, modelled):
+    feed = ready(modelled, editor)
+    client = client_for(viewer)
+    assert client.get(url(feed)).status_code == 200
+    html = client.get(url(feed, "checks/"), **HTMX).content.decode()
+    assert 'id="checks-ok"' in html and "Activate" not in html
+    assert client.post(url(feed, "activate/")).status_code == 403
+    feed.refresh_from_db()
+    assert feed.state == FeedState.DRAFT
