@@ -51,7 +51,8 @@ def test_it_plans_a_retry_for_a_passing_warehouse_error(feed, warehouse, workspa
     assert store_users(workspace) == warehouse.users()
 
 
-def test_it_gives_up_retrying_after_a_few_attempts(feed, fail_after):
+def test_it_gives_up_retrying_after_a_few_attempts(feed, warehouse, fail_after):
+    warehouse.upsert(user_rows(0, 3, T0))
     fail_after(0, WarehouseError("The query took too long and was stopped.", permanent=False))
     run = run_now(feed)
     delays = []
@@ -86,8 +87,14 @@ def test_it_faults_the_feed_on_a_permanent_error_until_a_run_succeeds(feed, ware
 
 
 def test_it_records_rejected_rows_with_their_reason_and_key(feed, warehouse):
-    warehouse.upsert(user_rows(0, 2, T0))
-    warehouse.sql("INSERT INTO users VALUES (NULL, NULL, 'free', 1, ?)", [T0])
+    warehouse.upsert(user_rows(0, 2, T0) + [("C9", "nine@example.com", "free", -1, T0)])
+    model = feed.data_model
+    # The model blanks both identities of one row: that row cannot be mapped to any profile.
+    model.sql = (
+        "SELECT CASE WHEN score = -1 THEN NULL ELSE customer_id END AS customer_id, "
+        "CASE WHEN score = -1 THEN NULL ELSE email END AS email, plan, score, updated_at FROM users"
+    )
+    model.save()
     run = run_now(feed)
     assert run.state == RunState.SUCCEEDED and run.rows_rejected == 1 and run.rows_read == 3
     rejected = RejectedRow.objects.get(run=run)

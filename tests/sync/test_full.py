@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,13 +19,12 @@ def full_feed(workspace, warehouse, settings):
     return make_feed(workspace, warehouse.path, sync_mode=SyncMode.FULL, iterator="", iterator_type="")
 
 
+WRITE = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM|COPY)\s+"?profiles_', re.IGNORECASE)
+
+
 def profile_writes(queries) -> list[str]:
-    return [
-        q["sql"]
-        for q in queries
-        if "profiles_" in q["sql"]
-        and q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "COPY"))
-    ]
+    """Return the statements that wrote to the profile store's tables."""
+    return [q["sql"] for q in queries if WRITE.match(q["sql"])]
 
 
 def test_it_writes_nothing_to_the_store_for_unchanged_rows(full_feed, warehouse, workspace):
