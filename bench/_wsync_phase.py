@@ -13,10 +13,10 @@ import django  # noqa: E402
 django.setup()
 
 import psycopg  # noqa: E402
+from _measure import measure  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from _measure import measure  # noqa: E402
 from feeds.accounts.models import Workspace  # noqa: E402
 from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, SyncMode  # noqa: E402
 from feeds.sync import engine, service, windows  # noqa: E402
