@@ -53,7 +53,10 @@ def validate(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     problem = None
     if provider_cls is not None and provider_cls.has_sql:
         problem = check_select(request.POST.get("sql", ""), provider_cls.dialect)
-    return render(request, f"{PAGE}#sql_check", {"problem": problem, "checked": True})
+    table_model = provider_cls is not None and not provider_cls.has_sql
+    return render(
+        request, f"{PAGE}#sql_check", {"problem": problem, "checked": True, "table_model": table_model}
+    )
 
 
 @require_POST

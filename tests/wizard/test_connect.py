@@ -172,3 +172,45 @@ def test_it_refuses_changes_from_a_viewer(workspace, viewer, draft, demo_file):
 def test_it_hides_feeds_of_other_workspaces(workspace, outsider, draft):
     assert client_for(outsider).get(f"/w/other/feeds/{draft.pk}/setup/connect/").status_code == 404
     assert client_for(outsider).get(f"/w/acme/feeds/{draft.pk}/setup/connect/").status_code == 404
+
+
+def test_it_fills_the_prepare_panel_with_the_names_typed_so_far(workspace, editor):
+    data = {
+        "cfg_host": "db.example.com",
+        "cfg_database": "crm",
+        "cfg_user": "wsync_reader",
+        "cfg_password": "pw",
+    }
+    html = client_for(editor).post("/w/acme/feeds/new/postgres/prepare/", data, **HTMX).content.decode()
+    assert 'id="prepare"' in html and "wsync_reader" in html and "pw" not in html.replace("password", "")
+
+
+def test_it_switches_the_form_to_another_saved_connection(workspace, editor, draft, demo_file):
+    from feeds import wizard
+
+    other = wizard.save_connection(
+        workspace,
+        connection=None,
+        provider="duckdb",
+        name="Archive",
+        config={"path": str(demo_file.parent / "archive.duckdb")},
+        secrets={},
+        user=editor,
+    )
+    url = f"/w/acme/feeds/{draft.pk}/setup/connect/?connection={other.pk}"
+    html = client_for(editor).get(url, **HTMX).content.decode()
+    assert 'id="connection-form"' in html and "archive.duckdb" in html and "<html" not in html
+
+
+def test_it_moves_a_live_feed_to_another_connection_only_when_saved(workspace, editor, draft, demo_file):
+    from feeds import wizard
+
+    draft.state = "active"
+    draft.save()
+    old = draft.connection
+    data = {"feed_name": draft.name, "connection": "new", "name": "Copy", "cfg_path": str(demo_file)}
+    response = client_for(editor).post(f"/w/acme/feeds/{draft.pk}/setup/connect/", data)
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.connection == old
+    assert wizard.section_values(draft, "connect")["connection_id"] != old.pk
