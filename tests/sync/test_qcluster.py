@@ -23,7 +23,7 @@ def cluster_env(tmp_path):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.sync.cluster_settings",
         "WSYNC_DATA_DIR": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "WSYNC_DUCKDB_ROOTS": str(tmp_path),
     }
     url = os.environ.get("DATABASE_URL", "")
@@ -90,11 +90,13 @@ def test_it_ends_exact_after_the_cluster_is_killed_mid_sync(cluster_env, tmp_pat
     cluster = start_cluster(cluster_env, log)
     try:
         run = drive(cluster_env, "run", feed)["run"]
-        first = wait_for(
-            lambda: (s := drive(cluster_env, "status", run))["rows_read"] >= ROWS // 4 and s,
-            240,
-            "a quarter of the rows",
-        )
+
+        def a_quarter_done():
+            status = drive(cluster_env, "status", run)
+            assert status["state"] in ("queued", "running"), (status, log.read_text()[-3000:])
+            return status if status["rows_read"] >= ROWS // 4 else None
+
+        first = wait_for(a_quarter_done, 240, "a quarter of the rows")
         os.killpg(cluster.pid, signal.SIGKILL)  # every process of the cluster, mid-run
         cluster.wait()
         killed = drive(cluster_env, "status", run)
