@@ -41,7 +41,7 @@ CREATE TABLE users AS SELECT
   timestamptz '2025-01-01 00:00:00+00' + ((i * 104729) % 31536000) * interval '1 second' AS updated_at,
   'v' || i % 13 AS a1, i % 17 AS a2, (i % 19) * 1.5 AS a3, i % 2 = 0 AS a4, 'x' || i % 23 AS a5,
   i % 29 AS a6, 'y' || i % 31 AS a7, i % 37 AS a8, 'z' || i % 41 AS a9, i % 43 AS a10
-FROM generate_series(1, %s) AS t(i);
+FROM generate_series(1::bigint, %s::bigint) AS t(i);
 ALTER TABLE users ADD PRIMARY KEY (customer_id);
 CREATE INDEX users_updated_at ON users (updated_at);
 """
@@ -149,7 +149,7 @@ def main() -> None:
     reference = None if args.skip_dlt else dlt_load()
     if reference:
         results.append(reference)
-    for store in args.stores.split(","):
+    for store in filter(None, args.stores.split(",")):
         results.extend(wsync(store, args.rows))
     report(results, reference)
 
