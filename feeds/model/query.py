@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from feeds.models import Connection
@@ -20,6 +21,19 @@ class QueryOutcome:
     elapsed_ms: int = 0
     truncated: bool = False
     error: str = ""
+
+    @property
+    def display_rows(self) -> list[list[str | None]]:
+        """Return the rows as text for the preview table (timestamps in ISO form with their zone)."""
+        return [[cell_text(v) for v in row] for row in self.rows]
+
+
+def cell_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return str(value)
 
 
 def column_dicts(columns: tuple[Column, ...] | list[Column]) -> list[dict[str, str]]:

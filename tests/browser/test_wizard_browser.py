@@ -96,7 +96,7 @@ def map_columns(page) -> None:
     page.wait_for_load_state("networkidle")
     identity_nodes(page).first.get_by_label("Field").select_option(label="Customer ID")
     page.wait_for_load_state("networkidle")
-    page.reload()  # the tree survives a reload
+    page.goto(page.url)  # the tree survives a reload (a fresh GET: reload would re-send the POST)
     expect(identity_nodes(page).first.get_by_label("Field")).to_have_value("user_identities.customer_id")
     shot(page, "03-mapping")
     page.get_by_role("button", name="Next").click()
