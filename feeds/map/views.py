@@ -162,18 +162,17 @@ def _ctx(
         attribute_options=["*", *sorted(getattr(_rules(), "RESERVED_ATTRIBUTES", {}))],
         event_fields=tree.EVENT_FIELDS,
         event_types=tree.EVENT_TYPES,
+        custom_event_types=getattr(_rules(), "CUSTOM_EVENT_TYPES", ()),
         missing_objects=[k for k in tree.OBJECTS if k not in {g.key for g in groups}],
         **extra,
     )
 
 
 def _identity_options() -> list[tuple[str, str]]:
-    """Return (destination, label) for the identity dropdown: identity types, MPID, device ids."""
-    options = [(f"user_identities.{t}", label) for t, label in _rules().IDENTITY_CHOICES]
-    options.append(("mpid", "MPID"))
-    devices = getattr(_rules(), "DEVICE_IDS", {})
-    names = devices.values() if isinstance(devices, dict) else devices
-    for name in names:
-        dest = name if str(name).startswith(("device_info.", "mp_deviceid")) else f"device_info.{name}"
-        options.append((dest, f"Device: {str(dest).split('.')[-1]}"))
-    return options
+    """Return (destination, label) for the identity dropdown: identity types and device ids, then MPID."""
+    rules = _rules()
+    options = [
+        (rules.RESERVED_IDENTITIES.get(t) or f"user_identities.{t}", label)
+        for t, label in rules.IDENTITY_CHOICES
+    ]
+    return [*options, ("mpid", "MPID")]

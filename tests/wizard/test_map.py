@@ -132,3 +132,23 @@ def test_it_refuses_edits_from_a_viewer(workspace, editor, viewer, modelled):
     assert client.get(url(modelled)).status_code == 200
     assert client.post(url(modelled, "node/0/delete/")).status_code == 403
     assert client.post(url(modelled, "add/"), {"object": "events"}).status_code == 403
+
+
+def test_it_offers_identity_types_and_device_ids_in_the_identity_dropdown(workspace, editor, modelled):
+    html = client_for(editor).get(url(modelled)).content.decode()
+    assert '<option value="user_identities.email" >Email Address</option>' in html.replace("selected", "")
+    assert 'value="device_info.ios_idfv"' in html and 'value="mpid"' in html
+
+
+def test_it_prefills_a_complete_event_mapping_with_pickers_for_the_event_type(workspace, editor, draft):
+    from feeds.model.query import run_query
+
+    sql = "SELECT event_id, event_name, customer_id, occurred_at, platform FROM events"
+    outcome = run_query(draft.connection, sql, 5)
+    wizard.save_section(draft, "model", {"sql": sql, "columns": outcome.columns, "columns_sql": sql}, editor)
+    wizard.save_section(draft, "mapping", {"pipeline_type": "events"}, editor)
+    client = client_for(editor)
+    html = client.get(url(draft)).content.decode()
+    assert 'data-object="events"' in html and '<option value="custom_event" selected>' in html
+    assert '<option value="other" selected>' in html  # the custom event type picker
+    assert client.post(url(draft))["Location"].endswith("/setup/schedule/")
