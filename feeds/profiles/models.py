@@ -1,0 +1,97 @@
+"""The profile store: profiles (MPIDs), their identities, attributes (with lineage) and events.
+
+Environments are separate profile spaces: every lookup is scoped to a workspace and an environment.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from feeds.accounts.models import Workspace
+from feeds.models import Environment, Feed
+
+
+class Profile(models.Model):
+    """One customer in one environment of a workspace, addressed by its MPID."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    mpid = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "environment", "mpid"], name="profile_mpid_unique")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.mpid)
+
+
+class Identity(models.Model):
+    """An identity value (email, customer_id, device id…) owned by exactly one profile."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    identity_type = models.CharField(max_length=40)
+    value = models.CharField(max_length=512)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
+    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "environment", "identity_type", "value"], name="identity_value_unique"
+            ),
+            models.UniqueConstraint(fields=["profile", "identity_type"], name="identity_type_per_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity_type}={self.value}"
+
+
+class Attribute(models.Model):
+    """A user attribute and where its value came from (feed, run, iterator value of the source row)."""
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(max_length=256)
+    value = models.JSONField()
+    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run_id = models.BigIntegerField(null=True, blank=True)
+    # The source row's iterator value as a sortable key, so a re-read older row cannot win.
+    source_order = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["profile", "name"], name="attribute_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(models.Model):
+    """An event recorded on a profile; event_id makes re-reads idempotent."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=200)
+    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run_id = models.BigIntegerField(null=True, blank=True)
+    event_type = models.CharField(max_length=40, blank=True)
+    event_name = models.CharField(max_length=256, blank=True)
+    timestamp = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "environment", "event_id"], name="event_id_unique")
+        ]
+        indexes = [models.Index(fields=["profile", "timestamp"], name="event_profile_time")]
+
+    def __str__(self) -> str:
+        return self.event_id
