@@ -127,11 +127,18 @@ def _schedule_problems(feed: Feed, connection: Connection, model: dict[str, Any]
 
 def sample_profiles(feed: Feed, limit: int = SAMPLE_ROWS) -> Sample:
     """Return how the model's first rows would change the profile store; nothing is written."""
+    model = wizard.section_values(feed, "model")
+    problems = _mapping_problems(feed, model)
+    if problems:
+        return Sample(error=f"Complete the mapping first: {problems[0].message}")
+    return _resolve_sample(feed, model, limit)
+
+
+def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
     from feeds.mapping import compile_mappings, map_page
     from feeds.profiles import preview_batches
 
     connection = connection_of(feed)
-    model = wizard.section_values(feed, "model")
     mapping = wizard.section_values(feed, "mapping")
     target = wizard.effective_feed(feed)
     try:

@@ -105,3 +105,10 @@ def test_it_lets_a_viewer_review_but_not_activate(workspace, editor, viewer, mod
     assert client.post(url(feed, "activate/")).status_code == 403
     feed.refresh_from_db()
     assert feed.state == FeedState.DRAFT
+
+
+def test_it_asks_for_a_complete_mapping_before_sampling_profiles(workspace, editor, modelled):
+    feed = ready(modelled, editor)
+    wizard.save_section(feed, "mapping", {"mappings": []}, editor)
+    html = client_for(editor).get(url(feed, "sample/"), **HTMX).content.decode()
+    assert "Complete the mapping first: The column “customer_id” is not mapped" in html
