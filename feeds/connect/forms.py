@@ -32,7 +32,8 @@ class ConfigValidator:
 
 def config_form_field(spec: ConfigField, stored: bool) -> forms.Field:
     """Return the form field for one provider setting; `stored` says a secret value is saved already."""
-    validators = [ConfigValidator(spec.validate)] if spec.validate else []
+    # A file's validate reads its text, so it runs in the form's clean() once the upload is read.
+    validators = [ConfigValidator(spec.validate)] if spec.validate and spec.kind != "file" else []
     help_text = spec.help_text
     if spec.secret and stored:
         help_text = f"Leave empty to keep the saved {spec.label.lower()}. {help_text}".strip()
@@ -122,6 +123,7 @@ class ConnectForm(forms.Form):
         cleaned = self.cleaned_data
         if "connection" not in cleaned:
             return cleaned
+        self._read_files(cleaned)
         name = (cleaned.get("name") or "").strip()
         if not name:
             self.add_error("name", "Give the connection a name, for example “Analytics warehouse”.")
@@ -132,6 +134,20 @@ class ConnectForm(forms.Form):
             for field, message in self.provider_cls.validate_config(self.warehouse_config()).items():
                 self.add_error(PREFIX + field if PREFIX + field in self.fields else None, message)
         return cleaned
+
+    def _read_files(self, cleaned: dict[str, Any]) -> None:
+        """Replace each uploaded file by its text and check it with the provider's rule."""
+        for spec in self.specs:
+            upload = cleaned.get(PREFIX + spec.name)
+            if spec.kind != "file" or not upload:
+                continue
+            text = upload.read().decode("utf-8", errors="replace")
+            cleaned[PREFIX + spec.name] = text
+            if spec.validate:
+                try:
+                    spec.validate(text)
+                except ValueError as error:
+                    self.add_error(PREFIX + spec.name, str(error))
 
     def _name_taken(self, name: str, connection: Connection | None) -> bool:
         taken = Connection.objects.filter(workspace=self.workspace, name=name)
@@ -158,10 +174,8 @@ class ConnectForm(forms.Form):
         secrets: dict[str, Any] = {}
         for spec in self.specs:
             value = self.cleaned_data.get(PREFIX + spec.name)
-            if spec.kind == "file":
-                value = value.read().decode("utf-8", errors="replace") if value else None
-                if value is None:
-                    value = self._stored_secrets(self.cleaned_data.get("connection")).get(spec.name)
+            if spec.kind == "file" and not value:
+                value = self._stored_secrets(self.cleaned_data.get("connection")).get(spec.name)
             if value in (None, "") and spec.default is not None and not spec.secret:
                 value = spec.default
             (secrets if spec.secret else config)[spec.name] = value

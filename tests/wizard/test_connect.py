@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from feeds.models import Connection, Feed, FeedState
 from tests.personas import client_for
 
@@ -214,3 +216,37 @@ def test_it_moves_a_live_feed_to_another_connection_only_when_saved(workspace, e
     draft.refresh_from_db()
     assert draft.connection == old
     assert wizard.section_values(draft, "connect")["connection_id"] != old.pk
+
+
+@pytest.mark.parametrize("kind", ["snowflake", "bigquery", "redshift", "databricks", "postgres", "duckdb"])
+def test_it_builds_every_providers_form_from_its_fields(workspace, editor, kind):
+    from feeds.connect.providers import load_provider
+
+    provider = load_provider(kind)
+    assert provider is not None, f"{kind} does not load"
+    html = client_for(editor).get(f"/w/acme/feeds/new/{kind}/").content.decode()
+    for spec in provider.fields:
+        assert f'name="cfg_{spec.name}"' in html
+        if spec.kind == "file":
+            assert f'type="file" name="cfg_{spec.name}"' in html
+
+
+def test_it_tests_a_bigquery_connection_with_an_uploaded_key_file(workspace, editor, bigquery_config):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    key = SimpleUploadedFile("key.json", bigquery_config["service_account_key"].encode(), "application/json")
+    data = {
+        "feed_name": "BQ users",
+        "connection": "new",
+        "name": "BigQuery",
+        **{f"cfg_{k}": v for k, v in bigquery_config.items() if k != "service_account_key"},
+        "cfg_service_account_key": key,
+    }
+    client = client_for(editor)
+    html = client.post("/w/acme/feeds/new/bigquery/test/", data, **HTMX).content.decode()
+    assert "alert-success" in html, html
+    key.seek(0)
+    assert client.post("/w/acme/feeds/new/bigquery/", data).status_code == 302
+    connection = Connection.objects.get(name="BigQuery")
+    assert connection.secrets["service_account_key"] == bigquery_config["service_account_key"]
+    assert "service_account_key" not in connection.config
