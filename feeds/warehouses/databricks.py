@@ -63,6 +63,8 @@ SQL_EXPLANATION = (
 )
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 120
+# A bare table reference: table, schema.table or share.schema.table, parts plain or `quoted`.
+_TABLE_NAME = re.compile(r"(`[^`]+`|[\w\-]+)(\.(`[^`]+`|[\w\-]+)){0,2}")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 _CLAUSES = {
     "where": "WHERE",
@@ -103,7 +105,7 @@ def parse_table_ref(sql: str, *, share: str, schema: str) -> TableRef:
     text = sql.strip().rstrip(";").strip()
     if not text:
         raise _model_error("Name the shared table to read.")
-    if not re.match(r"(?is)^select\b", text):
+    if _TABLE_NAME.fullmatch(text):
         text = f"SELECT * FROM {text}"
     try:
         statements = [s for s in sqlglot.parse(text, read="databricks") if s is not None]
@@ -144,6 +146,8 @@ def _columns(select: exp.Select) -> tuple[str, ...] | None:
             raise _model_error(
                 f"Remove the expression “{expression.sql('databricks')}”; list plain column names."
             )
+        if expression.name.lower() in (n.lower() for n in names):
+            raise _model_error(f"List the column “{expression.name}” only once.")
         names.append(expression.name)
     return tuple(names)
 
@@ -546,6 +550,7 @@ class DatabricksWarehouse:
     # Arrow bytes buffered before a sorted run is spilled to disk; tests lower it to force merges.
     run_bytes: int = 64 * 1024 * 1024
     batch_rows: int = 8192
+    merge_rows: int = 1024
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.share = str(config.get("provider") or "").strip()
@@ -752,16 +757,19 @@ class DatabricksWarehouse:
         return path
 
     def _run_rows(self, run: pa.Table | Path, fields: Sequence[_Field]) -> Iterator[tuple[Any, ...]]:
+        """One run's rows, converted to Python a small slice at a time (the merge holds one slice per run)."""
         import pyarrow as pa
 
         if not isinstance(run, Path):
-            for batch in run.to_batches(max_chunksize=self.batch_rows):
+            for batch in run.to_batches(max_chunksize=self.merge_rows):
                 yield from batch_rows(batch, fields)
             return
         with pa.memory_map(str(run)) as source:
             reader = pa.ipc.open_file(source)
             for i in range(reader.num_record_batches):
-                yield from batch_rows(reader.get_batch(i), fields)
+                batch = reader.get_batch(i)
+                for start in range(0, batch.num_rows, self.merge_rows):
+                    yield from batch_rows(batch.slice(start, self.merge_rows), fields)
 
     def _iterator_index(self, fields: Sequence[_Field], window: ReadWindow) -> int:
         for index, field in enumerate(fields):
