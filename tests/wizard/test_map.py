@@ -152,3 +152,14 @@ def test_it_prefills_a_complete_event_mapping_with_pickers_for_the_event_type(wo
     assert 'data-object="events"' in html and '<option value="custom_event" selected>' in html
     assert '<option value="other" selected>' in html  # the custom event type picker
     assert client.post(url(draft))["Location"].endswith("/setup/schedule/")
+
+
+def test_it_adds_an_object_with_add_mapping_and_points_its_empty_node_out(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    html = client.post(url(modelled, "add/"), {"object": "events", "kind": "column"}, **HTMX).content.decode()
+    assert 'data-object="events"' in html
+    index = len(mappings(modelled)) - 1
+    assert mappings(modelled)[index]["destination"] == "events[]."
+    node_html = html.split(f'id="node-{index}"')[1].split("</form>")[0]
+    assert "node-error" in node_html
