@@ -1,0 +1,235 @@
+"""Identity resolution of a page, in memory: rows → profiles, following DESIGN.md's rules.
+
+The store bulk-loads everything the page's identities and MPIDs can reach into a `StoreState`, this module
+resolves the rows in order against it (so two rows with the same new email land on the same new profile),
+and the store writes the difference. No database access here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from feeds.mapping import IDENTITY_TYPES, NO_IDENTITY, Rejection
+
+MATCH_ORDER = IDENTITY_TYPES[1:]  # customer_id is the login id and is handled first
+CREATE_AND_UPDATE, UPDATE_ONLY, READ_ONLY = "create_and_update", "update_only", "read_only"
+
+
+@dataclass(frozen=True)
+class IdentityConflict:
+    row_key: str
+    identity_type: str
+    value: str
+    owner_mpid: int
+
+
+@dataclass
+class Attr:
+    value: Any
+    feed_id: int | None
+    run_id: int | None
+    order: str  # the source row's iterator value as a sortable key ("" when unknown)
+
+
+@dataclass(eq=False)
+class ProfileState:
+    """A profile as loaded (`*_before`) and as the page leaves it."""
+
+    id: int | None
+    mpid: int
+    identities: dict[str, str]
+    attributes: dict[str, Attr]
+    identities_before: dict[str, str] = field(default_factory=dict)
+    attributes_before: dict[str, Attr] = field(default_factory=dict)
+    created: bool = False
+    changed: bool = False
+
+
+@dataclass
+class StoreState:
+    owners: dict[tuple[str, str], ProfileState] = field(default_factory=dict)
+    by_mpid: dict[int, ProfileState] = field(default_factory=dict)
+
+    def add(self, profile: ProfileState) -> None:
+        self.by_mpid[profile.mpid] = profile
+        for identity_type, value in profile.identities.items():
+            self.owners[(identity_type, value)] = profile
+
+
+@dataclass
+class RowOutcome:
+    row_key: str
+    outcome: str  # create | update | unchanged | reject | skip
+    reason: str = ""
+    profile: ProfileState | None = None
+    conflicts: list[IdentityConflict] = field(default_factory=list)
+    # Filled only when the resolver keeps snapshots (the review step's preview).
+    identities_before: dict[str, str] = field(default_factory=dict)
+    attributes_before: dict[str, Any] = field(default_factory=dict)
+    identities_after: dict[str, str] = field(default_factory=dict)
+    attributes_after: dict[str, Any] = field(default_factory=dict)
+
+
+def row_identities(batch: dict) -> dict[str, str]:
+    """Return {identity type: value} of a batch (user identities, device ids, mp_deviceid), empty values left out."""
+    found = {**(batch.get("user_identities") or {}), **(batch.get("device_info") or {})}
+    if batch.get("mp_deviceid") not in (None, ""):
+        found["mp_deviceid"] = batch["mp_deviceid"]
+    return {t: str(v) for t, v in found.items() if t in IDENTITY_TYPES and v is not None and str(v).strip()}
+
+
+def batch_mpid(batch: dict) -> int | None:
+    value = batch.get("mpid")
+    return None if value in (None, "") else int(value)
+
+
+def order_key(value: Any, tz: ZoneInfo) -> str:
+    """Return a string that sorts like the iterator values of one feed ("" for no iterator)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=tz)
+        return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return f"{Decimal(value) + 10**18:040.6f}"  # fixed width, so text order is number order
+    return str(value)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Return True when two JSON values are equal, telling 1, 1.0 and true apart."""
+    if isinstance(a, (list, dict)) or isinstance(b, (list, dict)):
+        return type(a) is type(b) and a == b
+    return type(a) is type(b) and a == b
+
+
+class Resolver:
+    """Resolves rows one by one against a StoreState, in memory."""
+
+    def __init__(
+        self,
+        state: StoreState,
+        *,
+        protection: str,
+        feed_id: int | None,
+        run_id: int | None,
+        new_mpid: Callable[[], int],
+        snapshots: bool = False,
+    ) -> None:
+        self.state, self.protection, self.snapshots = state, protection, snapshots
+        self.feed_id, self.run_id, self.new_mpid = feed_id, run_id, new_mpid
+        self.created: list[ProfileState] = []
+
+    def resolve(self, batch: dict, row_key: str, order: str) -> RowOutcome:
+        """Return what the row does to the store, and apply it to the in-memory state."""
+        identities, mpid = row_identities(batch), batch_mpid(batch)
+        if not identities and mpid is None:
+            return RowOutcome(row_key, "reject", NO_IDENTITY)
+        if mpid is not None:
+            profile = self.state.by_mpid.get(mpid)
+            if profile is None:
+                return RowOutcome(row_key, "reject", f"No profile has the MPID {mpid} in this environment.")
+        else:
+            profile = self.match(identities)
+        if profile is None:
+            if self.protection != CREATE_AND_UPDATE:
+                return RowOutcome(row_key, "skip", self._skip_reason())
+            profile = self._create()
+        outcome = RowOutcome(row_key, "create" if profile.created and not profile.changed else "update")
+        outcome.profile = profile
+        if self.snapshots:
+            outcome.identities_before = dict(profile.identities)
+            outcome.attributes_before = {n: a.value for n, a in profile.attributes.items()}
+        changed = False
+        if self.protection != READ_ONLY:
+            changed = self._claim(profile, identities, outcome) | self._set_attributes(profile, batch, order)
+        if outcome.outcome == "update" and not changed:
+            outcome.outcome = "unchanged"
+        profile.changed = profile.changed or changed or outcome.outcome == "create"
+        if self.snapshots:
+            outcome.identities_after = dict(profile.identities)
+            outcome.attributes_after = {n: a.value for n, a in profile.attributes.items()}
+        return outcome
+
+    def match(self, identities: dict[str, str]) -> ProfileState | None:
+        """Return the profile the row's identities point to, under the login-id rule, or None."""
+        owners = self.state.owners
+        customer_id = identities.get("customer_id")
+        if customer_id is not None and ("customer_id", customer_id) in owners:
+            return owners[("customer_id", customer_id)]
+        for identity_type in MATCH_ORDER:
+            value = identities.get(identity_type)
+            owner = owners.get((identity_type, value)) if value is not None else None
+            if owner is None:
+                continue
+            # A profile with a login id is never matched by a row carrying a different one.
+            if customer_id is None or "customer_id" not in owner.identities:
+                return owner
+        return None
+
+    def _create(self) -> ProfileState:
+        profile = ProfileState(None, self.new_mpid(), {}, {}, created=True)
+        self.state.by_mpid[profile.mpid] = profile
+        self.created.append(profile)
+        return profile
+
+    def _skip_reason(self) -> str:
+        if self.protection == UPDATE_ONLY:
+            return "No profile matches this row, and the feed's input protection is Update Only."
+        return "No profile matches this row, and the feed's input protection is Read Only."
+
+    def _claim(self, profile: ProfileState, identities: dict[str, str], outcome: RowOutcome) -> bool:
+        """Give the row's identities to the profile; identities owned elsewhere stay there (a conflict)."""
+        changed = False
+        for identity_type, value in identities.items():
+            owner = self.state.owners.get((identity_type, value))
+            if owner is profile:
+                continue
+            if owner is not None:
+                outcome.conflicts.append(IdentityConflict(outcome.row_key, identity_type, value, owner.mpid))
+                continue
+            old = profile.identities.get(identity_type)
+            if old is not None:
+                del self.state.owners[(identity_type, old)]  # one value per type: the old one is released
+            profile.identities[identity_type] = value
+            self.state.owners[(identity_type, value)] = profile
+            changed = True
+        return changed
+
+    def _set_attributes(self, profile: ProfileState, batch: dict, order: str) -> bool:
+        changed = False
+        for name, value in (batch.get("user_attributes") or {}).items():
+            current = profile.attributes.get(name)
+            if current is not None and self._is_newer(current, order):
+                continue  # an older row (a lookback re-read) never overwrites a newer value
+            if value is None:
+                changed |= profile.attributes.pop(name, None) is not None
+            elif current is None or not same_value(current.value, value):
+                profile.attributes[name] = Attr(value, self.feed_id, self.run_id, order)
+                changed = True
+        return changed
+
+    def _is_newer(self, current: Attr, order: str) -> bool:
+        return (
+            current.feed_id == self.feed_id and bool(order) and bool(current.order) and current.order > order
+        )
+
+
+def page_order(iterator_values: list, tz: ZoneInfo) -> tuple[list[int], list[str]]:
+    """Return the row positions sorted by iterator value (stable) and each row's order key."""
+    keys = [order_key(v, tz) for v in iterator_values]
+    if any(k == "" for k in keys):
+        return list(range(len(keys))), keys
+    return sorted(range(len(keys)), key=keys.__getitem__), keys
+
+
+def rejection(outcome: RowOutcome, batch: dict) -> Rejection:
+    """Return the Rejection record for a rejected or skipped row."""
+    values = {"user_identities": batch.get("user_identities") or {}, "mpid": batch.get("mpid")}
+    return Rejection(outcome.row_key, outcome.reason, values)

@@ -1,0 +1,88 @@
+"""Set-wise SQL for the profile store: a whole page in one statement, on PostgreSQL and SQLite alike.
+
+A list of values travels as ONE parameter (a PostgreSQL array, or a JSON array that SQLite unpacks with
+json_each), so statements never hit a driver's parameter limit and a page costs a constant number of queries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def in_list(column: str, values: Iterable[Any], pg_type: str) -> tuple[str, list[Any]]:
+    """Return `column IN <one list parameter>` and its parameter."""
+    values = list(values)
+    if is_postgres():
+        return f"{column} = ANY(%s::{pg_type}[])", [values]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
+
+
+def rows_source(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """Return a SELECT that yields `rows` as a table with the given (alias, PostgreSQL type) columns.
+
+    A "jsonb" column carries any JSON value; the others carry plain scalars (datetimes already adapted
+    with `db_datetime`).
+    """
+    if is_postgres():
+        arrays = ", ".join(f"%s::{'text' if t == 'jsonb' else t}[]" for _, t in columns)
+        names = ", ".join(f"c{i}" for i in range(len(columns)))
+        select = ", ".join(f"c{i}::jsonb" if t == "jsonb" else f"c{i}" for i, (_, t) in enumerate(columns))
+        params = [
+            [json.dumps(r[i]) if t == "jsonb" else r[i] for r in rows] for i, (_, t) in enumerate(columns)
+        ]
+        return f"SELECT {select} FROM unnest({arrays}) AS t({names})", params
+    select = ", ".join(
+        f"value -> {i}" if t == "jsonb" else f"value ->> {i}" for i, (_, t) in enumerate(columns)
+    )
+    # "WHERE true" lets SQLite parse a following ON CONFLICT clause.
+    return f"SELECT {select} FROM json_each(%s) WHERE true", [json.dumps([list(r) for r in rows])]
+
+
+def db_datetime(value: Any) -> Any:
+    """Return a datetime as the database stores it (SQLite: text, PostgreSQL: the datetime)."""
+    return value if is_postgres() or value is None else connection.ops.adapt_datetimefield_value(value)
+
+
+def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def execute(sql: str, params: list[Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def insert_rows(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    suffix: str = "",
+) -> list[tuple[Any, ...]]:
+    """INSERT all rows in one statement; `suffix` may add ON CONFLICT / RETURNING."""
+    if not rows:
+        return []
+    source, params = rows_source(columns, rows)
+    names = ", ".join(f'"{a}"' for a, _ in columns)
+    sql = f"INSERT INTO {table} ({names}) {source} {suffix}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if "RETURNING" in suffix else []
+
+
+def delete_pairs(table: str, first: str, second: str, pairs: Sequence[tuple[Any, Any]]) -> None:
+    """DELETE the rows whose (first, second) columns are one of `pairs`, in one statement."""
+    if not pairs:
+        return
+    source, params = rows_source([("a", "bigint"), ("b", "text")], pairs)
+    execute(f"DELETE FROM {table} WHERE ({first}, {second}) IN ({source})", params)

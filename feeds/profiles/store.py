@@ -1,0 +1,329 @@
+"""apply_batches: resolve a page of batches against the profile store and write it, set-wise.
+
+A page costs a constant number of statements: four bulk reads (identities, profiles, their identities,
+their attributes), one MPID collision check, and one statement per kind of write. It runs inside the
+caller's transaction (the engine commits the checkpoint together with the page) and opens none itself.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from feeds.mapping import Rejection
+from feeds.models import Feed
+from feeds.profiles import sql
+from feeds.profiles.models import Attribute, Event, Identity, Profile
+from feeds.profiles.resolve import (
+    Attr,
+    IdentityConflict,
+    ProfileState,
+    Resolver,
+    RowOutcome,
+    StoreState,
+    batch_mpid,
+    page_order,
+    rejection,
+    row_identities,
+)
+
+PROFILES, IDENTITIES = Profile._meta.db_table, Identity._meta.db_table
+ATTRIBUTES, EVENTS = Attribute._meta.db_table, Event._meta.db_table
+
+
+@dataclass
+class ApplyResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    events_written: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    conflicts: list[IdentityConflict] = field(default_factory=list)
+
+
+def load_state(workspace_id: int, environment: str, batches: list[dict]) -> StoreState:
+    """Return every profile the batches' identities or MPIDs reach, with its identities and attributes."""
+    pairs = {pair for b in batches for pair in row_identities(b).items()}
+    mpids = {m for b in batches if (m := batch_mpid(b)) is not None}
+    scope = "workspace_id = %s AND environment = %s"
+    ids: set[int] = set()
+    if pairs:
+        types, type_params = sql.in_list("identity_type", {t for t, _ in pairs}, "text")
+        values, value_params = sql.in_list("value", {v for _, v in pairs}, "text")
+        rows = sql.fetch(
+            f"SELECT profile_id FROM {IDENTITIES} WHERE {scope} AND {types} AND {values}",
+            [workspace_id, environment, *type_params, *value_params],
+        )
+        ids.update(r[0] for r in rows)
+    profiles = _load_profiles(workspace_id, environment, ids, mpids)
+    state = StoreState()
+    if profiles:
+        _load_identities(profiles)
+        _load_attributes(profiles)
+    for profile in profiles.values():
+        profile.identities_before = dict(profile.identities)
+        profile.attributes_before = dict(profile.attributes)
+        state.add(profile)
+    return state
+
+
+def _load_profiles(
+    workspace_id: int, environment: str, ids: set[int], mpids: set[int]
+) -> dict[int, ProfileState]:
+    if not ids and not mpids:
+        return {}
+    by_id, id_params = sql.in_list("id", ids, "bigint")
+    by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
+    rows = sql.fetch(
+        f"SELECT id, mpid FROM {PROFILES} WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
+        [workspace_id, environment, *id_params, *mpid_params],
+    )
+    return {pk: ProfileState(pk, mpid, {}, {}) for pk, mpid in rows}
+
+
+def _load_identities(profiles: dict[int, ProfileState]) -> None:
+    where, params = sql.in_list("profile_id", profiles, "bigint")
+    for profile_id, identity_type, value in sql.fetch(
+        f"SELECT profile_id, identity_type, value FROM {IDENTITIES} WHERE {where}", params
+    ):
+        profiles[profile_id].identities[identity_type] = value
+
+
+def _load_attributes(profiles: dict[int, ProfileState]) -> None:
+    where, params = sql.in_list("profile_id", profiles, "bigint")
+    rows = sql.fetch(
+        f"SELECT profile_id, name, value, feed_id, run_id, source_order FROM {ATTRIBUTES} WHERE {where}",
+        params,
+    )
+    decode = Attribute._meta.get_field("value")
+    for profile_id, name, value, feed_id, run_id, order in rows:
+        if isinstance(value, str):  # SQLite and psycopg's text JSON; PostgreSQL jsonb arrives decoded
+            value = decode.from_db_value(value, None, None)  # type: ignore[attr-defined]
+        profiles[profile_id].attributes[name] = Attr(value, feed_id, run_id, order or "")
+
+
+def mpid_pool(workspace_id: int, environment: str, count: int) -> Callable[[], int]:
+    """Return a function handing out fresh random positive signed 64-bit MPIDs no profile has yet."""
+    candidates = {secrets.randbits(63) or 1 for _ in range(count + 8)}
+    if candidates:
+        where, params = sql.in_list("mpid", candidates, "bigint")
+        taken = sql.fetch(
+            f"SELECT mpid FROM {PROFILES} WHERE workspace_id = %s AND environment = %s AND {where}",
+            [workspace_id, environment, *params],
+        )
+        candidates -= {r[0] for r in taken}
+    pool: Iterator[int] = iter(candidates)
+
+    def new_mpid() -> int:
+        return next(pool, None) or secrets.randbits(63) or 1  # a second collision: odds ~ n / 2**63
+
+    return new_mpid
+
+
+def resolve_page(
+    feed: Feed,
+    run_id: int | None,
+    batches: list[dict],
+    row_keys: list[str],
+    iterator_values: list,
+    *,
+    new_mpid: Callable[[], int],
+    snapshots: bool = False,
+) -> tuple[Resolver, list[tuple[int, RowOutcome]]]:
+    """Return the resolver (its state now holds the page's result) and each row's outcome, newest row last."""
+    state = load_state(feed.workspace_id, feed.environment, batches)
+    resolver = Resolver(
+        state,
+        protection=feed.input_protection,
+        feed_id=feed.pk,
+        run_id=run_id,
+        new_mpid=new_mpid,
+        snapshots=snapshots,
+    )
+    order, keys = page_order(iterator_values or [None] * len(batches), ZoneInfo(feed.timezone or "UTC"))
+    return resolver, [(i, resolver.resolve(batches[i], row_keys[i], keys[i])) for i in order]
+
+
+def apply_batches(
+    *, feed: Feed, run_id: int | None, batches: list[dict], row_keys: list[str], iterator_values: list
+) -> ApplyResult:
+    """Resolve and write one page of batches; returns the counts, rejections and identity conflicts."""
+    new_mpid = mpid_pool(feed.workspace_id, feed.environment, len(batches))
+    resolver, outcomes = resolve_page(feed, run_id, batches, row_keys, iterator_values, new_mpid=new_mpid)
+    result = ApplyResult()
+    for i, outcome in outcomes:
+        if outcome.outcome in ("reject", "skip"):
+            result.rejected.append(rejection(outcome, batches[i]))
+        else:
+            setattr(result, _COUNTERS[outcome.outcome], getattr(result, _COUNTERS[outcome.outcome]) + 1)
+        result.conflicts.extend(outcome.conflicts)
+    now = timezone.now()
+    _write_profiles(feed, resolver, now)
+    result.events_written = _write_events(feed, run_id, batches, outcomes, now)
+    return result
+
+
+_COUNTERS = {"create": "created", "update": "updated", "unchanged": "unchanged"}
+
+
+def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> None:
+    stamp = sql.db_datetime(now)
+    created = resolver.created
+    if created:
+        returned = sql.insert_rows(
+            PROFILES,
+            [
+                ("workspace_id", "bigint"),
+                ("environment", "text"),
+                ("mpid", "bigint"),
+                ("created_at", "timestamptz"),
+                ("updated_at", "timestamptz"),
+            ],
+            [(feed.workspace_id, feed.environment, p.mpid, stamp, stamp) for p in created],
+            "RETURNING id, mpid",
+        )
+        ids = dict((mpid, pk) for pk, mpid in returned)
+        for profile in created:
+            profile.id = ids[profile.mpid]
+    changed = [p for p in resolver.state.by_mpid.values() if p.changed]
+    _write_identities(feed, changed, stamp)
+    _write_attributes(changed, stamp)
+    touched = [p.id for p in changed if not p.created]
+    if touched:
+        where, params = sql.in_list("id", touched, "bigint")
+        sql.execute(f"UPDATE {PROFILES} SET updated_at = %s WHERE {where}", [stamp, *params])
+
+
+def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> None:
+    released, claimed = [], []
+    for p in changed:
+        for identity_type, value in p.identities_before.items():
+            if p.identities.get(identity_type) != value:
+                released.append((p.id, identity_type))
+        for identity_type, value in p.identities.items():
+            if p.identities_before.get(identity_type) != value:
+                claimed.append((p.id, identity_type, value))
+    # Released values go first: another profile of the same page may claim them.
+    sql.delete_pairs(IDENTITIES, "profile_id", "identity_type", released)
+    sql.insert_rows(
+        IDENTITIES,
+        [
+            ("workspace_id", "bigint"),
+            ("environment", "text"),
+            ("profile_id", "bigint"),
+            ("identity_type", "text"),
+            ("value", "text"),
+            ("feed_id", "bigint"),
+            ("created_at", "timestamptz"),
+        ],
+        [(feed.workspace_id, feed.environment, pid, t, v, feed.pk, stamp) for pid, t, v in claimed],
+    )
+
+
+def _write_attributes(changed: list[ProfileState], stamp: Any) -> None:
+    removed, upserts = [], []
+    for p in changed:
+        for name in p.attributes_before.keys() - p.attributes.keys():
+            removed.append((p.id, name))
+        for name, attr in p.attributes.items():
+            if p.attributes_before.get(name) is not attr:
+                upserts.append((p.id, name, attr.value, attr.feed_id, attr.run_id, attr.order, stamp))
+    sql.delete_pairs(ATTRIBUTES, "profile_id", "name", removed)
+    sql.insert_rows(
+        ATTRIBUTES,
+        [
+            ("profile_id", "bigint"),
+            ("name", "text"),
+            ("value", "jsonb"),
+            ("feed_id", "bigint"),
+            ("run_id", "bigint"),
+            ("source_order", "text"),
+            ("updated_at", "timestamptz"),
+        ],
+        upserts,
+        "ON CONFLICT (profile_id, name) DO UPDATE SET value = excluded.value, feed_id = excluded.feed_id, "
+        "run_id = excluded.run_id, source_order = excluded.source_order, updated_at = excluded.updated_at",
+    )
+
+
+def event_rows(
+    feed: Feed, run_id: int | None, batch: dict, profile_id: int | None, stamp: Any
+) -> list[tuple]:
+    """Return the Event rows of one batch (one per event)."""
+    rows = []
+    for event in batch.get("events") or []:
+        data = event.get("data") or {}
+        name = data.get("event_name") or data.get("screen_name") or ""
+        ms = data.get("timestamp_unixtime_ms")
+        at = datetime.fromtimestamp(ms / 1000, tz=UTC) if isinstance(ms, (int, float)) else None
+        event_id = str(
+            data.get("source_message_id") or batch.get("source_request_id") or _content_id(feed, batch)
+        )
+        rows.append(
+            (
+                feed.workspace_id,
+                feed.environment,
+                profile_id,
+                event_id,
+                feed.pk,
+                run_id,
+                str(event.get("event_type") or ""),
+                str(name)[:256],
+                sql.db_datetime(at),
+                data,
+                stamp,
+            )
+        )
+    return rows
+
+
+def _content_id(feed: Feed, batch: dict) -> str:
+    content = json.dumps(batch, sort_keys=True, default=str)
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"wsync:{feed.pk}:{content}"))
+
+
+def _write_events(
+    feed: Feed, run_id: int | None, batches: list[dict], outcomes: list[tuple[int, RowOutcome]], now: datetime
+) -> int:
+    stamp = sql.db_datetime(now)
+    rows: dict[str, tuple] = {}
+    for i, outcome in outcomes:
+        if outcome.profile is not None:
+            for row in event_rows(feed, run_id, batches[i], outcome.profile.id, stamp):
+                rows.setdefault(row[3], row)  # the same event twice in a page is one event
+    if not rows:
+        return 0
+    where, params = sql.in_list("event_id", rows, "text")
+    existing = sql.fetch(
+        f"SELECT event_id FROM {EVENTS} WHERE workspace_id = %s AND environment = %s AND {where}",
+        [feed.workspace_id, feed.environment, *params],
+    )
+    for (event_id,) in existing:
+        rows.pop(event_id, None)
+    sql.insert_rows(
+        EVENTS,
+        [
+            ("workspace_id", "bigint"),
+            ("environment", "text"),
+            ("profile_id", "bigint"),
+            ("event_id", "text"),
+            ("feed_id", "bigint"),
+            ("run_id", "bigint"),
+            ("event_type", "text"),
+            ("event_name", "text"),
+            ("timestamp", "timestamptz"),
+            ("data", "jsonb"),
+            ("created_at", "timestamptz"),
+        ],
+        list(rows.values()),
+        "ON CONFLICT (workspace_id, environment, event_id) DO NOTHING",
+    )
+    return len(rows)
