@@ -138,7 +138,7 @@ def _columns(select: exp.Select) -> tuple[str, ...] | None:
     expressions = select.expressions
     if len(expressions) == 1 and isinstance(expressions[0], exp.Star):
         return None
-    names = []
+    names: list[str] = []
     for expression in expressions:
         if isinstance(expression, exp.Alias):
             raise _model_error(f"Remove the rename “{expression.sql('databricks')}” (AS).")
@@ -480,7 +480,7 @@ def file_may_match(stats_text: str | None, column: str, window: ReadWindow) -> b
 
 def _timeout_adapter(timeout: tuple[float, float]) -> Any:
     """A requests adapter with a default timeout: the sharing client sets none itself."""
-    from requests.adapters import HTTPAdapter
+    from requests.adapters import HTTPAdapter  # type: ignore[import-untyped]
 
     class TimeoutAdapter(HTTPAdapter):
         def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -737,14 +737,15 @@ class DatabricksWarehouse:
 
         runs: list[pa.Table | Path] = []
         buffer: list[pa.RecordBatch] = []
+        buffered = 0
         for batch in batches:
             if batch.num_rows:
                 buffer.append(batch)
-            if sum(b.nbytes for b in buffer) >= self.run_bytes:
-                runs.append(
-                    self._spill(pa.Table.from_batches(buffer).sort_by(key), spill / f"run{len(runs)}.arrow")
-                )
-                buffer = []
+                buffered += batch.nbytes
+            if buffered >= self.run_bytes:
+                sorted_run = pa.Table.from_batches(buffer).sort_by(key)
+                buffer, buffered = [], 0
+                runs.append(self._spill(sorted_run, spill / f"run{len(runs)}.arrow"))
         if buffer:
             runs.append(pa.Table.from_batches(buffer).sort_by(key))  # the last run stays in memory
         return runs
@@ -860,7 +861,7 @@ class DatabricksWarehouse:
             raise self._error(error) from None
 
     def _error(self, error: Exception) -> WarehouseError:
-        import requests
+        import requests  # type: ignore[import-untyped]
 
         if isinstance(error, requests.HTTPError):
             status = error.response.status_code if error.response is not None else 401
@@ -924,7 +925,7 @@ class DatabricksWarehouse:
     def _file_error(self, error: Exception) -> WarehouseError:
         import aiohttp
 
-        if isinstance(error, aiohttp.ClientError | FileNotFoundError | PermissionError | OSError):
+        if isinstance(error, aiohttp.ClientError | OSError):
             return WarehouseError(
                 "A data file of the shared table could not be downloaded (its link may have expired). wsync "
                 "will try again.",

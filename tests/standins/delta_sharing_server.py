@@ -184,8 +184,10 @@ class Handler(BaseHTTPRequestHandler):
     def _file_line(self, table_path: str, add: dict[str, Any]) -> dict[str, Any]:
         relative = f"{table_path}/{add['path']}"
         expires = int(time.time()) + URL_LIFETIME_S
-        host, port = self.server.server_address[:2]
-        url = f"http://{host}:{port}/files/{quote(relative)}?expires={expires}&sig={sign(relative, expires)}"
+        port = self.server.server_address[1]
+        url = (
+            f"http://127.0.0.1:{port}/files/{quote(relative)}?expires={expires}&sig={sign(relative, expires)}"
+        )
         return {
             "url": url,
             "id": hashlib.md5(relative.encode()).hexdigest(),  # noqa: S324 - an id, not security

@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 SHARE = "wsync_share"
 SCHEMA = "crm"
@@ -33,7 +34,7 @@ def updated_at(user_id: int) -> datetime:
     return BASE + timedelta(seconds=user_id)
 
 
-def _users_table(ids: list[int]):  # type: ignore[no-untyped-def]
+def _users_table(ids: list[int]) -> Any:
     import pyarrow as pa
 
     stamps = [updated_at(i) for i in ids]
