@@ -6,13 +6,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from feeds import explorer
 from feeds.accounts.access import require_member
 
 
 @require_GET
 def profile_list(request: HttpRequest, ws: str) -> HttpResponse:
-    from feeds import explorer
-
     membership = require_member(request.user, ws)
     environment = explorer.environment_from(request.GET.get("environment"))
     query = request.GET.get("q", "").strip()
@@ -25,8 +24,6 @@ def profile_list(request: HttpRequest, ws: str) -> HttpResponse:
 
 @require_GET
 def profile_detail(request: HttpRequest, ws: str, mpid: int) -> HttpResponse:
-    from feeds import explorer
-
     membership = require_member(request.user, ws)
     environment = explorer.environment_from(request.GET.get("environment"))
     profile = explorer.profile_or_404(membership.workspace, environment, mpid)

@@ -8,7 +8,9 @@ from tests.personas import client_for
 
 
 def test_it_adds_a_member_with_a_role_and_records_it(workspace, admin):
-    response = client_for(admin).post("/w/acme/settings/members/", {"email": "new@acme.example", "role": "editor"})
+    response = client_for(admin).post(
+        "/w/acme/settings/members/", {"email": "new@acme.example", "role": "editor"}
+    )
     assert response.status_code == 302
     assert Membership.objects.get(user__username="new@acme.example").role == Role.EDITOR
     entry = AuditEntry.objects.get(action="member added")

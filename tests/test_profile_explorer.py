@@ -1,0 +1,72 @@
+"""The profile explorer: reviewers find profiles by identity value or MPID, per environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from feeds.models import Environment
+from feeds.profiles.models import Attribute, Event, Identity, Profile
+from tests.personas import client_for
+
+
+def _profile(workspace, mpid, email, environment=Environment.PRODUCTION):
+    profile = Profile.objects.create(workspace=workspace, environment=environment, mpid=mpid)
+    Identity.objects.create(
+        workspace=workspace, environment=environment, identity_type="email", value=email, profile=profile
+    )
+    return profile
+
+
+def test_it_finds_a_profile_by_email_or_mpid(workspace, viewer):
+    _profile(workspace, 7100001, "ada@example.com")
+    _profile(workspace, 7200002, "alan@example.com")
+    client = client_for(viewer)
+    by_email = client.get("/w/acme/profiles/", {"q": "ADA@example.com"}).content.decode()
+    assert "7100001" in by_email and "7200002" not in by_email
+    by_mpid = client.get("/w/acme/profiles/", {"q": "7200002"}).content.decode()
+    assert "alan@example.com" in by_mpid and "ada@example.com" not in by_mpid
+
+
+def test_it_keeps_environments_apart(workspace, viewer):
+    _profile(workspace, 7300003, "dev@example.com", Environment.DEVELOPMENT)
+    client = client_for(viewer)
+    assert "dev@example.com" not in client.get("/w/acme/profiles/", {"q": "dev@example.com"}).content.decode()
+    html = client.get(
+        "/w/acme/profiles/", {"q": "dev@example.com", "environment": "development"}
+    ).content.decode()
+    assert "7300003" in html
+
+
+def test_it_renders_only_the_results_for_htmx_searches(workspace, viewer):
+    _profile(workspace, 7100001, "ada@example.com")
+    html = (
+        client_for(viewer)
+        .get("/w/acme/profiles/", {"q": "ada"}, headers={"HX-Request": "true"})
+        .content.decode()
+    )
+    assert 'id="results"' in html and "<nav" not in html
+
+
+def test_it_shows_attributes_with_lineage_and_events_newest_first(workspace, viewer, active_feed):
+    profile = _profile(workspace, 7100001, "ada@example.com")
+    Attribute.objects.create(profile=profile, name="plan", value="pro", feed=active_feed, run_id=7)
+    for day, name in ((1, "older_event"), (2, "newer_event")):
+        Event.objects.create(
+            workspace=workspace,
+            environment=Environment.PRODUCTION,
+            profile=profile,
+            event_id=name,
+            event_type="custom_event",
+            event_name=name,
+            timestamp=datetime(2026, 1, day, tzinfo=UTC),
+            feed=active_feed,
+        )
+    html = client_for(viewer).get("/w/acme/profiles/7100001/").content.decode()
+    assert "plan" in html and "run #7" in html and active_feed.name in html
+    assert html.index("newer_event") < html.index("older_event")
+
+
+def test_it_hides_profiles_of_another_workspace(workspace, outsider):
+    _profile(workspace, 7100001, "ada@example.com")
+    assert client_for(outsider).get("/w/acme/profiles/7100001/").status_code == 404
+    assert client_for(outsider).get("/w/acme/profiles/").status_code == 404
