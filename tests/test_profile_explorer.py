@@ -22,19 +22,21 @@ def test_it_finds_a_profile_by_email_or_mpid(workspace, viewer):
     _profile(workspace, 7200002, "alan@example.com")
     client = client_for(viewer)
     by_email = client.get("/w/acme/profiles/", {"q": "ADA@example.com"}).content.decode()
-    assert "7100001" in by_email and "7200002" not in by_email
+    assert "/profiles/7100001/" in by_email and "/profiles/7200002/" not in by_email
     by_mpid = client.get("/w/acme/profiles/", {"q": "7200002"}).content.decode()
-    assert "alan@example.com" in by_mpid and "ada@example.com" not in by_mpid
+    assert "email: alan@example.com" in by_mpid and "email: ada@example.com" not in by_mpid
 
 
 def test_it_keeps_environments_apart(workspace, viewer):
     _profile(workspace, 7300003, "dev@example.com", Environment.DEVELOPMENT)
     client = client_for(viewer)
-    assert "dev@example.com" not in client.get("/w/acme/profiles/", {"q": "dev@example.com"}).content.decode()
+    assert (
+        "/profiles/7300003/" not in client.get("/w/acme/profiles/", {"q": "dev@example.com"}).content.decode()
+    )
     html = client.get(
         "/w/acme/profiles/", {"q": "dev@example.com", "environment": "development"}
     ).content.decode()
-    assert "7300003" in html
+    assert "/profiles/7300003/" in html
 
 
 def test_it_renders_only_the_results_for_htmx_searches(workspace, viewer):
