@@ -38,7 +38,10 @@ class Identity(models.Model):
     identity_type = models.CharField(max_length=40)
     value = models.CharField(max_length=512)
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
-    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Lineage only: no database constraint, so bulk writes skip one foreign-key check per row.
+    feed = models.ForeignKey(
+        Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -59,7 +62,10 @@ class Attribute(models.Model):
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="attributes")
     name = models.CharField(max_length=256)
     value = models.JSONField()
-    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Lineage only: no database constraint, so bulk writes skip one foreign-key check per row.
+    feed = models.ForeignKey(
+        Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     run_id = models.BigIntegerField(null=True, blank=True)
     # The source row's iterator value as a sortable key, so a re-read older row cannot win.
     source_order = models.CharField(max_length=64, blank=True)
@@ -79,7 +85,10 @@ class Event(models.Model):
     environment = models.CharField(max_length=16, choices=Environment.choices)
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
     event_id = models.CharField(max_length=200)
-    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Lineage only: no database constraint, so bulk writes skip one foreign-key check per row.
+    feed = models.ForeignKey(
+        Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     run_id = models.BigIntegerField(null=True, blank=True)
     event_type = models.CharField(max_length=40, blank=True)
     event_name = models.CharField(max_length=256, blank=True)

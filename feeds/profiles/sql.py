@@ -86,3 +86,19 @@ def delete_pairs(table: str, first: str, second: str, pairs: Sequence[tuple[Any,
         return
     source, params = rows_source([("a", "bigint"), ("b", "text")], pairs)
     execute(f"DELETE FROM {table} WHERE ({first}, {second}) IN ({source})", params)
+
+
+def copy_rows(table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert rows that cannot conflict; PostgreSQL streams them with COPY (about twice as fast as INSERT)."""
+    if not rows or not is_postgres():
+        insert_rows(table, columns, rows)
+        return
+    json_columns = [i for i, (_, t) in enumerate(columns) if t == "jsonb"]
+    names = ", ".join(f'"{a}"' for a, _ in columns)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            if json_columns:
+                row = list(row)
+                for i in json_columns:
+                    row[i] = json.dumps(row[i])
+            copy.write_row(row)

@@ -37,6 +37,15 @@ from feeds.profiles.resolve import (
 
 PROFILES, IDENTITIES = Profile._meta.db_table, Identity._meta.db_table
 ATTRIBUTES, EVENTS = Attribute._meta.db_table, Event._meta.db_table
+ATTRIBUTE_COLUMNS = [
+    ("profile_id", "bigint"),
+    ("name", "text"),
+    ("value", "jsonb"),
+    ("feed_id", "bigint"),
+    ("run_id", "bigint"),
+    ("source_order", "text"),
+    ("updated_at", "timestamptz"),
+]
 
 
 @dataclass
@@ -213,7 +222,7 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
                 claimed.append((p.id, identity_type, value))
     # Released values go first: another profile of the same page may claim them.
     sql.delete_pairs(IDENTITIES, "profile_id", "identity_type", released)
-    sql.insert_rows(
+    sql.copy_rows(
         IDENTITIES,
         [
             ("workspace_id", "bigint"),
@@ -229,25 +238,19 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
 
 
 def _write_attributes(changed: list[ProfileState], stamp: Any) -> None:
-    removed, upserts = [], []
+    removed, upserts, fresh = [], [], []
     for p in changed:
         for name in p.attributes_before.keys() - p.attributes.keys():
             removed.append((p.id, name))
         for name, attr in p.attributes.items():
             if p.attributes_before.get(name) is not attr:
-                upserts.append((p.id, name, attr.value, attr.feed_id, attr.run_id, attr.order, stamp))
+                row = (p.id, name, attr.value, attr.feed_id, attr.run_id, attr.order, stamp)
+                (fresh if p.created else upserts).append(row)
     sql.delete_pairs(ATTRIBUTES, "profile_id", "name", removed)
+    sql.copy_rows(ATTRIBUTES, ATTRIBUTE_COLUMNS, fresh)  # a new profile has no attribute to conflict with
     sql.insert_rows(
         ATTRIBUTES,
-        [
-            ("profile_id", "bigint"),
-            ("name", "text"),
-            ("value", "jsonb"),
-            ("feed_id", "bigint"),
-            ("run_id", "bigint"),
-            ("source_order", "text"),
-            ("updated_at", "timestamptz"),
-        ],
+        ATTRIBUTE_COLUMNS,
         upserts,
         "ON CONFLICT (profile_id, name) DO UPDATE SET value = excluded.value, feed_id = excluded.feed_id, "
         "run_id = excluded.run_id, source_order = excluded.source_order, updated_at = excluded.updated_at",
