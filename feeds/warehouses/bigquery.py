@@ -213,7 +213,7 @@ def _error_table() -> list[tuple[type[BaseException], str, str, bool, str | None
 
 def map_error(exc: BaseException) -> WarehouseError:
     """Translate a google-cloud error into plain words; unknown errors are logged without secrets."""
-    import requests
+    import requests  # type: ignore[import-untyped]
 
     if isinstance(exc, WarehouseError):
         return exc
