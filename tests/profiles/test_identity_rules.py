@@ -9,8 +9,9 @@ from tests.profiles.conftest import apply, batch, make_feed, profiles
 
 
 def mpid_of(feed, identity_type, value):
-    return Identity.objects.get(workspace=feed.workspace, environment=feed.environment,
-                                identity_type=identity_type, value=value).profile.mpid
+    return Identity.objects.get(
+        workspace=feed.workspace, environment=feed.environment, identity_type=identity_type, value=value
+    ).profile.mpid
 
 
 def test_it_gives_each_new_customer_a_positive_64_bit_mpid(feed):
@@ -32,7 +33,9 @@ def test_it_replaces_an_older_email_and_releases_it(feed):
     apply(feed, batch({"customer_id": "C1", "email": "new@x"}), orders=[5])
     assert profiles(feed) == [{"identities": {"customer_id": "C1", "email": "new@x"}, "attributes": {}}]
     apply(feed, batch({"customer_id": "C2", "email": "old@x"}), orders=[6])
-    assert Identity.objects.get(value="old@x").profile.identities.get(identity_type="customer_id").value == "C2"
+    assert (
+        Identity.objects.get(value="old@x").profile.identities.get(identity_type="customer_id").value == "C2"
+    )
 
 
 def test_it_addresses_a_profile_directly_by_mpid(feed):
@@ -112,7 +115,9 @@ def test_it_treats_device_ids_and_mp_deviceid_as_identities(feed):
     apply(feed, batch({}, {"n": 1}, device_info={"ios_idfv": "dev-1"}, mp_deviceid="mp-1"))
     result = apply(feed, batch({}, {"n": 2}, mp_deviceid="mp-1"), orders=[5])
     assert result.updated == 1
-    assert profiles(feed) == [{"identities": {"ios_idfv": "dev-1", "mp_deviceid": "mp-1"}, "attributes": {"n": 2}}]
+    assert profiles(feed) == [
+        {"identities": {"ios_idfv": "dev-1", "mp_deviceid": "mp-1"}, "attributes": {"n": 2}}
+    ]
 
 
 @pytest.mark.parametrize("protection", ["update_only", "read_only"])

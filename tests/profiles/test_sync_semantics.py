@@ -17,7 +17,10 @@ def event(message_id, name="buy"):
 
 
 def test_it_changes_nothing_when_the_same_batches_are_applied_twice(feed):
-    page = [batch({"customer_id": f"C{i}", "email": f"{i}@x"}, {"n": i}, events=[event(f"m{i}")]) for i in range(5)]
+    page = [
+        batch({"customer_id": f"C{i}", "email": f"{i}@x"}, {"n": i}, events=[event(f"m{i}")])
+        for i in range(5)
+    ]
     first = apply(feed, *page)
     before = profiles(feed), Event.objects.count()
     second = apply(feed, *page)
@@ -41,8 +44,12 @@ def test_it_keeps_lists_as_lists(feed):
 
 
 def test_it_lets_the_newest_row_win_inside_a_page(feed):
-    apply(feed, batch({"email": "a@x"}, {"plan": "new"}), batch({"email": "a@x"}, {"plan": "old"}), orders=[
-        datetime(2024, 5, 2), datetime(2024, 5, 1)])
+    apply(
+        feed,
+        batch({"email": "a@x"}, {"plan": "new"}),
+        batch({"email": "a@x"}, {"plan": "old"}),
+        orders=[datetime(2024, 5, 2), datetime(2024, 5, 1)],
+    )
     assert profiles(feed)[0]["attributes"] == {"plan": "new"}
 
 
@@ -68,8 +75,10 @@ def test_it_tells_1_from_true_from_1_point_0(feed):
 
 
 def test_it_writes_a_page_of_1000_rows_with_a_constant_number_of_queries(feed):
-    page = [batch({"customer_id": f"C{i}", "email": f"{i}@x"}, {"n": i, "tags": ["a"]}, events=[event(f"m{i}")])
-            for i in range(1000)]
+    page = [
+        batch({"customer_id": f"C{i}", "email": f"{i}@x"}, {"n": i, "tags": ["a"]}, events=[event(f"m{i}")])
+        for i in range(1000)
+    ]
     with CaptureQueriesContext(connection) as new_rows:
         apply(feed, *page)
     changed = [batch({"customer_id": f"C{i}", "email": f"{i}@y"}, {"n": None, "m": i}) for i in range(1000)]
@@ -82,18 +91,34 @@ def test_it_writes_a_page_of_1000_rows_with_a_constant_number_of_queries(feed):
 
 def test_it_previews_the_changes_without_writing(feed):
     apply(feed, batch({"customer_id": "C1", "email": "a@x"}, {"plan": "free"}))
-    counts = Profile.objects.count(), Identity.objects.count(), Attribute.objects.count(), Event.objects.count()
-    changes = preview_batches(feed=feed, batches=[
-        batch({"customer_id": "C1", "email": "b@x"}, {"plan": "pro"}),
-        batch({"customer_id": "C2"}, {"plan": "free"}, events=[event("m1")]),
-        batch({"customer_id": "C2"}, {"plan": "free"}),
-        batch({}, {"plan": "x"}),
-    ], row_keys=["r1", "r2", "r3", "r4"])
+    counts = (
+        Profile.objects.count(),
+        Identity.objects.count(),
+        Attribute.objects.count(),
+        Event.objects.count(),
+    )
+    changes = preview_batches(
+        feed=feed,
+        batches=[
+            batch({"customer_id": "C1", "email": "b@x"}, {"plan": "pro"}),
+            batch({"customer_id": "C2"}, {"plan": "free"}, events=[event("m1")]),
+            batch({"customer_id": "C2"}, {"plan": "free"}),
+            batch({}, {"plan": "x"}),
+        ],
+        row_keys=["r1", "r2", "r3", "r4"],
+    )
     assert [c.outcome for c in changes] == ["update", "create", "unchanged", "reject"]
     first = changes[0]
     assert first.mpid == Profile.objects.get().mpid
     assert (first.identities_before, first.identities_after) == (
-        {"customer_id": "C1", "email": "a@x"}, {"customer_id": "C1", "email": "b@x"})
+        {"customer_id": "C1", "email": "a@x"},
+        {"customer_id": "C1", "email": "b@x"},
+    )
     assert (first.attributes_before, first.attributes_after) == ({"plan": "free"}, {"plan": "pro"})
     assert changes[1].mpid is None and changes[1].events == [event("m1")]
-    assert (Profile.objects.count(), Identity.objects.count(), Attribute.objects.count(), Event.objects.count()) == counts
+    assert (
+        Profile.objects.count(),
+        Identity.objects.count(),
+        Attribute.objects.count(),
+        Event.objects.count(),
+    ) == counts
