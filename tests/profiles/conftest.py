@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from feeds.accounts.models import Workspace
-from feeds.models import Connection, DataModel, FieldTransformation, Feed
+from feeds.models import Connection, DataModel, Feed, FieldTransformation
 from feeds.profiles.models import Attribute, Identity, Profile
 from feeds.profiles.store import ApplyResult, apply_batches
 
