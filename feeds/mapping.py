@@ -330,7 +330,7 @@ def _check_tree(mappings: list[dict], pipeline_type: str) -> list[MappingError]:
     if event_type is None:
         return [*errors, MappingError(None, "events", "Map the event type (events[].event_type).")]
     if event_type.get("mapping_type") == "static":
-        for required in REQUIRED_EVENT_FIELDS.get(event_type.get("value"), ()):
+        for required in REQUIRED_EVENT_FIELDS.get(str(event_type.get("value")), ()):
             if required not in destinations:
                 errors.append(MappingError(None, "events", f"A {event_type['value']} needs “{required}”."))
     return errors

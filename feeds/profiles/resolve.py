@@ -85,7 +85,7 @@ def row_identities(batch: dict) -> dict[str, str]:
 
 def batch_mpid(batch: dict) -> int | None:
     value = batch.get("mpid")
-    return None if value in (None, "") else int(value)
+    return None if value is None or value == "" else int(value)
 
 
 def order_key(value: Any, tz: ZoneInfo) -> str:

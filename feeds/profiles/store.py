@@ -112,10 +112,9 @@ def _load_attributes(profiles: dict[int, ProfileState]) -> None:
         f"SELECT profile_id, name, value, feed_id, run_id, source_order FROM {ATTRIBUTES} WHERE {where}",
         params,
     )
-    decode = Attribute._meta.get_field("value")
     for profile_id, name, value, feed_id, run_id, order in rows:
-        if isinstance(value, str):  # SQLite and psycopg's text JSON; PostgreSQL jsonb arrives decoded
-            value = decode.from_db_value(value, None, None)  # type: ignore[attr-defined]
+        if isinstance(value, str):  # Django has both SQLite and psycopg hand JSON over as text
+            value = json.loads(value)
         profiles[profile_id].attributes[name] = Attr(value, feed_id, run_id, order or "")
 
 
@@ -238,7 +237,9 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
 
 
 def _write_attributes(changed: list[ProfileState], stamp: Any) -> None:
-    removed, upserts, fresh = [], [], []
+    removed: list[tuple[Any, ...]] = []
+    upserts: list[tuple[Any, ...]] = []
+    fresh: list[tuple[Any, ...]] = []
     for p in changed:
         for name in p.attributes_before.keys() - p.attributes.keys():
             removed.append((p.id, name))
