@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from feeds.mapping import compile_mappings, map_page
 from feeds.models import Feed, FeedState, Health, SyncMode
-from feeds.profiles import apply_batches
+from feeds.profiles.store import apply_batches
 from feeds.sync import queue, windows
 from feeds.sync.models import (
     Checkpoint,
