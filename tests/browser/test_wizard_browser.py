@@ -69,6 +69,16 @@ def write_model(page, sql: str) -> None:
     expect(page).to_have_url(re.compile(r"/setup/map/$"))
 
 
+def settled(page, action) -> None:
+    """Do something that sends an HTMX request, and wait until its answer is swapped in and settled."""
+    page.evaluate(
+        "() => { window.__settled = false; document.body.addEventListener('htmx:afterSettle', "
+        "() => { window.__settled = true; }, {once: true}); }"
+    )
+    action()
+    page.wait_for_function("() => window.__settled === true")
+
+
 def identity_nodes(page):
     return page.locator('section[data-object="user_identities"] .mapping-node')
 
@@ -78,8 +88,7 @@ def map_columns(page) -> None:
     shot(page, "03-mapping-prefilled")
     # Remove both identities: Next must refuse with the error shown.
     for _ in range(2):
-        identity_nodes(page).first.get_by_role("button", name="Remove this mapping").click()
-        page.wait_for_load_state("networkidle")
+        settled(page, identity_nodes(page).first.get_by_role("button", name="Remove this mapping").click)
     expect(identity_nodes(page)).to_have_count(0)
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#mapping-status")).to_contain_text("to fix before Next")
@@ -87,15 +96,13 @@ def map_columns(page) -> None:
     shot(page, "03-mapping-missing-identity")
     # Put customer_id back as the Customer ID through "+" → Column.
     page.get_by_role("button", name="Add to user_identities").click()
-    page.locator('section[data-object="user_identities"]').get_by_role(
-        "button", name=re.compile("^Column")
-    ).click()
+    section = page.locator('section[data-object="user_identities"]')
+    settled(page, section.get_by_role("button", name=re.compile("^Column")).click)
     expect(identity_nodes(page)).to_have_count(1)
-    node = identity_nodes(page).first
-    node.get_by_label("Column in warehouse").select_option("customer_id")
-    page.wait_for_load_state("networkidle")
-    identity_nodes(page).first.get_by_label("Field").select_option(label="Customer ID")
-    page.wait_for_load_state("networkidle")
+    source = identity_nodes(page).first.get_by_label("Column in warehouse")
+    settled(page, lambda: source.select_option("customer_id"))
+    field = identity_nodes(page).first.get_by_label("Field")
+    settled(page, lambda: field.select_option(label="Customer ID"))
     page.goto(page.url)  # the tree survives a reload (a fresh GET: reload would re-send the POST)
     expect(identity_nodes(page).first.get_by_label("Field")).to_have_value("user_identities.customer_id")
     shot(page, "03-mapping")
