@@ -59,13 +59,13 @@ def feed_summary(feed: Feed) -> dict[str, Any]:
     }
 
 
-def run_chart(runs: list[SyncRun], width: int = 600, height: int = 120) -> dict[str, Any]:
+def run_chart(runs: list[SyncRun], width: int = 600, height: int = 90) -> dict[str, Any]:
     """Return bar geometry for an inline SVG of rows read per run (server-rendered, no chart library)."""
     finished = [r for r in runs if r.finished_at]
     if not finished:
         return {"bars": [], "width": width, "height": height}
     top = max(r.rows_read or 0 for r in finished) or 1
-    step = width / max(len(finished), 1)
+    step = min(width / len(finished), 36)  # a lone run is a bar, not a wall
     bars = [
         {
             "x": round(i * step + 2, 1),
