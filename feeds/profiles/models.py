@@ -37,10 +37,17 @@ class Identity(models.Model):
     environment = models.CharField(max_length=16, choices=Environment.choices)
     identity_type = models.CharField(max_length=40)
     value = models.CharField(max_length=512)
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
+    # The unique (profile, identity_type) index serves profile lookups; a second index would slow writes.
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities", db_index=False)
     # Lineage only: no database constraint, so bulk writes skip one foreign-key check per row.
     feed = models.ForeignKey(
-        Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+        Feed,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -59,12 +66,18 @@ class Identity(models.Model):
 class Attribute(models.Model):
     """A user attribute and where its value came from (feed, run, iterator value of the source row)."""
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="attributes")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="attributes", db_index=False)
     name = models.CharField(max_length=256)
     value = models.JSONField()
     # Lineage only: no database constraint, so bulk writes skip one foreign-key check per row.
     feed = models.ForeignKey(
-        Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+        Feed,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     run_id = models.BigIntegerField(null=True, blank=True)
     # The source row's iterator value as a sortable key, so a re-read older row cannot win.
@@ -83,11 +96,17 @@ class Event(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     environment = models.CharField(max_length=16, choices=Environment.choices)
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events", db_index=False)
     event_id = models.CharField(max_length=200)
     # Lineage only: no database constraint, so bulk writes skip one foreign-key check per row.
     feed = models.ForeignKey(
-        Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+        Feed,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     run_id = models.BigIntegerField(null=True, blank=True)
     event_type = models.CharField(max_length=40, blank=True)
