@@ -131,6 +131,8 @@ def _ctx(
         provider=providers.info(provider_cls),
         prepare_steps=providers.prepare_steps(provider_cls.kind, typed),
         shared_with=_shared_with(form.selected, feed),
+        # The prepare panel only needs names: secrets and files never travel with its requests.
+        prepare_params="not " + ",".join(["csrfmiddlewaretoken", *_secret_params(provider_cls)]),
         **extra,
     )
 
@@ -179,3 +181,7 @@ def _shared_with(connection: Connection | None, feed: Feed | None) -> int:
         return 0
     others = Feed.objects.filter(connection=connection)
     return others.exclude(pk=feed.pk).count() if feed else others.count()
+
+
+def _secret_params(provider_cls: Any) -> list[str]:
+    return [f"cfg_{s.name}" for s in provider_cls.fields if s.secret or s.kind == "file"]

@@ -250,3 +250,8 @@ def test_it_tests_a_bigquery_connection_with_an_uploaded_key_file(workspace, edi
     connection = Connection.objects.get(name="BigQuery")
     assert connection.secrets["service_account_key"] == bigquery_config["service_account_key"]
     assert "service_account_key" not in connection.config
+
+
+def test_it_keeps_secrets_out_of_the_prepare_panels_requests(workspace, editor):
+    html = client_for(editor).get("/w/acme/feeds/new/postgres/").content.decode()
+    assert 'hx-params="not csrfmiddlewaretoken,cfg_password"' in html
