@@ -6,16 +6,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from feeds import explorer
 from feeds.accounts.access import require_member
+from feeds.profiles import search
 
 
 @require_GET
 def profile_list(request: HttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws)
-    environment = explorer.environment_from(request.GET.get("environment"))
+    environment = search.environment_from(request.GET.get("environment"))
     query = request.GET.get("q", "").strip()
-    page = explorer.search(membership.workspace, environment, query, request.GET.get("page"))
+    page = search.search_page(membership.workspace, environment, query, request.GET.get("page"))
     ctx = {"workspace": membership.workspace, "nav": "profiles", "page": page, "q": query}
     ctx["environment"] = environment
     template = "feeds/profile_list.html#results" if request.htmx else "feeds/profile_list.html"
@@ -25,9 +25,9 @@ def profile_list(request: HttpRequest, ws: str) -> HttpResponse:
 @require_GET
 def profile_detail(request: HttpRequest, ws: str, mpid: int) -> HttpResponse:
     membership = require_member(request.user, ws)
-    environment = explorer.environment_from(request.GET.get("environment"))
-    profile = explorer.profile_or_404(membership.workspace, environment, mpid)
-    events = explorer.events_page(profile, request.GET.get("page"))
+    environment = search.environment_from(request.GET.get("environment"))
+    profile = search.profile_or_404(membership.workspace, environment, mpid)
+    events = search.events_page(profile, request.GET.get("page"))
     ctx = {"workspace": membership.workspace, "nav": "profiles", "profile": profile, "events": events}
-    ctx.update(explorer.profile_facts(profile))
+    ctx.update(search.profile_facts(profile))
     return render(request, "feeds/profile_detail.html", ctx)

@@ -4,37 +4,66 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+from django.http import Http404
 
 from feeds.accounts.models import Workspace
+from feeds.models import Environment
 from feeds.profiles.models import Event, Identity, Profile
+
+PROFILES_PER_PAGE = 25
+EVENTS_PER_PAGE = 25
+
+
+def environment_from(value: str | None) -> str:
+    """Return a valid environment name: production unless development is asked for."""
+    return value if value in Environment.values else Environment.PRODUCTION
 
 
 def search_profiles(workspace: Workspace, environment: str, query: str) -> QuerySet[Profile]:
-    """Return the environment's profiles whose MPID or an identity value equals `query` (all when empty)."""
+    """Return the environment's profiles whose MPID or an identity value equals `query` (all when empty).
+
+    An email typed with capitals also finds its lower-case form; exact matches keep the lookup on the
+    identity index (a case-insensitive comparison would scan).
+    """
     profiles = Profile.objects.filter(workspace=workspace, environment=environment)
     query = query.strip()
     if not query:
         return profiles.order_by("-updated_at", "id")
-    owners = Identity.objects.filter(workspace=workspace, environment=environment, value=query)
+    values = {query, query.lower()}
+    owners = Identity.objects.filter(workspace=workspace, environment=environment, value__in=values)
     matches = profiles.filter(id__in=owners.values("profile_id"))
     if query.lstrip("-").isdigit():
         matches = matches | profiles.filter(mpid=int(query))
     return matches.order_by("-updated_at", "id")
 
 
+def search_page(workspace: Workspace, environment: str, query: str, page: str | None) -> Page:
+    """Return one page of `search_profiles`, with each profile's identities loaded."""
+    profiles = search_profiles(workspace, environment, query).prefetch_related("identities")
+    return Paginator(profiles, PROFILES_PER_PAGE).get_page(page)
+
+
+def profile_or_404(workspace: Workspace, environment: str, mpid: int) -> Profile:
+    profile = Profile.objects.filter(workspace=workspace, environment=environment, mpid=mpid).first()
+    if profile is None:
+        raise Http404("No such profile")
+    return profile
+
+
 def profile_facts(profile: Profile) -> dict[str, Any]:
-    """Return a profile's identities and attributes (with lineage) for its page."""
+    """Return a profile's identities and attributes, each attribute with its lineage (feed, run, when)."""
     return {
-        "identities": list(
-            profile.identities.order_by("identity_type").values("identity_type", "value", "created_at")
-        ),
-        "attributes": list(
-            profile.attributes.order_by("name").values("name", "value", "feed_id", "run_id", "updated_at")
-        ),
+        "identities": list(profile.identities.order_by("identity_type")),
+        "attributes": list(profile.attributes.select_related("feed").order_by("name")),
     }
 
 
 def profile_events(profile: Profile) -> QuerySet[Event]:
     """Return a profile's events, newest first."""
-    return profile.events.order_by("-timestamp", "-id")
+    return profile.events.select_related("feed").order_by("-timestamp", "-id")
+
+
+def events_page(profile: Profile, page: str | None) -> Page:
+    return Paginator(profile_events(profile), EVENTS_PER_PAGE).get_page(page)

@@ -13,8 +13,8 @@ def test_it_finds_profiles_by_identity_value_or_mpid(feed, workspace):
     assert search_profiles(workspace, "production", "").count() == 2
     assert search_profiles(workspace, "production", "nobody@x").count() == 0
     facts = profile_facts(found)
-    assert [i["value"] for i in facts["identities"]] == ["a@x"]
-    assert [(a["name"], a["value"], a["feed_id"]) for a in facts["attributes"]] == [("plan", "pro", feed.pk)]
+    assert [i.value for i in facts["identities"]] == ["a@x"]
+    assert [(a.name, a.value, a.feed) for a in facts["attributes"]] == [("plan", "pro", feed)]
 
 
 def test_it_finds_nothing_in_another_workspace(feed, other_workspace):
