@@ -111,6 +111,17 @@ def iterator_kind(iterator_type: str) -> IteratorKind:
     return IteratorKind.TIMESTAMP
 
 
+# The iterator data types of the PostgreSQL family (PostgreSQL, Redshift, DuckDB).
+POSTGRES_ITERATOR_TYPES: tuple[str, ...] = (
+    "timestamp",
+    "timestamptz",
+    "date",
+    "integer",
+    "timestamp_unixtime_ms",
+    "timestamp_unixtime_s",
+)
+
+
 @dataclass(frozen=True)
 class ReadWindow:
     """Which rows a read returns: `lower <= iterator <= upper`, ordered by the iterator.

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from feeds.warehouses.arrowrows import batch_rows
 from feeds.warehouses.base import (
+    POSTGRES_ITERATOR_TYPES,
     CheckResult,
     Column,
     ConfigField,
@@ -41,14 +42,7 @@ class DuckDBWarehouse:
     label: ClassVar[str] = "DuckDB"
     dialect: ClassVar[str] = "duckdb"
     has_sql: ClassVar[bool] = True
-    iterator_types: ClassVar[tuple[str, ...]] = (
-        "timestamp",
-        "timestamptz",
-        "date",
-        "integer",
-        "timestamp_unixtime_ms",
-        "timestamp_unixtime_s",
-    )
+    iterator_types: ClassVar[tuple[str, ...]] = POSTGRES_ITERATOR_TYPES
     fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
             "path",

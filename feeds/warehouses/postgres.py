@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from feeds.warehouses.base import (
+    POSTGRES_ITERATOR_TYPES,
     CheckResult,
     Column,
     ConfigField,
@@ -284,14 +285,7 @@ class PostgresWarehouse:
     label: ClassVar[str] = "PostgreSQL"
     dialect: ClassVar[str] = "postgres"
     has_sql: ClassVar[bool] = True
-    iterator_types: ClassVar[tuple[str, ...]] = (
-        "timestamp",
-        "timestamptz",
-        "date",
-        "integer",
-        "timestamp_unixtime_ms",
-        "timestamp_unixtime_s",
-    )
+    iterator_types: ClassVar[tuple[str, ...]] = POSTGRES_ITERATOR_TYPES
     fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField("host", "Host", placeholder="db.example.com", validate=valid_host),
         ConfigField("port", "Port", kind="integer", default=5432, validate=valid_port),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from feeds.warehouses.base import (
+    POSTGRES_ITERATOR_TYPES,
     CheckResult,
     Column,
     ConfigField,
@@ -139,14 +140,7 @@ class RedshiftWarehouse:
     label: ClassVar[str] = "Amazon Redshift"
     dialect: ClassVar[str] = "redshift"
     has_sql: ClassVar[bool] = True
-    iterator_types: ClassVar[tuple[str, ...]] = (
-        "timestamp",
-        "timestamptz",
-        "date",
-        "integer",
-        "timestamp_unixtime_ms",
-        "timestamp_unixtime_s",
-    )
+    iterator_types: ClassVar[tuple[str, ...]] = POSTGRES_ITERATOR_TYPES
     fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
             "host",
