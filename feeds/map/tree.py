@@ -151,3 +151,9 @@ def static_value(raw: str, value_type: str) -> Any:
             raise ValueError("Pick true or false.")
         return text.lower() == "true"
     return raw
+
+
+def unmapped_columns(mappings: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    """Return the columns `$unmapped` stands for: those no other mapping names as its source."""
+    named = {m.get("source") for m in mappings if m.get("mapping_type") in ("column", "ignore")}
+    return [c for c in columns if c not in named]

@@ -158,6 +158,7 @@ def _ctx(
         pipeline_form=PipelineTypeForm(initial={"pipeline_type": values["pipeline_type"]}),
         pipeline_type=values["pipeline_type"],
         columns=wizard.column_names(model),
+        unmapped=tree.unmapped_columns(values["mappings"], wizard.column_names(model)),
         identity_options=_identity_options(),
         attribute_options=["*", *sorted(getattr(_rules(), "RESERVED_ATTRIBUTES", {}))],
         event_fields=tree.EVENT_FIELDS,

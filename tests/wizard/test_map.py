@@ -163,3 +163,10 @@ def test_it_adds_an_object_with_add_mapping_and_points_its_empty_node_out(worksp
     assert mappings(modelled)[index]["destination"] == "events[]."
     node_html = html.split(f'id="node-{index}"')[1].split("</form>")[0]
     assert "node-error" in node_html
+
+
+def test_it_says_which_columns_unmapped_covers(workspace, editor, modelled):
+    html = client_for(editor).get(url(modelled)).content.decode()
+    covers = html.split('class="col-12 small text-body-secondary unmapped-columns">')[1].split("</div>")[0]
+    assert "<code>first_name</code>" in covers and "<code>plan</code>" in covers
+    assert "customer_id" not in covers
