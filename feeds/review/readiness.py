@@ -49,6 +49,16 @@ class SampleProfile:
     change: Any  # feeds.profiles ProfileChange
     identities: list[DiffRow]
     attributes: list[DiffRow]
+    events: list[dict[str, Any]]  # {"type", "name", "at"} per event the row would write
+
+
+def event_line(event: dict[str, Any]) -> dict[str, Any]:
+    """Return what the review shows of one event: its type, its name (or screen / action), its time."""
+    data = event.get("data") or {}
+    name = (
+        data.get("event_name") or data.get("screen_name") or (data.get("product_action") or {}).get("action")
+    )
+    return {"type": event.get("event_type", ""), "name": name or "", "at": data.get("timestamp_unixtime_ms")}
 
 
 @dataclass
@@ -160,7 +170,10 @@ def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
         counts[change.outcome] = counts.get(change.outcome, 0) + 1
     profiles = [
         SampleProfile(
-            c, diff(c.identities_before, c.identities_after), diff(c.attributes_before, c.attributes_after)
+            c,
+            diff(c.identities_before, c.identities_after),
+            diff(c.attributes_before, c.attributes_after),
+            [event_line(e) for e in c.events],
         )
         for c in changes
     ]

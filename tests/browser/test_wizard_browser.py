@@ -165,6 +165,16 @@ def test_it_shows_a_reviewer_every_step_read_only(page_as, editor, viewer, wareh
         expect(reviewer.get_by_text("your role (viewer) cannot change it")).to_be_visible()
         expect(reviewer.locator("fieldset[disabled]").first).to_be_visible()
     expect(reviewer.get_by_role("button", name="Test connection")).to_have_count(0)
+    page.get_by_role("button", name="Next").click()  # the editor accepts the automatic mapping
+    page.get_by_label(re.compile("^Full")).check()
+    page.get_by_label(re.compile("^On Demand")).check()
+    page.get_by_role("button", name="Next").click()
+    expect(page).to_have_url(re.compile(r"/setup/review/$"))
+    reviewer.goto(f"/w/acme/feeds/{feed.pk}/setup/review/")
+    expect(reviewer.locator("#checks-ok")).to_be_visible(timeout=30000)
+    expect(reviewer.locator("#sample-counts")).to_contain_text("Would create 10 profiles", timeout=30000)
+    expect(reviewer.get_by_role("button", name="Activate")).to_have_count(0)
+    expect(reviewer.get_by_role("link", name="Edit")).to_have_count(0)
     shot(reviewer, "07-reviewer-read-only")
     response = reviewer.request.post(f"/w/acme/feeds/{feed.pk}/setup/model/run/", form={"sql": USERS_SQL})
     assert response.status == 403

@@ -112,3 +112,18 @@ def test_it_asks_for_a_complete_mapping_before_sampling_profiles(workspace, edit
     wizard.save_section(feed, "mapping", {"mappings": []}, editor)
     html = client_for(editor).get(url(feed, "sample/"), **HTMX).content.decode()
     assert "Complete the mapping first: The column “customer_id” is not mapped" in html
+
+
+def test_it_shows_the_events_an_event_feed_would_write(workspace, editor, draft):
+    from feeds.mapping import auto_mappings
+    from feeds.model.query import run_query
+
+    sql = "SELECT event_id, event_name, customer_id, occurred_at FROM events ORDER BY event_id"
+    outcome = run_query(draft.connection, sql, 5)
+    model = {"sql": sql, "columns": outcome.columns, "columns_sql": sql, "timestamp_field": "occurred_at"}
+    wizard.save_section(draft, "model", model, editor)
+    mappings = auto_mappings([c["name"] for c in outcome.columns], "events", "occurred_at")
+    wizard.save_section(draft, "mapping", {"pipeline_type": "events", "mappings": mappings}, editor)
+    draft.refresh_from_db()
+    html = client_for(editor).get(url(draft, "sample/"), **HTMX).content.decode()
+    assert "Events that would be written" in html and "<code>custom_event</code>" in html
