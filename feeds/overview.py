@@ -60,24 +60,36 @@ def feed_summary(feed: Feed) -> dict[str, Any]:
 
 
 def run_chart(runs: list[SyncRun], width: int = 600, height: int = 90) -> dict[str, Any]:
-    """Return bar geometry for an inline SVG of rows read per run (server-rendered, no chart library)."""
+    """Return geometry for an inline SVG: bars of rows read per run and a line of run durations.
+
+    Server-rendered, no chart library; each series is scaled to its own maximum.
+    """
     finished = [r for r in runs if r.finished_at]
     if not finished:
         return {"bars": [], "width": width, "height": height}
-    top = max(r.rows_read or 0 for r in finished) or 1
+    top_rows = max(r.rows_read or 0 for r in finished) or 1
+    seconds = [r.duration.total_seconds() if r.duration else 0.0 for r in finished]
+    top_seconds = max(seconds) or 1.0
     step = min(width / len(finished), 36)  # a lone run is a bar, not a wall
-    bars = [
-        {
-            "x": round(i * step + 2, 1),
-            "w": round(max(step - 4, 2), 1),
-            "h": round((r.rows_read or 0) / top * (height - 20), 1),
-            "run": r,
-        }
-        for i, r in enumerate(finished)
-    ]
-    for bar in bars:
-        bar["y"] = round(height - bar["h"], 1)
-    return {"bars": bars, "width": width, "height": height, "top": top}
+    usable = height - 20
+    bars, points = [], []
+    for i, run in enumerate(finished):
+        bar_height = round((run.rows_read or 0) / top_rows * usable, 1)
+        bars.append(
+            {"x": round(i * step + 2, 1), "w": round(max(step - 4, 2), 1), "h": bar_height, "run": run}
+        )
+        bars[-1]["y"] = round(height - bar_height, 1)
+        points.append(
+            f"{round(i * step + step / 2, 1)},{round(height - seconds[i] / top_seconds * usable, 1)}"
+        )
+    return {
+        "bars": bars,
+        "line": " ".join(points),
+        "width": width,
+        "height": height,
+        "top": top_rows,
+        "top_seconds": round(top_seconds, 1),
+    }
 
 
 def rejected_rows_csv(run: SyncRun) -> Iterator[list[str]]:

@@ -99,3 +99,22 @@ def test_it_hides_another_workspaces_feed(active_feed, outsider):
     client = client_for(outsider)
     assert client.get(_url(active_feed)).status_code == 404
     assert client.post(_url(active_feed, "run/")).status_code == 404
+
+
+def test_it_charts_rows_and_duration_of_finished_runs(active_feed, viewer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = timezone.now() - timedelta(hours=1)
+    for rows, seconds in ((100, 10), (400, 40)):
+        SyncRun.objects.create(
+            feed=active_feed,
+            state=RunState.SUCCEEDED,
+            rows_read=rows,
+            started_at=start,
+            finished_at=start + timedelta(seconds=seconds),
+        )
+    html = client_for(viewer).get(_url(active_feed)).content.decode()
+    assert html.count("<rect") == 2 and "<polyline" in html
+    assert "most: 400" in html and "longest: 40.0 s" in html

@@ -159,6 +159,7 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 # WhiteNoise serves static files from the app processes (no separate web server needed); until
 # `collectstatic` has run it finds them where they live, so the one-command start works as is.
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request otherwise
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
