@@ -47,6 +47,33 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple
     }
 
 
+# The settings whose changes the audit log shows for a feed (secrets never appear here).
+FEED_SETTINGS = (
+    "name",
+    "state",
+    "pipeline_type",
+    "environment",
+    "input_protection",
+    "sync_mode",
+    "iterator",
+    "iterator_type",
+    "from_time",
+    "schedule_type",
+    "frequency",
+    "schedule_start",
+    "schedule_end",
+)
+
+
+def feed_settings(feed: Feed) -> dict[str, Any]:
+    """Return the feed's settings as the audit log compares them (connection, SQL, mapping included)."""
+    values = {name: getattr(feed, name) for name in FEED_SETTINGS}
+    values["connection"] = feed.connection.name if feed.connection else None
+    values["sql"] = feed.data_model.sql if feed.data_model else None
+    values["mappings"] = feed.field_transformation.mappings if feed.field_transformation else None
+    return values
+
+
 def entries(workspace: Workspace, page: str | None, feed: Feed | None = None) -> Page:
     """Return a page of the workspace's (or one feed's) audit entries, newest first."""
     queryset = AuditEntry.objects.filter(workspace=workspace).select_related("feed")

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from feeds import actions, audit, overview
+from feeds import actions, audit, overview, wizard
 from feeds.access import feed_for_user
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
@@ -41,6 +41,7 @@ def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = feed_for_user(request.user, ws, feed_id)
     ctx = {"workspace": membership.workspace, "membership": membership, "feed": feed, "nav": "feeds"}
     ctx.update(overview.feed_summary(feed))
+    ctx["resume_url"] = wizard.resume_url_name(feed)
     if membership.allows(Role.ADMIN):
         ctx["activity"] = audit.entries(membership.workspace, None, feed=feed)
     template = "feeds/feed_summary.html#runs" if request.htmx else "feeds/feed_summary.html"

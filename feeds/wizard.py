@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 
+from feeds import audit
 from feeds.models import (
     Connection,
     DataModel,
@@ -286,13 +287,23 @@ def save_connection(
             slug=unique_slug(Connection, workspace.pk, name),
             created_by=user,
         )
+    is_new = connection.pk is None
+    before = {"name": connection.name, **(connection.config or {})}
     kept = dict(connection.secrets or {})
+    changed_secrets = sorted(k for k, v in secrets.items() if v not in (None, "") and kept.get(k) != v)
     kept.update({k: v for k, v in secrets.items() if v not in (None, "")})
     connection.name = name
     connection.config = config
     connection.secrets = kept
     connection.last_modified_by = user
     connection.save()
+    # Secrets are named, never shown, in the audit log.
+    changes = audit.diff(before, {"name": name, **config}) | {
+        k: ("•••", "new value") for k in changed_secrets
+    }
+    if is_new or changes:
+        action = "create connection" if is_new else "edit connection"
+        audit.record(workspace, user, action, name, changes=None if is_new else changes)
     return connection
 
 
@@ -330,7 +341,9 @@ def connect_feed(
             user=user,
         )
         if feed is None:
-            return create_draft(workspace, feed_name, saved, user)
+            draft = create_draft(workspace, feed_name, saved, user)
+            audit.record(workspace, user, "create", draft.name, feed=draft)
+            return draft
         if feed.name != feed_name:
             feed.name = feed_name
             _touch(feed, user, ["name"])

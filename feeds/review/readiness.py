@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from feeds import wizard
+from feeds import audit, wizard
 from feeds.connect.providers import check_connection, load_provider
 from feeds.models import Connection, Feed, FeedState
 from feeds.schedule.rules import schedule_problems
@@ -202,14 +202,23 @@ def save_and_activate(feed: Feed, user: Any) -> str:
     if problems:
         raise ActivationRefused(problems)
     was_draft = feed.state == FeedState.DRAFT
+    before = audit.feed_settings(feed)
     wizard.apply_pending(feed, user)
     feed.refresh_from_db()
     if was_draft:
         service.activate(feed, user)
+        feed.refresh_from_db()
+        _record(feed, user, "activate", before)
         return _activated_message(feed)
     if feed.state == FeedState.ACTIVE:
         service.activate(feed, user)  # re-creates the schedule from the saved settings
+    _record(feed, user, "edit", before)
     return "Your changes are saved; the next run uses them."
+
+
+def _record(feed: Feed, user: Any, action: str, before: dict[str, Any]) -> None:
+    changes = audit.diff(before, audit.feed_settings(feed))
+    audit.record(feed.workspace, user, action, feed.name, feed=feed, changes=changes)
 
 
 def _activated_message(feed: Feed) -> str:
