@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from feeds.accounts.access import require_member
+from feeds.http import HtmxHttpRequest
 from feeds.profiles import search
 
 
 @require_GET
-def profile_list(request: HttpRequest, ws: str) -> HttpResponse:
+def profile_list(request: HtmxHttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws)
     environment = search.environment_from(request.GET.get("environment"))
     query = request.GET.get("q", "").strip()
@@ -23,7 +24,7 @@ def profile_list(request: HttpRequest, ws: str) -> HttpResponse:
 
 
 @require_GET
-def profile_detail(request: HttpRequest, ws: str, mpid: int) -> HttpResponse:
+def profile_detail(request: HtmxHttpRequest, ws: str, mpid: int) -> HttpResponse:
     membership = require_member(request.user, ws)
     environment = search.environment_from(request.GET.get("environment"))
     profile = search.profile_or_404(membership.workspace, environment, mpid)

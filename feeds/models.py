@@ -207,7 +207,9 @@ class AuditEntry(models.Model):
     """One change a person (or an API credential) made: who, when, from where, and before → after."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_entries")
-    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    feed = models.ForeignKey(
+        Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_label = models.CharField(max_length=200, blank=True)  # kept when the user is deleted
     action = models.CharField(max_length=40)  # create, edit, activate, pause, resume, run, delete, member...

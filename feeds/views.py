@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,13 +15,14 @@ from feeds import actions, audit, overview, wizard
 from feeds.access import feed_for_user
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
+from feeds.http import HtmxHttpRequest
 from feeds.models import Feed
 from feeds.sync.models import SyncRun
 from feeds.sync.service import RunRefused
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     membership = Membership.objects.filter(user=request.user).select_related("workspace").first()
     if membership is None:
         return render(request, "feeds/no_workspace.html")
@@ -29,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
+def feed_list(request: HtmxHttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws)
     groups = overview.feeds_by_provider(membership.workspace)
     ctx = {"workspace": membership.workspace, "membership": membership, "groups": groups, "nav": "feeds"}
@@ -37,7 +38,7 @@ def feed_list(request: HttpRequest, ws: str) -> HttpResponse:
 
 
 @require_GET
-def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def feed_summary(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = feed_for_user(request.user, ws, feed_id)
     ctx = {"workspace": membership.workspace, "membership": membership, "feed": feed, "nav": "feeds"}
     ctx.update(overview.feed_summary(feed))
@@ -49,27 +50,27 @@ def feed_summary(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 
 @require_POST
-def run_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def run_sync(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     _, feed = feed_for_user(request.user, ws, feed_id, Role.EDITOR)
     _apply(request, actions.run_sync, feed, "Sync started. Its progress shows below.")
     return redirect("feeds:summary", ws, feed.pk)
 
 
 @require_POST
-def pause_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def pause_sync(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     _apply(request, actions.pause, feed, "Sync paused. No runs start until you resume it.")
     return redirect("feeds:summary", ws, feed.pk)
 
 
 @require_POST
-def resume_sync(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def resume_sync(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     _apply(request, actions.resume, feed, "Sync resumed. One catch-up run covers the time it was paused.")
     return redirect("feeds:summary", ws, feed.pk)
 
 
-def delete_feed(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
+def delete_feed(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
     if request.method != "POST":
         ctx = {"workspace": membership.workspace, "feed": feed, "nav": "feeds"}
@@ -79,7 +80,7 @@ def delete_feed(request: HttpRequest, ws: str, feed_id: int) -> HttpResponse:
     return redirect("feeds:list", ws)
 
 
-def _apply(request: HttpRequest, action: Callable[..., object], feed: Feed, success: str) -> None:
+def _apply(request: HtmxHttpRequest, action: Callable[..., object], feed: Feed, success: str) -> None:
     try:
         action(feed, request.user, request)
         messages.success(request, success)
@@ -88,7 +89,7 @@ def _apply(request: HttpRequest, action: Callable[..., object], feed: Feed, succ
 
 
 @require_GET
-def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
+def run_detail(request: HtmxHttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
     membership, feed = feed_for_user(request.user, ws, feed_id)
     run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
     rejected = Paginator(run.rejected_rows.order_by("pk"), 50).get_page(request.GET.get("page"))
@@ -99,7 +100,7 @@ def run_detail(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> Http
 
 
 @require_GET
-def rejected_csv(request: HttpRequest, ws: str, feed_id: int, run_id: int) -> StreamingHttpResponse:
+def rejected_csv(request: HtmxHttpRequest, ws: str, feed_id: int, run_id: int) -> StreamingHttpResponse:
     from feeds.sync.models import SyncRun
 
     _, feed = feed_for_user(request.user, ws, feed_id)

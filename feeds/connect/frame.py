@@ -5,18 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django_htmx.middleware import HtmxDetails
 
 from feeds import wizard
 from feeds.access import feed_for_user
 from feeds.accounts.models import Membership, Role
 from feeds.models import Feed
-
-
-class HtmxHttpRequest(HttpRequest):
-    """A request that went through django-htmx's middleware (for type checking)."""
-
-    htmx: HtmxDetails
 
 
 def step_feed(request: HttpRequest, ws: str, feed_id: int) -> tuple[Membership, Feed]:

@@ -13,7 +13,8 @@ from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
 from feeds.connect import providers
 from feeds.connect.forms import NEW, ConnectForm, initial_for
-from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
+from feeds.connect.frame import step_context, step_feed
+from feeds.http import HtmxHttpRequest
 from feeds.models import Connection, Feed
 
 PAGE = "connect/step.html"

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership, Role
-from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
+from feeds.connect.frame import step_context, step_feed
+from feeds.http import HtmxHttpRequest
 from feeds.map import tree
 from feeds.map.forms import AddForm, NodeForm, PipelineTypeForm
 from feeds.models import Feed

@@ -12,8 +12,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership
-from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
+from feeds.connect.frame import step_context, step_feed
 from feeds.connect.providers import info
+from feeds.http import HtmxHttpRequest
 from feeds.model import query
 from feeds.model.forms import ModelForm
 from feeds.models import Connection, Feed

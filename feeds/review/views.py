@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership
-from feeds.connect.frame import HtmxHttpRequest, step_context, step_feed
+from feeds.connect.frame import step_context, step_feed
+from feeds.http import HtmxHttpRequest
 from feeds.map.tree import grouped
 from feeds.models import Feed
 from feeds.review import readiness
