@@ -115,9 +115,10 @@ def _start_proxy(target_port: int) -> RedshiftProxy:
     async def serve() -> asyncio.base_events.Server:
         return await asyncio.start_server(lambda r, w: _handle(target_port, r, w), sock=sock)
 
-    server = loop.run_until_complete(serve())
+    # The loop runs in its own thread from the start: this thread may already run one (Playwright's).
     thread = threading.Thread(target=loop.run_forever, name="redshift-proxy", daemon=True)
     thread.start()
+    server = asyncio.run_coroutine_threadsafe(serve(), loop).result(timeout=10)
     return RedshiftProxy(sock.getsockname()[1], loop, server, thread)
 
 
