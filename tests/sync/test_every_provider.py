@@ -1,6 +1,6 @@
 """A feed on each SQL warehouse, through its real client and stand-in, syncs exactly and incrementally.
 
-(DuckDB is covered by the rest of tests/sync; Delta Sharing reads are covered in its provider tests.)
+(DuckDB is covered by the rest of tests/sync.)
 """
 
 from __future__ import annotations
@@ -92,6 +92,10 @@ def _values(rows) -> str:
 
 
 def _feed(workspace, warehouse: Warehouse) -> Feed:
+    return _feed_on(workspace, warehouse, "SELECT customer_id, email, plan, updated_at FROM users")
+
+
+def _feed_on(workspace, warehouse: Warehouse, sql: str) -> Feed:
     secret = secret_fields(provider_class(warehouse.provider).fields)
     connection = Connection.objects.create(
         workspace=workspace,
@@ -101,7 +105,6 @@ def _feed(workspace, warehouse: Warehouse) -> Feed:
         config={k: v for k, v in warehouse.config.items() if k not in secret},
         secrets={k: v for k, v in warehouse.config.items() if k in secret},
     )
-    sql = "SELECT customer_id, email, plan, updated_at FROM users"
     columns = open_warehouse(warehouse.provider, connection.warehouse_config()).describe(sql)
     names = [c.name for c in columns]
     model = DataModel.objects.create(
@@ -168,3 +171,21 @@ def test_it_syncs_a_feed_from_each_warehouse_exactly_and_incrementally(workspace
     assert second.profiles_created == 1
     assert _plans() == {"C1": "pro", "C2": "enterprise", "C3": "free", "C4": "pro"}
     assert Identity.objects.filter(identity_type="email").count() == 4
+
+
+@pytest.mark.django_db
+def test_it_syncs_a_delta_sharing_table_from_the_historical_start(workspace, delta_sharing):
+    from datetime import timedelta
+
+    from tests.standins.delta_tables import BASE, USERS_ROWS
+
+    warehouse = Warehouse("databricks", delta_sharing.config(), None, "updated_at", "timestamp", "")
+    feed = _feed_on(workspace, warehouse, "crm.users")
+    feed.from_time = BASE + timedelta(seconds=USERS_ROWS - 10)  # the last 11 users
+    feed.save()
+    first = _sync(feed)
+    assert (first.rows_read, first.profiles_created) == (11, 11)
+    emails = set(Identity.objects.filter(identity_type="email").values_list("value", flat=True))
+    assert emails == {f"user{i}@example.com" for i in range(USERS_ROWS - 10, USERS_ROWS + 1)}
+    second = _sync(feed)
+    assert second.profiles_created == 0 and second.profiles_updated == 0
