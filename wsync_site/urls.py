@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("feeds.map.urls")),
     path("", include("feeds.schedule.urls")),
     path("", include("feeds.review.urls")),
+    path("", include("feeds.api.urls")),
 ]

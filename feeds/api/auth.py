@@ -1,0 +1,133 @@
+"""The one place that checks who calls the API, in which workspace and with which role.
+
+Every API endpoint is wrapped by `endpoint(...)`: it answers unknown methods (405), resolves the
+Bearer token to its credential (401), applies the rate limit (429), keeps the caller inside the
+credential's workspace (404, never a hint that another workspace exists) and checks the role the
+method needs (403) with the same rules as workspace members (viewer reads, editor writes, admin
+deletes and pauses). Whatever the view raises comes back in the API's error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from feeds.accounts.models import Membership, Role, Workspace
+from feeds.api import errors, ratelimit
+from feeds.api.credentials import credential_for_token
+from feeds.api.models import ApiCredential
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the credential, its workspace and role, and the user recorded on changes."""
+
+    credential: ApiCredential
+    membership: Membership  # unsaved: the credential's role in its workspace, for Membership.allows
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.credential.workspace
+
+    @property
+    def user(self) -> AbstractBaseUser | None:
+        return self.credential.created_by
+
+
+def require_role(caller: Caller, role: str) -> None:
+    """Raise Forbidden unless the caller's role is at least `role`."""
+    if not caller.membership.allows(role):
+        raise errors.Forbidden(
+            f"This needs the {Role(role).label} role; this API credential has the "
+            f"{Role(caller.credential.role).label} role."
+        )
+
+
+def authenticate(request: HttpRequest) -> Caller:
+    """Return the caller of a request with a valid Bearer token; raises Unauthorized."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.Unauthorized(
+            "Send an access token: Authorization: Bearer <token> (from POST /oauth/token)."
+        )
+    credential = credential_for_token(token.strip())
+    if credential is None:
+        raise errors.Unauthorized("The access token is not valid: it expired or its credential was revoked.")
+    membership = Membership(workspace=credential.workspace, user=credential.created_by, role=credential.role)
+    return Caller(credential, membership)
+
+
+def authorize(request: HttpRequest, workspace_slug: str, role: str) -> Caller:
+    """Return the caller when it may use `role` in the workspace; raises the matching ApiError."""
+    caller = authenticate(request)
+    wait = ratelimit.retry_after(f"credential:{caller.credential.pk}")
+    if wait is not None:
+        raise RateLimited(wait)
+    if caller.workspace.slug != workspace_slug:
+        raise errors.NotFound(errors.NOT_FOUND_MESSAGE)
+    require_role(caller, role)
+    return caller
+
+
+class RateLimited(errors.ApiError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(f"Too many requests from this API credential. Try again in {wait} seconds.")
+        self.wait = wait
+
+
+def read_json(request: HttpRequest) -> dict[str, Any]:
+    """Return the request's JSON object body; raises Invalid for anything else."""
+    try:
+        body = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise errors.Invalid("The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise errors.Invalid("Send a JSON object in the request body.", code="invalid_json")
+    return body
+
+
+View = Callable[..., HttpResponse]
+
+
+def endpoint(**roles: str) -> Callable[[View], View]:
+    """Wrap an API view `(request, caller, ws, **kwargs)`; `roles` maps each allowed method to its role."""
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, ws: str, **kwargs: Any) -> HttpResponse:
+            if request.method not in roles:
+                return errors.method_not_allowed(sorted(roles))
+            return guarded(lambda: view(request, authorize(request, ws, roles[request.method]), ws, **kwargs))
+
+        return wrapper
+
+    return decorate
+
+
+def guarded(call: Callable[[], HttpResponse]) -> HttpResponse:
+    """Return the view's response, or the API error shape for anything it raised."""
+    try:
+        return call()
+    except RateLimited as limited:
+        response = errors.from_error(limited)
+        response["Retry-After"] = str(limited.wait)
+        return response
+    except errors.ApiError as error:
+        return errors.from_error(error)
+    except Exception:
+        log.exception("API request failed")
+        return errors.server_error()

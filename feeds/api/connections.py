@@ -1,0 +1,186 @@
+"""Saving a connection from API values: the provider's field rules, its config check, one real test.
+
+No HTTP here: the wizard can call `save_checked_connection` too. Every refusal is an ApiError whose
+message is the provider's (or the wizard's) words, never a stack trace and never a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from feeds import wizard
+from feeds.accounts.models import Workspace
+from feeds.api.errors import Conflict, Invalid
+from feeds.api.serializers import MASK, SERVICE_PROVIDERS
+from feeds.connect.providers import check_connection, load_provider
+from feeds.models import Connection, Health
+from feeds.warehouses.base import ConfigField
+from feeds.warehouses.registry import LABELS
+
+# mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run.
+IGNORED_SETTINGS = frozenset({"storage_integration", "aws_iam_user_arn", "aws_external_id"})
+
+
+def provider_kind(name: Any) -> str:
+    """Return the registry key for a service_provider name (“Snowflake”, “PostgreSQL”, “duckdb”...)."""
+    wanted = str(name or "").strip().lower()
+    for kind, label in SERVICE_PROVIDERS.items():
+        if wanted in (kind, label.lower()):
+            return kind
+    raise Invalid(
+        f"“service_provider” must be one of: {', '.join(SERVICE_PROVIDERS.values())}.",
+        field="service_provider",
+    )
+
+
+def provider_fields(kind: str) -> tuple[ConfigField, ...]:
+    """Return the provider's settings; raises Invalid when its module is not installed here."""
+    cls = load_provider(kind)
+    if cls is None:
+        raise Invalid(f"{LABELS.get(kind, kind)} connections are not available on this server yet.")
+    return tuple(cls.fields)
+
+
+def split_config(
+    kind: str, raw: dict[str, Any], stored: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (config, secrets) checked field by field; a secret sent as the mask keeps the stored one."""
+    fields = provider_fields(kind)
+    known = {spec.name for spec in fields}
+    for key in raw:
+        if key not in known and key not in IGNORED_SETTINGS:
+            raise Invalid(f"“{key}” is not a setting of {LABELS[kind]} connections.", field=f"config.{key}")
+    config: dict[str, Any] = {}
+    secrets: dict[str, Any] = {}
+    for spec in fields:
+        value = _field_value(spec, raw.get(spec.name), stored.get(spec.name))
+        (secrets if spec.secret else config)[spec.name] = value
+    return config, secrets
+
+
+def _field_value(spec: ConfigField, value: Any, stored: Any) -> Any:
+    field = f"config.{spec.name}"
+    kept = spec.secret or spec.kind == "file"
+    if kept and value in (None, "", MASK):
+        value = stored
+    value = _coerce(spec, value, field)
+    if value in (None, "") and spec.default is not None and not spec.secret:
+        value = spec.default
+    if value in (None, ""):
+        if spec.required:
+            raise Invalid(f"{spec.label} is required.", field=field)
+        return value
+    if spec.validate is not None:
+        try:
+            spec.validate(value)
+        except ValueError as error:
+            raise Invalid(str(error), field=field) from None
+    return value
+
+
+def _coerce(spec: ConfigField, value: Any, field: str) -> Any:
+    if value in (None, ""):
+        return value
+    if spec.kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+            raise Invalid(f"{spec.label} must be a whole number.", field=field)
+        return int(value)
+    if spec.kind == "checkbox":
+        if not isinstance(value, bool):
+            raise Invalid(f"{spec.label} must be true or false.", field=field)
+        return value
+    if spec.kind == "file" and isinstance(value, dict):
+        return json.dumps(value)  # a key file sent as a JSON object rather than its text
+    if spec.kind == "choice" and spec.choices and value not in {c for c, _ in spec.choices}:
+        raise Invalid(f"{spec.label} must be one of: {', '.join(c for c, _ in spec.choices)}.", field=field)
+    if not isinstance(value, str):
+        raise Invalid(f"{spec.label} must be text.", field=field)
+    return value
+
+
+def save_checked_connection(
+    workspace: Workspace,
+    *,
+    connection: Connection | None,
+    slug: str,
+    name: str,
+    provider: str,
+    raw_config: dict[str, Any],
+    active: bool,
+    user: Any,
+) -> Connection:
+    """Validate, test (one real round trip) and save a connection; returns it.
+
+    Raises Invalid with the provider's message (bad value, failed test) and Conflict for a taken id.
+    """
+    if connection is not None and connection.provider != provider:
+        raise Invalid("A connection's service_provider cannot change; create a new connection.")
+    stored = {**connection.config, **(connection.secrets or {})} if connection else {}
+    config, secrets = split_config(provider, raw_config, stored)
+    _check_name(workspace, name, connection)
+    cls = load_provider(provider)
+    for field, message in cls.validate_config({**config, **secrets}).items():
+        raise Invalid(message, field=f"config.{field}")
+    result = check_connection(provider, {**config, **secrets})
+    if not result.ok:
+        field = f"config.{result.field}" if result.field else None
+        raise Invalid(result.message, code="connection_failed", field=field)
+    return _save(workspace, connection, slug, name, provider, config, secrets, active, user)
+
+
+def _check_name(workspace: Workspace, name: str, connection: Connection | None) -> None:
+    taken = Connection.objects.filter(workspace=workspace, name=name)
+    if connection is not None:
+        taken = taken.exclude(pk=connection.pk)
+    if taken.exists():
+        raise Invalid(f"A connection called “{name}” already exists. Pick another name.", field="name")
+
+
+def _save(
+    workspace: Workspace,
+    connection: Connection | None,
+    slug: str,
+    name: str,
+    provider: str,
+    config: dict[str, Any],
+    secrets: dict[str, Any],
+    active: bool,
+    user: Any,
+) -> Connection:
+    if connection is None:
+        if Connection.objects.filter(workspace=workspace, slug=slug).exists():
+            raise Conflict(f"A connection with id “{slug}” already exists in this workspace.")
+        connection = Connection(workspace=workspace, provider=provider, slug=slug, created_by=user)
+    try:
+        with transaction.atomic():
+            saved = wizard.save_connection(
+                workspace,
+                connection=connection,
+                provider=provider,
+                name=name,
+                config=config,
+                secrets=secrets,
+                user=user,
+            )
+            saved.is_active, saved.status, saved.errors = active, Health.HEALTHY, []
+            saved.last_checked_on = timezone.now()
+            saved.save(update_fields=["is_active", "status", "errors", "last_checked_on"])
+    except IntegrityError:
+        raise Conflict(f"A connection with id “{slug}” already exists in this workspace.") from None
+    return saved
+
+
+def delete_connection(connection: Connection, user: Any) -> None:
+    """Delete a connection no data model or pipeline uses; raises Invalid naming what still uses it."""
+    from feeds import audit
+
+    users = [f"data model “{m}”" for m in connection.data_models.all()[:3]]
+    users += [f"pipeline “{f}”" for f in connection.feeds.all()[:3]]
+    if users:
+        raise Invalid(f"The connection is used by {', '.join(users)}. Delete or move those first.")
+    audit.record(connection.workspace, user, "delete connection", connection.name)
+    connection.delete()

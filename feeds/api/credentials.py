@@ -1,0 +1,96 @@
+"""API credentials: create, revoke, exchange for an access token, and resolve a token (no HTTP here)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from feeds import audit
+from feeds.accounts.models import Role, Workspace
+from feeds.api.models import AccessToken, ApiCredential
+
+TOKEN_LIFETIME = 28800  # seconds (8 hours), as mParticle's token endpoint
+AUDIENCE = "https://api.mparticle.com"
+
+
+class TokenRefused(Exception):
+    """The client id, secret or grant is not accepted; the message says which part to fix."""
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    credential: ApiCredential
+    client_secret: str  # shown once, never stored
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+
+
+def digest(value: str) -> str:
+    """Return the sha256 hex digest stored in place of a secret or token."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def create_credential(workspace: Workspace, *, name: str, role: str, user: Any = None) -> IssuedCredential:
+    """Return a new credential with its client secret (the only time the secret is known)."""
+    role = Role(role)
+    client_secret = secrets.token_urlsafe(32)
+    credential = ApiCredential.objects.create(
+        workspace=workspace,
+        name=name.strip() or "API credential",
+        client_id=f"wsc_{secrets.token_hex(12)}",
+        secret_hash=digest(client_secret),
+        role=role,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    audit.record(workspace, user, "create API credential", f"{credential.name} ({role.label})")
+    return IssuedCredential(credential, client_secret)
+
+
+def revoke_credential(credential: ApiCredential, user: Any = None) -> None:
+    """Revoke the credential: its tokens stop working at once and no new ones are issued."""
+    credential.revoked = True
+    credential.save(update_fields=["revoked"])
+    credential.tokens.all().delete()
+    audit.record(credential.workspace, user, "revoke API credential", credential.name)
+
+
+def issue_token(body: dict[str, Any]) -> IssuedToken:
+    """Return a new access token for a client-credentials request body; raises TokenRefused."""
+    if body.get("grant_type") != "client_credentials":
+        raise TokenRefused("Set grant_type to “client_credentials”.")
+    client_id, client_secret = body.get("client_id"), body.get("client_secret")
+    if not isinstance(client_id, str) or not isinstance(client_secret, str):
+        raise TokenRefused("Send client_id and client_secret as text.")
+    credential = ApiCredential.objects.filter(client_id=client_id, revoked=False).first()
+    # Compare even when the id is unknown, so timing does not tell which ids exist.
+    expected = credential.secret_hash if credential else digest("")
+    if not hmac.compare_digest(expected, digest(client_secret)) or credential is None:
+        raise TokenRefused("The client id or client secret is wrong, or the credential was revoked.")
+    token = secrets.token_urlsafe(40)
+    now = timezone.now()
+    AccessToken.objects.filter(credential=credential, expires_on__lt=now).delete()
+    AccessToken.objects.create(
+        credential=credential, token_hash=digest(token), expires_on=now + timedelta(seconds=TOKEN_LIFETIME)
+    )
+    ApiCredential.objects.filter(pk=credential.pk).update(last_used_on=now)
+    return IssuedToken(token, TOKEN_LIFETIME)
+
+
+def credential_for_token(token: str) -> ApiCredential | None:
+    """Return the live credential an unexpired access token belongs to, or None."""
+    found = (
+        AccessToken.objects.select_related("credential__workspace", "credential__created_by")
+        .filter(token_hash=digest(token), expires_on__gt=timezone.now(), credential__revoked=False)
+        .first()
+    )
+    return found.credential if found else None

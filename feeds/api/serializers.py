@@ -1,0 +1,239 @@
+"""Objects to JSON (mParticle Warehouse Sync API v2 shapes) and the small readers of request values."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils.dateparse import parse_date, parse_datetime
+
+from feeds.api.errors import Invalid
+from feeds.models import Audited, Connection, DataModel, Feed, FieldTransformation
+from feeds.sync.models import SyncRun
+from feeds.warehouses.base import ConfigField
+
+MASK = "************"
+SERVICE_PROVIDERS = {
+    "snowflake": "Snowflake",
+    "bigquery": "BigQuery",
+    "redshift": "Redshift",
+    "databricks": "Databricks",
+    "postgres": "PostgreSQL",
+    "duckdb": "DuckDB",
+}
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+# --- values out ---------------------------------------------------------------------------------
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """Return an ISO-8601 UTC time with milliseconds and “Z”, as mParticle's v2 examples show."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _person(user: Any) -> str | None:
+    if user is None:
+        return None
+    return str(getattr(user, "email", "") or user.get_username())
+
+
+def audit_fields(obj: Audited) -> dict[str, Any]:
+    return {
+        "created_on": timestamp(obj.created_on),
+        "created_by": _person(obj.created_by),
+        "last_modified_on": timestamp(obj.last_modified_on),
+        "last_modified_by": _person(obj.last_modified_by),
+    }
+
+
+def _health(obj: Audited) -> dict[str, Any]:
+    return {
+        "status": obj.status,
+        "errors": [{"message": str(e.get("message", ""))} for e in obj.errors or []],
+    }
+
+
+def connection_json(connection: Connection, fields: tuple[ConfigField, ...]) -> dict[str, Any]:
+    """Return the connection with its provider settings; secrets are masked, never shown."""
+    stored = {**connection.config, **(connection.secrets or {})}
+    config: dict[str, Any] = {}
+    for spec in fields:
+        value = stored.get(spec.name)
+        config[spec.name] = MASK if spec.secret and value not in (None, "") else value
+    return {
+        "id": connection.slug,
+        "name": connection.name,
+        "state": "active" if connection.is_active else "inactive",
+        **_health(connection),
+        "service_provider": SERVICE_PROVIDERS.get(connection.provider, connection.provider),
+        "config": config,
+        **audit_fields(connection),
+    }
+
+
+def data_model_json(model: DataModel) -> dict[str, Any]:
+    return {
+        "id": model.slug,
+        "name": model.name,
+        "type": "sql",
+        "sql_query": model.sql,
+        "connection_id": model.connection.slug,
+        "columns": [{"name": c["name"], "type": c.get("type", "")} for c in model.columns or []],
+        "timestamp_field": model.timestamp_field or None,
+        "state": "active",
+        **_health(model),
+        **audit_fields(model),
+    }
+
+
+def transformation_json(transformation: FieldTransformation) -> dict[str, Any]:
+    return {
+        "id": transformation.slug,
+        "name": transformation.name,
+        "destination_type": transformation.destination_type,
+        "mappings": [mapping_json(m) for m in transformation.mappings or []],
+        **audit_fields(transformation),
+    }
+
+
+def mapping_json(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {k: mapping.get(k) for k in ("mapping_type", "source", "destination", "value")}
+
+
+def pipeline_json(feed: Feed) -> dict[str, Any]:
+    return {
+        "id": feed.slug,
+        "name": feed.name,
+        "pipeline_type": feed.pipeline_type,
+        "connection_id": feed.connection.slug if feed.connection else None,
+        "data_model_id": feed.data_model.slug if feed.data_model else None,
+        "field_transformation_id": feed.field_transformation.slug if feed.field_transformation else None,
+        "state": feed.state,
+        **_health(feed),
+        "environment": feed.environment,
+        "input_protection": feed.input_protection,
+        "sync_mode": {
+            "type": feed.sync_mode,
+            "iterator": feed.iterator or None,
+            "iterator_data_type": feed.iterator_type or None,
+            "from": timestamp(feed.from_time),
+        },
+        "schedule": {
+            "type": feed.schedule_type,
+            "frequency": feed.frequency or None,
+            "start": timestamp(feed.schedule_start),
+            "end": timestamp(feed.schedule_end),
+        },
+        **audit_fields(feed),
+    }
+
+
+RUN_STATUS = {"queued": "queued", "running": "in_progress", "succeeded": "complete", "failed": "failed"}
+
+
+def run_json(run: SyncRun, pipeline_id: str) -> dict[str, Any]:
+    """Return a run with v2-style names and the v1 names mParticle scripts read."""
+    interval_start = run.window_from or run.data_from or None
+    interval_end = run.window_to or run.data_to or None
+    return {
+        "id": run.pk,
+        "pipeline_run_id": run.pk,
+        "pipeline_id": pipeline_id,
+        "type": run.kind,
+        "pipeline_run_type": "scheduled" if run.kind == "scheduled" else "manual",
+        "state": run.state,
+        "status": RUN_STATUS.get(run.state, run.state),
+        "is_externally_triggered": run.kind == "manual",
+        "logical_date": timestamp(run.logical_date),
+        "queued_on": timestamp(run.queued_at),
+        "start_date": timestamp(run.started_at),
+        "end_date": timestamp(run.finished_at),
+        "data_interval_start": interval_start,
+        "data_interval_end": interval_end,
+        "records_extracted": run.rows_read,
+        "records_mapped": run.rows_mapped,
+        "event_batches_generated": run.rows_mapped,
+        "counts": {name: getattr(run, name) for name in RUN_COUNTS},
+        "errors": [{"message": run.error}] if run.error else [],
+    }
+
+
+RUN_COUNTS = (
+    "rows_read",
+    "rows_mapped",
+    "rows_rejected",
+    "profiles_created",
+    "profiles_updated",
+    "profiles_unchanged",
+    "events_written",
+    "identity_conflicts",
+)
+
+
+# --- values in ----------------------------------------------------------------------------------
+
+
+def object_id(body: dict[str, Any], path_id: str | None = None) -> str:
+    """Return the client-chosen id: the body's on create, the address's on update (they must agree)."""
+    value = body.get("id", path_id)
+    if path_id is not None and value != path_id:
+        raise Invalid("The id in the body must match the id in the address.", field="id")
+    if not isinstance(value, str) or not _ID.match(value):
+        raise Invalid(
+            "Give an id of 1 to 100 letters, digits, “-” and “_” (no spaces), for example “crm-users”.",
+            field="id",
+        )
+    return value
+
+
+def text(
+    body: dict[str, Any], key: str, *, required: bool = True, default: str = "", limit: int = 200
+) -> str:
+    """Return a text value of the body; raises Invalid when missing (if required), not text or too long."""
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise Invalid(f"“{key}” is required.", field=key)
+        return default
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise Invalid(f"“{key}” must be a non-empty text.", field=key)
+    if len(value) > limit:
+        raise Invalid(f"“{key}” may be at most {limit} characters long.", field=key)
+    return value.strip()
+
+
+def choice(value: Any, allowed: list[str] | tuple[str, ...], field: str) -> str:
+    """Return `value` when it is one of `allowed`; raises Invalid naming the choices."""
+    if value not in allowed:
+        raise Invalid(f"“{field}” must be one of: {', '.join(allowed)}.", field=field)
+    return str(value)
+
+
+def datetime_value(value: Any, field: str) -> datetime | None:
+    """Return an aware datetime from ISO-8601 text (a time without zone is UTC); None stays None."""
+    if value in (None, ""):
+        return None
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+            if parsed is None and (day := parse_date(value)) is not None:
+                parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise Invalid(
+            f"“{field}” must be an ISO-8601 date and time, for example 2024-01-31T00:00:00Z.", field=field
+        )
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def section(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key) or {}
+    if not isinstance(value, dict):
+        raise Invalid(f"“{key}” must be an object.", field=key)
+    return value

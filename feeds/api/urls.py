@@ -1,0 +1,20 @@
+"""The REST API (/oauth/token, /platform/v2/...) and the API-credential settings page."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from feeds.api import errors
+from feeds.api.views import connections, data_models, oauth
+
+app_name = "api"
+V2 = "platform/v2/workspaces/<slug:ws>/"
+urlpatterns = [
+    path("oauth/token", oauth.token, name="token"),
+    path(V2 + "connections", connections.connection_list, name="connections"),
+    path(V2 + "connections/<str:connection_id>", connections.connection_detail, name="connection"),
+    path(V2 + "data-models", data_models.data_model_list, name="data_models"),
+    path(V2 + "data-models/<str:model_id>", data_models.data_model_detail, name="data_model"),
+    # Anything else under the API's prefixes answers in the API's error shape, not an HTML page.
+    re_path(r"^(?P<path>(platform|oauth)(/.*)?)$", errors.not_found, name="not_found"),
+]
