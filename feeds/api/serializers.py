@@ -237,3 +237,61 @@ def section(body: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(f"“{key}” must be an object.", field=key)
     return value
+
+
+def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
+    """Return the pipeline's values from a request body; on update, fields left out keep their value."""
+    base = pipeline_json(feed) if feed is not None else {}
+    merged = {**base, **body}
+    sync_mode = {**(base.get("sync_mode") or {}), **section(body, "sync_mode")}
+    schedule = {**(base.get("schedule") or {}), **section(body, "schedule")}
+    iterator = _optional_text(sync_mode.get("iterator"), "sync_mode.iterator")
+    return {
+        "slug": object_id(body, feed.slug if feed else None),
+        "name": text(merged, "name"),
+        "connection_id": text(merged, "connection_id", limit=100),
+        "data_model_id": text(merged, "data_model_id", limit=100),
+        "field_transformation_id": _optional_text(
+            merged.get("field_transformation_id"), "field_transformation_id"
+        ),
+        "state": choice(merged.get("state", "active"), ("active", "paused", "draft"), "state"),
+        "pipeline_type": choice(
+            merged.get("pipeline_type", "user_attributes"), ("user_attributes", "events"), "pipeline_type"
+        ),
+        "environment": choice(
+            merged.get("environment", "production"), ("development", "production"), "environment"
+        ),
+        "input_protection": choice(
+            merged.get("input_protection", "create_and_update"),
+            ("create_and_update", "update_only", "read_only"),
+            "input_protection",
+        ),
+        "sync_mode": choice(
+            sync_mode.get("type") or ("incremental" if iterator else "full"),
+            ("incremental", "full"),
+            "sync_mode.type",
+        ),
+        "iterator": iterator,
+        "iterator_type": _optional_text(sync_mode.get("iterator_data_type"), "sync_mode.iterator_data_type"),
+        "from_time": datetime_value(sync_mode.get("from"), "sync_mode.from"),
+        "schedule_type": choice(
+            schedule.get("type") or "on_demand", ("interval", "once", "on_demand"), "schedule.type"
+        ),
+        "frequency": _frequency(schedule.get("frequency")),
+        "schedule_start": datetime_value(schedule.get("start"), "schedule.start"),
+        "schedule_end": datetime_value(schedule.get("end"), "schedule.end"),
+    }
+
+
+def _optional_text(value: Any, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > 200:
+        raise Invalid(f"“{field}” must be a text of at most 200 characters, or null.", field=field)
+    return value.strip()
+
+
+def _frequency(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    return choice(value, ("hourly", "daily", "weekly", "monthly"), "schedule.frequency")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from feeds.api import errors
-from feeds.api.views import connections, data_models, oauth
+from feeds.api.views import connections, data_models, oauth, pipelines, transformations
 
 app_name = "api"
 V2 = "platform/v2/workspaces/<slug:ws>/"
@@ -15,6 +15,18 @@ urlpatterns = [
     path(V2 + "connections/<str:connection_id>", connections.connection_detail, name="connection"),
     path(V2 + "data-models", data_models.data_model_list, name="data_models"),
     path(V2 + "data-models/<str:model_id>", data_models.data_model_detail, name="data_model"),
+    path(V2 + "field-transformations", transformations.transformation_list, name="transformations"),
+    path(
+        V2 + "field-transformations/<str:transformation_id>",
+        transformations.transformation_detail,
+        name="transformation",
+    ),
+    path(V2 + "pipelines", pipelines.pipeline_list, name="pipelines"),
+    path(V2 + "pipelines/<str:pipeline_id>", pipelines.pipeline_detail, name="pipeline"),
+    path(V2 + "pipelines/<str:pipeline_id>/trigger", pipelines.trigger, name="trigger"),
+    path(V2 + "pipelines/<str:pipeline_id>/report", pipelines.report, name="report"),
+    path(V2 + "pipelines/<str:pipeline_id>/runs", pipelines.run_list, name="runs"),
+    path(V2 + "pipelines/<str:pipeline_id>/runs/<str:run_id>", pipelines.run_detail, name="run"),
     # Anything else under the API's prefixes answers in the API's error shape, not an HTML page.
     re_path(r"^(?P<path>(platform|oauth)(/.*)?)$", errors.not_found, name="not_found"),
 ]

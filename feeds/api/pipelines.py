@@ -1,0 +1,194 @@
+"""Saving a pipeline (a feed) from API values, and its state changes, through the engine's service.
+
+No HTTP here: the rules are the wizard's (feeds.schedule.rules, feeds.mapping) and activation,
+pause, resume, run and delete go through feeds.actions / feeds.sync.service, so a pipeline made
+here is the same feed the wizard and the feed pages show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from feeds import actions, audit
+from feeds.accounts.models import Workspace
+from feeds.api.errors import Conflict, Invalid
+from feeds.api.transformations import mapping_problem
+from feeds.mapping import auto_mappings
+from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, ScheduleType, SyncMode
+from feeds.schedule.rules import schedule_problems
+from feeds.sync import service
+from feeds.sync.models import SyncRun
+from feeds.warehouses.registry import provider_class
+
+SETTINGS = (
+    "pipeline_type",
+    "environment",
+    "input_protection",
+    "sync_mode",
+    "iterator",
+    "iterator_type",
+    "from_time",
+    "schedule_type",
+    "frequency",
+    "schedule_start",
+    "schedule_end",
+)
+# The API's names for the wizard's settings, so a refusal points at the field to fix.
+API_FIELDS = {
+    "iterator": "sync_mode.iterator",
+    "iterator_type": "sync_mode.iterator_data_type",
+    "from_time": "sync_mode.from",
+    "frequency": "schedule.frequency",
+    "schedule_start": "schedule.start",
+}
+
+
+def _ref(model: Any, workspace: Workspace, slug: str, noun: str, field: str) -> Any:
+    found = model.objects.filter(workspace=workspace, slug=slug).first()
+    if found is None:
+        raise Invalid(f"There is no {noun} “{slug}” in this workspace.", field=field)
+    return found
+
+
+def normalized(values: dict[str, Any]) -> dict[str, Any]:
+    """Return the settings with the fields that do not apply cleared (as the wizard's form does)."""
+    settings = {name: values[name] for name in SETTINGS}
+    if settings["sync_mode"] == SyncMode.FULL:
+        settings["iterator"], settings["iterator_type"] = "", ""
+    if settings["schedule_type"] != ScheduleType.INTERVAL:
+        settings["frequency"] = ""
+    if settings["schedule_type"] == ScheduleType.ON_DEMAND:
+        settings["schedule_start"] = None
+    return settings
+
+
+def check_settings(connection: Connection, model: DataModel, settings: dict[str, Any]) -> None:
+    """Raise Invalid with the wizard's message when the sync settings cannot work with the model."""
+    if model.connection_id != connection.pk:
+        raise Invalid(
+            f"The data model “{model.slug}” runs on connection “{model.connection.slug}”, "
+            f"not “{connection.slug}”.",
+            field="data_model_id",
+        )
+    if not model.is_probed:
+        raise Invalid("Run the data model's query in its current form.", field="data_model_id")
+    iterator_types = tuple(provider_class(connection.provider).iterator_types)
+    timestamp_field = model.timestamp_field or settings["iterator"]
+    problems = schedule_problems(settings, model.column_names(), iterator_types, timestamp_field)
+    for name, message in problems.items():
+        raise Invalid(message, field=API_FIELDS.get(name, name))
+
+
+def save_pipeline(workspace: Workspace, *, feed: Feed | None, values: dict[str, Any], user: Any) -> Feed:
+    """Validate and save the pipeline, then bring it to the wanted state; returns the feed.
+
+    `values` holds slug, name, connection_id, data_model_id, field_transformation_id (or None for
+    the automatic mapping), state and the SETTINGS. Raises Invalid or Conflict.
+    """
+    connection = _ref(Connection, workspace, values["connection_id"], "connection", "connection_id")
+    model = _ref(DataModel, workspace, values["data_model_id"], "data model", "data_model_id")
+    settings = normalized(values)
+    check_settings(connection, model, settings)
+    transformation = _transformation(workspace, values, model, settings, user)
+    mapping_problem(transformation.mappings, model.column_names(), settings["pipeline_type"])
+    try:
+        with transaction.atomic():
+            return _save(workspace, feed, values, (connection, model, transformation), settings, user)
+    except IntegrityError:
+        raise Conflict(f"A pipeline with id “{values['slug']}” already exists in this workspace.") from None
+    except service.RunRefused as refused:
+        raise Invalid(str(refused), field="state") from None
+
+
+def _transformation(
+    workspace: Workspace, values: dict[str, Any], model: DataModel, settings: dict[str, Any], user: Any
+) -> FieldTransformation:
+    wanted = values.get("field_transformation_id")
+    if wanted:
+        return _ref(FieldTransformation, workspace, wanted, "field transformation", "field_transformation_id")
+    # No mapping given: map reserved names automatically, as mParticle does for user data.
+    slug = f"{values['slug']}-mapping"[:100]
+    existing = FieldTransformation.objects.filter(workspace=workspace, slug=slug).first()
+    if existing is not None:
+        return existing
+    mappings = auto_mappings(model.column_names(), settings["pipeline_type"], settings["iterator"] or None)
+    return FieldTransformation(
+        workspace=workspace, slug=slug, name=f"{values['name']} mapping", mappings=mappings, created_by=user
+    )
+
+
+def _save(
+    workspace: Workspace,
+    feed: Feed | None,
+    values: dict[str, Any],
+    parts: tuple[Connection, DataModel, FieldTransformation],
+    settings: dict[str, Any],
+    user: Any,
+) -> Feed:
+    if feed is None:
+        if Feed.objects.filter(workspace=workspace, slug=values["slug"]).exists():
+            raise Conflict(f"A pipeline with id “{values['slug']}” already exists in this workspace.")
+        feed = Feed(workspace=workspace, slug=values["slug"], created_by=user, wizard_step="review")
+    taken = Feed.objects.filter(workspace=workspace, name=values["name"]).exclude(pk=feed.pk)
+    if taken.exists():
+        raise Invalid(
+            f"A feed called “{values['name']}” already exists in this workspace. Pick another name.",
+            field="name",
+        )
+    is_new = feed.pk is None
+    before = audit.feed_settings(feed) if not is_new else {}
+    if parts[2].pk is None:
+        parts[2].save()
+    feed.connection, feed.data_model, feed.field_transformation = parts
+    feed.name, feed.last_modified_by = values["name"], user
+    for name, value in settings.items():
+        setattr(feed, name, value)
+    feed.save()
+    if is_new:
+        audit.record(workspace, user, "create", feed.name, feed=feed)
+    else:
+        changes = audit.diff(before, audit.feed_settings(feed))
+        if changes:
+            audit.record(workspace, user, "edit", feed.name, feed=feed, changes=changes)
+    change_state(
+        feed, values["state"], user, settings_changed=is_new or bool(before != audit.feed_settings(feed))
+    )
+    return feed
+
+
+def change_state(feed: Feed, wanted: str, user: Any, *, settings_changed: bool = False) -> None:
+    """Bring the feed to `wanted` (draft, active or paused) through the engine; raises RunRefused or Invalid."""
+    current = feed.state
+    if wanted == FeedState.DRAFT and current != FeedState.DRAFT:
+        raise Invalid("An activated pipeline cannot become a draft again; pause it instead.", field="state")
+    if current == FeedState.DRAFT and wanted != FeedState.DRAFT:
+        service.activate(feed, user)
+        audit.record(feed.workspace, user, "activate", feed.name, feed=feed)
+        if wanted == FeedState.PAUSED:
+            actions.pause(feed, user)
+        return
+    if current == FeedState.ACTIVE and wanted == FeedState.PAUSED:
+        actions.pause(feed, user)
+    elif current == FeedState.PAUSED and wanted == FeedState.ACTIVE:
+        actions.resume(feed, user)
+    elif current == FeedState.ACTIVE and settings_changed:
+        service.activate(feed, user)  # re-creates the schedule from the saved settings
+    elif current == FeedState.PAUSED and settings_changed:
+        service.reschedule(feed)
+
+
+def trigger(feed: Feed, user: Any) -> SyncRun:
+    """Queue an on-demand run; raises Invalid (“Pipeline <id> is already in progress.” when busy)."""
+    try:
+        return actions.run_sync(feed, user)
+    except service.RunRefused as refused:
+        if str(refused) == service.BUSY:
+            raise Invalid(f"Pipeline {feed.slug} is already in progress.", code="in_progress") from None
+        raise Invalid(str(refused), code="not_runnable") from None
+
+
+def delete_pipeline(feed: Feed, user: Any) -> None:
+    """Delete the feed and its schedule and runs; the profiles it synced stay."""
+    actions.delete(feed, user)

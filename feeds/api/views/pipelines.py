@@ -1,0 +1,128 @@
+"""/platform/v2/workspaces/{ws}/pipelines: CRUD, trigger, report and run history."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+
+from feeds.accounts.models import Role
+from feeds.api import pipelines as domain
+from feeds.api import serializers as s
+from feeds.api.auth import Caller, endpoint, read_json, require_role
+from feeds.api.errors import Invalid, NotFound
+from feeds.api.views.common import get_in_workspace, no_content, ok
+from feeds.models import Feed, FeedState
+from feeds.sync.models import RunState, SyncRun
+
+FEEDS = Feed.objects.select_related(
+    "connection", "data_model", "field_transformation", "created_by", "last_modified_by"
+)
+MAX_PAGE_SIZE = 100
+
+
+@endpoint(GET=Role.VIEWER, POST=Role.EDITOR)
+def pipeline_list(request: HttpRequest, caller: Caller, ws: str) -> HttpResponse:
+    if request.method == "POST":
+        return ok(s.pipeline_json(_save(caller, read_json(request), None)))
+    return ok([s.pipeline_json(f) for f in FEEDS.filter(workspace=caller.workspace).order_by("slug")])
+
+
+@endpoint(GET=Role.VIEWER, PUT=Role.EDITOR, DELETE=Role.ADMIN)
+def pipeline_detail(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
+    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    if request.method == "PUT":
+        return ok(s.pipeline_json(_save(caller, read_json(request), feed)))
+    if request.method == "DELETE":
+        domain.delete_pipeline(feed, caller.user)
+        return no_content()
+    return ok(s.pipeline_json(feed))
+
+
+def _save(caller: Caller, body: dict, feed: Feed | None) -> Feed:
+    values = s.pipeline_values(body, feed)
+    current = feed.state if feed else FeedState.DRAFT
+    # Pausing and resuming are admin actions, as on the feed pages; activating a draft is an editor's.
+    pausing = values["state"] == FeedState.PAUSED and current != FeedState.PAUSED
+    resuming = current == FeedState.PAUSED and values["state"] != FeedState.PAUSED
+    if pausing or resuming:
+        require_role(caller, Role.ADMIN)
+    saved = domain.save_pipeline(caller.workspace, feed=feed, values=values, user=caller.user)
+    return FEEDS.get(pk=saved.pk)
+
+
+@endpoint(POST=Role.EDITOR)
+def trigger(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
+    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    run = domain.trigger(feed, caller.user)
+    return ok({"pipeline_run_id": run.pk, "status": "trigger_requested"})
+
+
+@endpoint(GET=Role.VIEWER)
+def report(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
+    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    runs = SyncRun.objects.filter(feed=feed).order_by("-pk")
+    latest, succeeded = runs.first(), runs.filter(state=RunState.SUCCEEDED).first()
+    connection = feed.connection
+    pipeline = s.pipeline_json(feed)
+    return ok(
+        {
+            "pipeline_id": feed.slug,
+            "state": feed.state,
+            "status": pipeline["status"],
+            "errors": pipeline["errors"],
+            "connection": {
+                "id": connection.slug,
+                "state": "active" if connection.is_active else "inactive",
+                "status": connection.status,
+                "errors": connection.errors or [],
+            }
+            if connection
+            else None,
+            "latest_run": s.run_json(latest, feed.slug) if latest else None,
+            "latest_successful_run": s.run_json(succeeded, feed.slug) if succeeded else None,
+        }
+    )
+
+
+@endpoint(GET=Role.VIEWER)
+def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
+    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    runs = SyncRun.objects.filter(feed=feed).order_by("-pk")
+    start = s.datetime_value(request.GET.get("startDate"), "startDate")
+    end = s.datetime_value(request.GET.get("endDate"), "endDate")
+    if start is not None:
+        runs = runs.filter(queued_at__gte=start)
+    if end is not None:
+        runs = runs.filter(queued_at__lte=end)
+    page_number, page_size = _int(request, "currentPage", 1), _int(request, "pageSize", 20)
+    page_size = min(page_size, MAX_PAGE_SIZE)
+    paginator = Paginator(runs, page_size)
+    items = paginator.page(page_number).object_list if page_number <= paginator.num_pages else []
+    return ok(
+        {
+            "items": [s.run_json(r, feed.slug) for r in items],
+            "currentPage": page_number,
+            "pageSize": page_size,
+            "totalItems": paginator.count,
+        }
+    )
+
+
+@endpoint(GET=Role.VIEWER)
+def run_detail(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
+    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    run = SyncRun.objects.filter(
+        feed=feed, pk=int(run_id) if run_id.isdigit() and len(run_id) < 18 else -1
+    ).first()
+    if run is None:
+        raise NotFound(f"Pipeline {feed.slug} has no run {run_id}.")
+    return ok(s.run_json(run, feed.slug))
+
+
+def _int(request: HttpRequest, name: str, default: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise Invalid(f"“{name}” must be a whole number of at least 1.", field=name)
+    return int(raw)
