@@ -107,3 +107,52 @@ def api_model(api, api_connection) -> dict:
     response = api.post("data-models", body)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+MAPPINGS = [
+    {
+        "mapping_type": "column",
+        "source": "customer_id",
+        "destination": "user_identities.customer_id",
+        "value": None,
+    },
+    {"mapping_type": "column", "source": "email", "destination": "user_identities.email", "value": None},
+    {"mapping_type": "ignore", "source": "updated_at", "destination": None, "value": None},
+    {"mapping_type": "column", "source": "$unmapped", "destination": "user_attributes.*", "value": None},
+]
+
+
+def pipeline_body(**change) -> dict:
+    return {
+        "id": "crm-users",
+        "name": "CRM users",
+        "pipeline_type": "user_attributes",
+        "connection_id": "demo",
+        "data_model_id": "users",
+        "field_transformation_id": "users-mapping",
+        "environment": "development",
+        "input_protection": "create_and_update",
+        "sync_mode": {"type": "incremental", "iterator": "updated_at", "iterator_data_type": "timestamptz"},
+        "schedule": {"type": "on_demand"},
+        **change,
+    }
+
+
+@pytest.fixture
+def api_mapping(api, api_model) -> dict:
+    body = {
+        "id": "users-mapping",
+        "name": "Users mapping",
+        "destination_type": "event_batch",
+        "mappings": MAPPINGS,
+    }
+    response = api.post("field-transformations", body)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.fixture
+def api_pipeline(api, api_mapping) -> dict:
+    response = api.post("pipelines", pipeline_body())
+    assert response.status_code == 200, response.content
+    return response.json()
