@@ -109,9 +109,10 @@ def endpoint(**roles: str) -> Callable[[View], View]:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, ws: str, **kwargs: Any) -> HttpResponse:
-            if request.method not in roles:
+            role = roles.get(request.method or "")
+            if role is None:
                 return errors.method_not_allowed(sorted(roles))
-            return guarded(lambda: view(request, authorize(request, ws, roles[request.method]), ws, **kwargs))
+            return guarded(lambda: view(request, authorize(request, ws, role), ws, **kwargs))
 
         return wrapper
 

@@ -19,7 +19,7 @@ from feeds.api.serializers import MASK, SERVICE_PROVIDERS
 from feeds.connect.providers import check_connection, load_provider
 from feeds.models import Connection, Health
 from feeds.warehouses.base import ConfigField
-from feeds.warehouses.registry import LABELS
+from feeds.warehouses.registry import LABELS, provider_class
 
 # mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run.
 IGNORED_SETTINGS = frozenset({"storage_integration", "aws_iam_user_arn", "aws_external_id"})
@@ -122,13 +122,13 @@ def save_checked_connection(
     stored = {**connection.config, **(connection.secrets or {})} if connection else {}
     config, secrets = split_config(provider, raw_config, stored)
     _check_name(workspace, name, connection)
-    cls = load_provider(provider)
-    for field, message in cls.validate_config({**config, **secrets}).items():
-        raise Invalid(message, field=f"config.{field}")
+    cls = provider_class(provider)  # importable: split_config refused unavailable providers
+    for key, message in cls.validate_config({**config, **secrets}).items():
+        raise Invalid(message, field=f"config.{key}")
     result = check_connection(provider, {**config, **secrets})
     if not result.ok:
-        field = f"config.{result.field}" if result.field else None
-        raise Invalid(result.message, code="connection_failed", field=field)
+        where = f"config.{result.field}" if result.field else None
+        raise Invalid(result.message, code="connection_failed", field=where)
     return _save(workspace, connection, slug, name, provider, config, secrets, active, user)
 
 

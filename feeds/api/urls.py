@@ -5,11 +5,19 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from feeds.api import errors
-from feeds.api.views import connections, data_models, oauth, pipelines, transformations
+from feeds.api.views import connections, data_models, docs, oauth, pipelines, settings, transformations
 
 app_name = "api"
 V2 = "platform/v2/workspaces/<slug:ws>/"
 urlpatterns = [
+    path("w/<slug:ws>/settings/api/", settings.credential_list, name="credentials"),
+    path(
+        "w/<slug:ws>/settings/api/<int:credential_id>/revoke/",
+        settings.credential_revoke,
+        name="credential_revoke",
+    ),
+    path("platform/v2/openapi.json", docs.schema, name="schema"),
+    path("platform/v2/docs/", docs.reference, name="docs"),
     path("oauth/token", oauth.token, name="token"),
     path(V2 + "connections", connections.connection_list, name="connections"),
     path(V2 + "connections/<str:connection_id>", connections.connection_detail, name="connection"),

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from feeds.api import auth, errors, ratelimit
-from feeds.api.credentials import TokenRefused, issue_token
+from feeds.api.credentials import TokenRefused, digest, issue_token
 
 
 @csrf_exempt
@@ -19,7 +19,7 @@ def token(request: HttpRequest) -> HttpResponse:
 def _token(request: HttpRequest) -> HttpResponse:
     body = auth.read_json(request)
     # Guessing secrets is pointless (they are long and random), but limit each client id all the same.
-    wait = ratelimit.retry_after(f"client:{str(body.get('client_id'))[:64]}")
+    wait = ratelimit.retry_after(f"client:{digest(str(body.get('client_id')))}")
     if wait is not None:
         raise auth.RateLimited(wait)
     try:

@@ -1,0 +1,428 @@
+"""The OpenAPI 3 description of the API, served at /platform/v2/openapi.json and shown on the docs page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feeds.api.serializers import RUN_COUNTS, SERVICE_PROVIDERS
+
+JSON = "application/json"
+TEXT = {"type": "string"}
+NTEXT = {"type": "string", "nullable": True}
+TIME = {"type": "string", "format": "date-time", "nullable": True}
+ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$", "example": "crm-users"}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, **extra}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def enum(*values: str, nullable: bool = False) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values), **({"nullable": True} if nullable else {})}
+
+
+AUDIT = {"created_on": TIME, "created_by": NTEXT, "last_modified_on": TIME, "last_modified_by": NTEXT}
+HEALTH = {
+    "status": enum("healthy", "faulted"),
+    "errors": {"type": "array", "items": obj({"message": TEXT}, ("message",))},
+}
+READ_ONLY = (*AUDIT, "status", "errors")
+
+
+def _schemas() -> dict[str, Any]:
+    run_counts = {name: {"type": "integer"} for name in RUN_COUNTS}
+    mapping = obj(
+        {
+            "mapping_type": enum("column", "static", "ignore"),
+            "source": NTEXT,
+            "destination": NTEXT,
+            "value": {"nullable": True, "description": "A text, number or boolean for static mappings."},
+        },
+        ("mapping_type",),
+    )
+    return {
+        "Error": obj(
+            {
+                "statusCode": {"type": "integer"},
+                "errors": {
+                    "type": "array",
+                    "items": obj({"code": TEXT, "message": TEXT, "field": TEXT}, ("code", "message")),
+                },
+            },
+            ("statusCode", "errors"),
+        ),
+        "TokenRequest": obj(
+            {
+                "client_id": TEXT,
+                "client_secret": TEXT,
+                "audience": {**TEXT, "example": "https://api.mparticle.com"},
+                "grant_type": enum("client_credentials"),
+            },
+            ("client_id", "client_secret", "grant_type"),
+        ),
+        "Token": obj(
+            {"access_token": TEXT, "expires_in": {"type": "integer"}, "token_type": enum("Bearer")},
+            ("access_token", "expires_in", "token_type"),
+        ),
+        "ConnectionInput": obj(
+            {
+                "id": ID,
+                "name": TEXT,
+                "state": enum("active", "inactive"),
+                "service_provider": enum(*SERVICE_PROVIDERS.values()),
+                "config": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "The provider's settings; send “************” for a secret to keep the stored one.",
+                },
+            },
+            ("id", "name", "service_provider", "config"),
+        ),
+        "Connection": obj(
+            {
+                "id": ID,
+                "name": TEXT,
+                "state": enum("active", "inactive"),
+                **HEALTH,
+                "service_provider": TEXT,
+                "config": {"type": "object", "additionalProperties": True},
+                **AUDIT,
+            },
+            ("id", "name", "state", "status", "errors", "service_provider", "config", *AUDIT),
+        ),
+        "DataModelInput": obj(
+            {
+                "id": ID,
+                "name": TEXT,
+                "type": enum("sql"),
+                "sql_query": TEXT,
+                "connection_id": {**TEXT, "description": "wsync: the connection that runs the SQL."},
+                "timestamp_field": NTEXT,
+            },
+            ("id", "name", "sql_query"),
+        ),
+        "DataModel": obj(
+            {
+                "id": ID,
+                "name": TEXT,
+                "type": enum("sql"),
+                "sql_query": TEXT,
+                "connection_id": TEXT,
+                "columns": {"type": "array", "items": obj({"name": TEXT, "type": TEXT}, ("name", "type"))},
+                "timestamp_field": NTEXT,
+                "state": enum("active"),
+                **HEALTH,
+                **AUDIT,
+            },
+            ("id", "name", "type", "sql_query", "connection_id", "columns", "state", *READ_ONLY),
+        ),
+        "Mapping": mapping,
+        "FieldTransformationInput": obj(
+            {
+                "id": ID,
+                "name": TEXT,
+                "destination_type": enum("event_batch"),
+                "mappings": {"type": "array", "items": ref("Mapping")},
+            },
+            ("id", "name", "mappings"),
+        ),
+        "FieldTransformation": obj(
+            {
+                "id": ID,
+                "name": TEXT,
+                "destination_type": enum("event_batch"),
+                "mappings": {"type": "array", "items": ref("Mapping")},
+                **AUDIT,
+            },
+            ("id", "name", "destination_type", "mappings", *AUDIT),
+        ),
+        "SyncMode": obj(
+            {
+                "type": enum("incremental", "full"),
+                "iterator": NTEXT,
+                "iterator_data_type": NTEXT,
+                "from": TIME,
+            }
+        ),
+        "Schedule": obj(
+            {
+                "type": enum("interval", "once", "on_demand"),
+                "frequency": enum("hourly", "daily", "weekly", "monthly", nullable=True),
+                "start": TIME,
+                "end": TIME,
+            }
+        ),
+        "PipelineInput": obj(_pipeline_fields(), ("id", "name", "connection_id", "data_model_id")),
+        "PipelineUpdate": obj(
+            _pipeline_fields(),
+            description="Fields left out keep their value; a PUT of state pauses or resumes.",
+        ),
+        "Pipeline": obj(
+            {**_pipeline_fields(), "state": enum("draft", "active", "paused"), **HEALTH, **AUDIT},
+            ("id", "name", "pipeline_type", "state", "sync_mode", "schedule", *READ_ONLY),
+        ),
+        "Trigger": obj(
+            {"pipeline_run_id": {"type": "integer"}, "status": enum("trigger_requested")},
+            ("pipeline_run_id", "status"),
+        ),
+        "Run": obj(
+            {
+                "id": {"type": "integer"},
+                "pipeline_run_id": {"type": "integer"},
+                "pipeline_id": TEXT,
+                "type": enum("scheduled", "manual", "catch_up", "backfill", "once"),
+                "pipeline_run_type": enum("scheduled", "manual"),
+                "state": enum("queued", "running", "succeeded", "failed", "cancelled"),
+                "status": TEXT,
+                "is_externally_triggered": {"type": "boolean"},
+                "logical_date": TIME,
+                "queued_on": TIME,
+                "start_date": TIME,
+                "end_date": TIME,
+                "data_interval_start": NTEXT,
+                "data_interval_end": NTEXT,
+                "records_extracted": {"type": "integer"},
+                "records_mapped": {"type": "integer"},
+                "event_batches_generated": {"type": "integer"},
+                "counts": obj(run_counts, tuple(run_counts)),
+                "errors": HEALTH["errors"],
+            },
+            ("id", "pipeline_id", "type", "state", "status", "counts", "errors"),
+        ),
+        "RunPage": obj(
+            {
+                "items": {"type": "array", "items": ref("Run")},
+                "currentPage": {"type": "integer"},
+                "pageSize": {"type": "integer"},
+                "totalItems": {"type": "integer"},
+            },
+            ("items", "currentPage", "pageSize", "totalItems"),
+        ),
+        "Report": obj(
+            {
+                "pipeline_id": TEXT,
+                "state": enum("draft", "active", "paused"),
+                **HEALTH,
+                "connection": obj({"id": TEXT, "state": enum("active", "inactive"), **HEALTH}, nullable=True),
+                "latest_run": {**ref("Run"), "nullable": True},
+                "latest_successful_run": {**ref("Run"), "nullable": True},
+            },
+            ("pipeline_id", "state", "status", "errors", "connection", "latest_run", "latest_successful_run"),
+        ),
+    }
+
+
+def _pipeline_fields() -> dict[str, Any]:
+    return {
+        "id": ID,
+        "name": TEXT,
+        "pipeline_type": enum("user_attributes", "events"),
+        "connection_id": TEXT,
+        "data_model_id": TEXT,
+        "field_transformation_id": {
+            **NTEXT,
+            "description": "Leave out for the automatic mapping of reserved column names.",
+        },
+        "state": enum("draft", "active", "paused"),
+        "environment": enum("development", "production"),
+        "input_protection": enum("create_and_update", "update_only", "read_only"),
+        "sync_mode": ref("SyncMode"),
+        "schedule": ref("Schedule"),
+    }
+
+
+ERRORS = {
+    400: "Refused: the message says what to fix (the wizard's words).",
+    401: "No valid access token.",
+    403: "The credential's role may not do this.",
+    404: "Not found in the caller's workspace.",
+    409: "The id exists already.",
+    429: "Rate limited; see Retry-After.",
+}
+
+
+def _responses(ok: int, schema: dict[str, Any] | None, errors: tuple[int, ...], description: str) -> dict:
+    responses: dict[Any, Any] = {str(ok): {"description": description}}
+    if schema is not None:
+        responses[str(ok)]["content"] = {JSON: {"schema": schema}}
+    for code in errors:
+        responses[str(code)] = {"description": ERRORS[code], "content": {JSON: {"schema": ref("Error")}}}
+    if 429 in errors:
+        responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    return responses
+
+
+def op(
+    op_id: str,
+    summary: str,
+    *,
+    ok: int = 200,
+    out: dict | None = None,
+    body: str | None = None,
+    params: list[dict] | None = None,
+    errors: tuple[int, ...] = (401, 403, 404, 429),
+    role: str = "viewer",
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": summary,
+        "description": f"Needs the {role} role.",
+        "responses": _responses(ok, out, tuple(sorted(set(errors))), summary),
+    }
+    if params:
+        operation["parameters"] = params
+    if body:
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": ref(body)}}}
+    return operation
+
+
+def path_param(name: str, schema: dict | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema or TEXT}
+
+
+def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _crud(plural: str, noun: str, schema: str, id_name: str) -> dict[str, Any]:
+    base = f"/platform/v2/workspaces/{{workspaceId}}/{plural}"
+    listing: dict[str, Any] = {
+        "get": op(f"list_{schema}", f"List {noun}s", out={"type": "array", "items": ref(schema)}),
+        "post": op(
+            f"create_{schema}",
+            f"Create a {noun}",
+            out=ref(schema),
+            body=f"{schema}Input",
+            errors=(400, 401, 403, 404, 409, 429),
+            role="editor",
+        ),
+    }
+    update_body = "PipelineUpdate" if schema == "Pipeline" else f"{schema}Input"
+    detail = {
+        "parameters": [path_param(id_name)],
+        "get": op(f"get_{schema}", f"Get a {noun}", out=ref(schema)),
+        "put": op(
+            f"update_{schema}",
+            f"Update a {noun}",
+            out=ref(schema),
+            body=update_body,
+            errors=(400, 401, 403, 404, 429),
+            role="editor (admin to change a pipeline's state)" if schema == "Pipeline" else "editor",
+        ),
+        "delete": op(
+            f"delete_{schema}", f"Delete a {noun}", ok=204, errors=(400, 401, 403, 404, 429), role="admin"
+        ),
+    }
+    return {base: listing, f"{base}/{{{id_name}}}": detail}
+
+
+def _pipeline_extras() -> dict[str, Any]:
+    base = "/platform/v2/workspaces/{workspaceId}/pipelines/{pipelineId}"
+    pipeline = [path_param("pipelineId")]
+    runs = [
+        query("currentPage", {"type": "integer", "minimum": 1}, "Page number, from 1."),
+        query("pageSize", {"type": "integer", "minimum": 1, "maximum": 100}, "Runs per page (at most 100)."),
+        query("startDate", {"type": "string", "format": "date-time"}, "Runs queued at or after this time."),
+        query("endDate", {"type": "string", "format": "date-time"}, "Runs queued at or before this time."),
+    ]
+    return {
+        f"{base}/trigger": {
+            "parameters": pipeline,
+            "post": op(
+                "trigger_pipeline",
+                "Start an on-demand run",
+                out=ref("Trigger"),
+                errors=(400, 401, 403, 404, 429),
+                role="editor",
+            ),
+        },
+        f"{base}/report": {
+            "parameters": pipeline,
+            "get": op("pipeline_report", "Pipeline health and latest runs", out=ref("Report")),
+        },
+        f"{base}/runs": {
+            "parameters": pipeline,
+            "get": op(
+                "list_runs", "Run history", out=ref("RunPage"), params=runs, errors=(400, 401, 403, 404, 429)
+            ),
+        },
+        f"{base}/runs/{{runId}}": {
+            "parameters": [*pipeline, path_param("runId", {"type": "integer"})],
+            "get": op("get_run", "One run", out=ref("Run")),
+        },
+    }
+
+
+def schema(server_url: str = "/") -> dict[str, Any]:
+    """Return the OpenAPI 3.0 document of the API."""
+    paths: dict[str, Any] = {
+        "/oauth/token": {
+            "post": {
+                "operationId": "get_token",
+                "summary": "Exchange client credentials for an access token",
+                "security": [],
+                "requestBody": {"required": True, "content": {JSON: {"schema": ref("TokenRequest")}}},
+                "responses": _responses(200, ref("Token"), (400, 401, 429), "An access token, valid 8 hours"),
+            }
+        }
+    }
+    for plural, noun, name, id_name in (
+        ("connections", "connection", "Connection", "connectionId"),
+        ("data-models", "data model", "DataModel", "dataModelId"),
+        ("field-transformations", "field transformation", "FieldTransformation", "fieldTransformationId"),
+        ("pipelines", "pipeline", "Pipeline", "pipelineId"),
+    ):
+        paths.update(_crud(plural, noun, name, id_name))
+    paths.update(_pipeline_extras())
+    workspace = path_param("workspaceId", {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"})
+    for address, item in paths.items():
+        if "{workspaceId}" in address:
+            item["parameters"] = [workspace, *item.get("parameters", [])]
+    paths["/platform/v2/workspaces/{workspaceId}/connections"]["get"]["parameters"] = [
+        query("serviceProvider", enum(*SERVICE_PROVIDERS.values()), "Only connections to this warehouse.")
+    ]
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "wsync Warehouse Sync API",
+            "version": "2.0.0",
+            "description": "mParticle Warehouse Sync API v2 shapes: connections, data models, field "
+            "transformations and pipelines of one workspace, with OAuth client credentials.",
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _schemas(),
+        },
+        "paths": paths,
+    }
+
+
+def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return every operation as {method, path, summary, description, body, responses} for the docs page."""
+    found = []
+    for address, item in document["paths"].items():
+        for method in ("get", "post", "put", "delete"):
+            if method in item:
+                operation = item[method]
+                body = operation.get("requestBody", {}).get("content", {}).get(JSON, {}).get("schema", {})
+                found.append(
+                    {
+                        "method": method.upper(),
+                        "path": address,
+                        "summary": operation["summary"],
+                        "description": operation.get("description", ""),
+                        "body": body.get("$ref", "").rpartition("/")[2],
+                        "responses": sorted(operation["responses"]),
+                        "params": [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"],
+                    }
+                )
+    return found
