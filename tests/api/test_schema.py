@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,10 +42,18 @@ def test_the_docs_page_lists_every_operation(db):
 
 
 @pytest.fixture
-def api_schema(db, workspace, admin, api_pipeline, settings):
+def api_schema(db, workspace, admin, api_pipeline, settings, bearer):
     settings.WSYNC_API_RATE_LIMIT = 100_000
     settings.ALLOWED_HOSTS = ["*"]
-    return schemathesis.openapi.from_wsgi("/platform/v2/openapi.json", get_wsgi_application())
+    # As Django's test client does, keep the test's connection (and transaction) open across requests,
+    # which the plain WSGI handler would close; after `bearer`, whose test-client request reconnects it.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/platform/v2/openapi.json", get_wsgi_application())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
