@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, cast
+from zoneinfo import available_timezones
 
 from django import forms
 
@@ -10,6 +11,7 @@ from feeds.models import Environment, Frequency, InputProtection, ScheduleType, 
 from feeds.schedule.rules import schedule_problems
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))]
 
 
 def _utc_field(label: str, help_text: str) -> forms.DateTimeField:
@@ -39,6 +41,21 @@ class ScheduleForm(forms.Form):
         "Sync Start Date (UTC)",
         "Only rows whose timestamp field is at or after this date are synced. Leave empty for all history.",
     )
+    schedule_end = _utc_field("End date (UTC)", "Optional: no runs start after this moment.")
+    lookback_minutes = forms.IntegerField(
+        label="Lookback window (minutes)",
+        min_value=0,
+        max_value=60 * 24 * 30,
+        initial=0,
+        required=False,
+        help_text="Re-read this much before the last run's iterator value, for rows that arrive late. 0 for none.",
+    )
+    timezone = forms.ChoiceField(
+        label="Time zone of timestamps without a zone",
+        initial="UTC",
+        required=False,
+        help_text="How to read iterator and timestamp columns that carry no time zone. wsync never guesses.",
+    )
 
     def __init__(
         self,
@@ -54,6 +71,7 @@ class ScheduleForm(forms.Form):
             ("", "— pick a column —"),
             *((c, c) for c in columns),
         ]
+        cast(forms.ChoiceField, self.fields["timezone"]).choices = [(z, z) for z in TIMEZONES]
         cast(forms.ChoiceField, self.fields["iterator_type"]).choices = [
             ("", "—"),
             *((t, t) for t in iterator_types),
@@ -71,6 +89,8 @@ class ScheduleForm(forms.Form):
     def values(self) -> dict[str, Any]:
         """Return the settings to store; fields that do not apply are cleared."""
         data = dict(self.cleaned_data)
+        data["lookback_seconds"] = (data.pop("lookback_minutes") or 0) * 60
+        data["timezone"] = data.get("timezone") or "UTC"
         if data["sync_mode"] == SyncMode.FULL:
             data["iterator"], data["iterator_type"] = "", ""
         if data["schedule_type"] != ScheduleType.INTERVAL:

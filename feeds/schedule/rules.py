@@ -39,6 +39,9 @@ def schedule_problems(
         problems["frequency"] = "Pick how often the sync runs."
     if schedule_type in ("interval", "once") and not values.get("schedule_start"):
         problems["schedule_start"] = "Pick the date and time (UTC) of the initial sync."
+    start, end = values.get("schedule_start"), values.get("schedule_end")
+    if schedule_type == "interval" and start and end and end <= start:
+        problems["schedule_end"] = "The end date must be after the initial sync; leave it empty to run on."
     if values.get("from_time") and not timestamp_field:
         problems["from_time"] = (
             "A Sync Start Date needs the data model's timestamp field: pick one on the data model step."

@@ -28,7 +28,9 @@ FORM_FIELDS = (
     "schedule_type",
     "frequency",
     "schedule_start",
+    "schedule_end",
     "from_time",
+    "timezone",
 )
 
 
@@ -96,6 +98,7 @@ def _form(feed: Feed, model: dict[str, Any], data: Any, saved: dict[str, Any]) -
     connection = _connection(feed)
     types = tuple(provider_class(connection.provider).iterator_types) if connection else ()
     initial = {name: saved.get(name) for name in FORM_FIELDS}
+    initial["lookback_minutes"] = (saved.get("lookback_seconds") or 0) // 60
     return ScheduleForm(
         data,
         initial=initial,

@@ -140,3 +140,20 @@ def test_it_refuses_changes_from_a_viewer(workspace, viewer, modelled):
     assert client.get(url(modelled)).status_code == 200
     assert client.post(url(modelled), settings_data()).status_code == 403
     assert client.post(url(modelled, "iterator-check/"), {"iterator": "updated_at"}).status_code == 403
+
+
+def test_it_keeps_the_lookback_window_time_zone_and_end_date():
+    f = form(lookback_minutes="90", timezone="Europe/Paris", schedule_end="2024-01-01T00:00")
+    assert f.is_valid(), f.errors
+    values = f.values()
+    assert values["lookback_seconds"] == 5400 and values["timezone"] == "Europe/Paris"
+    assert values["schedule_end"] == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_it_reads_zoneless_timestamps_as_utc_unless_told_otherwise():
+    assert form().values()["timezone"] == "UTC"
+    assert "timezone" in form(timezone="Mars/Olympus").errors
+
+
+def test_it_refuses_an_end_date_before_the_initial_sync():
+    assert "after the initial sync" in form(schedule_end="2023-11-01T00:00").errors["schedule_end"][0]
