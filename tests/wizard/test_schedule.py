@@ -151,7 +151,9 @@ def test_it_keeps_the_lookback_window_time_zone_and_end_date():
 
 
 def test_it_reads_zoneless_timestamps_as_utc_unless_told_otherwise():
-    assert form().values()["timezone"] == "UTC"
+    utc = form()
+    assert utc.is_valid(), utc.errors
+    assert utc.values()["timezone"] == "UTC"
     assert "timezone" in form(timezone="Mars/Olympus").errors
 
 
