@@ -9,7 +9,7 @@ from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
 
 from feeds.accounts.models import Workspace
-from feeds.models import AuditEntry, Feed
+from feeds.models import SCHEDULE_SETTINGS, AuditEntry, Feed
 
 ENTRIES_PER_PAGE = 50
 
@@ -48,21 +48,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple
 
 
 # The settings whose changes the audit log shows for a feed (secrets never appear here).
-FEED_SETTINGS = (
-    "name",
-    "state",
-    "pipeline_type",
-    "environment",
-    "input_protection",
-    "sync_mode",
-    "iterator",
-    "iterator_type",
-    "from_time",
-    "schedule_type",
-    "frequency",
-    "schedule_start",
-    "schedule_end",
-)
+FEED_SETTINGS = ("name", "state", "pipeline_type", *SCHEDULE_SETTINGS)
 
 
 def feed_settings(feed: Feed) -> dict[str, Any]:

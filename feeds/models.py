@@ -153,6 +153,23 @@ class Frequency(models.TextChoices):
     MONTHLY = "monthly", "Monthly"
 
 
+# A feed's sync settings (the wizard's sync-settings step; the API's pipeline fields; the audit log).
+SCHEDULE_SETTINGS = (
+    "environment",
+    "input_protection",
+    "sync_mode",
+    "iterator",
+    "iterator_type",
+    "lookback_seconds",
+    "timezone",
+    "from_time",
+    "schedule_type",
+    "frequency",
+    "schedule_start",
+    "schedule_end",
+)
+
+
 class Feed(Audited):
     """A warehouse sync (mParticle's pipeline). A draft is a feed the wizard has not activated yet."""
 

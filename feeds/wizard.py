@@ -18,6 +18,7 @@ from django.utils.text import slugify
 
 from feeds import audit
 from feeds.models import (
+    SCHEDULE_SETTINGS,
     Connection,
     DataModel,
     Feed,
@@ -44,20 +45,7 @@ STEPS: tuple[Step, ...] = (
 STEP_KEYS = tuple(s.key for s in STEPS)
 
 MODEL_FIELDS = ("sql", "columns", "columns_sql", "timestamp_field")
-SCHEDULE_FIELDS = (
-    "environment",
-    "input_protection",
-    "sync_mode",
-    "iterator",
-    "iterator_type",
-    "lookback_seconds",
-    "timezone",
-    "from_time",
-    "schedule_type",
-    "frequency",
-    "schedule_start",
-    "schedule_end",
-)
+SCHEDULE_FIELDS = SCHEDULE_SETTINGS
 DATETIME_FIELDS = {"from_time", "schedule_start", "schedule_end"}
 
 

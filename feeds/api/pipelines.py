@@ -16,25 +16,14 @@ from feeds.accounts.models import Workspace
 from feeds.api.errors import Conflict, Invalid
 from feeds.api.transformations import mapping_problem
 from feeds.mapping import auto_mappings
-from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, ScheduleType, SyncMode
-from feeds.schedule.rules import schedule_problems
+from feeds.models import SCHEDULE_SETTINGS, Connection, DataModel, Feed, FeedState, FieldTransformation
+from feeds.schedule.rules import schedule_problems, without_unused
 from feeds.sync import service
 from feeds.sync.models import SyncRun
 from feeds.warehouses.registry import provider_class
 
-SETTINGS = (
-    "pipeline_type",
-    "environment",
-    "input_protection",
-    "sync_mode",
-    "iterator",
-    "iterator_type",
-    "from_time",
-    "schedule_type",
-    "frequency",
-    "schedule_start",
-    "schedule_end",
-)
+# The API does not expose lookback and time zone yet: they keep the values the wizard set.
+SETTINGS = ("pipeline_type", *(s for s in SCHEDULE_SETTINGS if s not in {"lookback_seconds", "timezone"}))
 # The API's names for the wizard's settings, so a refusal points at the field to fix.
 API_FIELDS = {
     "iterator": "sync_mode.iterator",
@@ -54,14 +43,7 @@ def _ref(model: Any, workspace: Workspace, slug: str, noun: str, field: str) -> 
 
 def normalized(values: dict[str, Any]) -> dict[str, Any]:
     """Return the settings with the fields that do not apply cleared (as the wizard's form does)."""
-    settings = {name: values[name] for name in SETTINGS}
-    if settings["sync_mode"] == SyncMode.FULL:
-        settings["iterator"], settings["iterator_type"] = "", ""
-    if settings["schedule_type"] != ScheduleType.INTERVAL:
-        settings["frequency"] = ""
-    if settings["schedule_type"] == ScheduleType.ON_DEMAND:
-        settings["schedule_start"] = None
-    return settings
+    return without_unused({name: values[name] for name in SETTINGS})
 
 
 def check_settings(connection: Connection, model: DataModel, settings: dict[str, Any]) -> None:

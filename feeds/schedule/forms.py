@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 from django import forms
 
 from feeds.models import Environment, Frequency, InputProtection, ScheduleType, SyncMode
-from feeds.schedule.rules import schedule_problems
+from feeds.schedule.rules import schedule_problems, without_unused
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))]
@@ -91,13 +91,7 @@ class ScheduleForm(forms.Form):
         data = dict(self.cleaned_data)
         data["lookback_seconds"] = (data.pop("lookback_minutes") or 0) * 60
         data["timezone"] = data.get("timezone") or "UTC"
-        if data["sync_mode"] == SyncMode.FULL:
-            data["iterator"], data["iterator_type"] = "", ""
-        if data["schedule_type"] != ScheduleType.INTERVAL:
-            data["frequency"] = ""
-        if data["schedule_type"] == ScheduleType.ON_DEMAND:
-            data["schedule_start"] = None
-        return data
+        return without_unused(data)
 
 
 class PreviewForm(forms.Form):

@@ -47,3 +47,15 @@ def schedule_problems(
             "A Sync Start Date needs the data model's timestamp field: pick one on the data model step."
         )
     return problems
+
+
+def without_unused(values: dict[str, Any]) -> dict[str, Any]:
+    """Return the settings with the fields that do not apply cleared (full: no iterator; ...)."""
+    data = dict(values)
+    if data.get("sync_mode") == "full":
+        data["iterator"], data["iterator_type"] = "", ""
+    if data.get("schedule_type") != "interval":
+        data["frequency"] = ""
+    if data.get("schedule_type") == "on_demand":
+        data["schedule_start"] = None
+    return data
