@@ -214,22 +214,30 @@ def choice(value: Any, allowed: list[str] | tuple[str, ...], field: str) -> str:
 
 
 def datetime_value(value: Any, field: str) -> datetime | None:
-    """Return an aware datetime from ISO-8601 text (a time without zone is UTC); None stays None."""
+    """Return an aware UTC datetime from ISO-8601 text (a time without zone is UTC); None stays None."""
     if value in (None, ""):
         return None
-    parsed = None
-    if isinstance(value, str):
-        try:
-            parsed = parse_datetime(value)
-            if parsed is None and (day := parse_date(value)) is not None:
-                parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        except ValueError:
-            parsed = None
+    try:
+        parsed = _parse_instant(value)
+    except (ValueError, OverflowError):
+        parsed = None
     if parsed is None:
         raise Invalid(
             f"“{field}” must be an ISO-8601 date and time, for example 2024-01-31T00:00:00Z.", field=field
         )
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _parse_instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None and (day := parse_date(value)) is not None:
+        parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if parsed is None:
+        return None
+    # Kept in UTC: PostgreSQL refuses offsets that Python accepts (such as +19:03).
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def section(body: dict[str, Any], key: str) -> dict[str, Any]:
