@@ -86,7 +86,11 @@ def test_the_api_keeps_its_schema(api_schema, bearer):
 
         @given(case=operation.as_strategy(), seeded=st.booleans())
         @settings(
-            max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,  # CI runs the same examples every time; explore with a seed by hand
         )
         def keeps_schema(case, seeded):
             parameters = case.path_parameters or {}
