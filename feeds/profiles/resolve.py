@@ -28,7 +28,7 @@ class IdentityConflict:
     owner_mpid: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Attr:
     value: Any
     feed_id: int | None
@@ -203,8 +203,20 @@ class Resolver:
         return changed
 
     def _set_attributes(self, profile: ProfileState, batch: dict, order: str) -> bool:
+        attributes = batch.get("user_attributes")
+        if not attributes:
+            return False
+        if not profile.attributes:
+            # Nothing to compare with or protect (a new profile): take the row's non-NULL values at once.
+            feed_id, run_id = self.feed_id, self.run_id
+            profile.attributes.update(
+                (name, Attr(value, feed_id, run_id, order))
+                for name, value in attributes.items()
+                if value is not None
+            )
+            return bool(profile.attributes)
         changed = False
-        for name, value in (batch.get("user_attributes") or {}).items():
+        for name, value in attributes.items():
             current = profile.attributes.get(name)
             if current is not None and self._is_newer(current, order):
                 continue  # an older row (a lookback re-read) never overwrites a newer value

@@ -89,16 +89,62 @@ def delete_pairs(table: str, first: str, second: str, pairs: Sequence[tuple[Any,
 
 
 def copy_rows(table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> None:
-    """Insert rows that cannot conflict; PostgreSQL streams them with COPY (about twice as fast as INSERT)."""
+    """Insert rows that cannot conflict; PostgreSQL streams them with ONE COPY, the text built here in one go.
+
+    psycopg's write_row costs ~4 µs a row in Python; formatting the COPY text ourselves is several times
+    cheaper, and this table takes ~18 rows per source row.
+    """
     if not rows or not is_postgres():
         insert_rows(table, columns, rows)
         return
-    json_columns = [i for i, (_, t) in enumerate(columns) if t == "jsonb"]
-    names = ", ".join(f'"{a}"' for a, _ in columns)
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            if json_columns:
-                row = list(row)
-                for i in json_columns:
-                    row[i] = json.dumps(row[i])
-            copy.write_row(row)
+    formats = [_COPY_FORMATS[t] for _, t in columns]
+    lines = ["\t".join([f(v) for f, v in zip(formats, row, strict=True)]) for row in rows]
+    copy_text(table, [a for a, _ in columns], lines)
+
+
+def copy_text(table: str, names: Sequence[str], lines: list[str]) -> None:
+    """COPY lines already in PostgreSQL's text format (fields escaped with `copy_field`) into the table."""
+    if not lines:
+        return
+    quoted = ", ".join(f'"{a}"' for a in names)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+        copy.write("\n".join(lines) + "\n")
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_encode_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def copy_field(value: str) -> str:
+    """Return text escaped for a field of COPY's text format."""
+    return value.translate(_COPY_ESCAPES)
+
+
+def json_text(value: Any) -> str:
+    """Return json.dumps(value), with fast paths for the scalars most attribute values are."""
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)  # type: ignore[no-any-return]
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def _copy_scalar(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    return value if type(value) is str and value.isalnum() else copy_field(str(value))
+
+
+def _copy_json(value: Any) -> str:
+    return copy_field(json_text(value))
+
+
+_COPY_FORMATS = {
+    "bigint": _copy_scalar,
+    "text": _copy_scalar,
+    "timestamptz": _copy_scalar,
+    "jsonb": _copy_json,
+}

@@ -62,16 +62,7 @@ def load_state(workspace_id: int, environment: str, batches: list[dict]) -> Stor
     """Return every profile the batches' identities or MPIDs reach, with its identities and attributes."""
     pairs = {pair for b in batches for pair in row_identities(b).items()}
     mpids = {m for b in batches if (m := batch_mpid(b)) is not None}
-    scope = "workspace_id = %s AND environment = %s"
-    ids: set[int] = set()
-    if pairs:
-        types, type_params = sql.in_list("identity_type", {t for t, _ in pairs}, "text")
-        values, value_params = sql.in_list("value", {v for _, v in pairs}, "text")
-        rows = sql.fetch(
-            f"SELECT profile_id FROM {IDENTITIES} WHERE {scope} AND {types} AND {values}",
-            [workspace_id, environment, *type_params, *value_params],
-        )
-        ids.update(r[0] for r in rows)
+    ids = _owner_ids(workspace_id, environment, pairs) if pairs else set()
     profiles = _load_profiles(workspace_id, environment, ids, mpids)
     state = StoreState()
     if profiles:
@@ -82,6 +73,28 @@ def load_state(workspace_id: int, environment: str, batches: list[dict]) -> Stor
         profile.attributes_before = dict(profile.attributes)
         state.add(profile)
     return state
+
+
+def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]]) -> set[int]:
+    """Return the profiles owning any of the (identity type, value) pairs."""
+    scope = [workspace_id, environment]
+    if sql.is_postgres():
+        # Exact pairs joined against the unique (workspace, environment, type, value) index: one probe each.
+        types, values = zip(*pairs, strict=True)
+        rows = sql.fetch(
+            f"SELECT i.profile_id FROM unnest(%s::text[], %s::text[]) AS p(t, v) JOIN {IDENTITIES} i "
+            "ON i.workspace_id = %s AND i.environment = %s AND i.identity_type = p.t AND i.value = p.v",
+            [list(types), list(values), *scope],
+        )
+        return {r[0] for r in rows}
+    types_in, type_params = sql.in_list("identity_type", {t for t, _ in pairs}, "text")
+    values_in, value_params = sql.in_list("value", {v for _, v in pairs}, "text")
+    rows = sql.fetch(
+        f"SELECT profile_id FROM {IDENTITIES} WHERE workspace_id = %s AND environment = %s "
+        f"AND {types_in} AND {values_in}",
+        [*scope, *type_params, *value_params],
+    )
+    return {r[0] for r in rows}
 
 
 def _load_profiles(
@@ -184,30 +197,48 @@ _COUNTERS = {"create": "created", "update": "updated", "unchanged": "unchanged"}
 
 def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> None:
     stamp = sql.db_datetime(now)
-    created = resolver.created
-    if created:
-        returned = sql.insert_rows(
-            PROFILES,
-            [
-                ("workspace_id", "bigint"),
-                ("environment", "text"),
-                ("mpid", "bigint"),
-                ("created_at", "timestamptz"),
-                ("updated_at", "timestamptz"),
-            ],
-            [(feed.workspace_id, feed.environment, p.mpid, stamp, stamp) for p in created],
-            "RETURNING id, mpid",
-        )
-        ids = dict((mpid, pk) for pk, mpid in returned)
-        for profile in created:
-            profile.id = ids[profile.mpid]
+    if resolver.created:
+        _insert_profiles(feed, resolver.created, stamp)
     changed = [p for p in resolver.state.by_mpid.values() if p.changed]
     _write_identities(feed, changed, stamp)
-    _write_attributes(changed, stamp)
+    _write_attributes(feed, changed, stamp)
     touched = [p.id for p in changed if not p.created]
     if touched:
         where, params = sql.in_list("id", touched, "bigint")
         sql.execute(f"UPDATE {PROFILES} SET updated_at = %s WHERE {where}", [stamp, *params])
+
+
+PROFILE_COLUMNS = [
+    ("id", "bigint"),
+    ("workspace_id", "bigint"),
+    ("environment", "text"),
+    ("mpid", "bigint"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+]
+
+
+def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> None:
+    """Insert the new profiles and set their ids (PostgreSQL: ids from the sequence, then one COPY)."""
+    if sql.is_postgres():
+        for profile, (pk,) in zip(created, sql.fetch(_NEXT_IDS, [PROFILES, len(created)]), strict=True):
+            profile.id = pk
+        rows = [(p.id, feed.workspace_id, feed.environment, p.mpid, stamp, stamp) for p in created]
+        sql.copy_rows(PROFILES, PROFILE_COLUMNS, rows)
+        return
+    returned = sql.insert_rows(
+        PROFILES,
+        PROFILE_COLUMNS[1:],
+        [(feed.workspace_id, feed.environment, p.mpid, stamp, stamp) for p in created],
+        "RETURNING id, mpid",
+    )
+    ids = dict((mpid, pk) for pk, mpid in returned)
+    for profile in created:
+        profile.id = ids[profile.mpid]
+
+
+# Ids drawn from the table's own sequence in one round trip, so COPY can write the profiles with them.
+_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
 
 
 def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> None:
@@ -236,19 +267,22 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
     )
 
 
-def _write_attributes(changed: list[ProfileState], stamp: Any) -> None:
+def _write_attributes(feed: Feed, changed: list[ProfileState], stamp: Any) -> None:
     removed: list[tuple[Any, ...]] = []
     upserts: list[tuple[Any, ...]] = []
-    fresh: list[tuple[Any, ...]] = []
+    fresh: list[ProfileState] = []
     for p in changed:
-        for name in p.attributes_before.keys() - p.attributes.keys():
+        if p.created:
+            fresh.append(p)  # a new profile has no attribute to conflict with
+            continue
+        before = p.attributes_before
+        for name in before.keys() - p.attributes.keys():
             removed.append((p.id, name))
         for name, attr in p.attributes.items():
-            if p.attributes_before.get(name) is not attr:
-                row = (p.id, name, attr.value, attr.feed_id, attr.run_id, attr.order, stamp)
-                (fresh if p.created else upserts).append(row)
+            if before.get(name) is not attr:
+                upserts.append((p.id, name, attr.value, attr.feed_id, attr.run_id, attr.order, stamp))
     sql.delete_pairs(ATTRIBUTES, "profile_id", "name", removed)
-    sql.copy_rows(ATTRIBUTES, ATTRIBUTE_COLUMNS, fresh)  # a new profile has no attribute to conflict with
+    _insert_fresh_attributes(fresh, stamp)
     sql.insert_rows(
         ATTRIBUTES,
         ATTRIBUTE_COLUMNS,
@@ -256,6 +290,29 @@ def _write_attributes(changed: list[ProfileState], stamp: Any) -> None:
         "ON CONFLICT (profile_id, name) DO UPDATE SET value = excluded.value, feed_id = excluded.feed_id, "
         "run_id = excluded.run_id, source_order = excluded.source_order, updated_at = excluded.updated_at",
     )
+
+
+def _insert_fresh_attributes(fresh: list[ProfileState], stamp: Any) -> None:
+    """New profiles' attributes: on PostgreSQL one COPY whose text is built here (the hottest loop of a sync)."""
+    if not sql.is_postgres():
+        rows = [
+            (p.id, name, a.value, a.feed_id, a.run_id, a.order, stamp)
+            for p in fresh
+            for name, a in p.attributes.items()
+        ]
+        sql.insert_rows(ATTRIBUTES, ATTRIBUTE_COLUMNS, rows)
+        return
+    field, value_text, tail = sql.copy_field, sql.json_text, f"\t{stamp}"
+    lines = []
+    for p in fresh:
+        for name, a in p.attributes.items():
+            lineage = f"{_copy_id(a.feed_id)}\t{_copy_id(a.run_id)}\t{field(a.order)}"
+            lines.append(f"{p.id}\t{field(name)}\t{field(value_text(a.value))}\t{lineage}{tail}")
+    sql.copy_text(ATTRIBUTES, [a for a, _ in ATTRIBUTE_COLUMNS], lines)
+
+
+def _copy_id(value: int | None) -> str:
+    return "\\N" if value is None else str(value)
 
 
 def event_rows(
