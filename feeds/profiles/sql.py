@@ -112,7 +112,7 @@ def copy_text(table: str, names: Sequence[str], lines: list[str]) -> None:
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_encode_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_string = json.encoder.encode_basestring_ascii
 
 
 def copy_field(value: str) -> str:
@@ -124,7 +124,7 @@ def json_text(value: Any) -> str:
     """Return json.dumps(value), with fast paths for the scalars most attribute values are."""
     kind = type(value)
     if kind is str:
-        return _encode_string(value)  # type: ignore[no-any-return]
+        return _encode_string(value)
     if kind is int:
         return int.__repr__(value)
     if kind is bool:

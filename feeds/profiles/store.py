@@ -79,11 +79,14 @@ def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]])
     """Return the profiles owning any of the (identity type, value) pairs."""
     scope = [workspace_id, environment]
     if sql.is_postgres():
-        # Exact pairs joined against the unique (workspace, environment, type, value) index: one probe each.
+        # One probe of the unique (workspace, environment, type, value) index per exact pair. OFFSET 0 keeps
+        # the subquery a per-pair index lookup whatever the table's statistics say (a growing table that
+        # autovacuum has not analysed yet otherwise gets a nested loop over every identity).
         types, values = zip(*pairs, strict=True)
         rows = sql.fetch(
-            f"SELECT i.profile_id FROM unnest(%s::text[], %s::text[]) AS p(t, v) JOIN {IDENTITIES} i "
-            "ON i.workspace_id = %s AND i.environment = %s AND i.identity_type = p.t AND i.value = p.v",
+            f"SELECT o.profile_id FROM unnest(%s::text[], %s::text[]) AS p(t, v) CROSS JOIN LATERAL "
+            f"(SELECT profile_id FROM {IDENTITIES} i WHERE i.workspace_id = %s AND i.environment = %s "
+            "AND i.identity_type = p.t AND i.value = p.v OFFSET 0) AS o",
             [list(types), list(values), *scope],
         )
         return {r[0] for r in rows}

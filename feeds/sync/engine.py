@@ -11,25 +11,24 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from feeds.mapping import compile_mappings, map_page
+from feeds.mapping import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, Health, SyncMode
 from feeds.profiles.store import apply_batches
-from feeds.sync import queue, windows
+from feeds.sync import fingerprints, queue, windows
 from feeds.sync.models import (
     Checkpoint,
     IdentityConflictRecord,
     RejectedRow,
-    RowFingerprint,
     RunKind,
     RunState,
     SyncRun,
@@ -63,6 +62,7 @@ class Job:
     data_min: Any = None
     data_max: Any = None
     compiled: Any = None
+    salt: bytes | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def spend(self, step: str, started: float) -> None:
@@ -189,23 +189,20 @@ def _page(job: Job, page: Page) -> None:
     if job.compiled is None:
         mappings = feed.field_transformation.mappings  # type: ignore[union-attr]
         job.compiled = compile_mappings(mappings, [c.name for c in page.columns])
-    mapped = map_page(
-        page,
-        job.compiled,
-        feed_id=feed.pk,
-        environment=feed.environment,
-        iterator=feed.iterator or None,
-        timezone=feed.timezone,
-    )
     bounds = _bounds(job, page)
-    batches, row_keys, values, skipped, digests = _changed_only(job, mapped)
+    mapped, skipped, digests = _changed_only(job, page)
     job.spend("map", started)
     started = time.perf_counter()
     with transaction.atomic():
+        _commit_mode()
         result = None
-        if batches:
+        if mapped.batches:
             result = apply_batches(
-                feed=feed, run_id=job.run.pk, batches=batches, row_keys=row_keys, iterator_values=values
+                feed=feed,
+                run_id=job.run.pk,
+                batches=mapped.batches,
+                row_keys=mapped.row_keys,
+                iterator_values=mapped.iterator_values or [None] * len(mapped.batches),
             )
         _record(job, mapped.rejects, result, digests)
         _advance(job, bounds)
@@ -217,6 +214,31 @@ def _page(job: Job, page: Page) -> None:
         raise Paused
 
 
+def _commit_mode() -> None:
+    """Optionally let PostgreSQL acknowledge a page's COMMIT before its WAL reaches disk.
+
+    Safe for exactness: a page still commits atomically with its checkpoint, so the store and the
+    checkpoint always agree. A server crash (not a worker crash) may lose the last few committed pages,
+    store and checkpoint together; the next run re-reads from that older checkpoint and, since writes
+    are idempotent, ends exact. Off unless WSYNC_ASYNC_COMMIT is set.
+    """
+    if getattr(settings, "WSYNC_ASYNC_COMMIT", False) and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def _map(job: Job, page: Page) -> MappedPage:
+    feed = job.feed
+    return map_page(
+        page,
+        job.compiled,
+        feed_id=feed.pk,
+        environment=feed.environment,
+        iterator=feed.iterator or None,
+        timezone=feed.timezone,
+    )
+
+
 def _bounds(job: Job, page: Page) -> tuple[Any, Any] | None:
     if job.kind is None:
         return None
@@ -224,32 +246,75 @@ def _bounds(job: Job, page: Page) -> tuple[Any, Any] | None:
     return windows.page_bounds((row[index] for row in page.rows), job.kind, job.feed.timezone)
 
 
-def _digest(batch: dict[str, Any]) -> str:
-    content = {k: v for k, v in batch.items() if k != "source_request_id"}
-    text = json.dumps(content, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":"))
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, str]]:
+    """Full mode: map only the rows whose source content changed since the feed last wrote them.
 
-
-def _changed_only(job: Job, mapped: Any) -> tuple[list, list, list, int, dict[str, str]]:
-    """Full mode: drop rows whose content did not change since the feed last wrote them."""
+    Returns the mapped changed rows, how many rows were skipped as unchanged, and the fingerprints
+    (row key → digest) to record once the page is written.
+    """
     if job.kind is not None:
-        return mapped.batches, mapped.row_keys, mapped.iterator_values, 0, {}
-    digests = {key[:512]: _digest(b) for key, b in zip(mapped.row_keys, mapped.batches, strict=True)}
-    known = dict(
-        RowFingerprint.objects.filter(feed=job.feed, row_key__in=list(digests)).values_list(
-            "row_key", "digest"
-        )
-    )
-    keep = [i for i, key in enumerate(mapped.row_keys) if known.get(key[:512]) != digests[key[:512]]]
-    changed = {k: d for k, d in digests.items() if known.get(k) != d}
-    values = mapped.iterator_values or [None] * len(mapped.batches)
-    return (
-        [mapped.batches[i] for i in keep],
-        [mapped.row_keys[i] for i in keep],
-        [values[i] for i in keep],
-        len(mapped.batches) - len(keep),
-        changed,
-    )
+        return _map(job, page), 0, {}
+    started = time.perf_counter()
+    digests = _row_digests(job, page)
+    known = fingerprints.known(job.feed.pk, digests)
+    positions = [i for i, d in enumerate(digests) if d not in known]
+    job.spend("fingerprint", started)
+    mapped, sources = _map_rows(job, page, positions)
+    if {known[d] for d in digests if d in known} & set(mapped.row_keys):
+        # A key with both unchanged and changed rows in this page: write all its rows again, in order.
+        positions = list(range(len(page.rows)))
+        mapped, sources = _map_rows(job, page, positions)
+    if sources is None:
+        return mapped, len(page.rows) - len(positions), {}
+    found = {key[:512]: digests[i] for key, i in zip(mapped.row_keys, sources, strict=True)}
+    return mapped, len(page.rows) - len(positions), found
+
+
+def _row_digests(job: Job, page: Page) -> list[str]:
+    """Digest each raw source row together with everything that shapes its batch (mapping, feed settings)."""
+    if job.salt is None:
+        feed = job.feed
+        job.salt = repr((job.compiled, feed.pk, feed.environment, feed.timezone, feed.iterator)).encode()
+    salted = hashlib.md5(job.salt, usedforsecurity=False)
+    digests = []
+    for row in page.rows:
+        h = salted.copy()
+        h.update(
+            repr(row).encode()
+        )  # repr tells 1, 1.0, True and "1" apart; an odd repr only costs a re-write
+        digests.append(h.hexdigest())
+    return digests
+
+
+def _map_rows(job: Job, page: Page, positions: list[int]) -> tuple[MappedPage, list[int] | None]:
+    """Map the rows at `positions`; return the result (reject keys numbered as in the page) and each batch's row.
+
+    The batch positions are None when they cannot be told apart from the rejects (no fingerprints then).
+    """
+    if not positions:
+        return MappedPage([], [], []), []
+    if len(positions) == len(page.rows):
+        mapped = _map(job, page)
+    else:
+        mapped = _map(job, Page(page.columns, [page.rows[i] for i in positions]))
+    # A row without identity is rejected under the key "row <n>…", n counting from 1 in the page mapped.
+    numbers = [_row_number(r.row_key) for r in mapped.rejects]
+    if None in numbers:
+        return mapped, None
+    rejected = set(numbers)
+    sources = [i for n, i in enumerate(positions, start=1) if n not in rejected]
+    if len(sources) != len(mapped.batches):
+        return mapped, None
+    mapped.rejects = [
+        replace(r, row_key=f"row {positions[n - 1] + 1}{r.row_key[len(f'row {n}') :]}")  # type: ignore[operator]
+        for r, n in zip(mapped.rejects, numbers, strict=True)
+    ]
+    return mapped, sources
+
+
+def _row_number(key: str) -> int | None:
+    parts = key.split(" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[0] == "row" and parts[1].isdigit() else None
 
 
 def _record(job: Job, rejects: list, result: Any, digests: dict[str, str]) -> None:
@@ -276,16 +341,7 @@ def _record(job: Job, rejects: list, result: Any, digests: dict[str, str]) -> No
         )
     if digests:
         refused = {r.row_key[:512] for r in rejected}
-        RowFingerprint.objects.bulk_create(
-            [
-                RowFingerprint(feed=job.feed, row_key=k, digest=d)
-                for k, d in digests.items()
-                if k not in refused
-            ],
-            update_conflicts=True,
-            unique_fields=["feed", "row_key"],
-            update_fields=["digest"],
-        )
+        fingerprints.record(job.feed.pk, {k: d for k, d in digests.items() if k not in refused})
 
 
 def _plain(values: Any) -> Any:
@@ -317,7 +373,7 @@ def _count(job: Job, page: Page, mapped: Any, result: Any, skipped: int) -> None
     rejected = len(mapped.rejects) + (len(result.rejected) if result else 0)
     updated = SyncRun.objects.filter(pk=job.run.pk, claim=job.token, state=RunState.RUNNING).update(
         rows_read=F("rows_read") + len(page.rows),
-        rows_mapped=F("rows_mapped") + len(mapped.batches),
+        rows_mapped=F("rows_mapped") + len(mapped.batches) + skipped,  # skipped rows mapped fine last time
         rows_rejected=F("rows_rejected") + rejected,
         profiles_created=F("profiles_created") + (result.created if result else 0),
         profiles_updated=F("profiles_updated") + (result.updated if result else 0),
