@@ -229,7 +229,8 @@ def grant_steps(config: Mapping[str, Any], *, create_user: str, connect: bool = 
     """The read-only role steps, common to PostgreSQL and Redshift (Redshift has no CONNECT grant)."""
     user = config.get("user") or "<user>"
     database = config.get("database") or "<database>"
-    schema = config.get("schema") or "<schema>"
+    # The field defaults to public, so an untouched form means public, not a placeholder.
+    schema = str(config.get("schema") or "").strip() or DEFAULT_SCHEMA
     q_user, q_schema = _quote_ident(user), _quote_ident(schema)
     return [
         PrepareStep(
@@ -267,6 +268,33 @@ def valid_host(value: Any) -> None:
         raise ValueError("Host must be a bare host name such as db.example.com, without http:// or a path.")
 
 
+DEFAULT_SCHEMA = "public"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,126}$")
+
+
+def valid_schema(value: Any) -> None:
+    """Raise ValueError unless `value` is a plain schema name (the grant steps quote it as typed)."""
+    if value and not _IDENTIFIER.match(str(value).strip()):
+        raise ValueError(
+            "Schema must be a schema name such as public or marts: letters, digits, _ and $, starting "
+            "with a letter or _ (no dots, spaces or quotes)."
+        )
+
+
+def schema_field() -> ConfigField:
+    """The optional schema setting shared by PostgreSQL and Redshift; it fills the grant steps."""
+    return ConfigField(
+        "schema",
+        "Schema",
+        required=False,
+        default=DEFAULT_SCHEMA,
+        placeholder=DEFAULT_SCHEMA,
+        help_text="The schema wsync's user may read; the grant steps below use it. Models can still "
+        "name tables in other schemas you grant.",
+        validate=valid_schema,
+    )
+
+
 def valid_name(label: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if not str(value or "").strip():
@@ -290,6 +318,7 @@ class PostgresWarehouse:
         ConfigField("host", "Host", placeholder="db.example.com", validate=valid_host),
         ConfigField("port", "Port", kind="integer", default=5432, validate=valid_port),
         ConfigField("database", "Database", validate=valid_name("Database")),
+        schema_field(),
         ConfigField("user", "User", validate=valid_name("User")),
         ConfigField("password", "Password", kind="password", secret=True),
         ConfigField(

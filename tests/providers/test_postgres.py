@@ -291,7 +291,19 @@ def test_it_fills_the_prepare_steps_with_the_typed_names() -> None:
     assert 'ALTER DEFAULT PRIVILEGES IN SCHEMA "marts" GRANT SELECT ON TABLES TO "wsync_reader"' in code
     assert 'GRANT CONNECT ON DATABASE "crm"' in code
     empty = "\n".join(s.code for s in PostgresWarehouse.prepare_steps({}))
-    assert '"<user>"' in empty and '"<schema>"' in empty
+    assert '"<user>"' in empty and 'GRANT USAGE ON SCHEMA "public"' in empty  # the field's default
+
+
+def test_it_asks_for_the_schema_the_grant_steps_use() -> None:
+    # Only what the form declares reaches prepare_steps: a schema without a field stays "<schema>".
+    typed = {"user": "wsync_reader", "database": "crm", "schema": "marts"}
+    config = {f.name: typed.get(f.name, f.default) for f in PostgresWarehouse.fields}
+    code = "\n".join(s.code for s in PostgresWarehouse.prepare_steps(config))
+    assert 'GRANT USAGE ON SCHEMA "marts" TO "wsync_reader"' in code and "<schema>" not in code
+    assert (field("schema").required, field("schema").default) == (False, "public")
+    field("schema").validate("analytics_2026")
+    with pytest.raises(ValueError, match="^Schema must be a schema name such as public or marts"):
+        field("schema").validate("crm.marts")
 
 
 def test_it_does_not_connect_when_constructed() -> None:

@@ -334,7 +334,19 @@ def test_it_fills_the_prepare_steps_with_the_typed_names() -> None:
     assert "arn:aws:redshift:eu-west-1:123456789012:dbuser:analytics/wsync_reader" in policy.code
     assert "arn:aws:iam::123456789012:role/wsync-reader" in policy.title
     empty = "\n".join(s.code for s in RedshiftWarehouse.prepare_steps({}))
-    assert '"<user>"' in empty and '"<schema>"' in empty
+    assert '"<user>"' in empty and 'GRANT USAGE ON SCHEMA "public"' in empty  # the field's default
+
+
+def test_it_asks_for_the_schema_the_grant_steps_use() -> None:
+    # Only what the form declares reaches prepare_steps: a schema without a field stays "<schema>".
+    typed = {"user": "wsync_reader", "database": "crm", "schema": "marts"}
+    config = {f.name: typed.get(f.name, f.default) for f in RedshiftWarehouse.fields}
+    code = "\n".join(s.code for s in RedshiftWarehouse.prepare_steps(config))
+    assert 'GRANT SELECT ON ALL TABLES IN SCHEMA "marts" TO "wsync_reader"' in code
+    assert "<schema>" not in code
+    assert (field("schema").required, field("schema").default) == (False, "public")
+    with pytest.raises(ValueError, match="^Schema must be a schema name such as public or marts"):
+        field("schema").validate("my schema")
 
 
 def test_it_decodes_super_values_that_arrive_as_json_text() -> None:
@@ -350,3 +362,4 @@ def test_it_decodes_super_values_that_arrive_as_json_text() -> None:
 
 def test_it_does_not_connect_when_constructed() -> None:
     RedshiftWarehouse({"host": "no-such-host.invalid", "password": str(uuid.uuid4())})
+
