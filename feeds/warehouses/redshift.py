@@ -7,6 +7,7 @@ SQL stays within what both Redshift and PostgreSQL accept (the tests run through
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -81,6 +82,7 @@ TYPE_NAMES = {
 # Types redshift_connector returns as JSON text rather than decoded values.
 TEXT_JSON = ("super", "jsonb")
 CURSOR = "wsync_read"
+log = logging.getLogger(__name__)
 READ_SOCKET_TIMEOUT = 3600  # seconds without a byte before a read gives up (long FETCHes are fine)
 
 
@@ -136,6 +138,142 @@ def _error_parts(exc: BaseException) -> tuple[str | None, str]:
     return None, " ".join(str(a) for a in exc.args) or type(exc).__name__
 
 
+# --- IAM sign-in ------------------------------------------------------------------------------
+
+
+def iam_location(config: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Return (cluster identifier, region): as typed, else read from a cluster endpoint host."""
+    derived = CLUSTER_HOST.match(str(config.get("host") or "").strip().lower())
+    cluster = str(config.get("cluster_identifier") or "").strip() or (derived["cluster"] if derived else None)
+    region = str(config.get("region") or "").strip() or (derived["region"] if derived else None)
+    return cluster, region
+
+
+def sts_assume_role(role_arn: str, region: str | None) -> Mapping[str, Any]:
+    """Return the role's temporary AWS credentials (AccessKeyId, ...); raises botocore's errors."""
+    import boto3  # a dependency of redshift_connector
+
+    client = boto3.client("sts", region_name=region)  # the regional STS endpoint, as AWS advises
+    return client.assume_role(RoleArn=role_arn, RoleSessionName="wsync")["Credentials"]
+
+
+def iam_kwargs(config: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, Any]:
+    """Return redshift_connector's IAM options: it calls GetClusterCredentials with the role's keys."""
+    cluster, region = iam_location(config)
+    return {
+        "iam": True,
+        "db_user": config.get("user"),
+        "user": "",
+        "password": "",
+        "auto_create": False,
+        "cluster_identifier": cluster,
+        "region": region,
+        "access_key_id": credentials["AccessKeyId"],
+        "secret_access_key": credentials["SecretAccessKey"],
+        "session_token": credentials["SessionToken"],
+    }
+
+
+AwsHint = tuple[frozenset[str], str, bool, str | None]
+_RETRY = "wsync will try again."
+# (AWS error codes, plain message, permanent, field). Codes from STS AssumeRole and Redshift
+# GetClusterCredentials; their server texts are for developers, so they are logged, not shown.
+_AWS_CODES: tuple[AwsHint, ...] = (
+    (
+        frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}),
+        "AWS refused access. Check the role ARN, that the role's trust relationship lets wsync assume "
+        "it, and that its policy allows redshift:GetClusterCredentials (see “Prepare your warehouse”).",
+        True,
+        "aws_iam_role_arn",
+    ),
+    (
+        frozenset({"ValidationError", "InvalidParameterValue", "MalformedPolicyDocument"}),
+        "AWS did not accept the role ARN. Copy it again from the IAM console.",
+        True,
+        "aws_iam_role_arn",
+    ),
+    (
+        frozenset({"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"}),
+        "AWS did not accept wsync's own AWS credentials. Ask an administrator to check them.",
+        True,
+        None,
+    ),
+    (
+        frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"}),
+        f"wsync's AWS credentials had just expired. {_RETRY}",
+        False,
+        None,
+    ),
+    (
+        frozenset({"RegionDisabledException"}),
+        "AWS sign-in (STS) is turned off for this region in your AWS account. An AWS admin can turn it "
+        "on in IAM → Account settings.",
+        True,
+        "region",
+    ),
+    (
+        frozenset({"ClusterNotFound", "ClusterNotFoundFault"}),
+        "AWS has no Redshift cluster with this identifier in this region. Check the cluster identifier "
+        "and AWS region.",
+        True,
+        "cluster_identifier",
+    ),
+    (
+        frozenset(
+            {
+                "Throttling",
+                "ThrottlingException",
+                "RequestLimitExceeded",
+                "TooManyRequestsException",
+                "ServiceUnavailable",
+                "ServiceUnavailableException",
+                "InternalFailure",
+                "InternalError",
+                "RequestTimeout",
+                "RequestTimeoutException",
+            }
+        ),
+        f"AWS is busy right now. {_RETRY}",
+        False,
+        None,
+    ),
+)
+AWS_UNREACHABLE = f"wsync could not reach AWS to sign in. {_RETRY}"
+AWS_NO_CREDENTIALS = (
+    "wsync has no AWS credentials of its own to assume the role with. An administrator must give the "
+    "wsync server an AWS identity (environment variables, a profile or an instance role)."
+)
+
+
+def is_aws_error(exc: BaseException) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(exc, BotoCoreError | ClientError)
+
+
+def aws_error(exc: BaseException) -> WarehouseError:
+    """Turn a botocore error into plain words, permanent or retryable; never AWS's raw text."""
+    from botocore import exceptions as boto
+
+    if isinstance(exc, WarehouseError):
+        return exc
+    if isinstance(exc, boto.ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        hit = next((h for h in _AWS_CODES if code in h[0]), None)
+        if hit is not None:
+            return WarehouseError(hit[1], permanent=hit[2], field=hit[3])
+    elif isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError):
+        return WarehouseError(AWS_NO_CREDENTIALS, permanent=True)
+    elif isinstance(exc, boto.ConnectionError | boto.HTTPClientError):
+        return WarehouseError(AWS_UNREACHABLE, permanent=False)
+    log.warning("AWS error not mapped (%s): %s", type(exc).__name__, str(exc)[:300])
+    return WarehouseError(
+        "AWS sign-in failed for a reason wsync does not know. Try again; if it keeps happening, ask an "
+        "administrator to look at the wsync log.",
+        permanent=False,
+    )
+
+
 class RedshiftWarehouse:
     kind: ClassVar[str] = "redshift"
     label: ClassVar[str] = "Amazon Redshift"
@@ -178,6 +316,8 @@ class RedshiftWarehouse:
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
+        # The one seam for IAM sign-in: the AWS STS call (tests give it canned credentials).
+        self.assume_role: Callable[[str, str | None], Mapping[str, Any]] = sts_assume_role
 
     # --- configuration -----------------------------------------------------------------
 
@@ -250,10 +390,16 @@ class RedshiftWarehouse:
 
         host = str(self.config.get("host") or "").strip()
         guard_host(host, field="host")
+        kwargs = self._connect_kwargs(host, timeout)
         try:
-            conn = redshift_connector.connect(**self._connect_kwargs(host, timeout))
+            conn = redshift_connector.connect(**kwargs)
         except (redshift_connector.Error, OSError) as exc:
             raise self._explain(exc) from None
+        except Exception as exc:
+            # With IAM the connector calls GetClusterCredentials itself and lets botocore's errors out.
+            if not is_aws_error(exc):
+                raise
+            raise aws_error(exc) from None
         conn.autocommit = True  # we open our own BEGIN READ ONLY transactions
         return conn
 
@@ -277,32 +423,12 @@ class RedshiftWarehouse:
         if problems:
             field, message = next(iter(problems.items()))
             raise WarehouseError(message, permanent=True, field=field)
-        import boto3  # a dependency of redshift_connector
-
+        _, region = iam_location(self.config)
         try:
-            role = boto3.client("sts").assume_role(
-                RoleArn=self.config["aws_iam_role_arn"].strip(), RoleSessionName="wsync"
-            )["Credentials"]
-        except Exception as exc:  # botocore raises many kinds; none carries a secret in its text
-            raise WarehouseError(
-                f"wsync could not assume the AWS IAM role: {str(exc)[:200]}. Check the role ARN and "
-                "its trust relationship.",
-                permanent=True,
-                field="aws_iam_role_arn",
-            ) from None
-        derived = CLUSTER_HOST.match(str(self.config.get("host") or "").strip().lower())
-        return {
-            "iam": True,
-            "db_user": self.config.get("user"),
-            "user": "",
-            "password": "",
-            "auto_create": False,
-            "cluster_identifier": self.config.get("cluster_identifier") or (derived and derived["cluster"]),
-            "region": self.config.get("region") or (derived and derived["region"]),
-            "access_key_id": role["AccessKeyId"],
-            "secret_access_key": role["SecretAccessKey"],
-            "session_token": role["SessionToken"],
-        }
+            credentials = self.assume_role(str(self.config["aws_iam_role_arn"]).strip(), region)
+        except Exception as exc:  # botocore raises many kinds; aws_error sorts them
+            raise aws_error(exc) from None
+        return iam_kwargs(self.config, credentials)
 
     def _explain(self, exc: BaseException) -> WarehouseError:
         sqlstate, text = _error_parts(exc)

@@ -363,3 +363,146 @@ def test_it_decodes_super_values_that_arrive_as_json_text() -> None:
 def test_it_does_not_connect_when_constructed() -> None:
     RedshiftWarehouse({"host": "no-such-host.invalid", "password": str(uuid.uuid4())})
 
+
+# --- IAM sign-in -----------------------------------------------------------------------------
+
+ARN = "arn:aws:iam::123456789012:role/wsync-reader"
+ROLE_KEYS = {"AccessKeyId": "ASIAEXAMPLEKEY", "SecretAccessKey": "s3cr3t", "SessionToken": "t0ken"}
+CLUSTER_ENDPOINT = "analytics.abc123xyz.eu-west-1.redshift.amazonaws.com"
+
+
+def iam_config(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "auth_method": "iam",
+        "host": CLUSTER_ENDPOINT,
+        "port": 5439,
+        "database": "crm",
+        "user": "wsync_reader",
+        "aws_iam_role_arn": ARN,
+    }
+    return {**base, **overrides}
+
+
+def test_it_hands_the_connector_iam_options_for_a_valid_config() -> None:
+    warehouse = RedshiftWarehouse(iam_config())
+    asked: list[tuple[str, str | None]] = []
+    warehouse.assume_role = lambda arn, region: asked.append((arn, region)) or ROLE_KEYS
+    kwargs = warehouse._connect_kwargs(CLUSTER_ENDPOINT, 30)
+    assert asked == [(ARN, "eu-west-1")]  # the regional STS endpoint of the cluster
+    assert kwargs == {
+        "host": CLUSTER_ENDPOINT,
+        "port": 5439,
+        "database": "crm",
+        "ssl": True,
+        "timeout": 30,
+        "application_name": "wsync",
+        "iam": True,
+        "db_user": "wsync_reader",
+        "user": "",
+        "password": "",
+        "auto_create": False,
+        "cluster_identifier": "analytics",
+        "region": "eu-west-1",
+        "access_key_id": "ASIAEXAMPLEKEY",
+        "secret_access_key": "s3cr3t",
+        "session_token": "t0ken",
+    }
+
+
+def test_it_prefers_the_typed_cluster_and_region_over_the_host() -> None:
+    config = iam_config(
+        host="redshift.internal.example.com", cluster_identifier="prod-dwh", region="us-east-2"
+    )
+    warehouse = RedshiftWarehouse(config)
+    warehouse.assume_role = lambda arn, region: ROLE_KEYS
+    kwargs = warehouse._connect_kwargs(config["host"], 30)
+    assert (kwargs["cluster_identifier"], kwargs["region"]) == ("prod-dwh", "us-east-2")
+
+
+def _client_error(code: str, message: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": message}}, "AssumeRole")
+
+
+def _aws_cases() -> list[Any]:
+    from botocore import exceptions as boto
+
+    denied = "User: arn:aws:iam::999:user/wsync is not authorized to perform: sts:AssumeRole"
+    return [
+        pytest.param(
+            _client_error("AccessDenied", denied), "AWS refused access", True, "aws_iam_role_arn", id="denied"
+        ),
+        pytest.param(
+            _client_error("Throttling", "Rate exceeded"), "AWS is busy right now", False, None, id="throttled"
+        ),
+        pytest.param(
+            _client_error("ValidationError", "1 validation error detected"),
+            "AWS did not accept the role ARN",
+            True,
+            "aws_iam_role_arn",
+            id="bad-arn",
+        ),
+        pytest.param(
+            _client_error("InvalidClientTokenId", "The security token included in the request is invalid"),
+            "AWS did not accept wsync's own AWS credentials",
+            True,
+            None,
+            id="wsync-keys",
+        ),
+        pytest.param(
+            _client_error("RegionDisabledException", "STS is not activated in this region"),
+            "AWS sign-in (STS) is turned off for this region",
+            True,
+            "region",
+            id="region-off",
+        ),
+        pytest.param(
+            boto.EndpointConnectionError(endpoint_url="https://sts.eu-west-1.amazonaws.com"),
+            "wsync could not reach AWS",
+            False,
+            None,
+            id="network",
+        ),
+        pytest.param(
+            boto.ReadTimeoutError(endpoint_url="https://sts.eu-west-1.amazonaws.com"),
+            "wsync could not reach AWS",
+            False,
+            None,
+            id="read-timeout",
+        ),
+        pytest.param(
+            boto.NoCredentialsError(), "wsync has no AWS credentials", True, None, id="no-credentials"
+        ),
+        pytest.param(
+            _client_error("SomethingNew", "raw AWS text"),
+            "AWS sign-in failed for a reason",
+            False,
+            None,
+            id="unknown",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("error", "says", "permanent", "field"), _aws_cases())
+def test_it_explains_aws_sign_in_errors_in_plain_words(
+    error: Exception, says: str, permanent: bool, field: str | None
+) -> None:
+    warehouse = RedshiftWarehouse(iam_config())
+
+    def refuse(arn: str, region: str | None) -> Any:
+        raise error
+
+    warehouse.assume_role = refuse
+    result = warehouse.check()
+    assert (result.ok, result.permanent, result.field) == (False, permanent, field)
+    assert result.message.startswith(says)
+    assert str(error) not in result.message  # never botocore's own text
+
+
+def test_it_maps_get_cluster_credentials_errors_too() -> None:
+    from feeds.warehouses.redshift import aws_error
+
+    error = aws_error(_client_error("ClusterNotFound", "Cluster analytics not found."))
+    assert (error.permanent, error.field) == (True, "cluster_identifier")
+    assert error.message.startswith("AWS has no Redshift cluster with this identifier")
