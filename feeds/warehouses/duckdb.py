@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
-from feeds.warehouses.arrowrows import batch_rows
+from feeds.warehouses.arrowrows import batch_rows, exact_pages
 from feeds.warehouses.base import (
     POSTGRES_ITERATOR_TYPES,
     CheckResult,
@@ -109,9 +109,8 @@ class DuckDBWarehouse:
         query = wrap_model(sql, self.dialect, window=window, lower_param="?", upper_param="?")
         with self._connect() as connection:
             columns, reader = self._reader(connection, query, self._params(window), page_size)
-            for batch in self._batches(reader):
-                if batch.num_rows:
-                    yield Page(columns, batch_rows(batch, columns))
+            # Batches end at row-group boundaries too, so they are re-cut to exact pages.
+            yield from exact_pages(self._batches(reader), columns, page_size)
 
     def close(self) -> None:
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tracemalloc
+import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -11,6 +11,7 @@ import pytest
 
 from feeds.warehouses.base import FieldType, ReadWindow, WarehouseError
 from feeds.warehouses.duckdb import DuckDBWarehouse
+from tests.providers.memory import MemoryProbe
 
 
 @pytest.fixture
@@ -117,9 +118,55 @@ def test_it_loses_no_row_sharing_the_boundary_value(warehouse_file):
 
 def test_it_streams_large_reads_in_pages_with_bounded_memory(warehouse_file):
     warehouse = DuckDBWarehouse({"path": str(warehouse_file)})
-    tracemalloc.start()
-    sizes = [len(page.rows) for page in warehouse.read("SELECT * FROM big", None, 5000)]
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert sum(sizes) == 200_000 and max(sizes) <= 5000
-    assert peak < 20_000_000  # the whole result would be over 40 MB of Python strings
+    probe, seen = MemoryProbe(), 0
+    for page in probe.watch(warehouse.read("SELECT * FROM big", None, 5000)):
+        seen += sum(len(row[1]) for row in page.rows)
+    assert probe.sizes == [5000] * 40 and seen == 200_000 * 200
+    # The whole result is over 40 MB of Python strings (about 70 MB with the tuples); a page is
+    # under 2 MB. Arrow record batches live outside tracemalloc, so RSS is bounded too.
+    assert probe.python_peak < 20_000_000, probe
+    assert probe.rss_growth < 40_000_000, probe
+
+
+def test_it_compares_a_naive_iterator_as_wall_clock_time_in_the_users_zone(warehouse_file):
+    with duckdb.connect(str(warehouse_file)) as con:
+        con.execute("CREATE TABLE visits (id INT, seen_at TIMESTAMP)")
+        con.execute(
+            "INSERT INTO visits VALUES (1, '2026-03-01 10:30'), (2, '2026-03-01 11:00'), (3, '2026-03-01 12:00')"
+        )
+    lower = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # 11:00 in Berlin
+    window = ReadWindow("seen_at", "timestamp", lower, None, timezone="Europe/Berlin")
+    pages = list(DuckDBWarehouse({"path": str(warehouse_file)}).read("SELECT * FROM visits", window, 10))
+    assert [r[0] for p in pages for r in p.rows] == [2, 3]
+    assert pages[0].rows[0][1] == datetime(2026, 3, 1, 11, 0) and pages[0].rows[0][1].tzinfo is None
+    utc = ReadWindow("seen_at", "timestamp", lower, None)  # UTC unless the user sets a zone
+    rows = [
+        r
+        for p in DuckDBWarehouse({"path": str(warehouse_file)}).read("SELECT * FROM visits", utc, 10)
+        for r in p.rows
+    ]
+    assert [r[0] for r in rows] == [1, 2, 3]
+
+
+def test_it_stops_a_slow_preview(warehouse_file, settings):
+    settings.WSYNC_PREVIEW_TIMEOUT = 1
+    slow = "SELECT count(*) AS n FROM range(100000000) AS a(i), range(100000) AS b(j) WHERE a.i + b.j = -1"
+    started = time.monotonic()
+    with pytest.raises(WarehouseError) as raised:
+        DuckDBWarehouse({"path": str(warehouse_file)}).preview(slow, 10)
+    assert raised.value.message == "The query took too long and was stopped. Add filters or a LIMIT."
+    assert raised.value.permanent is False
+    assert time.monotonic() - started < 10  # stopped at about 1 s, not run to the end
+
+
+def test_it_reads_time_uuid_and_interval_as_text(warehouse_file):
+    sql = (
+        "SELECT TIME '13:45:30.123456' AS at, UUID 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS u, "
+        "INTERVAL '1 year 2 months 3 days 04:05:06.5' AS span, NULL::TIME AS nothing"
+    )
+    warehouse = DuckDBWarehouse({"path": str(warehouse_file)})
+    columns = warehouse.describe(sql)
+    assert [c.type for c in columns] == [FieldType.STRING] * 4
+    (row,) = [r for p in warehouse.read(sql, None, 10) for r in p.rows]
+    assert row == ("13:45:30.123456", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "P1Y2M3DT4H5M6.5S", None)
+    assert warehouse.preview(sql, 5).rows == [row]
