@@ -1,8 +1,13 @@
 """Snowflake provider: the official connector, password or key-pair (JWT) login.
 
-Reads stream with `fetchmany`, which walks the connector's result batches (remote chunks
-downloaded a few at a time), so a large result is never held whole in memory. Window bounds
-travel as server-side (qmark) bindings with explicit Snowflake types.
+Reads stream Arrow batches (`fetch_arrow_batches`: one table per result chunk, downloaded a few
+at a time) and cut them into pages of `page_size` rows, so a large result is never held whole in
+memory and is converted to Python one page at a time. Window bounds travel as server-side
+(qmark) bindings with explicit Snowflake types.
+
+The connector's Arrow path hands TIMESTAMP_TZ values over as UTC instants (the instant is exact;
+the original offset is not kept), TIMESTAMP_LTZ in the session's zone and TIMESTAMP_NTZ as UTC,
+which is made naive again here. TIME arrives as text, like every type we map to STRING.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from feeds.warehouses.arrowrows import exact_pages, plain_text
 from feeds.warehouses.base import (
     CheckResult,
     Column,
@@ -182,23 +189,47 @@ FIELDS: tuple[ConfigField, ...] = (
 )
 
 
-# (connector errno, message fragment) -> (plain message, permanent, field). First match wins.
+NO_WAREHOUSE = "The warehouse does not exist or this role may not use it: check its name and USAGE grant."
+NO_DATABASE = "The database does not exist or this role cannot see it: check its name and USAGE grant."
+NO_ROLE = "The role does not exist or is not granted to this user."
+TOO_SLOW = "The query took too long and was stopped. Try a smaller query."
+NO_ANSWER = "Snowflake did not answer in time. It will be retried."
+
+# (connector errno or None, lower-case fragment of its message, plain message, permanent, field).
+# First match wins, so specific rows come before an errno's catch-all row. Fragments name the
+# object kind as Snowflake quotes it ("database 'X'"), so a table called WAREHOUSE_EVENTS is
+# still a missing table, not a missing warehouse.
 _ERRORS: tuple[tuple[int | None, str, str, bool, str | None], ...] = (
     (390100, "", "Snowflake refused the user name or password. Check both and try again.", True, "password"),
     (390144, "", "Snowflake refused the private key: set its public key on the user.", True, "private_key"),
     (390101, "", "This Snowflake user is disabled. Ask your Snowflake admin to enable it.", True, "user"),
     (390102, "", "This Snowflake user is locked. Ask your Snowflake admin to unlock it.", True, "user"),
-    (390189, "", "The role does not exist or is not granted to this user.", True, "role"),
-    (None, "role", "The role does not exist or is not granted to this user.", True, "role"),
-    (606, "", "No usable warehouse: check the warehouse name and its USAGE grant.", True, "warehouse"),
-    (None, "warehouse", "The warehouse does not exist or this role may not use it.", True, "warehouse"),
-    (None, "database", "The database does not exist or this role cannot see it.", True, "database"),
+    (390189, "", NO_ROLE, True, "role"),
+    # Login refusals for objects named in the connection: "The requested warehouse does not exist ...".
+    (390201, "warehouse", NO_WAREHOUSE, True, "warehouse"),
+    (390201, "database", NO_DATABASE, True, "database"),
+    (390201, "role", NO_ROLE, True, "role"),
+    (606, "", NO_WAREHOUSE, True, "warehouse"),  # "No active warehouse selected in the current session."
+    (90105, "", NO_DATABASE, True, "database"),  # "This session does not have a current database."
+    (2003, "database '", NO_DATABASE, True, "database"),
     (2003, "", "A table or view in the query does not exist, or this role may not read it.", True, None),
     (3001, "", "This role lacks a privilege the query needs; grant SELECT on the tables.", True, None),
     (1003, "", "The SQL has a syntax error: check the query.", True, None),
-    (604, "", "The query took too long and was stopped. Try a smaller query.", False, None),
-    (250003, "", "Snowflake did not answer in time. It will be retried.", False, None),
-    (None, "timed out", "Snowflake did not answer in time. It will be retried.", False, None),
+    (604, "", TOO_SLOW, False, None),  # cancelled, e.g. by the preview timeout
+    (630, "", TOO_SLOW, False, None),  # the statement or warehouse timeout
+    (250003, "", NO_ANSWER, False, None),
+    (None, "timed out", NO_ANSWER, False, None),
+    # An account Snowflake does not know answers the login with HTTP 403: the connector raises
+    # ForbiddenError "Verify the account name is correct" (errno 250001 plus its HTTP offset).
+    # A network that is down ends in a plain 250001 after the login retries: retryable.
+    (
+        None,
+        "verify the account name is correct",
+        "Snowflake does not know this account: check the account identifier (and region).",
+        True,
+        "account_identifier",
+    ),
+    (None, "service is unavailable", "Snowflake is unavailable right now. It will be retried.", False, None),
     (
         None,
         "name or service not known",
@@ -223,13 +254,7 @@ def map_error(exc: BaseException) -> WarehouseError:
     errno = getattr(exc, "errno", None)
     text = str(getattr(exc, "msg", "") or exc).lower()
     for code, fragment, message, permanent, field in _ERRORS:
-        if (code is None or code == errno) and (not fragment or fragment in text):
-            if (
-                code is None
-                and "does not exist" not in text
-                and fragment in {"role", "warehouse", "database"}
-            ):
-                continue
+        if (code is None or code == errno) and fragment in text:
             return WarehouseError(message, permanent=permanent, field=field)
     logger.warning("Unrecognised Snowflake error %s (errno %s)", type(exc).__name__, errno)
     return WarehouseError("Snowflake returned an unexpected error. Try again later.", permanent=False)
@@ -247,15 +272,45 @@ def _column(meta: Any) -> Column:
     return Column(meta.name, ours, warehouse_type, bool(meta.is_nullable))
 
 
-def _plain(value: Any, column: Column) -> Any:
+def _json(value: Any) -> Any:
     # The connector hands VARIANT / OBJECT / ARRAY values over as JSON text.
-    if isinstance(value, str) and column.type in {FieldType.JSON, FieldType.ARRAY}:
-        return json.loads(value)
-    return value
+    return json.loads(value) if isinstance(value, str) else value
 
 
-def _rows(raw: list[tuple[Any, ...]], columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
-    return [tuple(_plain(v, c) for v, c in zip(row, columns, strict=True)) for row in raw]
+def _naive(value: Any) -> Any:
+    # Arrow carries TIMESTAMP_NTZ as UTC; the column has no zone, so neither has the value.
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+
+
+def _integer(value: Any) -> Any:
+    # NUMBER(p,0) arrives as Decimal once numbers are kept exact (arrow_number_to_decimal).
+    return int(value) if isinstance(value, Decimal) else value
+
+
+_CLEANERS: dict[FieldType, Callable[[Any], Any]] = {
+    FieldType.JSON: _json,
+    FieldType.ARRAY: _json,
+    FieldType.TIMESTAMP: _naive,
+    FieldType.INTEGER: _integer,
+    FieldType.STRING: plain_text,
+}
+
+
+def _arrow_rows(table: Any, columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
+    """Return an Arrow table's rows as plain Python tuples, converting column by column."""
+    values = []
+    for index, column in enumerate(columns):
+        items = table.column(index).to_pylist()
+        clean = _CLEANERS.get(column.type)
+        if clean is not None:
+            items = [None if v is None else clean(v) for v in items]
+        values.append(items)
+    return list(zip(*values, strict=True)) if values else []
+
+
+def _pages(tables: Iterable[Any], columns: tuple[Column, ...], page_size: int) -> Iterator[Page]:
+    """Cut the connector's Arrow tables (one per result chunk, any size) into pages of page_size."""
+    return exact_pages(tables, columns, page_size, _arrow_rows)
 
 
 def _binding(value: Any, window: ReadWindow) -> Any:
@@ -356,7 +411,7 @@ GRANT ROLE {role} TO USER {user};"""
             "login_timeout": 20,
             "network_timeout": 60,
             "client_session_keep_alive": False,
-            # Each prefetched result chunk is held as Python rows; two keep reads fast and small.
+            # Each prefetched result chunk is held as Arrow; two keep reads fast and small.
             "client_prefetch_threads": 2,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
         }
@@ -365,6 +420,8 @@ GRANT ROLE {role} TO USER {user};"""
             kwargs["host"] = c["host"]
         if c.get("port"):
             kwargs["port"] = int(c["port"])
+            # Without it Arrow turns NUMBER(p,s) into float64 and decimals lose digits.
+            "arrow_number_to_decimal": True,
         if c.get("protocol"):
             kwargs["protocol"] = c["protocol"]
         return kwargs
@@ -434,11 +491,11 @@ GRANT ROLE {role} TO USER {user};"""
                 cursor = self._connection().cursor()
                 cursor.execute(query, timeout=settings.WSYNC_PREVIEW_TIMEOUT)
                 columns = tuple(_column(meta) for meta in cursor.description)
-                raw = cursor.fetchmany(limit + 1)
+                first = next(_pages(cursor.fetch_arrow_batches(), columns, limit + 1), None)
         except Exception as exc:
             raise map_error(exc) from None
-        rows = _rows(raw[:limit], columns)
-        return Preview(columns, rows, timer.elapsed_ms, truncated=len(raw) > limit)
+        rows = first.rows if first is not None else []
+        return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
 
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
         params: list[Any] = []
@@ -449,8 +506,7 @@ GRANT ROLE {role} TO USER {user};"""
             cursor = self._connection().cursor()
             cursor.execute(query, params or None)
             columns = tuple(_column(meta) for meta in cursor.description)
-            while raw := cursor.fetchmany(page_size):
-                yield Page(columns, _rows(raw, columns))
+            yield from _pages(cursor.fetch_arrow_batches(), columns, page_size)
         except WarehouseError:
             raise
         except Exception as exc:

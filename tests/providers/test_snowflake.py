@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-import tracemalloc
+import time
 import urllib.request
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -14,8 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from feeds.warehouses.base import FieldType, ReadWindow, WarehouseError
-from feeds.warehouses.snowflake import SnowflakeWarehouse
+from feeds.warehouses.base import Column, FieldType, ReadWindow, WarehouseError
+from feeds.warehouses.snowflake import SnowflakeWarehouse, map_error
+from tests.providers.memory import MemoryProbe
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
 T1 = datetime(2024, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
@@ -43,16 +44,27 @@ def _python_size(rows: list[tuple[Any, ...]]) -> int:
     return sum(sys.getsizeof(row) + sum(sys.getsizeof(v) for v in row) for row in rows)
 
 
+DAYS = (date(2024, 2, 29), date(2024, 3, 1), date(2024, 3, 2))
+
+
 @pytest.fixture
 def events(snowflake_sql: Any) -> None:
-    """5 rows at T0, 35 rows (3.5 pages of 10) at T1, 5 rows at T2, as NTZ (UTC wall clock) and TZ."""
-    snowflake_sql("CREATE TABLE events (id INT, ntz TIMESTAMP_NTZ, tz TIMESTAMP_TZ, ms NUMBER(18,0))")
+    """5 rows at T0, 35 rows (3.5 pages of 10) at T1, 5 rows at T2: as NTZ (UTC wall clock), TZ,
+    LTZ, epoch milliseconds and seconds, and a DATE that is one day per group."""
+    snowflake_sql(
+        "CREATE TABLE events (id INT, ntz TIMESTAMP_NTZ, tz TIMESTAMP_TZ, ms NUMBER(18,0), "
+        "ltz TIMESTAMP_LTZ, s NUMBER(18,0), day DATE)"
+    )
     rows = []
     for i in range(45):
-        at = T0 if i < 5 else T1 if i < 40 else T2
+        group = 0 if i < 5 else 1 if i < 40 else 2
+        at = (T0, T1, T2)[group]
         stamp = at.strftime("%Y-%m-%d %H:%M:%S.%f")
-        ms = int(at.timestamp() * 1000)
-        rows.append(f"({i}, '{stamp}'::TIMESTAMP_NTZ, '{stamp} +00:00'::TIMESTAMP_TZ, {ms})")
+        ms, s = int(at.timestamp() * 1000), int(at.timestamp())
+        rows.append(
+            f"({i}, '{stamp}'::TIMESTAMP_NTZ, '{stamp} +00:00'::TIMESTAMP_TZ, {ms}, "
+            f"'{stamp} +00:00'::TIMESTAMP_LTZ, {s}, '{DAYS[group].isoformat()}'::DATE)"
+        )
     snowflake_sql("INSERT INTO events VALUES " + ", ".join(rows))
 
 
@@ -212,6 +224,9 @@ def test_it_caps_preview_rows(snowflake_config: dict[str, Any], events: None) ->
         # An aware bound against a zone-less column compares as wall-clock time in UTC.
         ("NTZ", "timestamp_ntz", T1.astimezone(timezone(timedelta(hours=-5))), T1),
         ("MS", "timestamp_unixtime_ms", int(T1.timestamp() * 1000), int(T1.timestamp() * 1000)),
+        ("LTZ", "timestamp_ltz", T1, T1),
+        ("DAY", "date", DAYS[1], DAYS[1]),
+        ("S", "timestamp_unixtime_s", int(T1.timestamp()), int(T1.timestamp())),
     ],
 )
 def test_it_reads_boundary_rows_across_pages_without_loss_or_duplicates(
@@ -244,22 +259,30 @@ def test_it_reads_a_naive_iterator_in_the_window_timezone(
 def test_it_keeps_types_intact(snowflake_config: dict[str, Any], snowflake_sql: Any) -> None:
     snowflake_sql(
         "CREATE TABLE typed (id INT, amount NUMBER(38,9), name VARCHAR, tz TIMESTAMP_TZ, "
-        "ntz TIMESTAMP_NTZ, day DATE, flag BOOLEAN, ratio FLOAT, traits VARIANT, tags ARRAY, extra OBJECT)"
+        "ntz TIMESTAMP_NTZ, day DATE, flag BOOLEAN, ratio FLOAT, traits VARIANT, tags ARRAY, extra OBJECT, "
+        "ltz TIMESTAMP_LTZ)"
     )
     snowflake_sql(
         "INSERT INTO typed SELECT 1, 12345678901234567890.123456789, 'Zoë 漢字 🚀', "
-        "'2024-05-06 07:08:09.654321 +00:00'::TIMESTAMP_TZ, '2024-05-06 07:08:09.654321'::TIMESTAMP_NTZ, "
+        "'2024-05-06 07:08:09.654321 +05:30'::TIMESTAMP_TZ, '2024-05-06 07:08:09.654321'::TIMESTAMP_NTZ, "
         '\'2024-05-06\'::DATE, TRUE, 0.25, PARSE_JSON(\'{"plan": "gold", "n": [1, 2]}\'), '
-        "ARRAY_CONSTRUCT('a', 'b'), OBJECT_CONSTRUCT('k', 'v')"
+        "ARRAY_CONSTRUCT('a', 'b'), OBJECT_CONSTRUCT('k', 'v'), "
+        "'2024-05-06 07:08:09.654321 -07:00'::TIMESTAMP_LTZ"
     )
     snowflake_sql("INSERT INTO typed (id) VALUES (2)")
-    (page,) = SnowflakeWarehouse(snowflake_config).read("SELECT * FROM typed ORDER BY id", None, 10)
+    warehouse = SnowflakeWarehouse(snowflake_config)
+    columns = {c.name: (c.type, c.warehouse_type) for c in warehouse.describe("SELECT * FROM typed")}
+    assert columns["TZ"] == (FieldType.TIMESTAMP_TZ, "TIMESTAMP_TZ")
+    # fakesnow describes TIMESTAMP_LTZ as TIMESTAMP_TZ; real Snowflake's type code is checked below.
+    assert columns["LTZ"][0] == FieldType.TIMESTAMP_TZ
+    (page,) = warehouse.read("SELECT * FROM typed ORDER BY id", None, 10)
     first, nulls = page.rows
     assert first == (
         1,
         Decimal("12345678901234567890.123456789"),
         "Zoë 漢字 🚀",
-        datetime(2024, 5, 6, 7, 8, 9, 654321, tzinfo=UTC),
+        # 07:08:09.654321 at +05:30 is 01:38:09.654321 UTC: the instant survives to the microsecond.
+        datetime(2024, 5, 6, 7, 8, 9, 654321, tzinfo=timezone(timedelta(hours=5, minutes=30))),
         datetime(2024, 5, 6, 7, 8, 9, 654321),  # noqa: DTZ001 - TIMESTAMP_NTZ has no zone
         date(2024, 5, 6),
         True,
@@ -267,10 +290,40 @@ def test_it_keeps_types_intact(snowflake_config: dict[str, Any], snowflake_sql: 
         {"plan": "gold", "n": [1, 2]},
         ["a", "b"],
         {"k": "v"},
+        datetime(2024, 5, 6, 14, 8, 9, 654321, tzinfo=UTC),
     )
-    assert first[3].utcoffset() == timedelta(0)
+    assert first[3].utcoffset() is not None and first[11].utcoffset() is not None  # both aware
     assert first[4].tzinfo is None
-    assert nulls == (2,) + (None,) * 10
+    assert isinstance(first[0], int) and isinstance(first[1], Decimal)
+    assert nulls == (2,) + (None,) * 11
+    assert warehouse.preview("SELECT * FROM typed ORDER BY id", 5).rows == page.rows
+    warehouse.close()
+
+
+def test_it_describes_timestamp_ltz_as_a_zoned_timestamp() -> None:
+    from snowflake.connector.constants import FIELD_NAME_TO_ID
+    from snowflake.connector.cursor import ResultMetadata
+
+    from feeds.warehouses.snowflake import _column
+
+    for name in ("TIMESTAMP_LTZ", "TIMESTAMP_TZ", "TIMESTAMP_NTZ"):
+        meta = ResultMetadata("SEEN", FIELD_NAME_TO_ID[name], None, None, 0, 9, True)
+        expected = FieldType.TIMESTAMP if name == "TIMESTAMP_NTZ" else FieldType.TIMESTAMP_TZ
+        assert _column(meta) == Column("SEEN", expected, name, True)
+
+
+def test_it_reads_time_as_text(snowflake_config: dict[str, Any], snowflake_sql: Any) -> None:
+    # Snowflake has no UUID or INTERVAL column type (UUID_STRING() is VARCHAR); TIME is the odd one.
+    snowflake_sql("CREATE TABLE clock (id INT, seen_at TIME)")
+    snowflake_sql("INSERT INTO clock VALUES (1, '13:45:30.123456'::TIME), (2, NULL)")
+    warehouse = SnowflakeWarehouse(snowflake_config)
+    assert [c.type for c in warehouse.describe("SELECT * FROM clock")] == [
+        FieldType.INTEGER,
+        FieldType.STRING,
+    ]
+    rows = [r for p in warehouse.read("SELECT * FROM clock ORDER BY id", None, 10) for r in p.rows]
+    assert rows == [(1, "13:45:30.123456"), (2, None)]
+    warehouse.close()
 
 
 def test_it_streams_200k_rows_in_pages_with_bounded_memory(
@@ -283,21 +336,198 @@ def test_it_streams_200k_rows_in_pages_with_bounded_memory(
     served_url = f"http://127.0.0.1:{snowflake_standin.port}/wsync-served"
     served_before = json.load(urllib.request.urlopen(served_url))["chunks"]
     warehouse = SnowflakeWarehouse(snowflake_config)
-    tracemalloc.start()
-    sizes, count, one_page = [], 0, 0
-    for page in warehouse.read("SELECT * FROM big", None, page_size=5000):
-        sizes.append(len(page.rows))
-        count += len(page.rows)
+    probe, one_page, ids = MemoryProbe(), 0, 0
+    for page in probe.watch(warehouse.read("SELECT * FROM big", None, page_size=5000)):
         one_page = one_page or _python_size(page.rows)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+        ids += len({row[0] for row in page.rows})
     warehouse.close()
-    assert count == 200_000
-    assert set(sizes) == {5000}
-    whole_result = one_page * 40
-    assert peak < whole_result / 4, (peak, whole_result)  # about 70 MB as Python rows
+    assert probe.sizes == [5000] * 40 and ids == 200_000
+    whole_result = one_page * 40  # about 70 MB as Python rows
+    assert probe.python_peak < whole_result / 4, (probe, whole_result)
+    # The connector's Arrow chunks live outside tracemalloc and outside pyarrow's pool (it builds
+    # them with nanoarrow), so the process's resident memory bounds them: about 12 MB here.
+    assert probe.rss_growth < whole_result / 2, (probe, whole_result)
     # The stand-in served the result as remote chunks that the connector fetched as it went.
     assert json.load(urllib.request.urlopen(served_url))["chunks"] - served_before >= 19
+
+
+def _sf_error(kind: str, msg: str, errno: int, sqlstate: str) -> Exception:
+    from snowflake.connector import errors
+
+    return getattr(errors, kind)(msg=msg, errno=errno, sqlstate=sqlstate)
+
+
+NOT_KNOWN = "Snowflake does not know this account: check the account identifier (and region)."
+NO_WAREHOUSE = "The warehouse does not exist or this role may not use it: check its name and USAGE grant."
+NO_DATABASE = "The database does not exist or this role cannot see it: check its name and USAGE grant."
+NO_ROLE = "The role does not exist or is not granted to this user."
+TOO_SLOW = "The query took too long and was stopped. Try a smaller query."
+
+
+# The connector's own messages for each case (what it raises against real Snowflake).
+@pytest.mark.parametrize(
+    ("kind", "errno", "sqlstate", "text", "message", "permanent", "field"),
+    [
+        pytest.param(
+            "ForbiddenError",
+            250001,
+            "08001",
+            "Failed to connect to DB. Verify the account name is correct: nosuch.snowflakecomputing.com:443. "
+            "000403: HTTP 403: Forbidden",
+            NOT_KNOWN,
+            True,
+            "account_identifier",
+            id="unknown-account",
+        ),
+        pytest.param(
+            "ServiceUnavailableError",
+            250001,
+            "08001",
+            "Failed to connect to DB. Service is unavailable: xy12345.snowflakecomputing.com:443. "
+            "HTTP 503: Service Unavailable",
+            "Snowflake is unavailable right now. It will be retried.",
+            False,
+            None,
+            id="service-unavailable",
+        ),
+        pytest.param(
+            "OperationalError",
+            250001,
+            "08001",
+            "Could not connect to Snowflake backend after 2 attempt(s).Aborting",
+            "Could not reach Snowflake: check the account identifier. It will be retried.",
+            False,
+            "account_identifier",
+            id="unreachable",
+        ),
+        pytest.param(
+            "DatabaseError",
+            390201,
+            "08004",
+            "The requested warehouse does not exist or not authorized.",
+            NO_WAREHOUSE,
+            True,
+            "warehouse",
+            id="login-no-warehouse",
+        ),
+        pytest.param(
+            "ProgrammingError",
+            606,
+            "57P03",
+            "No active warehouse selected in the current session.  Select an active warehouse with the "
+            "'use warehouse' command.",
+            NO_WAREHOUSE,
+            True,
+            "warehouse",
+            id="query-no-warehouse",
+        ),
+        pytest.param(
+            "DatabaseError",
+            390201,
+            "08004",
+            "The requested database does not exist or not authorized.",
+            NO_DATABASE,
+            True,
+            "database",
+            id="login-no-database",
+        ),
+        pytest.param(
+            "ProgrammingError",
+            2003,
+            "02000",
+            "SQL compilation error:\nDatabase 'ANALYTICS' does not exist or not authorized.",
+            NO_DATABASE,
+            True,
+            "database",
+            id="query-no-database",
+        ),
+        pytest.param(
+            "ProgrammingError",
+            2003,
+            "42S02",
+            "SQL compilation error:\nObject 'WAREHOUSE_EVENTS' does not exist or not authorized.",
+            "A table or view in the query does not exist, or this role may not read it.",
+            True,
+            None,
+            id="table-named-like-a-warehouse",
+        ),
+        pytest.param(
+            "DatabaseError",
+            390189,
+            "08004",
+            "Role 'READER' specified in the connect string does not exist or not authorized. Contact your "
+            "local system administrator, or attempt to login with another role, e.g. PUBLIC.",
+            NO_ROLE,
+            True,
+            "role",
+            id="no-role",
+        ),
+        pytest.param(
+            "ProgrammingError",
+            604,
+            "57014",
+            "SQL execution was cancelled by the client due to a timeout. Error message received from the "
+            "server: SQL execution canceled",
+            TOO_SLOW,
+            False,
+            None,
+            id="client-timeout",
+        ),
+        pytest.param(
+            "ProgrammingError",
+            630,
+            "57014",
+            "Statement reached its statement or warehouse timeout of 30 second(s) and was canceled.",
+            TOO_SLOW,
+            False,
+            None,
+            id="statement-timeout",
+        ),
+        pytest.param(
+            "OperationalError",
+            250003,
+            "08001",
+            "Failed to get the response. Hanging? method: post, url: https://x.snowflakecomputing.com",
+            "Snowflake did not answer in time. It will be retried.",
+            False,
+            None,
+            id="no-answer",
+        ),
+    ],
+)
+def test_it_maps_connector_errors_to_plain_words(
+    kind: str, errno: int, sqlstate: str, text: str, message: str, permanent: bool, field: str | None
+) -> None:
+    error = map_error(_sf_error(kind, text, errno, sqlstate))
+    assert (error.message, error.permanent, error.field) == (message, permanent, field)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message", "field"),
+    [
+        ({"account_identifier": "nosuchaccount"}, NOT_KNOWN, "account_identifier"),
+        ({"warehouse": "NO_SUCH_WH"}, NO_WAREHOUSE, "warehouse"),
+        ({"database": "NO_SUCH_DB"}, NO_DATABASE, "database"),
+        ({"role": "NO_SUCH_ROLE"}, NO_ROLE, "role"),
+    ],
+)
+def test_it_explains_a_login_refused_for_a_missing_object(
+    snowflake_config: dict[str, Any], overrides: dict[str, str], message: str, field: str
+) -> None:
+    # The stand-in answers these logins as Snowflake does (HTTP 403; codes 390201 and 390189).
+    result = SnowflakeWarehouse({**snowflake_config, **overrides}).check()
+    assert (result.ok, result.message, result.permanent, result.field) == (False, message, True, field)
+
+
+def test_it_stops_a_slow_preview(snowflake_config: dict[str, Any], settings: Any) -> None:
+    settings.WSYNC_PREVIEW_TIMEOUT = 1
+    warehouse = SnowflakeWarehouse(snowflake_config)
+    started = time.monotonic()
+    with pytest.raises(WarehouseError) as caught:
+        warehouse.preview("SELECT SYSTEM$WAIT(20) AS slow", 5)
+    warehouse.close()
+    assert (caught.value.message, caught.value.permanent) == (TOO_SLOW, False)
+    assert time.monotonic() - started < 10  # the connector cancelled it after about 1 s
 
 
 def test_it_refuses_a_model_that_writes(snowflake_config: dict[str, Any]) -> None:

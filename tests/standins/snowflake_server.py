@@ -8,19 +8,26 @@ as remote chunks; the real connector has code paths for both, so this wrapper ad
 - WSYNC_SF_PUBLIC_KEY: PEM public key that key-pair (JWT) logins must be signed with
   (else code 390144, as Snowflake answers);
 - WSYNC_SF_CHUNK_ROWS: results larger than this are split into remote chunks that the
-  connector downloads one by one from /wsync-chunks/{id}.
+  connector downloads one by one from /wsync-chunks/{id};
+- an account whose name starts with "nosuch" gets HTTP 403 at login, as Snowflake answers for
+  an account it does not know; a warehouse, database or role named NO_SUCH_* is refused at
+  login with Snowflake's codes (390201, 390189);
+- `SYSTEM$WAIT(n)` waits n seconds as in Snowflake, and an abort-request (the connector's
+  query timeout) stops the waiting query with Snowflake's 000604 "SQL execution canceled".
 
 Run: python -m tests.standins.snowflake_server PORT
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import importlib
 import io
 import json
 import os
+import re
 import sys
 import uuid
 from typing import Any
@@ -40,6 +47,8 @@ _fakesnow_arrow = importlib.import_module("fakesnow.arrow")
 _timestamp_struct = _fakesnow_arrow.timestamp_to_sf_struct
 CHUNKS: dict[str, bytes] = {}
 SERVED = {"chunks": 0}
+WAITING: dict[str, asyncio.Event] = {}  # requestId -> set when the connector aborts the query
+_WAIT = re.compile(r"SYSTEM\$WAIT\((\d+)\)", re.IGNORECASE)
 
 
 def _timestamp_struct_with_nulls(ts: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -73,12 +82,65 @@ def _login_refusal(data: dict[str, Any]) -> JSONResponse | None:
     return None
 
 
+def _missing_object(request: Request, data: dict[str, Any]) -> Response | None:
+    if str(data.get("ACCOUNT_NAME", "")).lower().startswith("nosuch"):
+        return Response(status_code=403)  # Snowflake's answer for an account it does not know
+    params = request.query_params
+    if str(params.get("roleName", "")).upper().startswith("NO_SUCH_"):
+        message = (
+            f"Role '{params['roleName']}' specified in the connect string does not exist or not authorized."
+        )
+        return _failure("390189", message)
+    for kind, key in (("warehouse", "warehouse"), ("database", "databaseName")):
+        if str(params.get(key, "")).upper().startswith("NO_SUCH_"):
+            return _failure("390201", f"The requested {kind} does not exist or not authorized.")
+    return None
+
+
 async def login_request(request: Request) -> Response:
     body = await request.body()  # cached on the request, so fakesnow can read it again
     if request.headers.get("Content-Encoding") == "gzip":
         body = gzip.decompress(body)
-    refusal = _login_refusal(json.loads(body)["data"])
+    data = json.loads(body)["data"]
+    refusal = _missing_object(request, data) or _login_refusal(data)
     return refusal or await fakesnow_server.login_request(request)
+
+
+async def _wait_or_abort(request: Request) -> Response | None:
+    """Emulate SYSTEM$WAIT(n): wait, unless the connector aborts the query first."""
+    body = await request.body()
+    gzipped = request.headers.get("Content-Encoding") == "gzip"
+    data = json.loads(gzip.decompress(body) if gzipped else body)
+    match = _WAIT.search(data.get("sqlText", ""))
+    if match is None:
+        return None
+    seconds = int(match.group(1))
+    request_id = request.query_params.get("requestId", "")
+    aborted = WAITING.setdefault(request_id, asyncio.Event())
+    try:
+        await asyncio.wait_for(aborted.wait(), timeout=seconds)
+        failure = {"queryId": uuid.uuid4().hex, "sqlState": "57014"}
+        return JSONResponse(
+            {"success": False, "code": "000604", "message": "SQL execution canceled", "data": failure}
+        )
+    except TimeoutError:
+        pass
+    finally:
+        WAITING.pop(request_id, None)
+    data["sqlText"] = _WAIT.sub(f"'waited {seconds} seconds'", data["sqlText"])
+    text = json.dumps(data).encode()
+    request._body = gzip.compress(text) if gzipped else text  # what fakesnow reads next
+    return None
+
+
+async def abort_request(request: Request) -> Response:
+    body = await request.body()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    event = WAITING.get(json.loads(body).get("requestId", ""))
+    if event is not None:
+        event.set()
+    return JSONResponse({"success": True, "data": None, "code": None, "message": None})
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -106,6 +168,9 @@ def _rechunk(request: Request, data: dict[str, Any], chunk_rows: int) -> None:
 
 
 async def query_request(request: Request) -> Response:
+    cancelled = await _wait_or_abort(request)
+    if cancelled is not None:
+        return cancelled
     response = await fakesnow_server.query_request(request)
     payload = json.loads(bytes(response.body))
     data = payload.get("data") or {}
@@ -134,6 +199,7 @@ app = Starlette(
     routes=[
         Route("/session/v1/login-request", login_request, methods=["POST"]),
         Route("/queries/v1/query-request", query_request, methods=["POST"]),
+        Route("/queries/v1/abort-request", abort_request, methods=["POST"]),
         Route("/wsync-chunks/{chunk_id}", chunk, methods=["GET"]),
         Route("/wsync-served", served, methods=["GET"]),
         Mount("/", app=fakesnow_server.app),
