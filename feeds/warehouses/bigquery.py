@@ -12,10 +12,12 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+from feeds.warehouses.arrowrows import iso_duration, plain_text
 from feeds.warehouses.base import (
     CheckResult,
     Column,
@@ -236,10 +238,21 @@ def _column(field: Any) -> Column:
     return Column(field.name, ours, field.field_type, field.mode != "REQUIRED")
 
 
+def _text(value: Any) -> Any:
+    """TIME (datetime.time) and INTERVAL (dateutil's relativedelta) as text, like every STRING."""
+    if type(value).__name__ == "relativedelta":
+        seconds = value.hours * 3600 + value.minutes * 60 + value.seconds
+        exact = Decimal(seconds) + Decimal(value.microseconds) / 10**6
+        return iso_duration(value.years * 12 + value.months, value.days, exact)
+    return plain_text(value)
+
+
 def _plain(value: Any, column: Column) -> Any:
     # Older clients hand JSON columns over as text; decode so every path gets dict / list.
     if isinstance(value, str) and column.warehouse_type == "JSON":
         return json.loads(value)
+    if column.type is FieldType.STRING and value is not None and not isinstance(value, str):
+        return _text(value)
     return value
 
 

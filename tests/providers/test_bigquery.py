@@ -6,9 +6,9 @@ exchanges it at the stand-in's token endpoint, which checks the signature (see t
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import sys
-import tracemalloc
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from feeds.warehouses.base import FieldType, ReadWindow, WarehouseError
-from feeds.warehouses.bigquery import BigQueryWarehouse
+from feeds.warehouses.bigquery import BigQueryWarehouse, map_error
+from tests.providers.memory import MemoryProbe
 from tests.standins.bigquery import service_account_key
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
@@ -38,10 +39,10 @@ def _python_size(rows: list[tuple[Any, ...]]) -> int:
 
 @pytest.fixture
 def events(bigquery_sql: Any) -> None:
-    """5 rows at T0, 35 rows (3.5 pages of 10) at T1, 5 rows at T2, as TIMESTAMP, DATETIME and ms."""
+    """5 rows at T0, 35 rows (3.5 pages of 10) at T1, 5 rows at T2, as TIMESTAMP, DATETIME, ms and s."""
     bigquery_sql(
         "CREATE TABLE events AS SELECT id, at AS ts, DATETIME(at) AS dt, UNIX_MILLIS(at) AS ms, "
-        "DATE(at) AS day FROM UNNEST(GENERATE_ARRAY(0, 44)) AS id, "
+        "UNIX_SECONDS(at) AS s, DATE(at) AS day FROM UNNEST(GENERATE_ARRAY(0, 44)) AS id, "
         "UNNEST([CASE WHEN id < 5 THEN TIMESTAMP '2024-03-01 09:00:00+00' "
         "WHEN id < 40 THEN TIMESTAMP '2024-03-01 10:00:00.123456+00' "
         "ELSE TIMESTAMP '2024-03-01 11:00:00+00' END]) AS at"
@@ -180,8 +181,103 @@ def test_it_describes_names_and_types_with_a_dry_run(
 def test_it_maps_a_missing_table_to_a_friendly_error(bigquery_config: dict[str, Any]) -> None:
     with pytest.raises(WarehouseError) as caught:
         BigQueryWarehouse(bigquery_config).preview("SELECT * FROM no_such_table", 5)
-    assert caught.value.permanent is True
-    assert "\n" not in caught.value.message and "Traceback" not in caught.value.message
+    assert caught.value.message == "A table or view in the query was not found: check the query."
+    assert (caught.value.permanent, caught.value.field) == (True, None)
+
+
+def _api_error(kind: str, message: str) -> Exception:
+    from google.api_core import exceptions
+
+    return getattr(exceptions, kind)(message)
+
+
+NO_GRANT = (
+    "The service account lacks a permission: grant it BigQuery Job User on the project and BigQuery "
+    "Data Viewer on the dataset."
+)
+
+
+# The client's own exceptions, with the messages BigQuery sends for each case.
+@pytest.mark.parametrize(
+    ("error", "message", "permanent", "field"),
+    [
+        pytest.param(
+            lambda: _api_error(
+                "Forbidden",
+                "GET https://bigquery.googleapis.com/bigquery/v2/projects/p/datasets/d: Access Denied: "
+                "Dataset p:d: Permission bigquery.datasets.get denied on dataset p:d (or it may not exist).",
+            ),
+            NO_GRANT,
+            True,
+            "service_account_id",
+            id="403-missing-grant",
+        ),
+        pytest.param(
+            lambda: _api_error(
+                "Forbidden",
+                "POST https://bigquery.googleapis.com/bigquery/v2/projects/p/jobs: Access Denied: Project p: "
+                "User does not have bigquery.jobs.create permission in project p.",
+            ),
+            NO_GRANT,
+            True,
+            "service_account_id",
+            id="403-no-job-user",
+        ),
+        pytest.param(
+            lambda: _api_error("Forbidden", "Exceeded rate limits: too many table update operations"),
+            "BigQuery is not answering right now. It will be retried.",
+            False,
+            None,
+            id="403-rate-limit",
+        ),
+        pytest.param(
+            lambda: _api_error(
+                "Forbidden", "Quota exceeded: Your project exceeded quota for free query bytes"
+            ),
+            "The BigQuery quota is used up for now. It will be retried.",
+            False,
+            None,
+            id="403-quota",
+        ),
+        pytest.param(
+            concurrent.futures.TimeoutError,
+            "BigQuery did not answer in time. It will be retried.",
+            False,
+            None,
+            id="job-result-timeout",
+        ),
+        pytest.param(
+            lambda: _api_error(
+                "DeadlineExceeded", "Deadline of 30.0s exceeded while calling target function"
+            ),
+            "BigQuery is not answering right now. It will be retried.",
+            False,
+            None,
+            id="deadline-exceeded",
+        ),
+        pytest.param(
+            lambda: _api_error("NotFound", "Not found: Dataset p:marketing was not found in location EU"),
+            "The dataset was not found in this project: check the dataset ID and region.",
+            True,
+            "dataset_id",
+            id="404-dataset",
+        ),
+    ],
+)
+def test_it_maps_client_errors_to_plain_words(
+    error: Any, message: str, permanent: bool, field: str | None
+) -> None:
+    mapped = map_error(error())
+    assert (mapped.message, mapped.permanent, mapped.field) == (message, permanent, field)
+
+
+def test_it_reads_time_and_interval_as_text(bigquery_config: dict[str, Any]) -> None:
+    # BigQuery has no UUID type (GENERATE_UUID() is a STRING).
+    sql = "SELECT TIME '13:45:30.123456' AS at, INTERVAL '1-2 3 4:5:6.5' YEAR TO SECOND AS span"
+    warehouse = BigQueryWarehouse(bigquery_config)
+    rows = [r for p in warehouse.read(sql, None, 10) for r in p.rows]
+    assert rows == [("13:45:30.123456", "P1Y2M3DT4H5M6.5S")]
+    assert [c.type for c in warehouse.describe(sql)] == [FieldType.STRING, FieldType.STRING]
 
 
 def test_it_caps_preview_rows(bigquery_config: dict[str, Any], events: None) -> None:
@@ -201,6 +297,7 @@ def test_it_caps_preview_rows(bigquery_config: dict[str, Any], events: None) -> 
         # An aware bound against a DATETIME column compares as wall-clock time in UTC.
         ("dt", "datetime", T1.astimezone(timezone(timedelta(hours=-5))), T1),
         ("ms", "timestamp_unixtime_ms", int(T1.timestamp() * 1000), int(T1.timestamp() * 1000)),
+        ("s", "timestamp_unixtime_s", int(T1.timestamp()), int(T1.timestamp())),
     ],
 )
 def test_it_reads_boundary_rows_across_pages_without_loss_or_duplicates(
@@ -274,20 +371,18 @@ def test_it_streams_200k_rows_in_pages_with_bounded_memory(
         "'padding padding padding padding padding' AS note FROM UNNEST(GENERATE_ARRAY(1, 200000)) AS id"
     )
     warehouse = BigQueryWarehouse(bigquery_config)
-    tracemalloc.start()
-    sizes, count, one_page = [], 0, 0
+    probe, one_page, seen = MemoryProbe(), 0, bytearray(200_001)  # one byte per id: little memory
     # The client keeps each page's decoded JSON (and the first one) alive: about 3 pages' worth.
-    for page in warehouse.read("SELECT * FROM big", None, page_size=2000):
-        sizes.append(len(page.rows))
-        count += len(page.rows)
+    for page in probe.watch(warehouse.read("SELECT * FROM big", None, page_size=2000)):
         one_page = one_page or _python_size(page.rows)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+        for row in page.rows:
+            seen[row[0]] += 1
     warehouse.close()
-    assert count == 200_000
-    assert set(sizes) == {2000}
-    whole_result = one_page * 100
-    assert peak < whole_result / 4, (peak, whole_result)
+    assert probe.sizes == [2000] * 100 and seen.count(1) == 200_000
+    whole_result = one_page * 100  # about 53 MB as Python rows
+    assert probe.python_peak < whole_result / 4, (probe, whole_result)
+    # RSS also holds what Python freed but kept, and the HTTP buffers: bounded all the same.
+    assert probe.rss_growth < whole_result / 2, (probe, whole_result)
 
 
 def test_it_refuses_a_model_that_writes(bigquery_config: dict[str, Any]) -> None:
