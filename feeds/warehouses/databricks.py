@@ -508,7 +508,8 @@ class DatabricksWarehouse:
             "provider",
             "Share",
             placeholder="marketing_share",
-            help_text="The share's name as Databricks shows it (Catalog → Delta Sharing → Shared by me).",
+            help_text="The share's name as Databricks shows it (Catalog → Delta Sharing → Shared by me); "
+            "some setup guides call it the provider name.",
             validate=_validate_name("share"),
         ),
         ConfigField(
@@ -519,6 +520,9 @@ class DatabricksWarehouse:
             validate=_validate_name("schema"),
         ),
         ConfigField(
+        # The setup guide calls this "provider name", but the Delta Sharing protocol addresses
+        # tables as share.schema.table and this value is sent as the share: so it is labelled
+        # "Share". The key stays "provider" so saved configurations keep working.
             "profile_file",
             "Activation profile (.share file)",
             kind="file",

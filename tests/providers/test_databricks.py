@@ -410,6 +410,14 @@ def test_it_validates_each_field_with_a_fix(field: str, value: str, says: str) -
         validate(value)
 
 
+def test_it_labels_the_share_field_for_what_it_is_sent_as(delta_sharing: DeltaSharingStandin) -> None:
+    # The config key stays "provider" (saved configs), but the value is the share's name.
+    assert (FIELDS["provider"].label, FIELDS["schema"].label) == ("Share", "Schema")
+    assert "provider name" in FIELDS["provider"].help_text
+    result = DatabricksWarehouse(delta_sharing.config(provider="wsync_share")).check()
+    assert result.ok and "Connected to share wsync_share" in result.message
+
+
 def test_it_marks_the_credentials_secret() -> None:
     assert {f.name for f in DatabricksWarehouse.fields if f.secret} == {"profile_file", "bearer_token"}
 
