@@ -35,7 +35,9 @@ def feeds_by_provider(workspace: Workspace) -> list[ProviderGroup]:
         provider = feed.connection.provider if feed.connection else "unconnected"
         groups.setdefault(provider, []).append(feed)
     labels = dict(Provider.choices) | {"unconnected": "Not connected yet"}
-    return [ProviderGroup(p, labels[p], fs) for p, fs in sorted(groups.items(), key=lambda i: labels[i[0]])]
+    # Providers by name; drafts that have no connection yet come last.
+    order = sorted(groups, key=lambda p: (p == "unconnected", labels[p]))
+    return [ProviderGroup(p, labels[p], groups[p]) for p in order]
 
 
 def _last_runs(feed_ids: list[int]) -> dict[int, SyncRun]:

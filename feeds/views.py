@@ -20,6 +20,8 @@ from feeds.models import Feed
 from feeds.sync.models import SyncRun
 from feeds.sync.service import RunRefused
 
+ROWS_PER_PAGE = 50  # rejected rows and identity conflicts on the run page
+
 
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
@@ -43,10 +45,13 @@ def feed_summary(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpRespons
     ctx = {"workspace": membership.workspace, "membership": membership, "feed": feed, "nav": "feeds"}
     ctx.update(overview.feed_summary(feed))
     ctx["resume_url"] = wizard.resume_url_name(feed)
+    if request.htmx:  # the poll: header, fault alert, cards and runs, so all of them follow the run
+        return render(request, "feeds/feed_summary.html#live", ctx)
+    activity_page = request.GET.get("activity_page")
     if membership.allows(Role.ADMIN):
-        ctx["activity"] = audit.entries(membership.workspace, None, feed=feed)
-    template = "feeds/feed_summary.html#runs" if request.htmx else "feeds/feed_summary.html"
-    return render(request, template, ctx)
+        ctx["activity"] = audit.entries(membership.workspace, activity_page, feed=feed)
+    ctx["tab"] = "activity" if activity_page and "activity" in ctx else "model"
+    return render(request, "feeds/feed_summary.html", ctx)
 
 
 @require_POST
@@ -92,17 +97,16 @@ def _apply(request: HtmxHttpRequest, action: Callable[..., object], feed: Feed, 
 def run_detail(request: HtmxHttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
     membership, feed = feed_for_user(request.user, ws, feed_id)
     run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
-    rejected = Paginator(run.rejected_rows.order_by("pk"), 50).get_page(request.GET.get("page"))
+    rejected = Paginator(run.rejected_rows.order_by("pk"), ROWS_PER_PAGE).get_page(request.GET.get("page"))
     ctx = {"workspace": membership.workspace, "feed": feed, "run": run, "rejected": rejected, "nav": "feeds"}
-    ctx["conflicts"] = run.identity_conflicts_list.order_by("pk")[:200]
+    conflicts = run.identity_conflicts_list.order_by("pk")
+    ctx["conflicts"] = Paginator(conflicts, ROWS_PER_PAGE).get_page(request.GET.get("conflicts_page"))
     template = "feeds/run_detail.html#progress" if request.htmx else "feeds/run_detail.html"
     return render(request, template, ctx)
 
 
 @require_GET
 def rejected_csv(request: HtmxHttpRequest, ws: str, feed_id: int, run_id: int) -> StreamingHttpResponse:
-    from feeds.sync.models import SyncRun
-
     _, feed = feed_for_user(request.user, ws, feed_id)
     run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
     rows = overview.rejected_rows_csv(run)

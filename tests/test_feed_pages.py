@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from feeds.models import AuditEntry, Feed, FeedState
-from feeds.sync.models import RejectedRow, RunState, SyncRun
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from feeds.models import AuditEntry, Connection, Feed, FeedState, Health, Provider
+from feeds.sync.models import FeedSchedule, IdentityConflictRecord, RejectedRow, RunState, SyncRun
 from tests.personas import client_for
 
 
@@ -68,14 +73,240 @@ def test_it_deletes_a_feed_after_a_confirmation_that_says_profiles_stay(active_f
     assert AuditEntry.objects.get(action="delete").target == "Users"
 
 
+def _fragment(user, feed):
+    return client_for(user).get(_url(feed), headers={"HX-Request": "true"}).content.decode()
+
+
 def test_it_polls_the_progress_of_a_running_run_only(active_feed, viewer):
     run = SyncRun.objects.create(feed=active_feed, state=RunState.RUNNING, rows_read=1234, total_rows=5000)
-    fragment = client_for(viewer).get(_url(active_feed), headers={"HX-Request": "true"}).content.decode()
+    fragment = _fragment(viewer, active_feed)
     assert 'hx-trigger="every 2s"' in fragment and "1,234 rows read" in fragment and "<html" not in fragment
     run.state = RunState.SUCCEEDED
     run.save()
-    fragment = client_for(viewer).get(_url(active_feed), headers={"HX-Request": "true"}).content.decode()
-    assert "hx-trigger" not in fragment
+    assert "hx-trigger" not in _fragment(viewer, active_feed)
+
+
+def test_it_shows_percent_speed_elapsed_and_time_left_when_the_row_count_is_known(active_feed, viewer):
+    started = timezone.now() - timedelta(seconds=100)
+    SyncRun.objects.create(
+        feed=active_feed, state=RunState.RUNNING, rows_read=10_000, total_rows=50_000, started_at=started
+    )
+    fragment = _fragment(viewer, active_feed)
+    assert "10,000 rows read of 50,000" in fragment
+    assert "100 rows/s" in fragment  # 10,000 rows in 100 s
+    assert "1 min 40 s elapsed" in fragment and "started" not in fragment
+    assert "20% done" in fragment and 'aria-valuenow="20"' in fragment
+    assert "6 min 40 s left" in fragment  # 40,000 rows to go at 100 rows/s
+
+
+def test_it_shows_no_percent_or_time_left_without_a_row_count(active_feed, viewer):
+    started = timezone.now() - timedelta(seconds=100)
+    SyncRun.objects.create(feed=active_feed, state=RunState.RUNNING, rows_read=10_000, started_at=started)
+    fragment = _fragment(viewer, active_feed)
+    assert "10,000 rows read" in fragment and "100 rows/s" in fragment and "1 min 40 s elapsed" in fragment
+    assert "% done" not in fragment and "aria-valuenow" not in fragment and " left" not in fragment
+
+
+def test_it_says_about_for_an_estimated_row_count_and_stops_guessing_past_it(active_feed, viewer):
+    started = timezone.now() - timedelta(seconds=100)
+    run = SyncRun.objects.create(
+        feed=active_feed,
+        state=RunState.RUNNING,
+        rows_read=10_000,
+        total_rows=50_000,
+        total_rows_estimated=True,
+        started_at=started,
+    )
+    fragment = _fragment(viewer, active_feed)
+    assert "of about 50,000" in fragment and "about 6 min 40 s left" in fragment
+    run.rows_read = 60_000
+    run.save()
+    assert run.eta_seconds is None and " left" not in _fragment(viewer, active_feed)
+
+
+def test_it_refreshes_the_badge_fault_alert_and_buttons_when_the_polled_run_ends(active_feed, admin):
+    run = SyncRun.objects.create(feed=active_feed, state=RunState.RUNNING, started_at=timezone.now())
+    polling = _fragment(admin, active_feed)
+    assert 'id="feed-live"' in polling and 'hx-trigger="every 2s"' in polling
+    assert "Active</span>" in polling and "Pause Sync" in polling
+    # The run fails and faults the feed; the admin pauses it from another tab meanwhile.
+    run.state, run.finished_at = RunState.FAILED, timezone.now()
+    run.save()
+    Feed.objects.filter(pk=active_feed.pk).update(
+        status=Health.FAULTED, errors=[{"message": "The password was wrong."}], state=FeedState.PAUSED
+    )
+    ended = _fragment(admin, active_feed)
+    assert "hx-trigger" not in ended and 'id="feed-live"' in ended
+    assert "Faulted</span>" in ended and "This sync is faulted." in ended
+    assert "The password was wrong." in ended
+    assert "Resume</button>" in ended and "Pause Sync" not in ended
+    assert "Failed</span>" in ended  # the run's row in the table
+
+
+# --- the feed list ------------------------------------------------------------------------------
+
+
+def test_it_lists_schedule_last_run_and_next_run(active_feed, viewer):
+    active_feed.schedule_type, active_feed.frequency = "interval", "daily"
+    active_feed.save()
+    FeedSchedule.objects.create(feed=active_feed, next_run_at=datetime(2030, 5, 6, 7, 8, tzinfo=UTC))
+    SyncRun.objects.create(feed=active_feed, state=RunState.SUCCEEDED, rows_read=1234)
+    html = client_for(viewer).get("/w/acme/feeds/").content.decode()
+    assert "Interval · Daily" in html
+    assert "Succeeded</span>" in html and "1234 rows" in html
+    assert "May 6, 2030 07:08 UTC" in html
+
+
+def test_it_shows_on_demand_and_no_next_run_for_a_paused_feed(active_feed, viewer):
+    html = client_for(viewer).get("/w/acme/feeds/").content.decode()
+    assert "On demand" in html and "Never" in html
+    Feed.objects.filter(pk=active_feed.pk).update(state=FeedState.PAUSED)
+    FeedSchedule.objects.create(feed=active_feed, next_run_at=datetime(2030, 5, 6, 7, 8, tzinfo=UTC))
+    html = client_for(viewer).get("/w/acme/feeds/").content.decode()
+    assert "Paused</span>" in html and "2030" not in html
+
+
+def test_it_groups_feeds_by_provider_with_a_plus_link_each(active_feed, workspace, editor, viewer):
+    pg = Connection.objects.create(
+        workspace=workspace, slug="pg", name="PG", provider=Provider.POSTGRES, config={}
+    )
+    Feed.objects.create(workspace=workspace, slug="orders", name="Orders", connection=pg)
+    Feed.objects.create(workspace=workspace, slug="draft", name="Half done")
+    html = client_for(editor).get("/w/acme/feeds/").content.decode()
+    duckdb, postgres, unconnected = (html.index(label) for label in ("DuckDB", "PostgreSQL", "Not connected"))
+    assert duckdb < html.index(">Users<") < postgres < html.index(">Orders<") < unconnected
+    assert html.index(">Half done<") > unconnected and "Draft</span>" in html
+    assert 'href="/w/acme/feeds/new/duckdb/"' in html and 'href="/w/acme/feeds/new/postgres/"' in html
+    assert html.count('aria-label="Add a ') == 2  # none for the group without a connection
+    assert 'aria-label="Add a ' not in client_for(viewer).get("/w/acme/feeds/").content.decode()
+
+
+def test_it_shows_a_faulted_feeds_reason_as_text_in_the_list(active_feed, viewer):
+    Feed.objects.filter(pk=active_feed.pk).update(
+        status=Health.FAULTED, errors=[{"message": "The warehouse refused the password."}]
+    )
+    html = client_for(viewer).get("/w/acme/feeds/").content.decode()
+    assert "Faulted</span>" in html
+    assert 'fault-reason">The warehouse refused the password.</div>' in html
+
+
+# --- roles ----------------------------------------------------------------------------------------
+
+
+def test_it_refuses_an_editors_resume_and_delete(active_feed, editor):
+    Feed.objects.filter(pk=active_feed.pk).update(state=FeedState.PAUSED)
+    client = client_for(editor)
+    assert client.post(_url(active_feed, "resume/")).status_code == 403
+    assert client.post(_url(active_feed, "delete/")).status_code == 403
+    assert client.get(_url(active_feed, "delete/")).status_code == 403
+    assert Feed.objects.get(pk=active_feed.pk).state == FeedState.PAUSED
+    assert not AuditEntry.objects.exists()
+
+
+def test_it_shows_an_editor_no_trash_or_resume_and_a_viewer_no_edit(active_feed, editor, viewer, admin):
+    Feed.objects.filter(pk=active_feed.pk).update(state=FeedState.PAUSED)
+    admin_html = client_for(admin).get(_url(active_feed)).content.decode()
+    assert 'aria-label="Delete feed"' in admin_html and "Resume</button>" in admin_html
+    editor_html = client_for(editor).get(_url(active_feed)).content.decode()
+    assert 'aria-label="Delete feed"' not in editor_html and "Resume</button>" not in editor_html
+    assert editor_html.count(">Edit</a>") == 3 and "Run Sync" in editor_html
+    viewer_html = client_for(viewer).get(_url(active_feed)).content.decode()
+    assert ">Edit</a>" not in viewer_html and 'aria-label="Delete feed"' not in viewer_html
+    list_html = client_for(editor).get("/w/acme/feeds/").content.decode()
+    assert 'aria-label="Delete Users"' not in list_html
+
+
+def test_it_shows_the_activity_tab_to_admins_only_a_page_at_a_time(active_feed, admin, editor, viewer):
+    AuditEntry.objects.bulk_create(
+        AuditEntry(workspace=active_feed.workspace, feed=active_feed, action="run", target=f"entry {i:02}")
+        for i in range(55)
+    )
+    for user in (editor, viewer):
+        html = client_for(user).get(_url(active_feed)).content.decode()
+        assert 'data-bs-target="#tab-activity"' not in html and "entry 54" not in html
+    client = client_for(admin)
+    first = client.get(_url(active_feed)).content.decode()
+    assert 'data-bs-target="#tab-activity"' in first and "Page 1 of 2" in first
+    assert "entry 54" in first and "entry 04" not in first  # newest first, 50 a page
+    assert '?activity_page=2#tab-activity"' in first
+    second = client.get(_url(active_feed), {"activity_page": "2"}).content.decode()
+    assert "entry 04" in second and "entry 54" not in second
+    assert 'class="tab-pane fade show active" id="tab-activity"' in second
+
+
+def test_it_records_pause_resume_and_run_with_who_and_from_where(active_feed, admin):
+    client = client_for(admin)
+    for action in ("pause/", "resume/"):
+        client.post(_url(active_feed, action), REMOTE_ADDR="203.0.113.7")
+    SyncRun.objects.filter(feed=active_feed).delete()  # the catch-up run, so Run Sync is not refused
+    client.post(_url(active_feed, "run/"), REMOTE_ADDR="203.0.113.7")
+    entries = AuditEntry.objects.order_by("pk")
+    assert [e.action for e in entries] == ["pause", "resume", "run"]
+    assert {(e.actor, e.actor_label, e.ip_address, e.feed_id) for e in entries} == {
+        (admin, "alice@acme.example", "203.0.113.7", active_feed.pk)
+    }
+
+
+# --- runs -----------------------------------------------------------------------------------------
+
+
+def _failed_run(feed, **fields):
+    return SyncRun.objects.create(
+        feed=feed, state=RunState.FAILED, error="The warehouse timed out.", **fields
+    )
+
+
+@pytest.mark.parametrize(
+    ("run_fields", "feed_fields", "wording"),
+    [
+        ({"error_permanent": True}, {}, "wsync will not retry this run: fix the problem above"),
+        (
+            {"next_retry_at": datetime(2030, 1, 2, 3, 4, tzinfo=UTC)},
+            {},
+            "wsync retries at Jan 2, 2030 03:04 UTC.",
+        ),
+        (
+            {},
+            {"schedule_type": "interval", "frequency": "hourly"},
+            "the next scheduled run, at Feb 3, 2030 04:05 UTC, tries again.",
+        ),
+        ({}, {}, "wsync does not retry on its own: click Run Sync to try again."),
+        ({}, {"schedule_type": "interval", "state": "paused"}, "click Run Sync to try again."),
+    ],
+)
+def test_it_says_whether_and_when_a_failed_run_is_retried(
+    active_feed, viewer, run_fields, feed_fields, wording
+):
+    Feed.objects.filter(pk=active_feed.pk).update(**feed_fields)
+    FeedSchedule.objects.create(feed=active_feed, next_run_at=datetime(2030, 2, 3, 4, 5, tzinfo=UTC))
+    run = _failed_run(active_feed, **run_fields)
+    html = client_for(viewer).get(_url(active_feed, f"runs/{run.pk}/")).content.decode()
+    assert "The warehouse timed out." in html and wording in html
+
+
+def test_it_pages_rejected_rows_and_identity_conflicts_separately(active_feed, viewer):
+    run = _failed_run(active_feed)
+    RejectedRow.objects.bulk_create(
+        RejectedRow(run=run, row_key=f"rejected {i:02}", reason="No identity.") for i in range(60)
+    )
+    IdentityConflictRecord.objects.bulk_create(
+        IdentityConflictRecord(
+            run=run, row_key=f"conflict {i:03}", identity_type="email", value=f"{i}@x.example", owner_mpid=i
+        )
+        for i in range(260)
+    )
+    client = client_for(viewer)
+    first = client.get(_url(active_feed, f"runs/{run.pk}/")).content.decode()
+    assert "rejected 49" in first and "rejected 50" not in first
+    assert "conflict 049" in first and "conflict 050" not in first
+    assert 'href="?page=2#rejected"' in first and 'href="?conflicts_page=2#conflicts"' in first
+    last = client.get(
+        _url(active_feed, f"runs/{run.pk}/"), {"page": "2", "conflicts_page": "6"}
+    ).content.decode()
+    assert "rejected 59" in last and "rejected 49" not in last
+    assert "conflict 259" in last and "conflict 249" not in last  # past the old cap of 200
+    assert "Page 2 of 2" in last and "Page 6 of 6" in last
+    assert 'href="?page=1&amp;conflicts_page=6#rejected"' in last  # one pager keeps the other's page
 
 
 def test_it_shows_a_run_with_its_rejected_rows_and_a_csv(active_feed, viewer):

@@ -72,3 +72,26 @@ def test_it_hides_profiles_of_another_workspace(workspace, outsider):
     _profile(workspace, 7100001, "ada@example.com")
     assert client_for(outsider).get("/w/acme/profiles/7100001/").status_code == 404
     assert client_for(outsider).get("/w/acme/profiles/").status_code == 404
+
+
+def test_it_pages_the_event_timeline_newest_first(workspace, viewer):
+    profile = _profile(workspace, 7100001, "ada@example.com")
+    Event.objects.bulk_create(
+        Event(
+            workspace=workspace,
+            environment=Environment.PRODUCTION,
+            profile=profile,
+            event_id=f"e{day}",
+            event_type="custom_event",
+            event_name=f"event_of_day_{day:02}",
+            timestamp=datetime(2026, 1, day, tzinfo=UTC),
+        )
+        for day in range(1, 31)
+    )
+    client = client_for(viewer)
+    first = client.get("/w/acme/profiles/7100001/").content.decode()
+    assert "event_of_day_30" in first and "event_of_day_06" in first and "event_of_day_05" not in first
+    assert "Page 1 of 2" in first and "?environment=production&page=2" in first
+    second = client.get("/w/acme/profiles/7100001/", {"page": "2"}).content.decode()
+    assert "event_of_day_05" in second and "event_of_day_01" in second and "event_of_day_06" not in second
+    assert second.index("event_of_day_05") < second.index("event_of_day_01")

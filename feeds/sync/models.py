@@ -110,15 +110,7 @@ class SyncRun(models.Model):
     def duration_display(self) -> str:
         """Return the duration as “1 h 2 min”, “3 min 4 s” or “5.2 s”; “—” before the start."""
         duration = self.duration
-        if duration is None:
-            return "—"
-        seconds = duration.total_seconds()
-        if seconds < 60:
-            return f"{seconds:.1f} s"
-        minutes, secs = divmod(int(seconds), 60)
-        if minutes < 60:
-            return f"{minutes} min {secs} s"
-        return f"{minutes // 60} h {minutes % 60} min"
+        return "—" if duration is None else seconds_display(duration.total_seconds())
 
     @property
     def rows_per_second(self) -> float | None:
@@ -137,6 +129,24 @@ class SyncRun(models.Model):
         return min(99, int(self.rows_read * 100 / self.total_rows))
 
     @property
+    def eta_seconds(self) -> float | None:
+        """Return the seconds a running run still needs at its speed so far; None when that is unknown.
+
+        Unknown without a row count, before the first rows, and once an estimated count is passed.
+        """
+        rate = self.rows_per_second
+        if self.state != RunState.RUNNING or not self.total_rows or rate is None:
+            return None
+        left = self.total_rows - self.rows_read
+        return left / rate if left > 0 else None
+
+    @property
+    def time_left_display(self) -> str:
+        """Return `eta_seconds` as “3 min 4 s”; “—” when unknown."""
+        seconds = self.eta_seconds
+        return "—" if seconds is None else seconds_display(seconds)
+
+    @property
     def count_items(self) -> list[tuple[str, int | None]]:
         """Return the counters as (label, value) pairs for the run pages."""
         return [
@@ -149,6 +159,16 @@ class SyncRun(models.Model):
             ("Events written", self.events_written),
             ("Identity conflicts", self.identity_conflicts),
         ]
+
+
+def seconds_display(seconds: float) -> str:
+    """Return a span of seconds as “1 h 2 min”, “3 min 4 s” or “5.2 s”."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 class RejectedRow(models.Model):

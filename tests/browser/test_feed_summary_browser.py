@@ -22,7 +22,7 @@ def test_it_runs_a_sync_and_watches_it_finish(page_as, admin, active_feed):
     run = SyncRun.objects.get(feed=active_feed)
     run_feed(run.pk)  # what the django-q2 worker does; the page keeps polling meanwhile
     expect(page.locator("#runs")).to_contain_text("Succeeded", timeout=10000)
-    expect(page.locator("#runs")).not_to_have_attribute("hx-trigger", "every 2s")
+    expect(page.locator("#feed-live")).not_to_have_attribute("hx-trigger", "every 2s")
     expect(page.locator("#runs tbody tr").first).to_contain_text("300")  # rows read
     shot(page, "20-feed-summary-after-run")
     assert Profile.objects.count() == 300
@@ -51,3 +51,28 @@ def test_it_shows_a_viewer_no_buttons(page_as, viewer, active_feed):
     expect(page.locator("h1")).to_contain_text("Users")
     expect(page.get_by_role("button", name="Run Sync")).to_have_count(0)
     expect(page.get_by_role("button", name="Pause Sync")).to_have_count(0)
+
+
+def test_it_shows_the_fault_when_the_watched_run_fails(page_as, admin, active_feed):
+    from django.utils import timezone
+
+    from feeds.models import Feed, Health
+
+    run = SyncRun.objects.create(
+        feed=active_feed, state=RunState.RUNNING, started_at=timezone.now(), rows_read=10, total_rows=40
+    )
+    page = page_as(admin)
+    page.goto(f"/w/acme/feeds/{active_feed.pk}/")
+    expect(page.locator("#runs")).to_contain_text("25% done")
+    expect(page.locator(".alert-danger")).to_have_count(0)
+    # The worker gives up and faults the feed; the polled region brings the fault and the badge along.
+    SyncRun.objects.filter(pk=run.pk).update(state=RunState.FAILED, finished_at=timezone.now())
+    Feed.objects.filter(pk=active_feed.pk).update(
+        status=Health.FAULTED, errors=[{"message": "The warehouse refused the password."}]
+    )
+    expect(page.locator(".alert-danger")).to_contain_text(
+        "The warehouse refused the password.", timeout=10000
+    )
+    expect(page.locator(".badge", has_text="Faulted")).to_be_visible()
+    expect(page.locator("#feed-live")).not_to_have_attribute("hx-trigger", "every 2s")
+    expect(page.get_by_role("button", name="Pause Sync")).to_be_visible()
