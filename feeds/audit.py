@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -12,6 +15,32 @@ from feeds.accounts.models import Workspace
 from feeds.models import SCHEDULE_SETTINGS, AuditEntry, Feed
 
 ENTRIES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class _Acting:
+    label: str
+    ip_address: str | None
+
+
+# Who acts for the current request when it is not a signed-in person (an API credential), see acting_as.
+_acting: ContextVar[_Acting | None] = ContextVar("wsync_audit_acting", default=None)
+
+
+@contextmanager
+def acting_as(label: str, request: HttpRequest | None) -> Iterator[None]:
+    """Record every entry made inside the block as `label`, with no user, from the request's address.
+
+    The API wraps each call in this: the shared services it calls (wizard, feed actions, engine) take
+    the credential creator's user for created_by fields, but the change was made by the credential,
+    and the services never see the request, so without this the log would name the wrong actor and
+    no address.
+    """
+    token = _acting.set(_Acting(label[:200], _client_ip(request)))
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 def record(
@@ -24,17 +53,21 @@ def record(
     changes: Mapping[str, tuple[Any, Any]] | None = None,
     request: HttpRequest | None = None,
 ) -> AuditEntry:
-    """Return the new audit entry; `changes` maps a setting to (before, after)."""
+    """Return the new audit entry; `changes` maps a setting to (before, after).
+
+    Inside `acting_as` the entry names that actor instead of `actor`.
+    """
+    acting = _acting.get()
     authenticated = getattr(actor, "is_authenticated", False)
     return AuditEntry.objects.create(
         workspace=workspace,
         feed=feed,
-        actor=actor if authenticated else None,
-        actor_label=_label(actor),
+        actor=actor if authenticated and acting is None else None,
+        actor_label=acting.label if acting else _label(actor),
         action=action,
         target=target,
         changes={k: [_plain(b), _plain(a)] for k, (b, a) in (changes or {}).items()},
-        ip_address=_client_ip(request),
+        ip_address=_client_ip(request) or (acting.ip_address if acting else None),
     )
 
 

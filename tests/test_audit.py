@@ -41,3 +41,22 @@ def test_it_records_a_saved_edit_of_a_live_feed_with_before_and_after(active_fee
     entry = AuditEntry.objects.get(action="edit")
     assert entry.feed == active_feed and entry.actor_label == "eddie@acme.example"
     assert entry.changes["environment"] == ["production", "development"]
+
+
+def test_it_names_who_acts_for_a_request_instead_of_the_user_given(workspace, admin, rf):
+    from feeds import audit
+
+    request = rf.post("/", REMOTE_ADDR="198.51.100.4")
+    with audit.acting_as("API credential deploy (wsc_1)", request):
+        inside = audit.record(workspace, admin, "pause", "Users")
+    outside = audit.record(workspace, admin, "resume", "Users", request=rf.post("/", REMOTE_ADDR="10.0.0.1"))
+    assert (inside.actor, inside.actor_label, inside.ip_address) == (
+        None,
+        "API credential deploy (wsc_1)",
+        "198.51.100.4",
+    )
+    assert (outside.actor, outside.actor_label, outside.ip_address) == (
+        admin,
+        "alice@acme.example",
+        "10.0.0.1",
+    )

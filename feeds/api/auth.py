@@ -20,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from feeds import audit
 from feeds.accounts.models import Membership, Role, Workspace
 from feeds.api import errors, ratelimit
 from feeds.api.credentials import credential_for_token
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the credential, its workspace and role, and the user recorded on changes."""
+    """Who is calling: the credential, its workspace and role, and the user for created_by fields."""
 
     credential: ApiCredential
     membership: Membership  # unsaved: the credential's role in its workspace, for Membership.allows
@@ -41,7 +42,13 @@ class Caller:
 
     @property
     def user(self) -> AbstractBaseUser | None:
+        """Return the credential's creator: what created_by fields hold. The audit log names the credential."""
         return self.credential.created_by
+
+    @property
+    def audit_label(self) -> str:
+        """Return how the audit log names this caller: the credential, never the person who created it."""
+        return f"API credential {self.credential.name} ({self.credential.client_id})"
 
 
 def require_role(caller: Caller, role: str) -> None:
@@ -112,11 +119,17 @@ def endpoint(**roles: str) -> Callable[[View], View]:
             role = roles.get(request.method or "")
             if role is None:
                 return errors.method_not_allowed(sorted(roles))
-            return guarded(lambda: view(request, authorize(request, ws, role), ws, **kwargs))
+            return guarded(lambda: _call(view, request, ws, role, kwargs))
 
         return wrapper
 
     return decorate
+
+
+def _call(view: View, request: HttpRequest, ws: str, role: str, kwargs: dict[str, Any]) -> HttpResponse:
+    caller = authorize(request, ws, role)
+    with audit.acting_as(caller.audit_label, request):
+        return view(request, caller, ws, **kwargs)
 
 
 def guarded(call: Callable[[], HttpResponse]) -> HttpResponse:

@@ -20,8 +20,8 @@ API = "/platform/v2/workspaces/acme"
 class ApiClient:
     """A test client that sends JSON and the Bearer token of one credential."""
 
-    def __init__(self, token: str | None) -> None:
-        self.client = Client()
+    def __init__(self, token: str | None, remote_addr: str = "127.0.0.1") -> None:
+        self.client = Client(REMOTE_ADDR=remote_addr)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def call(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
