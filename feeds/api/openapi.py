@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from feeds.api.serializers import RUN_COUNTS, SERVICE_PROVIDERS
+from feeds.api.serializers import MAX_LOOKBACK_SECONDS, RUN_COUNTS, SERVICE_PROVIDERS
 
 JSON = "application/json"
 TEXT = {"type": "string"}
@@ -105,6 +105,7 @@ def _schemas() -> dict[str, Any]:
                 "sql_query": TEXT,
                 "connection_id": {**TEXT, "description": "wsync: the connection that runs the SQL."},
                 "timestamp_field": NTEXT,
+                "state": {**enum("active"), "description": "Optional: only “active” is accepted."},
             },
             ("id", "name", "sql_query"),
         ),
@@ -117,7 +118,11 @@ def _schemas() -> dict[str, Any]:
                 "connection_id": TEXT,
                 "columns": {"type": "array", "items": obj({"name": TEXT, "type": TEXT}, ("name", "type"))},
                 "timestamp_field": NTEXT,
-                "state": enum("active"),
+                "state": {
+                    **enum("active"),
+                    "readOnly": True,
+                    "description": "Always “active”: a data model is not paused; pause its pipelines.",
+                },
                 **HEALTH,
                 **AUDIT,
             },
@@ -149,6 +154,21 @@ def _schemas() -> dict[str, Any]:
                 "iterator": NTEXT,
                 "iterator_data_type": NTEXT,
                 "from": TIME,
+                "lookback_seconds": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": MAX_LOOKBACK_SECONDS,
+                    "multipleOf": 60,
+                    "default": 0,
+                    "description": "wsync: re-read this many seconds before the last run's iterator value, "
+                    "for rows that arrive late (whole minutes).",
+                },
+                "timezone": {
+                    **TEXT,
+                    "default": "UTC",
+                    "example": "Europe/Berlin",
+                    "description": "wsync: IANA time zone for iterator and timestamp values without a zone.",
+                },
             }
         ),
         "Schedule": obj(
@@ -323,14 +343,17 @@ def _crud(plural: str, noun: str, schema: str, id_name: str) -> dict[str, Any]:
     return {base: listing, f"{base}/{{{id_name}}}": detail}
 
 
+LOGICAL = "Runs whose logical date (schedule slot; for a manual run, when it was queued) is {} this time."
+
+
 def _pipeline_extras() -> dict[str, Any]:
     base = "/platform/v2/workspaces/{workspaceId}/pipelines/{pipelineId}"
     pipeline = [path_param("pipelineId")]
     runs = [
         query("currentPage", {"type": "integer", "minimum": 1}, "Page number, from 1."),
         query("pageSize", {"type": "integer", "minimum": 1, "maximum": 100}, "Runs per page (at most 100)."),
-        query("startDate", {"type": "string", "format": "date-time"}, "Runs queued at or after this time."),
-        query("endDate", {"type": "string", "format": "date-time"}, "Runs queued at or before this time."),
+        query("startDate", {"type": "string", "format": "date-time"}, LOGICAL.format("at or after")),
+        query("endDate", {"type": "string", "format": "date-time"}, LOGICAL.format("at or before")),
     ]
     return {
         f"{base}/trigger": {

@@ -22,13 +22,15 @@ from feeds.sync import service
 from feeds.sync.models import SyncRun
 from feeds.warehouses.registry import provider_class
 
-# The API does not expose lookback and time zone yet: they keep the values the wizard set.
-SETTINGS = ("pipeline_type", *(s for s in SCHEDULE_SETTINGS if s not in {"lookback_seconds", "timezone"}))
+# Every sync setting of the wizard, under the same names as the feed's fields.
+SETTINGS = ("pipeline_type", *SCHEDULE_SETTINGS)
 # The API's names for the wizard's settings, so a refusal points at the field to fix.
 API_FIELDS = {
     "iterator": "sync_mode.iterator",
     "iterator_type": "sync_mode.iterator_data_type",
     "from_time": "sync_mode.from",
+    "lookback_seconds": "sync_mode.lookback_seconds",
+    "timezone": "sync_mode.timezone",
     "frequency": "schedule.frequency",
     "schedule_start": "schedule.start",
 }

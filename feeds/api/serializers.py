@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
 
 from feeds.api.errors import Invalid
 from feeds.models import Audited, Connection, DataModel, Feed, FieldTransformation
+from feeds.schedule.forms import TIMEZONES, ScheduleForm
 from feeds.sync.models import SyncRun
 from feeds.warehouses.base import ConfigField
 
@@ -121,6 +123,8 @@ def pipeline_json(feed: Feed) -> dict[str, Any]:
             "iterator": feed.iterator or None,
             "iterator_data_type": feed.iterator_type or None,
             "from": timestamp(feed.from_time),
+            "lookback_seconds": feed.lookback_seconds,
+            "timezone": feed.timezone,
         },
         "schedule": {
             "type": feed.schedule_type,
@@ -282,6 +286,8 @@ def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
         "iterator": iterator,
         "iterator_type": _optional_text(sync_mode.get("iterator_data_type"), "sync_mode.iterator_data_type"),
         "from_time": datetime_value(sync_mode.get("from"), "sync_mode.from"),
+        "lookback_seconds": lookback_seconds(sync_mode.get("lookback_seconds")),
+        "timezone": timezone_name(sync_mode.get("timezone") or "UTC"),
         "schedule_type": choice(
             schedule.get("type") or "on_demand", ("interval", "once", "on_demand"), "schedule.type"
         ),
@@ -289,6 +295,41 @@ def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
         "schedule_start": datetime_value(schedule.get("start"), "schedule.start"),
         "schedule_end": datetime_value(schedule.get("end"), "schedule.end"),
     }
+
+
+# The wizard's own fields hold the rules: its lookback bounds (in minutes) and its list of time zones.
+_LOOKBACK = cast(forms.IntegerField, ScheduleForm.base_fields["lookback_minutes"])
+MAX_LOOKBACK_SECONDS = int(_LOOKBACK.max_value or 0) * 60
+
+
+def lookback_seconds(value: Any) -> int:
+    """Return the lookback window in seconds (None: 0): whole minutes within the wizard's bounds.
+
+    Raises Invalid. Whole minutes, because the wizard shows and saves the window in minutes.
+    """
+    field = "sync_mode.lookback_seconds"
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value % 60:
+        raise Invalid(f"“{field}” must be a whole number of minutes, in seconds (e.g. 3600).", field=field)
+    try:
+        _LOOKBACK.clean(value // 60)
+    except forms.ValidationError:
+        raise Invalid(
+            f"“{field}” must be from 0 to {MAX_LOOKBACK_SECONDS} seconds ({MAX_LOOKBACK_SECONDS // 86400} days).",
+            field=field,
+        ) from None
+    return value
+
+
+def timezone_name(value: Any) -> str:
+    """Return the time zone for timestamps without zone when the wizard offers it; raises Invalid."""
+    if value not in TIMEZONES:
+        raise Invalid(
+            "“sync_mode.timezone” must be UTC or an IANA time zone name such as Europe/Berlin.",
+            field="sync_mode.timezone",
+        )
+    return str(value)
 
 
 def _optional_text(value: Any, field: str) -> str:

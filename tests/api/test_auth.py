@@ -166,3 +166,19 @@ def test_the_command_prints_a_working_credential(workspace, api_connection):
     client = ApiClient(token_for(lines["client_id"], lines["client_secret"]))
     assert client.get("connections").status_code == 200
     assert ApiCredential.objects.get(client_id=lines["client_id"]).role == Role.VIEWER
+
+
+def test_it_answers_429_on_the_token_endpoint_past_the_rate_limit(workspace, admin, settings):
+    settings.WSYNC_API_RATE_LIMIT = 2
+    issued = create_credential(workspace, name="script", role=Role.VIEWER, user=admin)
+    body = {
+        "client_id": issued.credential.client_id,
+        "client_secret": issued.client_secret,
+        "grant_type": "client_credentials",
+    }
+    statuses = [_token_request(body).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    limited = _token_request({**body, "client_secret": "guess"})
+    assert limited.status_code == 429 and limited.json()["errors"][0]["code"] == "rate_limited"
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert AccessToken.objects.count() == 2

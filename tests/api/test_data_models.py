@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.test import Client
+
 from feeds.models import DataModel
 from tests.api.conftest import USERS_SQL
 
@@ -74,3 +76,19 @@ def test_it_lists_gets_and_deletes(api, api_model):
     assert api.post("data-models", _body()).status_code == 409
     assert api.delete("data-models/users").status_code == 204
     assert api.get("data-models/users").status_code == 404
+
+
+def test_it_answers_a_put_of_another_state_with_400(api, api_model):
+    assert api_model["state"] == "active"
+    response = api.put("data-models/users", {**api_model, "state": "inactive"})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["field"] == "state" and "always “active”" in error["message"]
+    assert api.put("data-models/users", {**api_model, "state": "active"}).status_code == 200
+
+
+def test_the_schema_says_a_data_models_state_is_always_active(db):
+    schemas = Client().get("/platform/v2/openapi.json").json()["components"]["schemas"]
+    state = schemas["DataModel"]["properties"]["state"]
+    assert state["enum"] == ["active"] and state["readOnly"] is True
+    assert schemas["DataModelInput"]["properties"]["state"]["enum"] == ["active"]

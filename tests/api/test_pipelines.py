@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from django.test import Client
 
 from feeds.accounts.models import Role
-from feeds.models import Feed, FeedState, FieldTransformation
+from feeds.models import AuditEntry, Feed, FeedState, FieldTransformation, Health
 from feeds.sync import engine
 from feeds.sync.models import RunState, SyncRun
 from tests.api.conftest import MAPPINGS, pipeline_body
@@ -58,6 +61,8 @@ def test_it_creates_an_active_pipeline(api, api_pipeline):
         "iterator": "updated_at",
         "iterator_data_type": "timestamptz",
         "from": None,
+        "lookback_seconds": 0,
+        "timezone": "UTC",
     }
     assert api_pipeline["schedule"] == {"type": "on_demand", "frequency": None, "start": None, "end": None}
     feed = Feed.objects.get(slug="crm-users")
@@ -111,6 +116,26 @@ def test_it_maps_reserved_names_when_no_transformation_is_given(api, api_model):
             "Pick one of the iterator data types this warehouse supports.",
         ),
         ({"schedule": {"type": "interval"}}, "schedule.frequency", "Pick how often the sync runs."),
+        (
+            {"sync_mode": {**pipeline_body()["sync_mode"], "lookback_seconds": 90}},
+            "sync_mode.lookback_seconds",
+            "“sync_mode.lookback_seconds” must be a whole number of minutes, in seconds (e.g. 3600).",
+        ),
+        (
+            {"sync_mode": {**pipeline_body()["sync_mode"], "lookback_seconds": 31 * 86400}},
+            "sync_mode.lookback_seconds",
+            "“sync_mode.lookback_seconds” must be from 0 to 2592000 seconds (30 days).",
+        ),
+        (
+            {"sync_mode": {**pipeline_body()["sync_mode"], "lookback_seconds": -60}},
+            "sync_mode.lookback_seconds",
+            None,
+        ),
+        (
+            {"sync_mode": {**pipeline_body()["sync_mode"], "timezone": "Mars/Olympus"}},
+            "sync_mode.timezone",
+            "“sync_mode.timezone” must be UTC or an IANA time zone name such as Europe/Berlin.",
+        ),
         ({"schedule": {"type": "once", "start": "yesterday"}}, "schedule.start", None),
     ],
 )
@@ -211,3 +236,104 @@ def test_it_deletes_a_pipeline_for_admins(api, api_as, api_pipeline):
     assert api.delete("pipelines/crm-users").status_code == 204
     assert api.get("pipelines/crm-users").status_code == 404
     assert not Feed.objects.exists()
+
+
+def test_it_sets_the_lookback_window_and_time_zone_as_the_wizard_does(api, api_mapping):
+    sync_mode = {**pipeline_body()["sync_mode"], "lookback_seconds": 3600, "timezone": "Europe/Berlin"}
+    created = api.post("pipelines", pipeline_body(sync_mode=sync_mode))
+    assert created.status_code == 200, created.content
+    assert created.json()["sync_mode"]["lookback_seconds"] == 3600
+    assert created.json()["sync_mode"]["timezone"] == "Europe/Berlin"
+    feed = Feed.objects.get(slug="crm-users")
+    assert (feed.lookback_seconds, feed.timezone) == (3600, "Europe/Berlin")
+    # A PUT that leaves them out keeps them; one that sets them is audited like the wizard's edit.
+    renamed = api.put("pipelines/crm-users", {"name": "CRM people"})
+    assert renamed.json()["sync_mode"]["lookback_seconds"] == 3600
+    changed = api.put("pipelines/crm-users", {"sync_mode": {"lookback_seconds": 0, "timezone": "UTC"}})
+    assert changed.status_code == 200, changed.content
+    feed.refresh_from_db()
+    assert (feed.lookback_seconds, feed.timezone) == (0, "UTC")
+    edit = AuditEntry.objects.filter(action="edit").first()
+    assert edit.changes["lookback_seconds"] == [3600, 0]
+    assert edit.changes["timezone"] == ["Europe/Berlin", "UTC"]
+
+
+def test_it_describes_lookback_and_time_zone_in_the_schema(db):
+    sync_mode = Client().get("/platform/v2/openapi.json").json()["components"]["schemas"]["SyncMode"]
+    lookback = sync_mode["properties"]["lookback_seconds"]
+    assert (lookback["minimum"], lookback["maximum"], lookback["multipleOf"]) == (0, 2592000, 60)
+    assert sync_mode["properties"]["timezone"]["default"] == "UTC"
+
+
+def test_it_filters_runs_by_their_logical_date(api, api_pipeline):
+    feed = Feed.objects.get(slug="crm-users")
+    scheduled = SyncRun.objects.create(
+        feed=feed,
+        kind="scheduled",
+        state=RunState.SUCCEEDED,
+        logical_date=datetime(2026, 1, 10, tzinfo=UTC),
+    )
+    manual = SyncRun.objects.create(
+        feed=feed, state=RunState.SUCCEEDED, queued_at=datetime(2026, 3, 10, tzinfo=UTC)
+    )
+
+    # The scheduled run was queued today, but it stands for January 10th.
+    def ids(**query):
+        return [r["id"] for r in api.get("pipelines/crm-users/runs", **query).json()["items"]]
+
+    assert ids(endDate="2026-02-01T00:00:00Z") == [scheduled.pk]
+    assert ids(startDate="2026-02-01T00:00:00Z") == [manual.pk]
+    assert ids(startDate="2026-01-10T00:00:00Z", endDate="2026-01-10T00:00:00Z") == [scheduled.pk]
+    assert ids(endDate="2026-01-09T23:59:59Z") == []
+
+
+def test_it_reports_a_faulted_pipeline_with_its_errors(api, api_pipeline):
+    Feed.objects.filter(slug="crm-users").update(
+        status=Health.FAULTED, errors=[{"message": "The column “updated_at” is gone from the model."}]
+    )
+    errors = [{"message": "The column “updated_at” is gone from the model."}]
+    pipeline = api.get("pipelines/crm-users").json()
+    assert pipeline["status"] == "faulted" and pipeline["errors"] == errors
+    report = api.get("pipelines/crm-users/report").json()
+    assert report["status"] == "faulted" and report["errors"] == errors
+    assert report["state"] == "active" and report["latest_run"] is None
+
+
+# --- field transformations: the rest of the resource ------------------------------------------------
+
+
+def test_it_gets_one_field_transformation_and_answers_409_for_a_taken_id(api, api_mapping):
+    assert api.get("field-transformations/users-mapping").json() == api_mapping
+    taken = api.post("field-transformations", {**api_mapping, "name": "Again"})
+    assert taken.status_code == 409
+    assert taken.json()["errors"][0]["code"] == "conflict"
+    assert FieldTransformation.objects.get(slug="users-mapping").name == "Users mapping"
+    assert api.get("field-transformations/nowhere").status_code == 404
+
+
+def test_it_deletes_an_unused_field_transformation_for_admins(api, api_as, api_mapping):
+    assert api_as(Role.EDITOR).delete("field-transformations/users-mapping").status_code == 403
+    assert api.delete("field-transformations/users-mapping").status_code == 204
+    assert api.get("field-transformations/users-mapping").status_code == 404
+    assert not FieldTransformation.objects.exists()
+    assert AuditEntry.objects.filter(action="delete mapping", target="Users mapping").exists()
+
+
+# --- viewers read and change nothing ----------------------------------------------------------------
+
+
+def test_it_refuses_a_viewers_trigger_and_creates(api_as, api_pipeline, api_mapping):
+    viewer = api_as(Role.VIEWER)
+    assert viewer.post("pipelines/crm-users/trigger").status_code == 403
+    assert not SyncRun.objects.exists()
+    creates = {
+        "data-models": {"id": "other", "name": "Other", "sql_query": "SELECT 1", "connection_id": "demo"},
+        "field-transformations": {**api_mapping, "id": "other", "name": "Other"},
+        "pipelines": pipeline_body(id="other", name="Other"),
+    }
+    for path, body in creates.items():
+        response = viewer.post(path, body)
+        assert response.status_code == 403, path
+        assert response.json()["errors"][0]["code"] == "forbidden"
+    assert not Feed.objects.filter(slug="other").exists()
+    assert not FieldTransformation.objects.filter(slug="other").exists()

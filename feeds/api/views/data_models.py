@@ -37,6 +37,12 @@ def _save(caller: Caller, body: dict, model: DataModel | None) -> DataModel:
     slug = s.object_id(body, model.slug if model else None)
     name = s.text(body, "name")
     s.choice(body.get("type", "sql"), ("sql",), "type")
+    if body.get("state", "active") != "active":
+        # Not stored: a data model is only SQL; what stops syncing is a paused pipeline.
+        raise Invalid(
+            "A data model's state is always “active”; to stop syncing, pause the pipelines that use it.",
+            field="state",
+        )
     sql = s.text(body, "sql_query", limit=100_000)
     timestamp_field = body.get("timestamp_field")
     if timestamp_field is not None and not isinstance(timestamp_field, str):

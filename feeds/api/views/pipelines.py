@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 
 from feeds.accounts.models import Role
@@ -87,13 +88,15 @@ def report(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> H
 @endpoint(GET=Role.VIEWER)
 def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
     feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    runs = SyncRun.objects.filter(feed=feed).order_by("-pk")
+    # Bounds on the run's logical date (its schedule slot), as mParticle's; a manual run has none: when queued.
+    runs = SyncRun.objects.filter(feed=feed).annotate(logical=Coalesce("logical_date", "queued_at"))
+    runs = runs.order_by("-pk")
     start = s.datetime_value(request.GET.get("startDate"), "startDate")
     end = s.datetime_value(request.GET.get("endDate"), "endDate")
     if start is not None:
-        runs = runs.filter(queued_at__gte=start)
+        runs = runs.filter(logical__gte=start)
     if end is not None:
-        runs = runs.filter(queued_at__lte=end)
+        runs = runs.filter(logical__lte=end)
     page_number, page_size = _int(request, "currentPage", 1), _int(request, "pageSize", 20)
     page_size = min(page_size, MAX_PAGE_SIZE)
     paginator = Paginator(runs, page_size)
