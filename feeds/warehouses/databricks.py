@@ -504,6 +504,9 @@ class DatabricksWarehouse:
         "integer",
     )
     fields: ClassVar[tuple[ConfigField, ...]] = (
+        # The setup guide calls this "provider name", but the Delta Sharing protocol addresses
+        # tables as share.schema.table and this value is sent as the share: so it is labelled
+        # "Share". The key stays "provider" so saved configurations keep working.
         ConfigField(
             "provider",
             "Share",
@@ -520,9 +523,6 @@ class DatabricksWarehouse:
             validate=_validate_name("schema"),
         ),
         ConfigField(
-        # The setup guide calls this "provider name", but the Delta Sharing protocol addresses
-        # tables as share.schema.table and this value is sent as the share: so it is labelled
-        # "Share". The key stays "provider" so saved configurations keep working.
             "profile_file",
             "Activation profile (.share file)",
             kind="file",

@@ -413,6 +413,8 @@ GRANT ROLE {role} TO USER {user};"""
             "client_session_keep_alive": False,
             # Each prefetched result chunk is held as Arrow; two keep reads fast and small.
             "client_prefetch_threads": 2,
+            # Without it Arrow turns NUMBER(p,s) into float64 and decimals lose digits.
+            "arrow_number_to_decimal": True,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
         }
         kwargs.update(self._auth_kwargs())
@@ -420,8 +422,6 @@ GRANT ROLE {role} TO USER {user};"""
             kwargs["host"] = c["host"]
         if c.get("port"):
             kwargs["port"] = int(c["port"])
-            # Without it Arrow turns NUMBER(p,s) into float64 and decimals lose digits.
-            "arrow_number_to_decimal": True,
         if c.get("protocol"):
             kwargs["protocol"] = c["protocol"]
         return kwargs
