@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 from sqlglot import exp
 
@@ -122,12 +123,32 @@ POSTGRES_ITERATOR_TYPES: tuple[str, ...] = (
 )
 
 
+# The column types a timestamp field (the Sync Start Date's column) may have.
+TIME_TYPES = frozenset({FieldType.TIMESTAMP_TZ, FieldType.TIMESTAMP, FieldType.DATE})
+
+
+@dataclass(frozen=True)
+class Since:
+    """A filter on the data model's timestamp field when it is not the iterator: `column >= value`
+    (the Sync Start Date), and `column <= until` too for a historical backfill window.
+
+    Bounds are instants (aware datetimes); ReadWindow.since_values() gives them as the column
+    compares them. `type` is the column's FieldType (one of TIME_TYPES).
+    """
+
+    column: str
+    type: str
+    value: datetime
+    until: datetime | None = None
+
+
 @dataclass(frozen=True)
 class ReadWindow:
-    """Which rows a read returns: `lower <= iterator <= upper`, ordered by the iterator.
+    """Which rows a read returns: `lower <= iterator <= upper` (and `since`), ordered by the iterator.
 
     Both bounds are optional; bounds are Python values of the iterator's kind. For a column
     without zone, aware bounds are compared as wall-clock time in `timezone` (UTC by default).
+    An empty `iterator` (a full sync with a Sync Start Date) means no iterator bounds and no order.
     """
 
     iterator: str
@@ -135,10 +156,31 @@ class ReadWindow:
     lower: datetime | date | int | None = None
     upper: datetime | date | int | None = None
     timezone: str = "UTC"
+    since: Since | None = None
 
     @property
     def kind(self) -> IteratorKind:
         return iterator_kind(self.iterator_type)
+
+    def since_values(self) -> list[datetime | date]:
+        """Return the `since` bounds (value, then until if set) typed for the timestamp column.
+
+        Zoned columns get aware datetimes, zoneless ones wall-clock time in `timezone`, dates the
+        day in `timezone`; so a provider binds them as they are, like the iterator bounds.
+        """
+        if self.since is None:
+            return []
+        moments = [m for m in (self.since.value, self.since.until) if m is not None]
+        return [_as_column(m, self.since.type, self.timezone) for m in moments]
+
+
+def _as_column(moment: datetime, column_type: str, zone: str) -> datetime | date:
+    local = moment.astimezone(ZoneInfo(zone))
+    if column_type == FieldType.DATE:
+        return local.date()
+    if column_type == FieldType.TIMESTAMP:
+        return local.replace(tzinfo=None)
+    return moment
 
 
 @dataclass(frozen=True)
@@ -222,14 +264,17 @@ def wrap_model(
     window: ReadWindow | None = None,
     lower_param: str | None = None,
     upper_param: str | None = None,
+    since_param: str | None = None,
+    until_param: str | None = None,
     limit: int | None = None,
 ) -> str:
     """Return `SELECT * FROM (<model>) AS wsync_model [WHERE ...] [ORDER BY ...] [LIMIT n]`.
 
     The model goes in verbatim (re-rendering it through sqlglot could change what the user wrote,
     e.g. casts or functions), minus a trailing “;”; only the outer query is built here. Bounds are
-    driver placeholders passed in by the provider, never literals. Anything but one read-only
-    SELECT raises WarehouseError here, at the boundary, whatever path the SQL took.
+    driver placeholders passed in by the provider, never literals, in this order: iterator lower,
+    upper, then window.since_values(). Anything but one read-only SELECT raises WarehouseError
+    here, at the boundary, whatever path the SQL took.
     """
     from feeds.warehouses.sqlcheck import check_select
 
@@ -239,18 +284,39 @@ def wrap_model(
     model = sql.strip().rstrip(";").rstrip()
     parts = [f"SELECT * FROM (\n{model}\n) AS wsync_model"]
     if window is not None:
-        column = exp.column(window.iterator, table="wsync_model", quoted=True).sql(dialect=dialect)
+        column = _model_column(window.iterator, dialect)
         bounds = []
-        if window.lower is not None and lower_param:
+        if window.iterator and window.lower is not None and lower_param:
             bounds.append(f"{column} >= {lower_param}")
-        if window.upper is not None and upper_param:
+        if window.iterator and window.upper is not None and upper_param:
             bounds.append(f"{column} <= {upper_param}")
+        bounds += _since_bounds(window.since, dialect, since_param, until_param)
         if bounds:
             parts.append("WHERE " + " AND ".join(bounds))
-        parts.append(f"ORDER BY {column}")
+        if window.iterator:
+            parts.append(f"ORDER BY {column}")
     if limit is not None:
         parts.append(f"LIMIT {int(limit)}")
     return "\n".join(parts)
+
+
+def _model_column(name: str, dialect: str) -> str:
+    return exp.column(name, table="wsync_model", quoted=True).sql(dialect=dialect)
+
+
+def _since_bounds(
+    since: Since | None, dialect: str, since_param: str | None, until_param: str | None
+) -> list[str]:
+    if since is None:
+        return []
+    if not since_param or (since.until is not None and not until_param):
+        # Dropping the filter would silently read history the user asked to leave out.
+        raise ValueError("This provider passes no placeholder for the timestamp-field filter.")
+    column = _model_column(since.column, dialect)
+    bounds = [f"{column} >= {since_param}"]
+    if since.until is not None:
+        bounds.append(f"{column} <= {until_param}")
+    return bounds
 
 
 def guard_host(host: str, *, field: str = "host") -> None:

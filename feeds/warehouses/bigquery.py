@@ -275,6 +275,15 @@ def _parameter(name: str, value: Any, window: ReadWindow) -> Any:
     return bigquery.ScalarQueryParameter(name, _PARAM_TYPES.get(kind, "INT64"), value)
 
 
+def _typed_parameter(name: str, value: Any) -> Any:
+    """Return a query parameter for a timestamp-field bound (already typed for its column)."""
+    from google.cloud import bigquery
+
+    if isinstance(value, datetime):
+        return bigquery.ScalarQueryParameter(name, "TIMESTAMP" if value.tzinfo else "DATETIME", value)
+    return bigquery.ScalarQueryParameter(name, "DATE", value)
+
+
 class BigQueryWarehouse:
     kind: ClassVar[str] = "bigquery"
     label: ClassVar[str] = "Google BigQuery"
@@ -411,8 +420,16 @@ TO "serviceAccount:{account}";"""
             for name, value in (("wsync_lower", window.lower), ("wsync_upper", window.upper)):
                 if value is not None:
                     params.append(_parameter(name, value, window))
+            for name, value in zip(("wsync_since", "wsync_until"), window.since_values(), strict=False):
+                params.append(_typed_parameter(name, value))
         query = wrap_model(
-            sql, self.dialect, window=window, lower_param="@wsync_lower", upper_param="@wsync_upper"
+            sql,
+            self.dialect,
+            window=window,
+            lower_param="@wsync_lower",
+            upper_param="@wsync_upper",
+            since_param="@wsync_since",
+            until_param="@wsync_until",
         )
         try:
             job = self.client().query(query, job_config=self._job_config(query_parameters=params))

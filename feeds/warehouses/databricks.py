@@ -447,7 +447,22 @@ def _filter(batch: pa.RecordBatch, index: int, window: ReadWindow) -> pa.RecordB
         if bound is not None:
             test = compare(column, pa.scalar(_bound(bound, window.kind, window.timezone), type=column.type))
             mask = test if mask is None else pc.and_(mask, test)
-    return batch if mask is None else batch.filter(mask)
+    return _since_filter(batch if mask is None else batch.filter(mask), window)
+
+
+def _since_filter(batch: pa.RecordBatch, window: ReadWindow) -> pa.RecordBatch:
+    """Keep the rows inside the window's timestamp-field filter (the Sync Start Date, a backfill window)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if window.since is None:
+        return batch
+    column = batch.column(window.since.column)
+    mask = None
+    for value, compare in zip(window.since_values(), (pc.greater_equal, pc.less_equal), strict=False):
+        test = compare(column, pa.scalar(value, type=column.type))
+        mask = test if mask is None else pc.and_(mask, test)
+    return batch.filter(mask)
 
 
 def _stat(value: Any, kind: IteratorKind, *, widen: bool) -> Any:
@@ -684,8 +699,10 @@ class DatabricksWarehouse:
                 listing = client.list_files_in_table(self._table(ref))
             fields = table_fields(listing.metadata, ref)
             columns = tuple(f.column for f in fields)
-            if window is None:
+            if window is None or not window.iterator:  # no iterator: a full read, unordered
                 batches = self._batches(listing.add_files, fields, READ_TIMEOUT_S)
+                if window is not None:
+                    batches = (_since_filter(b, window) for b in batches)
                 rows = itertools.chain.from_iterable(batch_rows(b, fields) for b in batches)
                 yield from _pages(rows, columns, page_size)
                 return

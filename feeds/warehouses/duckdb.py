@@ -106,7 +106,15 @@ class DuckDBWarehouse:
         return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
 
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
-        query = wrap_model(sql, self.dialect, window=window, lower_param="?", upper_param="?")
+        query = wrap_model(
+            sql,
+            self.dialect,
+            window=window,
+            lower_param="?",
+            upper_param="?",
+            since_param="?",
+            until_param="?",
+        )
         with self._connect() as connection:
             columns, reader = self._reader(connection, query, self._params(window), page_size)
             # Batches end at row-group boundaries too, so they are re-cut to exact pages.
@@ -175,7 +183,7 @@ class DuckDBWarehouse:
             # A column without zone compares as wall-clock time in the feed's zone; DuckDB would
             # cast an aware parameter through the session zone instead, so pass wall-clock values.
             bounds = [_wall_clock(b, window.timezone) for b in bounds]
-        return bounds
+        return bounds + window.since_values()
 
     @staticmethod
     def _error(error: Exception) -> WarehouseError:

@@ -92,6 +92,7 @@ def clean_rows(
 
 
 LOWER, UPPER = "__wsync_lower__", "__wsync_upper__"
+SINCE, UNTIL = "__wsync_since__", "__wsync_until__"
 
 
 def parse_model(sql: str, dialect: str, **kwargs: Any) -> str:
@@ -114,21 +115,34 @@ def bind_window(
     Both drivers read `%` as a placeholder marker once parameters are passed, so the model's own
     `%` (LIKE patterns) are doubled before the bound placeholders are put in.
     """
-    query = parse_model(sql, dialect, window=window, lower_param=LOWER, upper_param=UPPER)
-    if window is None or (window.lower is None and window.upper is None):
+    query = parse_model(
+        sql,
+        dialect,
+        window=window,
+        lower_param=LOWER,
+        upper_param=UPPER,
+        since_param=SINCE,
+        until_param=UNTIL,
+    )
+    if window is None or (window.lower is None and window.upper is None and window.since is None):
         return query, None
-    column = next((c for c in columns if c.name == window.iterator), None)
-    if column is None:
-        raise WarehouseError(
-            f"The model has no column named “{window.iterator}”; pick the iterator column again.",
-            permanent=True,
-        )
     query = query.replace("%", "%%")
     params: list[Any] = []
-    for token, bound in ((LOWER, window.lower), (UPPER, window.upper)):
-        if bound is not None:
-            query = query.replace(token, "%s")
-            params.append(wall_clock(bound, column, window.timezone))
+    if window.lower is not None or window.upper is not None:
+        column = next((c for c in columns if c.name == window.iterator), None)
+        if column is None:
+            raise WarehouseError(
+                f"The model has no column named “{window.iterator}”; pick the iterator column again.",
+                permanent=True,
+            )
+        for token, bound in ((LOWER, window.lower), (UPPER, window.upper)):
+            if bound is not None:
+                query = query.replace(token, "%s")
+                params.append(wall_clock(bound, column, window.timezone))
+    # The timestamp-field bounds come typed for their column (ReadWindow.since_values).
+    for token, value in zip((SINCE, UNTIL), window.since_values(), strict=False):
+        query = query.replace(token, "%s")
+        params.append(value)
     return query, params
 
 

@@ -326,6 +326,13 @@ def _binding(value: Any, window: ReadWindow) -> Any:
     return ("TIMESTAMP_TZ", value)
 
 
+def _typed_binding(value: Any) -> Any:
+    """Return a qmark binding for a timestamp-field bound (already typed for its column)."""
+    if isinstance(value, datetime):
+        return ("TIMESTAMP_TZ" if value.tzinfo else "TIMESTAMP_NTZ", value)
+    return value
+
+
 class SnowflakeWarehouse:
     kind: ClassVar[str] = "snowflake"
     label: ClassVar[str] = "Snowflake"
@@ -501,7 +508,16 @@ GRANT ROLE {role} TO USER {user};"""
         params: list[Any] = []
         if window is not None:
             params = [_binding(v, window) for v in (window.lower, window.upper) if v is not None]
-        query = wrap_model(sql, self.dialect, window=window, lower_param="?", upper_param="?")
+            params += [_typed_binding(v) for v in window.since_values()]
+        query = wrap_model(
+            sql,
+            self.dialect,
+            window=window,
+            lower_param="?",
+            upper_param="?",
+            since_param="?",
+            until_param="?",
+        )
         try:
             cursor = self._connection().cursor()
             cursor.execute(query, params or None)
