@@ -22,9 +22,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from feeds.mapping import MappedPage, compile_mappings, map_page
-from feeds.models import Feed, FeedState, Health, SyncMode
+from feeds.models import Feed, FeedState, SyncMode
 from feeds.profiles.store import apply_batches
-from feeds.sync import fingerprints, queue, windows
+from feeds.sync import fingerprints, health, queue, windows
 from feeds.sync.models import (
     Checkpoint,
     IdentityConflictRecord,
@@ -33,7 +33,7 @@ from feeds.sync.models import (
     RunState,
     SyncRun,
 )
-from feeds.warehouses.base import IteratorKind, Page, ReadWindow, WarehouseError, iterator_kind
+from feeds.warehouses.base import IteratorKind, Page, ReadWindow, Since, WarehouseError, iterator_kind
 from feeds.warehouses.registry import open_warehouse
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class Job:
     kind: IteratorKind | None  # None in full mode
     moves_checkpoint: bool
     checkpoint: Any = None
+    since: Since | None = None  # the Sync Start Date on the timestamp field, when it applies
     data_min: Any = None
     data_max: Any = None
     compiled: Any = None
@@ -83,6 +84,8 @@ def run(run_id: int) -> None:
         return
     except Paused:
         _finish(sync_run, token, _paused_state(sync_run), error="The feed was paused during this run.")
+    except health.ConnectionFailed as error:
+        _fail(sync_run, token, error.message, permanent=True, connection_id=sync_run.feed.connection_id)
     except WarehouseError as error:
         _fail(sync_run, token, error.message, permanent=error.permanent)
     except DatabaseError as error:
@@ -93,8 +96,7 @@ def run(run_id: int) -> None:
         log.exception("run %s failed", run_id)
         _fail(sync_run, token, "wsync stopped on an unexpected error; the details are in the worker log.")
     else:
-        _finish(sync_run, token, RunState.SUCCEEDED)
-        _mark_healthy(sync_run.feed)
+        _succeed(sync_run, token)
     queue.dispatch_waiting(sync_run.feed_id)
 
 
@@ -124,7 +126,10 @@ def _execute(job: Job) -> None:
         raise WarehouseError(
             "The feed has no connection, data model or mapping; finish its setup.", permanent=True
         )
-    window = _window(job)
+    if not feed.connection.is_active:
+        raise WarehouseError(health.inactive_message(feed.connection), permanent=True)
+    window = _full_window(job) if job.kind is None else _window(job)
+    _start(job)
     provider = open_warehouse(feed.connection.provider, feed.connection.warehouse_config())
     try:
         pages = iter(provider.read(feed.data_model.sql, window, page_size=settings.WSYNC_PAGE_SIZE))
@@ -135,28 +140,102 @@ def _execute(job: Job) -> None:
             if page is None:
                 break
             _page(job, page)
+    except WarehouseError as error:
+        if error.permanent and health.from_connection(provider, feed.connection, error):
+            raise health.ConnectionFailed(error.message) from error
+        raise
     finally:
         provider.close()
 
 
-def _window(job: Job) -> ReadWindow | None:
-    """Return the run's read window (None in full mode) and record it on the run."""
-    if job.kind is None:
-        return None
-    feed, sync_run, kind = job.feed, job.run, job.kind
-    saved = sync_run.window or {}
-    upper = windows.decode(saved.get("upper"), kind) if "upper" in saved else _now_bound(feed, kind)
-    if sync_run.kind == RunKind.BACKFILL:
-        lower = windows.decode(saved.get("lower"), kind)
-    else:
-        job.checkpoint = _checkpoint_value(feed, kind)
-        lower = _lower(feed, kind, job.checkpoint)
-    SyncRun.objects.filter(pk=sync_run.pk).update(
-        window={"lower": windows.encode(lower), "upper": windows.encode(upper)},
-        window_from=windows.display(lower),
-        window_to=windows.display(upper),
+def _start(job: Job) -> None:
+    """Record the run's mode and, for a full run, its expected row count: the last full run's (an estimate).
+
+    Incremental runs leave it unknown: only a count query on the warehouse could tell.
+    """
+    full = job.kind is None
+    total = None
+    if full:
+        last = SyncRun.objects.filter(feed=job.feed, sync_mode=SyncMode.FULL, state=RunState.SUCCEEDED)
+        total = last.exclude(pk=job.run.pk).order_by("-pk").values_list("rows_read", flat=True).first()
+    SyncRun.objects.filter(pk=job.run.pk).update(
+        sync_mode=SyncMode.FULL if full else SyncMode.INCREMENTAL,
+        total_rows=total,
+        total_rows_estimated=total is not None,
     )
-    return ReadWindow(feed.iterator, feed.iterator_type, lower, upper, feed.timezone)
+
+
+def _full_window(job: Job) -> ReadWindow | None:
+    """Return a full run's window: only the Sync Start Date on the timestamp field (None without one)."""
+    feed = job.feed
+    since = windows.since(feed, "", feed.from_time)
+    if since is None:
+        return None
+    _record_window(job.run, None, None, since)
+    return ReadWindow("", "", timezone=feed.timezone, since=since)
+
+
+def _window(job: Job) -> ReadWindow:
+    """Return an incremental run's read window and record it on the run."""
+    feed, sync_run, kind = job.feed, job.run, job.kind
+    assert kind is not None
+    saved = sync_run.window or {}
+    if sync_run.kind == RunKind.BACKFILL:
+        lower, upper, since = _backfill_bounds(feed, kind, saved)
+    else:
+        upper = windows.decode(saved["upper"], kind) if "upper" in saved else _now_bound(feed, kind)
+        checkpoint = _checkpoint(feed)
+        job.checkpoint = windows.decode(checkpoint.value, kind) if checkpoint else None
+        lower, since = _start_bounds(feed, kind, checkpoint, job.checkpoint)
+        job.since = since
+    _record_window(sync_run, lower, upper, since)
+    return ReadWindow(feed.iterator, feed.iterator_type, lower, upper, feed.timezone, since)
+
+
+def _backfill_bounds(feed: Feed, kind: IteratorKind, saved: dict) -> tuple[Any, Any, Since | None]:
+    """Return a backfill window: on the timestamp field when it was made so, else on the iterator."""
+    if "since" not in saved:
+        return windows.decode(saved.get("lower"), kind), windows.decode(saved.get("upper"), kind), None
+    start, end = (windows.decode(saved.get(k), IteratorKind.TIMESTAMP) for k in ("since", "until"))
+    since = windows.since(feed, "", start, end)  # type: ignore[arg-type]
+    if since is None:
+        raise WarehouseError(
+            "This historical window reads the data model's timestamp field, which is no longer set. "
+            "Pick the timestamp field again on the data model step.",
+            permanent=True,
+            field="timestamp_field",
+        )
+    return None, None, since
+
+
+def _start_bounds(
+    feed: Feed, kind: IteratorKind, checkpoint: Checkpoint | None, value: Any
+) -> tuple[Any, Since | None]:
+    """Return where a main run starts on the iterator, and the Sync Start Date filter if it applies.
+
+    The filter applies to the first load (no checkpoint yet) and, when that load was interrupted
+    (paused, failed), to the runs that finish it, so an interruption changes nothing.
+    """
+    if value is not None:
+        lower = windows.minus_lookback(value, kind, feed.lookback_seconds)
+        pending = checkpoint is not None and checkpoint.initial_load
+        return lower, windows.since(feed, feed.iterator, feed.from_time) if pending else None
+    since = windows.since(feed, feed.iterator, feed.from_time)
+    if since is not None or feed.from_time is None:
+        return None, since
+    # The timestamp field is the iterator (or unset): the iterator's lower bound is the start date.
+    return windows.from_instant(feed.from_time, kind, feed.timezone), None
+
+
+def _record_window(sync_run: SyncRun, lower: Any, upper: Any, since: Since | None) -> None:
+    window = {"lower": windows.encode(lower), "upper": windows.encode(upper)}
+    if since is not None:
+        window.update(since=windows.encode(since.value), until=windows.encode(since.until))
+        lower = since.value if lower is None else lower
+        upper = since.until if upper is None else upper
+    SyncRun.objects.filter(pk=sync_run.pk).update(
+        window=window, window_from=windows.display(lower), window_to=windows.display(upper)
+    )
 
 
 def _now_bound(feed: Feed, kind: IteratorKind) -> Any:
@@ -164,22 +243,14 @@ def _now_bound(feed: Feed, kind: IteratorKind) -> Any:
     return windows.from_instant(timezone.now(), kind, feed.timezone)
 
 
-def _checkpoint_value(feed: Feed, kind: IteratorKind) -> Any:
+def _checkpoint(feed: Feed) -> Checkpoint | None:
     checkpoint = Checkpoint.objects.filter(feed=feed).first()
     if checkpoint is None or (checkpoint.iterator, checkpoint.iterator_type) != (
         feed.iterator,
         feed.iterator_type,
     ):
         return None  # a changed iterator starts over from the historical start
-    return windows.decode(checkpoint.value, kind)
-
-
-def _lower(feed: Feed, kind: IteratorKind, checkpoint: Any) -> Any:
-    if checkpoint is not None:
-        return windows.minus_lookback(checkpoint, kind, feed.lookback_seconds)
-    if feed.from_time is not None:
-        return windows.from_instant(feed.from_time, kind, feed.timezone)
-    return None
+    return checkpoint
 
 
 def _page(job: Job, page: Page) -> None:
@@ -365,6 +436,7 @@ def _advance(job: Job, bounds: tuple[Any, Any] | None) -> None:
             "iterator_type": job.feed.iterator_type,
             "value": windows.encode(high),
             "run": job.run,
+            "initial_load": job.since is not None,
         },
     )
 
@@ -403,8 +475,25 @@ def _finish(sync_run: SyncRun, token: str, state: str, **fields: Any) -> None:
     )
 
 
-def _fail(sync_run: SyncRun, token: str, message: str, *, permanent: bool = False) -> None:
-    """Fail the run; plan a retry for a passing problem, fault the feed for a permanent one."""
+def _succeed(sync_run: SyncRun, token: str) -> None:
+    """Finish the run; a run that carried the Sync Start Date filter has finished the first load."""
+    with transaction.atomic():
+        _finish(sync_run, token, RunState.SUCCEEDED)
+        window = SyncRun.objects.filter(pk=sync_run.pk).values_list("window", flat=True).first() or {}
+        if sync_run.kind != RunKind.BACKFILL and "since" in window:
+            Checkpoint.objects.filter(feed_id=sync_run.feed_id).update(initial_load=False)
+    health.heal(sync_run.feed)
+
+
+def _fail(
+    sync_run: SyncRun,
+    token: str,
+    message: str,
+    *,
+    permanent: bool = False,
+    connection_id: int | None = None,
+) -> None:
+    """Fail the run; plan a retry for a passing problem, fault the feed (and connection) for a permanent one."""
     attempt = SyncRun.objects.filter(pk=sync_run.pk).values_list("attempt", flat=True).first() or 1
     retry_at = None
     if not permanent and attempt < MAX_ATTEMPTS:
@@ -413,8 +502,4 @@ def _fail(sync_run: SyncRun, token: str, message: str, *, permanent: bool = Fals
         sync_run, token, RunState.FAILED, error=message, error_permanent=permanent, next_retry_at=retry_at
     )
     if permanent:
-        Feed.objects.filter(pk=sync_run.feed_id).update(status=Health.FAULTED, errors=[{"message": message}])
-
-
-def _mark_healthy(feed: Feed) -> None:
-    Feed.objects.filter(pk=feed.pk, status=Health.FAULTED).update(status=Health.HEALTHY, errors=[])
+        health.fault(sync_run.feed_id, connection_id, message)

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from feeds.models import Feed
+from feeds.models import Feed, SyncMode
 
 
 class RunKind(models.TextChoices):
@@ -59,7 +59,11 @@ class SyncRun(models.Model):
     profiles_unchanged = models.BigIntegerField(default=0)
     events_written = models.BigIntegerField(default=0)
     identity_conflicts = models.BigIntegerField(default=0)
+    # How many rows the run should read, when known at its start; an estimate when total_rows_estimated
+    # (a full run expects what the feed's last full run read).
     total_rows = models.BigIntegerField(null=True, blank=True)
+    total_rows_estimated = models.BooleanField(default=False)
+    sync_mode = models.CharField(max_length=16, choices=SyncMode.choices, blank=True)  # set at run start
     timings = models.JSONField(default=dict, blank=True)  # seconds spent in read / map / write / commit
     error = models.TextField(blank=True)  # plain words, never credentials
     error_permanent = models.BooleanField(default=False)
@@ -204,6 +208,9 @@ class Checkpoint(models.Model):
     iterator_type = models.CharField(max_length=40)
     value = models.JSONField(null=True, blank=True)  # encoded per the iterator kind (windows.py)
     run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # True while the first load, filtered by the Sync Start Date on the timestamp field, has not finished:
+    # the runs that finish it keep the filter, so an interrupted first load ends as an uninterrupted one.
+    initial_load = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

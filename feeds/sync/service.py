@@ -51,6 +51,7 @@ def activate(feed: Feed, user: Any) -> None:
         reschedule(feed, initial=True)
         if first_time:
             _queue_backfill(feed, user)
+        _due_run(feed)  # an initial sync whose time has passed runs at once, not at the next slot
         queue.dispatch_waiting(feed.pk)
 
 
@@ -82,10 +83,16 @@ def _mapping_problems(feed: Feed) -> list[str]:
 
 
 def reschedule(feed: Feed, *, initial: bool = False) -> None:
-    """Recompute the feed's next run time and keep its django-q2 Schedule in step (after any settings change)."""
+    """Recompute the feed's next run time and keep its django-q2 Schedule in step (after any settings change).
+
+    `initial` (activation) arms a Once feed, and an Interval feed whose initial sync has not come
+    due yet runs it at its time, or at once when that time has passed (later runs stay anchored).
+    """
     now = timezone.now()
     if feed.schedule_type == ScheduleType.ONCE:
         due = (feed.schedule_start or now) if initial else None
+    elif initial and _initial_sync_pending(feed, now):
+        due = feed.schedule_start
     else:
         due = scheduling.next_due(feed, now, inclusive=True)
     FeedSchedule.objects.update_or_create(feed=feed, defaults={"next_run_at": due})
@@ -93,6 +100,16 @@ def reschedule(feed: Feed, *, initial: bool = False) -> None:
         scheduling.ensure_poller(feed)
     else:
         scheduling.remove_poller(feed.pk)
+
+
+def _initial_sync_pending(feed: Feed, now: datetime) -> bool:
+    """Return True for an Interval feed whose initial date and time has passed but never came due."""
+    start, end = feed.schedule_start, feed.schedule_end
+    if feed.schedule_type != ScheduleType.INTERVAL or start is None or start > now:
+        return False
+    if end is not None and end < now:
+        return False  # the whole schedule is over
+    return not FeedSchedule.objects.filter(feed=feed, last_due_at__isnull=False).exists()
 
 
 def pause(feed: Feed, user: Any) -> None:
@@ -169,24 +186,34 @@ def _enqueue(
 
 
 def _queue_backfill(feed: Feed, user: Any) -> None:
-    """Split history from the feed's historical start to now into windows run as separate tasks."""
+    """Split history from the feed's historical start to now into windows run as separate tasks.
+
+    The windows are of the timestamp field (of the iterator when that is the timestamp field).
+    """
     days = getattr(settings, "WSYNC_BACKFILL_WINDOW_DAYS", 30)
     if feed.sync_mode != SyncMode.INCREMENTAL or feed.from_time is None or not days:
         return
     kind = iterator_kind(feed.iterator_type)
     if kind is IteratorKind.NUMBER:
-        return
+        return  # no clock to split at: the first main run reads the history instead
     now = timezone.now()
+    by_field = _has_timestamp_field(feed)
     runs = []
+    lower: windows.Bound | None
+    upper: windows.Bound | None
     for lower_at, upper_at in windows.split(feed.from_time, now, days):
-        lower = windows.from_instant(lower_at, kind, feed.timezone)
-        upper = windows.from_instant(upper_at, kind, feed.timezone)
+        if by_field:
+            lower, upper, window = lower_at, upper_at, _since_window(lower_at, upper_at)
+        else:
+            lower = windows.from_instant(lower_at, kind, feed.timezone)
+            upper = windows.from_instant(upper_at, kind, feed.timezone)
+            window = {"lower": windows.encode(lower), "upper": windows.encode(upper)}
         runs.append(
             SyncRun(
                 feed=feed,
                 kind=RunKind.BACKFILL,
                 created_by=user if getattr(user, "pk", None) else None,
-                window={"lower": windows.encode(lower), "upper": windows.encode(upper)},
+                window=window,
                 window_from=windows.display(lower),
                 window_to=windows.display(upper),
             )
@@ -202,6 +229,21 @@ def _queue_backfill(feed: Feed, user: Any) -> None:
             "value": windows.encode(split),
         },
     )
+
+
+def _has_timestamp_field(feed: Feed) -> bool:
+    # The engine checks the field's type when the window runs, and says so in the run's error.
+    name = feed.data_model.timestamp_field if feed.data_model is not None else ""
+    return bool(name) and name != feed.iterator
+
+
+def _since_window(lower_at: datetime, upper_at: datetime) -> dict[str, Any]:
+    return {
+        "lower": None,
+        "upper": None,
+        "since": windows.encode(lower_at),
+        "until": windows.encode(upper_at),
+    }
 
 
 def tick(feed_id: int) -> SyncRun | None:

@@ -1,4 +1,5 @@
-"""Iterator values in each kind: normalising, encoding for JSON, lookback and backfill windows.
+"""Iterator values in each kind: normalising, encoding for JSON, lookback and backfill windows;
+and the data model's timestamp field, which the Sync Start Date and backfill windows filter.
 
 Window bounds are Python values of the iterator's kind (base.iterator_kind): aware datetimes
 for timestamps, dates, and ints for epoch and number iterators.
@@ -9,10 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from feeds.warehouses.base import IteratorKind
+from feeds.warehouses.base import TIME_TYPES, IteratorKind, Since, WarehouseError
+
+if TYPE_CHECKING:
+    from feeds.models import Feed
 
 Bound = datetime | date | int
 
@@ -104,3 +108,32 @@ def split(start: datetime, end: datetime, days: int) -> list[tuple[datetime, dat
         windows.append((lower, upper))
         lower = upper
     return windows
+
+
+def timestamp_field(feed: Feed, iterator: str) -> tuple[str, str] | None:
+    """Return (column, type) of the model's timestamp field unless it is unset or is `iterator`.
+
+    When it is the iterator, the iterator bounds carry the Sync Start Date (as they always did).
+    Raises WarehouseError when the field is no longer a date or time column of the model.
+    """
+    model = feed.data_model
+    name = model.timestamp_field if model is not None else ""
+    if model is None or not name or name == iterator:
+        return None
+    column_type = next((c.get("type") for c in model.columns if c.get("name") == name), None)
+    if column_type not in TIME_TYPES:
+        raise WarehouseError(
+            f"The timestamp field “{name}” is no longer a date or time column of the data model. "
+            "Pick the timestamp field again on the data model step.",
+            permanent=True,
+            field="timestamp_field",
+        )
+    return name, str(column_type)
+
+
+def since(feed: Feed, iterator: str, start: datetime | None, end: datetime | None = None) -> Since | None:
+    """Return the filter `start <= timestamp field (<= end)` when that field is not `iterator`, else None."""
+    column = timestamp_field(feed, iterator) if start is not None else None
+    if column is None or start is None:
+        return None
+    return Since(column[0], column[1], start, end)

@@ -164,6 +164,9 @@ class FlakyWarehouse:
                 raise self.error
             yield page
 
+    def check(self) -> Any:
+        return self.real.check()
+
     def close(self) -> None:
         self.real.close()
 

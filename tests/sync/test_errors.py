@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from feeds.models import Health
+from feeds.models import Connection, Health
 from feeds.sync import engine, service
 from feeds.sync.models import RejectedRow, RunState, SyncRun
 from feeds.warehouses.base import WarehouseError
@@ -78,12 +78,39 @@ def test_it_faults_the_feed_on_a_permanent_error_until_a_run_succeeds(feed, ware
     assert "does not exist" in run.error
     feed.refresh_from_db()
     assert feed.status == Health.FAULTED and feed.errors == [{"message": run.error}]
+    connection.refresh_from_db()  # the file is the connection's setting: the connection is faulted too
+    assert connection.status == Health.FAULTED and connection.errors == [{"message": run.error}]
 
     connection.config = {"path": str(warehouse.path)}
     connection.save()
     assert run_now(feed).state == RunState.SUCCEEDED
     feed.refresh_from_db()
     assert feed.status == Health.HEALTHY and feed.errors == []
+    connection.refresh_from_db()
+    assert connection.status == Health.HEALTHY and connection.errors == []
+
+
+def test_it_faults_only_the_feed_when_the_data_model_is_wrong(feed, warehouse):
+    warehouse.upsert(user_rows(0, 3, T0))
+    warehouse.sql("ALTER TABLE users DROP COLUMN score")  # a column of the model vanished
+    run = run_now(feed)
+
+    assert run.state == RunState.FAILED and run.error_permanent and "score" in run.error
+    feed.refresh_from_db()
+    assert feed.status == Health.FAULTED
+    feed.connection.refresh_from_db()
+    assert feed.connection.status == Health.HEALTHY and feed.connection.errors == []
+
+
+def test_it_does_not_run_a_feed_whose_connection_is_inactive(feed, warehouse, workspace):
+    warehouse.upsert(user_rows(0, 3, T0))
+    Connection.objects.filter(pk=feed.connection_id).update(is_active=False)
+    run = run_now(feed)
+
+    assert run.state == RunState.FAILED and run.error_permanent and run.next_retry_at is None
+    assert run.error.startswith("The connection “Duck” is inactive") and '"state": "active"' in run.error
+    assert run.rows_read == 0 and store_users(workspace) == {}
+    assert Connection.objects.get(pk=feed.connection_id).status == Health.HEALTHY  # inactive, not broken
 
 
 def test_it_records_rejected_rows_with_their_reason_and_key(feed, warehouse):

@@ -189,3 +189,52 @@ def test_it_syncs_a_delta_sharing_table_from_the_historical_start(workspace, del
     assert emails == {f"user{i}@example.com" for i in range(USERS_ROWS - 10, USERS_ROWS + 1)}
     second = _sync(feed)
     assert second.profiles_created == 0 and second.profiles_updated == 0
+
+
+@pytest.mark.django_db
+def test_it_reads_the_sync_start_date_on_the_timestamp_field_of_each_warehouse(workspace, warehouse):
+    from datetime import UTC, datetime
+
+    warehouse.run(
+        f"CREATE TABLE users (customer_id VARCHAR(20), email VARCHAR(100), plan VARCHAR(20), "
+        f"updated_at {warehouse.timestamp_type}, created_at {warehouse.timestamp_type})"
+    )
+    # C1 signed up before the start date but changed after it; C2 and C3 signed up after it.
+    created = {"C1": "2026-01-05 10:00:00+00", "C2": "2026-02-10 10:00:00+00", "C3": "2026-02-11 10:00:00+00"}
+    values = ", ".join(
+        f"('{c}', '{e}', '{p}', TIMESTAMP '{t}', TIMESTAMP '{created[c]}')" for c, e, p, t in ROWS
+    )
+    warehouse.run(f"INSERT INTO users VALUES {values}")
+    created_at = "CREATED_AT" if warehouse.provider == "snowflake" else "created_at"
+    feed = _feed_on(
+        workspace, warehouse, "SELECT customer_id, email, plan, updated_at, created_at FROM users"
+    )
+    feed.data_model.timestamp_field = created_at
+    feed.data_model.save()
+    feed.from_time = datetime(2026, 2, 1, tzinfo=UTC)  # before every updated_at: the iterator cannot tell
+    feed.save()
+
+    first = _sync(feed)
+    assert first.rows_read == 2 and _plans() == {"C2": "free", "C3": "free"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_it_reads_the_sync_start_date_of_a_delta_sharing_table_on_its_timestamp_field(
+    workspace, delta_sharing, mode
+):
+    from datetime import timedelta
+
+    from tests.standins.delta_tables import BASE, USERS_ROWS
+
+    # An integer iterator has no clock: only the timestamp field can carry the start date.
+    warehouse = Warehouse("databricks", delta_sharing.config(), None, "id", "integer", "")
+    feed = _feed_on(workspace, warehouse, "crm.users")
+    feed.data_model.timestamp_field = "updated_at"
+    feed.data_model.save()
+    feed.from_time = BASE + timedelta(seconds=USERS_ROWS - 10)  # the last 11 users
+    if mode == "full":
+        feed.sync_mode, feed.iterator, feed.iterator_type = "full", "", ""
+    feed.save()
+    first = _sync(feed)
+    assert (first.rows_read, first.profiles_created) == (11, 11)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from feeds.models import SyncMode
-from feeds.sync.models import RunState
+from feeds.sync.models import RunState, SyncRun
 from tests.sync.conftest import T0, make_feed, profile_count, run_now, store_users, user_rows
 
 
@@ -62,3 +62,33 @@ def test_it_writes_everything_again_when_the_mapping_changes(full_feed, warehous
     again = run_now(full_feed)
     assert again.profiles_unchanged + again.profiles_updated == 20 and again.rows_mapped == 20
     assert again.profiles_unchanged != 20 or again.profiles_updated == 0
+
+
+def test_it_expects_as_many_rows_as_the_last_full_run_read(full_feed, warehouse, monkeypatch):
+    from feeds.sync import engine
+
+    warehouse.upsert(user_rows(0, 1200, T0))
+    first = run_now(full_feed)
+    assert first.total_rows is None and not first.total_rows_estimated  # nothing to go by yet
+
+    seen = []
+    real_count = engine._count
+
+    def watch(job, *args):
+        real_count(job, *args)
+        seen.append(SyncRun.objects.get(pk=job.run.pk))
+
+    monkeypatch.setattr(engine, "_count", watch)
+    warehouse.upsert(user_rows(1200, 300, T0))
+    second = run_now(full_feed)
+    assert (second.total_rows, second.total_rows_estimated, second.sync_mode) == (1200, True, "full")
+    # While it runs, progress is known: 500 of about 1,200 rows after the first page.
+    assert (seen[0].rows_read, seen[0].total_rows, seen[0].total_rows_estimated) == (500, 1200, True)
+    assert second.rows_read == 1500  # an estimate: the table grew
+
+
+def test_it_leaves_the_total_of_an_incremental_run_unknown(feed, warehouse):
+    warehouse.upsert(user_rows(0, 3, T0))
+    run_now(feed)
+    second = run_now(feed)
+    assert second.total_rows is None and second.sync_mode == "incremental"

@@ -33,10 +33,34 @@ def test_it_activates_a_feed_with_one_named_schedule_and_an_anchored_next_run(dr
     assert draft.state == FeedState.ACTIVE and draft.activated_on is not None
     schedule = Schedule.objects.get(name=f"wsync-feed-{draft.pk}")
     assert schedule.func == "feeds.sync.tasks.tick_feed" and schedule.args == f"({draft.pk},)"
+    # The initial date and time has passed: the initial sync runs at once, for its own slot ...
+    initial = SyncRun.objects.get(feed=draft)
+    assert initial.kind == RunKind.SCHEDULED and initial.state == RunState.QUEUED
+    assert initial.logical_date == datetime(2026, 1, 1, 6, tzinfo=UTC)
+    # ... and the next runs stay anchored on it: initial + k days.
     next_at = FeedSchedule.objects.get(feed=draft).next_run_at
-    assert next_at > timezone.now() - timedelta(seconds=5) and (next_at.hour, next_at.minute) == (6, 0)
+    assert next_at > timezone.now() and (next_at.hour, next_at.minute) == (6, 0)
     service.activate(draft, admin)  # activating again (after a settings change) keeps one schedule
     assert Schedule.objects.filter(name=f"wsync-feed-{draft.pk}").count() == 1
+    assert SyncRun.objects.filter(feed=draft).count() == 1  # and does not run the initial sync again
+
+
+def test_it_runs_an_initial_sync_in_the_future_at_its_time(draft, admin):
+    start = (timezone.now() + timedelta(days=2)).replace(microsecond=0)
+    draft.schedule_start = start
+    draft.save()
+    service.activate(draft, admin)
+    assert not SyncRun.objects.filter(feed=draft).exists()
+    assert FeedSchedule.objects.get(feed=draft).next_run_at == start
+
+
+def test_it_runs_a_once_feed_whose_time_has_passed_at_activation(draft, admin):
+    draft.schedule_type, draft.frequency = ScheduleType.ONCE, ""
+    draft.save()
+    service.activate(draft, admin)
+    run = SyncRun.objects.get(feed=draft)
+    assert run.kind == RunKind.ONCE and run.state == RunState.QUEUED
+    assert service.tick(draft.pk) is None
 
 
 def test_it_refuses_to_activate_an_incomplete_feed(draft, admin):
@@ -89,8 +113,9 @@ def test_it_does_not_run_a_paused_feed_and_resumes_with_one_catch_up_run(feed, a
         schedule_type=ScheduleType.INTERVAL, frequency="hourly", schedule_start=T0
     )
     feed.refresh_from_db()
-    service.activate(feed, admin)
-    service.pause(feed, admin)
+    service.activate(feed, admin)  # the initial sync (its time has passed) is queued at once ...
+    service.pause(feed, admin)  # ... and cancelled by the pause
+    assert SyncRun.objects.get(feed=feed).state == RunState.CANCELLED
     assert not Schedule.objects.filter(name=f"wsync-feed-{feed.pk}").exists()
     FeedSchedule.objects.filter(feed=feed).update(next_run_at=timezone.now() - timedelta(days=3))  # 72 missed
     assert service.tick(feed.pk) is None
@@ -102,7 +127,7 @@ def test_it_does_not_run_a_paused_feed_and_resumes_with_one_catch_up_run(feed, a
     assert catch_up.kind == RunKind.CATCH_UP
     assert FeedSchedule.objects.get(feed=feed).next_run_at > timezone.now()
     assert service.tick(feed.pk) is None  # the missed intervals are not replayed
-    assert SyncRun.objects.filter(feed=feed).count() == 1
+    assert SyncRun.objects.filter(feed=feed).exclude(state=RunState.CANCELLED).count() == 1
     engine.run(catch_up.pk)
     assert store_users(workspace) == warehouse.users()
 
@@ -149,8 +174,11 @@ def test_it_backfills_history_in_windows_that_do_not_block_or_move_the_main_run(
     split = Checkpoint.objects.get(feed=draft).value
     assert backfills[-1].window["upper"] == split
 
-    manual = service.request_run(draft, admin)  # backfills are not "a run in progress"
-    engine.run(manual.pk)
+    # The initial sync (its time has passed) was queued at once: backfills are not "a run in progress".
+    main = SyncRun.objects.get(feed=draft, kind=RunKind.SCHEDULED)
+    engine.run(main.pk)
+    main.refresh_from_db()
+    assert main.state == RunState.SUCCEEDED
     for run in backfills:
         engine.run(run.pk)
         run.refresh_from_db()
@@ -197,7 +225,7 @@ def test_it_queues_a_once_feed_a_single_time(feed, admin):
     Feed.objects.filter(pk=feed.pk).update(schedule_type=ScheduleType.ONCE, activated_on=None)
     feed.refresh_from_db()
     service.activate(feed, admin)
-    first = service.tick(feed.pk)
-    assert first is not None and first.kind == RunKind.ONCE
+    first = SyncRun.objects.get(feed=feed)  # its time (none given: now) has come: queued at once
+    assert first.kind == RunKind.ONCE
     SyncRun.objects.filter(pk=first.pk).update(state=RunState.SUCCEEDED)
     assert service.tick(feed.pk) is None
