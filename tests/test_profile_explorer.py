@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from feeds.models import Environment
-from feeds.profiles.models import Attribute, Event, Identity, Profile
+from feeds.profiles.models import Event, Identity, Profile
 from tests.personas import client_for
 
 
@@ -51,7 +51,8 @@ def test_it_renders_only_the_results_for_htmx_searches(workspace, viewer):
 
 def test_it_shows_attributes_with_lineage_and_events_newest_first(workspace, viewer, active_feed):
     profile = _profile(workspace, 7100001, "ada@example.com")
-    Attribute.objects.create(profile=profile, name="plan", value="pro", feed=active_feed, run_id=7)
+    profile.attributes = {"plan": ["pro", active_feed.pk, 7, "", "2026-11-30T10:00:00+00:00"]}
+    profile.save()
     for day, name in ((1, "older_event"), (2, "newer_event")):
         Event.objects.create(
             workspace=workspace,

@@ -34,6 +34,7 @@ class Attr:
     feed_id: int | None
     run_id: int | None
     order: str  # the source row's iterator value as a sortable key ("" when unknown)
+    at: str | None = None  # when the store got this value (ISO); None until the page is written
 
 
 @dataclass(eq=False)

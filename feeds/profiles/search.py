@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from feeds.accounts.models import Workspace
-from feeds.models import Environment
-from feeds.profiles.models import Event, Identity, Profile
+from feeds.models import Environment, Feed
+from feeds.profiles.models import AttributeFact, Event, Identity, Profile
 
 PROFILES_PER_PAGE = 25
 EVENTS_PER_PAGE = 25
@@ -56,8 +56,16 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
     """Return a profile's identities and attributes, each attribute with its lineage (feed, run, when)."""
     return {
         "identities": list(profile.identities.order_by("identity_type")),
-        "attributes": list(profile.attributes.select_related("feed").order_by("name")),
+        "attributes": _with_feeds(profile.attribute_facts()),
     }
+
+
+def _with_feeds(facts: list[AttributeFact]) -> list[AttributeFact]:
+    """Attach each attribute's feed (one query); a deleted feed leaves None."""
+    feeds = Feed.objects.in_bulk({f.feed_id for f in facts if f.feed_id is not None})
+    for fact in facts:
+        fact.feed = feeds.get(fact.feed_id) if fact.feed_id is not None else None
+    return facts
 
 
 def profile_events(profile: Profile) -> QuerySet[Event]:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from feeds.mapping import Rejection
 from feeds.models import Feed
 from feeds.profiles import sql
-from feeds.profiles.models import Attribute, Event, Identity, Profile
+from feeds.profiles.models import Event, Identity, Profile
 from feeds.profiles.resolve import (
     Attr,
     IdentityConflict,
@@ -35,17 +35,7 @@ from feeds.profiles.resolve import (
     row_identities,
 )
 
-PROFILES, IDENTITIES = Profile._meta.db_table, Identity._meta.db_table
-ATTRIBUTES, EVENTS = Attribute._meta.db_table, Event._meta.db_table
-ATTRIBUTE_COLUMNS = [
-    ("profile_id", "bigint"),
-    ("name", "text"),
-    ("value", "jsonb"),
-    ("feed_id", "bigint"),
-    ("run_id", "bigint"),
-    ("source_order", "text"),
-    ("updated_at", "timestamptz"),
-]
+PROFILES, IDENTITIES, EVENTS = Profile._meta.db_table, Identity._meta.db_table, Event._meta.db_table
 
 
 @dataclass
@@ -67,7 +57,6 @@ def load_state(workspace_id: int, environment: str, batches: list[dict]) -> Stor
     state = StoreState()
     if profiles:
         _load_identities(profiles)
-        _load_attributes(profiles)
     for profile in profiles.values():
         profile.identities_before = dict(profile.identities)
         profile.attributes_before = dict(profile.attributes)
@@ -108,10 +97,20 @@ def _load_profiles(
     by_id, id_params = sql.in_list("id", ids, "bigint")
     by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
     rows = sql.fetch(
-        f"SELECT id, mpid FROM {PROFILES} WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
+        f"SELECT id, mpid, attributes FROM {PROFILES} "
+        f"WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
         [workspace_id, environment, *id_params, *mpid_params],
     )
-    return {pk: ProfileState(pk, mpid, {}, {}) for pk, mpid in rows}
+    return {pk: ProfileState(pk, mpid, {}, _attributes(document)) for pk, mpid, document in rows}
+
+
+def _attributes(document: Any) -> dict[str, Attr]:
+    if isinstance(document, str):  # Django has both SQLite and psycopg hand JSON over as text
+        document = json.loads(document)
+    return {
+        name: Attr(value, feed_id, run_id, order or "", at)
+        for name, (value, feed_id, run_id, order, at) in (document or {}).items()
+    }
 
 
 def _load_identities(profiles: dict[int, ProfileState]) -> None:
@@ -120,18 +119,6 @@ def _load_identities(profiles: dict[int, ProfileState]) -> None:
         f"SELECT profile_id, identity_type, value FROM {IDENTITIES} WHERE {where}", params
     ):
         profiles[profile_id].identities[identity_type] = value
-
-
-def _load_attributes(profiles: dict[int, ProfileState]) -> None:
-    where, params = sql.in_list("profile_id", profiles, "bigint")
-    rows = sql.fetch(
-        f"SELECT profile_id, name, value, feed_id, run_id, source_order FROM {ATTRIBUTES} WHERE {where}",
-        params,
-    )
-    for profile_id, name, value, feed_id, run_id, order in rows:
-        if isinstance(value, str):  # Django has both SQLite and psycopg hand JSON over as text
-            value = json.loads(value)
-        profiles[profile_id].attributes[name] = Attr(value, feed_id, run_id, order or "")
 
 
 def mpid_pool(workspace_id: int, environment: str, count: int) -> Callable[[], int]:
@@ -199,16 +186,12 @@ _COUNTERS = {"create": "created", "update": "updated", "unchanged": "unchanged"}
 
 
 def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> None:
-    stamp = sql.db_datetime(now)
+    stamp, at = sql.db_datetime(now), now.isoformat()
     if resolver.created:
-        _insert_profiles(feed, resolver.created, stamp)
+        _insert_profiles(feed, resolver.created, stamp, at)
     changed = [p for p in resolver.state.by_mpid.values() if p.changed]
     _write_identities(feed, changed, stamp)
-    _write_attributes(feed, changed, stamp)
-    touched = [p.id for p in changed if not p.created]
-    if touched:
-        where, params = sql.in_list("id", touched, "bigint")
-        sql.execute(f"UPDATE {PROFILES} SET updated_at = %s WHERE {where}", [stamp, *params])
+    _update_profiles([p for p in changed if not p.created], stamp, at)
 
 
 PROFILE_COLUMNS = [
@@ -218,21 +201,23 @@ PROFILE_COLUMNS = [
     ("mpid", "bigint"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
+    ("attributes", "jsonb"),
 ]
 
 
-def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> None:
-    """Insert the new profiles and set their ids (PostgreSQL: ids from the sequence, then one COPY)."""
+def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any, at: str) -> None:
+    """Insert the new profiles with their attributes and set their ids (PostgreSQL: ids from the sequence, one COPY)."""
+    scope = (feed.workspace_id, feed.environment)
     if sql.is_postgres():
         for profile, (pk,) in zip(created, sql.fetch(_NEXT_IDS, [PROFILES, len(created)]), strict=True):
             profile.id = pk
-        rows = [(p.id, feed.workspace_id, feed.environment, p.mpid, stamp, stamp) for p in created]
+        rows = [(p.id, *scope, p.mpid, stamp, stamp, _document(p.attributes, at)) for p in created]
         sql.copy_rows(PROFILES, PROFILE_COLUMNS, rows)
         return
     returned = sql.insert_rows(
         PROFILES,
         PROFILE_COLUMNS[1:],
-        [(feed.workspace_id, feed.environment, p.mpid, stamp, stamp) for p in created],
+        [(*scope, p.mpid, stamp, stamp, _document(p.attributes, at)) for p in created],
         "RETURNING id, mpid",
     )
     ids = dict((mpid, pk) for pk, mpid in returned)
@@ -242,6 +227,46 @@ def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> Non
 
 # Ids drawn from the table's own sequence in one round trip, so COPY can write the profiles with them.
 _NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+
+
+def _document(attributes: dict[str, Attr], at: str) -> dict[str, list]:
+    """Return the attributes as the profile row stores them; values set by this page are stamped `at`."""
+    return {n: [a.value, a.feed_id, a.run_id, a.order, a.at or at] for n, a in attributes.items()}
+
+
+def _update_profiles(profiles: list[ProfileState], stamp: Any, at: str) -> None:
+    """Write the changed existing profiles' attributes and updated_at, in one statement.
+
+    PostgreSQL merges only the changed keys into the stored document, so two transactions that change
+    different attributes of one profile (concurrent backfill windows) both keep their change. SQLite
+    allows one writer at a time, so it stores the whole document the page computed.
+    """
+    if not profiles:
+        return
+    if not sql.is_postgres():
+        rows = [(p.id, _document(p.attributes, at)) for p in profiles]
+        sql.execute(
+            f"UPDATE {PROFILES} SET attributes = d.doc, updated_at = %s FROM "
+            f"(SELECT value ->> 0 AS id, value -> 1 AS doc FROM json_each(%s)) AS d WHERE {PROFILES}.id = d.id",
+            [stamp, json.dumps(rows)],
+        )
+        return
+    changes = [(p.id, *_changes(p, at)) for p in profiles]
+    source, params = sql.rows_source([("id", "bigint"), ("removed", "jsonb"), ("patch", "jsonb")], changes)
+    sql.execute(
+        f"UPDATE {PROFILES} AS p SET updated_at = %s, attributes = "
+        "(p.attributes - ARRAY(SELECT jsonb_array_elements_text(d.removed))) || d.patch "
+        f"FROM ({source}) AS d(id, removed, patch) WHERE p.id = d.id",
+        [stamp, *params],
+    )
+
+
+def _changes(profile: ProfileState, at: str) -> tuple[list[str], dict[str, list]]:
+    """Return the attribute names the page removed and the entries it set (an unchanged one is the same object)."""
+    before = profile.attributes_before
+    removed = sorted(before.keys() - profile.attributes.keys())
+    changed = {n: a for n, a in profile.attributes.items() if before.get(n) is not a}
+    return removed, _document(changed, at)
 
 
 def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> None:
@@ -268,54 +293,6 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
         ],
         [(feed.workspace_id, feed.environment, pid, t, v, feed.pk, stamp) for pid, t, v in claimed],
     )
-
-
-def _write_attributes(feed: Feed, changed: list[ProfileState], stamp: Any) -> None:
-    removed: list[tuple[Any, ...]] = []
-    upserts: list[tuple[Any, ...]] = []
-    fresh: list[ProfileState] = []
-    for p in changed:
-        if p.created:
-            fresh.append(p)  # a new profile has no attribute to conflict with
-            continue
-        before = p.attributes_before
-        for name in before.keys() - p.attributes.keys():
-            removed.append((p.id, name))
-        for name, attr in p.attributes.items():
-            if before.get(name) is not attr:
-                upserts.append((p.id, name, attr.value, attr.feed_id, attr.run_id, attr.order, stamp))
-    sql.delete_pairs(ATTRIBUTES, "profile_id", "name", removed)
-    _insert_fresh_attributes(fresh, stamp)
-    sql.insert_rows(
-        ATTRIBUTES,
-        ATTRIBUTE_COLUMNS,
-        upserts,
-        "ON CONFLICT (profile_id, name) DO UPDATE SET value = excluded.value, feed_id = excluded.feed_id, "
-        "run_id = excluded.run_id, source_order = excluded.source_order, updated_at = excluded.updated_at",
-    )
-
-
-def _insert_fresh_attributes(fresh: list[ProfileState], stamp: Any) -> None:
-    """New profiles' attributes: on PostgreSQL one COPY whose text is built here (the hottest loop of a sync)."""
-    if not sql.is_postgres():
-        rows = [
-            (p.id, name, a.value, a.feed_id, a.run_id, a.order, stamp)
-            for p in fresh
-            for name, a in p.attributes.items()
-        ]
-        sql.insert_rows(ATTRIBUTES, ATTRIBUTE_COLUMNS, rows)
-        return
-    field, value_text, tail = sql.copy_field, sql.json_text, f"\t{stamp}"
-    lines = []
-    for p in fresh:
-        for name, a in p.attributes.items():
-            lineage = f"{_copy_id(a.feed_id)}\t{_copy_id(a.run_id)}\t{field(a.order)}"
-            lines.append(f"{p.id}\t{field(name)}\t{field(value_text(a.value))}\t{lineage}{tail}")
-    sql.copy_text(ATTRIBUTES, [a for a, _ in ATTRIBUTE_COLUMNS], lines)
-
-
-def _copy_id(value: int | None) -> str:
-    return "\\N" if value is None else str(value)
 
 
 def event_rows(

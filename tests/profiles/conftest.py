@@ -8,7 +8,7 @@ import pytest
 
 from feeds.accounts.models import Workspace
 from feeds.models import Connection, DataModel, Feed, FieldTransformation
-from feeds.profiles.models import Attribute, Identity, Profile
+from feeds.profiles.models import Identity, Profile
 from feeds.profiles.store import ApplyResult, apply_batches
 
 
@@ -66,6 +66,6 @@ def profiles(feed: Feed) -> list[dict]:
     result = []
     for profile in Profile.objects.filter(workspace=feed.workspace, environment=feed.environment):
         identities = {i.identity_type: i.value for i in Identity.objects.filter(profile=profile)}
-        attributes = {a.name: a.value for a in Attribute.objects.filter(profile=profile)}
+        attributes = profile.attribute_values()
         result.append({"identities": identities, "attributes": attributes})
     return sorted(result, key=lambda p: sorted(p["identities"].items()))

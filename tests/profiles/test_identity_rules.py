@@ -77,7 +77,7 @@ def test_it_matches_other_identities_in_priority_order(feed):
     apply(feed, batch({"other": "o1"}), batch({"email": "e1"}))
     result = apply(feed, batch({"other": "o1", "email": "e1"}, {"hit": True}), orders=[5])
     assert result.updated == 1
-    assert Identity.objects.get(value="e1").profile.attributes.get().name == "hit"
+    assert list(Identity.objects.get(value="e1").profile.attributes) == ["hit"]
     assert [c.identity_type for c in result.conflicts] == ["other"]
 
 

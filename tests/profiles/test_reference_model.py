@@ -7,7 +7,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.profiles.models import Attribute, Identity, Profile
+from feeds.profiles.models import Identity, Profile
 from tests.profiles.conftest import apply, batch, make_feed
 
 TYPES = ("customer_id", "email", "other")
@@ -72,7 +72,7 @@ def store_snapshot(feed):
     result = []
     for profile in Profile.objects.filter(workspace=feed.workspace):
         ids = sorted(Identity.objects.filter(profile=profile).values_list("identity_type", "value"))
-        attrs = sorted(Attribute.objects.filter(profile=profile).values_list("name", "value"))
+        attrs = sorted(profile.attribute_values().items())
         result.append((ids, attrs))
     return sorted(result)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from feeds.profiles.models import Attribute, Event, Identity, Profile
+from feeds.profiles.models import Event, Identity, Profile
 from feeds.profiles.preview import preview_batches
 from tests.profiles.conftest import apply, batch, profiles
 
@@ -38,9 +38,9 @@ def test_it_removes_an_attribute_sent_as_null(feed):
 
 def test_it_keeps_lists_as_lists(feed):
     apply(feed, batch({"email": "a@x"}, {"tags": ["b", "a"], "nested": {"k": [1, 2]}}))
-    attribute = Attribute.objects.get(name="tags")
-    assert attribute.value == ["b", "a"]
-    assert Attribute.objects.get(name="nested").value == {"k": [1, 2]}
+    values = Profile.objects.get().attribute_values()
+    assert values["tags"] == ["b", "a"]
+    assert values["nested"] == {"k": [1, 2]}
 
 
 def test_it_lets_the_newest_row_win_inside_a_page(feed):
@@ -62,9 +62,10 @@ def test_it_lets_the_newest_row_win_across_pages(feed):
 
 def test_it_records_lineage_of_each_attribute(feed):
     apply(feed, batch({"email": "a@x"}, {"plan": "pro"}), orders=[datetime(2024, 5, 2, 12)], run_id=7)
-    attribute = Attribute.objects.get()
-    assert (attribute.feed_id, attribute.run_id) == (feed.pk, 7)
+    (attribute,) = Profile.objects.get().attribute_facts()
+    assert (attribute.name, attribute.feed_id, attribute.run_id) == ("plan", feed.pk, 7)
     assert attribute.source_order.startswith("2024-05-02T12:00:00")
+    assert attribute.updated_at is not None and attribute.updated_at.tzinfo is not None
 
 
 def test_it_tells_1_from_true_from_1_point_0(feed):
@@ -94,7 +95,7 @@ def test_it_previews_the_changes_without_writing(feed):
     counts = (
         Profile.objects.count(),
         Identity.objects.count(),
-        Attribute.objects.count(),
+        _attribute_count(),
         Event.objects.count(),
     )
     changes = preview_batches(
@@ -119,6 +120,19 @@ def test_it_previews_the_changes_without_writing(feed):
     assert (
         Profile.objects.count(),
         Identity.objects.count(),
-        Attribute.objects.count(),
+        _attribute_count(),
         Event.objects.count(),
     ) == counts
+
+
+def _attribute_count() -> int:
+    return sum(len(p.attributes) for p in Profile.objects.all())
+
+
+def test_it_rewrites_only_the_attributes_a_row_changes(feed):
+    apply(feed, batch({"email": "a@x"}, {"plan": "free", "age": 3}), run_id=1)
+    apply(feed, batch({"email": "a@x"}, {"plan": "pro", "city": None}), orders=[5], run_id=2)
+    facts = {f.name: f for f in Profile.objects.get().attribute_facts()}
+    assert (facts["plan"].value, facts["plan"].run_id) == ("pro", 2)
+    assert (facts["age"].value, facts["age"].run_id) == (3, 1)  # untouched: lineage of run 1 kept
+    assert facts["age"].updated_at < facts["plan"].updated_at

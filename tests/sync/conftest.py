@@ -119,18 +119,16 @@ def feed(workspace: Workspace, warehouse: Warehouse) -> Feed:
 
 def store_users(workspace: Workspace, environment: str = "production") -> dict[str, dict[str, Any]]:
     """Return the profile store as customer id → email, plan, score (plus a profile count check)."""
-    from feeds.profiles.models import Attribute, Identity
+    from feeds.profiles.models import Identity, Profile
 
     identities: dict[int, dict[str, str]] = {}
     for profile_id, kind, value in Identity.objects.filter(
         workspace=workspace, environment=environment
     ).values_list("profile_id", "identity_type", "value"):
         identities.setdefault(profile_id, {})[kind] = value
-    attributes: dict[int, dict[str, Any]] = {}
-    for profile_id, name, value in Attribute.objects.filter(
-        profile__workspace=workspace, profile__environment=environment
-    ).values_list("profile_id", "name", "value"):
-        attributes.setdefault(profile_id, {})[name] = value
+    attributes = {
+        p.pk: p.attribute_values() for p in Profile.objects.filter(workspace=workspace, environment=environment)
+    }
     result = {}
     for profile_id, ids in identities.items():
         attrs = attributes.get(profile_id, {})

@@ -12,7 +12,7 @@ import pytest
 
 from feeds.mapping import auto_mappings
 from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation
-from feeds.profiles.models import Attribute, Identity
+from feeds.profiles.models import Identity, Profile
 from feeds.sync import service
 from feeds.sync.models import RunState
 from feeds.sync.tasks import run_feed
@@ -143,8 +143,12 @@ def _sync(feed: Feed):
 
 def _plans() -> dict[str, Any]:
     owners = dict(Identity.objects.filter(identity_type="customer_id").values_list("profile_id", "value"))
-    plans = Attribute.objects.filter(name__iexact="plan").values_list("profile_id", "value")
-    return {owners[profile]: value for profile, value in plans}
+    plans = {}
+    for profile in Profile.objects.all():
+        for name, value in profile.attribute_values().items():
+            if name.lower() == "plan":
+                plans[owners[profile.pk]] = value
+    return plans
 
 
 @pytest.mark.django_db
