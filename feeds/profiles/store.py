@@ -194,35 +194,34 @@ def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> None:
     _update_profiles([p for p in changed if not p.created], stamp, at)
 
 
-PROFILE_COLUMNS = [
-    ("id", "bigint"),
-    ("workspace_id", "bigint"),
-    ("environment", "text"),
-    ("mpid", "bigint"),
-    ("created_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-    ("attributes", "jsonb"),
-]
-
-
 def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any, at: str) -> None:
     """Insert the new profiles with their attributes and set their ids (PostgreSQL: ids from the sequence, one COPY)."""
-    scope = (feed.workspace_id, feed.environment)
+    columns = [("mpid", "bigint"), ("attributes", "jsonb")]
+    rows = [(p.mpid, _document(p.attributes, at)) for p in created]
+    fixed = [
+        ("workspace_id", "bigint", feed.workspace_id),
+        ("environment", "text", feed.environment),
+        ("created_at", "timestamptz", stamp),
+        ("updated_at", "timestamptz", stamp),
+    ]
     if sql.is_postgres():
-        for profile, (pk,) in zip(created, sql.fetch(_NEXT_IDS, [PROFILES, len(created)]), strict=True):
+        ids = [pk for (pk,) in sql.fetch(_NEXT_IDS, [PROFILES, len(created)])]
+        for profile, pk in zip(created, ids, strict=True):
             profile.id = pk
-        rows = [(p.id, *scope, p.mpid, stamp, stamp, _document(p.attributes, at)) for p in created]
-        sql.copy_rows(PROFILES, PROFILE_COLUMNS, rows)
+        sql.copy_rows(
+            PROFILES, [("id", "bigint"), *columns], [(pk, *r) for pk, r in zip(ids, rows, strict=True)], fixed
+        )
         return
+    constant = [v for _, _, v in fixed]
     returned = sql.insert_rows(
         PROFILES,
-        PROFILE_COLUMNS[1:],
-        [(*scope, p.mpid, stamp, stamp, _document(p.attributes, at)) for p in created],
+        [*columns, *((n, t) for n, t, _ in fixed)],
+        [(*r, *constant) for r in rows],
         "RETURNING id, mpid",
     )
-    ids = dict((mpid, pk) for pk, mpid in returned)
+    by_mpid = dict((mpid, pk) for pk, mpid in returned)
     for profile in created:
-        profile.id = ids[profile.mpid]
+        profile.id = by_mpid[profile.mpid]
 
 
 # Ids drawn from the table's own sequence in one round trip, so COPY can write the profiles with them.
@@ -282,16 +281,14 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
     sql.delete_pairs(IDENTITIES, "profile_id", "identity_type", released)
     sql.copy_rows(
         IDENTITIES,
-        [
-            ("workspace_id", "bigint"),
-            ("environment", "text"),
-            ("profile_id", "bigint"),
-            ("identity_type", "text"),
-            ("value", "text"),
-            ("feed_id", "bigint"),
-            ("created_at", "timestamptz"),
+        [("profile_id", "bigint"), ("identity_type", "text"), ("value", "text")],
+        claimed,
+        fixed=[
+            ("workspace_id", "bigint", feed.workspace_id),
+            ("environment", "text", feed.environment),
+            ("feed_id", "bigint", feed.pk),
+            ("created_at", "timestamptz", stamp),
         ],
-        [(feed.workspace_id, feed.environment, pid, t, v, feed.pk, stamp) for pid, t, v in claimed],
     )
 
 
