@@ -215,7 +215,7 @@ def _error_table() -> list[tuple[type[BaseException], str, str, bool, str | None
 
 def map_error(exc: BaseException) -> WarehouseError:
     """Translate a google-cloud error into plain words; unknown errors are logged without secrets."""
-    import requests  # type: ignore[import-untyped]
+    import requests  # type: ignore[import-untyped,unused-ignore]  # typed only where types-requests is installed
 
     if isinstance(exc, WarehouseError):
         return exc
