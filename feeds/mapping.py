@@ -142,6 +142,10 @@ class MappingError:
     index: int | None  # the offending mapping; None for whole-tree errors
     field: str
     message: str
+    # Where a whole-tree error is shown: the object it concerns, and the node when one is concerned
+    # (the event_type node for its required fields). The API names whole-tree errors "mappings".
+    section: str | None = None
+    node: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,13 +175,19 @@ def _ignore(source: str) -> dict[str, Any]:
     return {"mapping_type": "ignore", "source": source, "destination": None, "value": None}
 
 
-def auto_mappings(columns: list[str], pipeline_type: str, iterator: str | None = None) -> list[dict]:
-    """Return the mapping mParticle would apply: reserved names mapped, everything else under $unmapped."""
+def auto_mappings(
+    columns: list[str], pipeline_type: str, iterator: str | None = None, *, timestamp: str | None = None
+) -> list[dict]:
+    """Return the mapping mParticle would apply: reserved names mapped, everything else under $unmapped.
+
+    For events, the timestamp field (else the iterator) fills timestamp_unixtime_ms; for user data
+    the iterator column is ignored.
+    """
     events = pipeline_type == "events"
     result: list[dict[str, Any]] = []
     taken: set[str] = set()
     for name in columns:
-        destination = _reserved_destination(name, events, iterator)
+        destination = _reserved_destination(name, events, timestamp or iterator)
         if destination and destination not in taken:
             taken.add(destination)
             result.append(_column(name, destination))
@@ -194,13 +204,13 @@ def auto_mappings(columns: list[str], pipeline_type: str, iterator: str | None =
     return result
 
 
-def _reserved_destination(name: str, events: bool, iterator: str | None) -> str | None:
+def _reserved_destination(name: str, events: bool, timestamp: str | None) -> str | None:
     lower = name.lower()
     if lower in RESERVED_IDENTITIES:
         return RESERVED_IDENTITIES[lower]
     if lower in RESERVED_ATTRIBUTES:
         return f"user_attributes.{lower}"
-    if events and name == iterator:
+    if events and name == timestamp:
         return "events[].data.timestamp_unixtime_ms"
     if events and lower in ("event_name", "screen_name", "source_message_id"):
         return f"events[].data.{lower}"
@@ -234,7 +244,7 @@ def validate_mappings(mappings: list[dict], columns: list[str], pipeline_type: s
                     MappingError(index, "destination", f"“{destination}” is mapped twice. Keep one of them.")
                 )
             seen.setdefault(destination, index)
-    errors.extend(_check_coverage(mappings, columns))
+    errors.extend(_check_coverage(mappings, columns, pipeline_type))
     errors.extend(_check_tree(mappings, pipeline_type))
     return errors
 
@@ -297,13 +307,18 @@ def _check_static(index: int, mapping: dict) -> list[MappingError]:
     return []
 
 
-def _check_coverage(mappings: list[dict], columns: list[str]) -> list[MappingError]:
+def _check_coverage(mappings: list[dict], columns: list[str], pipeline_type: str) -> list[MappingError]:
     if any(m.get("source") == UNMAPPED for m in mappings):
         return []
     covered = {m.get("source") for m in mappings}
+    # Shown in the pipeline's main object, where "$unmapped" would take the column.
+    section = "events" if pipeline_type == "events" else "user_attributes"
     return [
         MappingError(
-            None, "mappings", f"The column “{c}” is not mapped. Map it, ignore it, or map “$unmapped”."
+            None,
+            "mappings",
+            f"The column “{c}” is not mapped. Map it, ignore it, or map “$unmapped”.",
+            section=section,
         )
         for c in columns
         if c not in covered
@@ -311,29 +326,48 @@ def _check_coverage(mappings: list[dict], columns: list[str]) -> list[MappingErr
 
 
 def _check_tree(mappings: list[dict], pipeline_type: str) -> list[MappingError]:
-    active = [m for m in mappings if m.get("mapping_type") in ("column", "static")]
-    destinations = {m.get("destination"): m for m in active}
+    active = {
+        m.get("destination"): i
+        for i, m in reversed(list(enumerate(mappings)))
+        if m.get("mapping_type") in ("column", "static")
+    }
     errors = []
     if not any(
-        m.get("mapping_type") == "column" and m.get("destination") in _IDENTITY_DESTINATIONS for m in active
+        m.get("mapping_type") == "column" and m.get("destination") in _IDENTITY_DESTINATIONS for m in mappings
     ):
-        errors.append(
-            MappingError(
-                None,
-                "identities",
-                "Map at least one identity (for example customer_id or email) from a column.",
-            )
-        )
+        message = "Map at least one identity (for example customer_id or email) from a column."
+        errors.append(MappingError(None, "identities", message, section="user_identities"))
     if pipeline_type != "events":
         return errors
-    event_type = destinations.get("events[].event_type")
-    if event_type is None:
-        return [*errors, MappingError(None, "events", "Map the event type (events[].event_type).")]
-    if event_type.get("mapping_type") == "static":
-        for required in REQUIRED_EVENT_FIELDS.get(str(event_type.get("value")), ()):
-            if required not in destinations:
-                errors.append(MappingError(None, "events", f"A {event_type['value']} needs “{required}”."))
+    at = active.get("events[].event_type")
+    if at is None:
+        message = "Map the event type (events[].event_type)."
+        return [*errors, MappingError(None, "events", message, section="events")]
+    for required, message in _required_event_fields(mappings[at]):
+        if required not in active:
+            errors.append(MappingError(None, "events", message, section="events", node=at))
     return errors
+
+
+def _required_event_fields(event_type: dict) -> list[tuple[str, str]]:
+    """Return (field, message) for each field the event type needs.
+
+    A static type needs its own fields. A type read from a column may differ per row, so every type's
+    fields are needed (a row whose type is not one of EVENT_TYPES is rejected when mapped).
+    """
+    if event_type.get("mapping_type") == "static":
+        value = str(event_type.get("value"))
+        return [(f, f"A {value} needs “{f}”.") for f in REQUIRED_EVENT_FIELDS.get(value, ())]
+    source = event_type.get("source")
+    return [
+        (
+            f,
+            f"The event type comes from the column “{source}”, so its rows may be any event type: "
+            f"map “{f}” (a {kind} needs it).",
+        )
+        for kind, fields in REQUIRED_EVENT_FIELDS.items()
+        for f in fields
+    ]
 
 
 # --- compiling and mapping --------------------------------------------------------------------------
@@ -440,9 +474,10 @@ def map_page(
         batch = _map_row(row, compiled, tz, feed_id, environment)
         iterator_value = row[iterator_index] if iterator_index is not None else None
         key = row_key(batch, number, iterator, iterator_value, tz)
-        if not has_identity(batch):
+        reason = NO_IDENTITY if not has_identity(batch) else event_problem(batch)
+        if reason is not None:
             values = dict(zip(compiled.columns, (json_value(v, tz) for v in row), strict=True))
-            result.rejects.append(Rejection(key, NO_IDENTITY, values))
+            result.rejects.append(Rejection(key, reason, values))
             continue
         result.batches.append(batch)
         result.row_keys.append(key)
@@ -458,6 +493,24 @@ def has_identity(batch: dict) -> bool:
 
 
 NO_IDENTITY = "The row has no identity: every mapped identity column (customer_id, email, …) is empty."
+
+
+def event_problem(batch: dict) -> str | None:
+    """Return why the batch's event cannot be written (unknown event type, required field empty), else None.
+
+    An event type read from a column is only known row by row, so this is where it is checked.
+    """
+    for event in batch.get("events") or []:
+        kind = event.get("event_type")
+        if kind not in EVENT_TYPES:
+            return f"The event type “{kind}” is not one of {', '.join(EVENT_TYPES)}."
+        for required in REQUIRED_EVENT_FIELDS[kind]:
+            value: Any = event.get("data") or {}
+            for part in required.removeprefix("events[].data.").split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value in (None, ""):
+                return f"A {kind} needs “{required}”, and this row's value is empty."
+    return None
 
 
 def row_key(batch: dict, number: int, iterator: str | None, iterator_value: Any, tz: ZoneInfo) -> str:

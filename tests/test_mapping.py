@@ -98,6 +98,10 @@ def col(source, destination):
     return {"mapping_type": "column", "source": source, "destination": destination, "value": None}
 
 
+def static(destination, value):
+    return {"mapping_type": "static", "source": None, "destination": destination, "value": value}
+
+
 def test_it_accepts_the_auto_mapping():
     columns = ["email", "plan", "updated_at"]
     assert (
@@ -177,6 +181,80 @@ def test_it_asks_events_for_their_type_and_required_fields():
     assert messages(screen, ["email"], "events") == [
         (None, "events", "A screen_view needs “events[].data.screen_name”.")
     ]
+
+
+def test_it_says_where_whole_tree_errors_belong():
+    errors = validate_mappings([col("plan", "user_attributes.plan")], ["plan", "email"], "user_attributes")
+    where = {e.message[:24]: (e.section, e.node) for e in errors}
+    assert where == {
+        "The column “email” is no": ("user_attributes", None),
+        "Map at least one identit": ("user_identities", None),
+    }
+    screen = [col("email", "user_identities.email"), static("events[].event_type", "screen_view")]
+    (missing,) = validate_mappings(screen, ["email"], "events")
+    assert (missing.index, missing.section, missing.node) == (None, "events", 1)
+
+
+def test_it_requires_every_event_types_fields_when_the_type_comes_from_a_column():
+    mappings = [
+        col("email", "user_identities.email"),
+        col("kind", "events[].event_type"),
+        col("name", "events[].data.event_name"),
+    ]
+    errors = validate_mappings(mappings, ["email", "kind", "name"], "events")
+    assert [(e.node, e.message) for e in errors] == [
+        (
+            1,
+            "The event type comes from the column “kind”, so its rows may be any event type: "
+            f"map “events[].data.{field}” (a {kind} needs it).",
+        )
+        for kind, field in (
+            ("custom_event", "custom_event_type"),
+            ("screen_view", "screen_name"),
+            ("commerce_event", "product_action.action"),
+        )
+    ]
+    complete = [
+        *mappings,
+        static("events[].data.custom_event_type", "other"),
+        col("screen", "events[].data.screen_name"),
+        col("action", "events[].data.product_action.action"),
+    ]
+    assert validate_mappings(complete, ["email", "kind", "name", "screen", "action"], "events") == []
+
+
+def test_it_rejects_rows_whose_event_type_is_unknown_or_lacks_its_fields():
+    columns = ["email", "kind", "name", "screen", "action"]
+    mappings = [
+        col("email", "user_identities.email"),
+        col("kind", "events[].event_type"),
+        col("name", "events[].data.event_name"),
+        static("events[].data.custom_event_type", "other"),
+        col("screen", "events[].data.screen_name"),
+        col("action", "events[].data.product_action.action"),
+    ]
+    result = mapped(
+        mappings,
+        columns,
+        ("a@x", "screen_view", None, "Home", None),
+        ("b@x", "click", "Buy", None, None),
+        ("c@x", "commerce_event", None, None, None),
+        ("d@x", "commerce_event", None, None, "purchase"),
+    )
+    assert [b["events"][0]["event_type"] for b in result.batches] == ["screen_view", "commerce_event"]
+    assert [(r.row_key, r.reason) for r in result.rejects] == [
+        ("email=b@x", "The event type “click” is not one of custom_event, screen_view, commerce_event."),
+        (
+            "email=c@x",
+            "A commerce_event needs “events[].data.product_action.action”, and this row's value is empty.",
+        ),
+    ]
+
+
+def test_it_prefills_the_event_time_from_the_timestamp_field():
+    mappings = auto_mappings(["email", "occurred_at", "updated_at"], "events", timestamp="occurred_at")
+    assert destinations(mappings)["occurred_at"] == "events[].data.timestamp_unixtime_ms"
+    assert "updated_at" not in destinations(mappings)  # left to $unmapped (custom attributes)
 
 
 def test_it_asks_for_the_column_of_a_placeholder():

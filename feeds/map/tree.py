@@ -25,6 +25,13 @@ IDENTITY_PREFIXES = ("user_identities.", "device_info.")
 IDENTITY_TOP_LEVEL = ("mpid", "mp_deviceid")
 UNMAPPED = "$unmapped"
 EVENT_TYPES = ("custom_event", "screen_view", "commerce_event")
+# Said at an event_type node mapped from a column (the rule feeds.mapping applies).
+EVENT_TYPE_COLUMN_NOTE = (
+    "Each row's value in this column must be custom_event, screen_view or commerce_event; rows with "
+    "another value, or without the fields their type needs, are rejected with that reason. As any row "
+    "may be any type, map every type's required fields: event_name and custom_event_type, screen_name, "
+    "product_action.action."
+)
 EVENT_FIELDS = (
     "event_type",
     "data.event_name",
@@ -59,6 +66,7 @@ class ObjectGroup:
     key: str
     label: str
     nodes: list[Node]
+    errors: list[str] = field(default_factory=list)  # whole-tree errors about this object
 
 
 def default_objects(pipeline_type: str) -> list[str]:
@@ -94,19 +102,32 @@ def destination_for(obj: str, field_value: str) -> str:
 
 
 def grouped(mappings: list[dict[str, Any]], pipeline_type: str, errors: list[Any]) -> list[ObjectGroup]:
-    """Return the tree: objects in a fixed order, each with its nodes and their errors."""
+    """Return the tree: objects in a fixed order, each with its nodes, and every error where it belongs.
+
+    A node's own errors, and whole-tree errors about a node (the event type's required fields), sit
+    at the node; other whole-tree errors (no identity, a column not mapped) at their object.
+    """
     by_index: dict[int, list[str]] = {}
+    by_object: dict[str, list[str]] = {}
     for error in errors:
-        if error.index is not None:
-            by_index.setdefault(error.index, []).append(error.message)
+        at = error.index if error.index is not None else error.node
+        if at is not None:
+            by_index.setdefault(at, []).append(error.message)
+        elif error.section:
+            by_object.setdefault(error.section, []).append(error.message)
     groups: dict[str, list[Node]] = {key: [] for key in default_objects(pipeline_type)}
     for index, mapping in enumerate(mappings):
         obj = object_of(mapping, pipeline_type)
         groups.setdefault(obj, []).append(
             Node(index, mapping, field_of(mapping, obj), by_index.get(index, []))
         )
+    for key in by_object:
+        groups.setdefault(key, [])
     order = list(OBJECTS)
-    return [ObjectGroup(k, OBJECT_LABELS[k], groups[k]) for k in sorted(groups, key=order.index)]
+    return [
+        ObjectGroup(k, OBJECT_LABELS[k], groups[k], by_object.get(k, []))
+        for k in sorted(groups, key=order.index)
+    ]
 
 
 def new_node(obj: str, kind: str, pipeline_type: str) -> dict[str, Any]:

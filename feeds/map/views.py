@@ -54,7 +54,7 @@ def pipeline_type(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpRespon
     if form.is_valid():
         model = wizard.section_values(feed, "model")
         kind = form.cleaned_data["pipeline_type"]
-        auto = _rules().auto_mappings(wizard.column_names(model), kind)
+        auto = _auto(model, kind)
         wizard.save_section(feed, "mapping", {"pipeline_type": kind, "mappings": auto}, request.user)
     return _tree(request, membership, feed)
 
@@ -123,11 +123,17 @@ def _prefilled(feed: Feed, model: dict[str, Any], request: HtmxHttpRequest, can_
     """Return the mapping; an empty one starts from the automatic mapping of the model's columns."""
     values = wizard.section_values(feed, "mapping")
     if not values["mappings"]:
-        auto = _rules().auto_mappings(wizard.column_names(model), values["pipeline_type"])
+        auto = _auto(model, values["pipeline_type"])
         if can_edit and request.method == "GET":
             wizard.save_section(feed, "mapping", {"mappings": auto}, request.user)
         values = {**values, "mappings": auto}
     return values
+
+
+def _auto(model: dict[str, Any], pipeline_type: str) -> list[dict[str, Any]]:
+    """Return the automatic mapping of the model's columns (events take their time from the timestamp field)."""
+    timestamp = model.get("timestamp_field") or None
+    return _rules().auto_mappings(wizard.column_names(model), pipeline_type, timestamp=timestamp)
 
 
 def _validate(values: dict[str, Any], model: dict[str, Any]) -> list[Any]:
@@ -164,7 +170,9 @@ def _ctx(
         attribute_options=["*", *sorted(getattr(_rules(), "RESERVED_ATTRIBUTES", {}))],
         event_fields=tree.EVENT_FIELDS,
         event_types=tree.EVENT_TYPES,
-        custom_event_types=getattr(_rules(), "CUSTOM_EVENT_TYPES", ()),
+        custom_event_types=_rules().CUSTOM_EVENT_TYPES,
+        product_actions=_rules().PRODUCT_ACTIONS,
+        event_type_column_note=tree.EVENT_TYPE_COLUMN_NOTE,
         missing_objects=[k for k in tree.OBJECTS if k not in {g.key for g in groups}],
         **extra,
     )

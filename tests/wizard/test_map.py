@@ -170,3 +170,86 @@ def test_it_says_which_columns_unmapped_covers(workspace, editor, modelled):
     covers = html.split('class="col-12 small text-body-secondary unmapped-columns">')[1].split("</div>")[0]
     assert "<code>first_name</code>" in covers and "<code>plan</code>" in covers
     assert "customer_id" not in covers
+
+
+def section(html, key):
+    return html.split(f'data-object="{key}"')[1].split("</section>")[0]
+
+
+def event_model(draft, editor, timestamp_field=""):
+    from feeds.model.query import run_query
+
+    sql = "SELECT event_id, event_name, customer_id, occurred_at FROM events"
+    outcome = run_query(draft.connection, sql, 5)
+    values = {"sql": sql, "columns": outcome.columns, "columns_sql": sql, "timestamp_field": timestamp_field}
+    wizard.save_section(draft, "model", values, editor)
+    draft.refresh_from_db()
+    return draft
+
+
+def test_it_shows_a_missing_identity_at_the_identities_object(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    without = [m for m in mappings(modelled) if not (m["destination"] or "").startswith("user_identities.")]
+    wizard.save_section(modelled, "mapping", {"mappings": without}, editor)
+    html = client.post(url(modelled)).content.decode()
+    assert "object-error" in section(html, "user_identities")
+    assert "Map at least one identity" in section(html, "user_identities")
+
+
+def test_it_shows_an_unmapped_column_at_the_main_object(workspace, editor, modelled):
+    client = client_for(editor)
+    client.get(url(modelled))
+    without = [m for m in mappings(modelled) if m["source"] != "$unmapped"]
+    wizard.save_section(modelled, "mapping", {"mappings": without}, editor)
+    html = client.post(url(modelled)).content.decode()
+    assert "The column “plan” is not mapped" in section(html, "user_attributes")
+
+
+def test_it_shows_missing_event_fields_at_the_event_type_node(workspace, editor, draft):
+    event_model(draft, editor)
+    client = client_for(editor)
+    client.post(url(draft, "type/"), {"pipeline_type": "events"}, **HTMX)
+    saved = mappings(draft)
+    at = next(i for i, m in enumerate(saved) if m["destination"] == "events[].event_type")
+    data = {"object": "events", "mapping_type": "static", "field": "event_type", "value": "screen_view"}
+    html = client.post(url(draft, f"node/{at}/"), data, **HTMX).content.decode()
+    node = html.split(f'id="node-{at}"')[1].split("</form>")[0]
+    assert "A screen_view needs “events[].data.screen_name”." in node and "node-error" in node
+
+
+def test_it_explains_an_event_type_read_from_a_column_at_its_node(workspace, editor, draft):
+    event_model(draft, editor)
+    client = client_for(editor)
+    client.post(url(draft, "type/"), {"pipeline_type": "events"}, **HTMX)
+    at = next(i for i, m in enumerate(mappings(draft)) if m["destination"] == "events[].event_type")
+    data = {"object": "events", "mapping_type": "column", "source": "event_name", "field": "event_type"}
+    html = client.post(url(draft, f"node/{at}/"), data, **HTMX).content.decode()
+    node = html.split(f'id="node-{at}"')[1].split("</form>")[0]
+    assert "must be custom_event, screen_view or commerce_event" in node
+    assert "map “events[].data.screen_name” (a screen_view needs it)" in node
+    assert client.post(url(draft)).status_code == 200  # Next waits until every type's fields are mapped
+
+
+def test_it_offers_the_product_actions_in_a_dropdown(workspace, editor, draft):
+    event_model(draft, editor)
+    client = client_for(editor)
+    client.post(url(draft, "type/"), {"pipeline_type": "events"}, **HTMX)
+    client.post(url(draft, "add/"), {"object": "events", "kind": "static"}, **HTMX)
+    index = len(mappings(draft)) - 1
+    data = {"object": "events", "mapping_type": "static", "field": "data.product_action.action", "value": ""}
+    html = client.post(url(draft, f"node/{index}/"), data, **HTMX).content.decode()
+    node = html.split(f'id="node-{index}"')[1].split("</form>")[0]
+    assert f'<select class="form-select form-select-sm" name="value" id="value-{index}">' in node
+    assert '<option value="purchase" >purchase</option>' in node and 'value="add_to_wishlist"' in node
+
+
+def test_it_prefills_the_event_time_from_the_models_timestamp_field(workspace, editor, draft):
+    event_model(draft, editor, timestamp_field="occurred_at")
+    client_for(editor).post(url(draft, "type/"), {"pipeline_type": "events"}, **HTMX)
+    assert {
+        "mapping_type": "column",
+        "source": "occurred_at",
+        "destination": "events[].data.timestamp_unixtime_ms",
+        "value": None,
+    } in mappings(draft)
