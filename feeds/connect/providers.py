@@ -75,7 +75,10 @@ class ProviderInfo:
     label: str
     dialect: str
     has_sql: bool
+    data_model_help: str = ""  # what a data model is without SQL (Delta Sharing's explanation)
 
 
 def info(cls: Any) -> ProviderInfo:
-    return ProviderInfo(cls.kind, cls.label, cls.dialect, cls.has_sql)
+    """Return what templates show of a provider class."""
+    help_for = getattr(cls, "data_model_help", None)
+    return ProviderInfo(cls.kind, cls.label, cls.dialect, cls.has_sql, help_for() if help_for else "")

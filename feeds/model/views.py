@@ -73,20 +73,22 @@ def run(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     if form.is_valid() or "sql" not in form.errors:
         sql = form.cleaned_data.get("sql") or request.POST.get("sql", "")
         outcome = query.run_query(connection, sql, settings.WSYNC_PREVIEW_ROWS)
-        values = {**values, "sql": sql}
+        # The pick as submitted (perhaps not saved yet), not the saved one.
+        picked = request.POST.get("timestamp_field", values.get("timestamp_field") or "")
+        values = {**values, "sql": sql, "timestamp_field": picked}
         if outcome.ok:
-            values.update(columns=outcome.columns, columns_sql=sql, timestamp_field=_keep_ts(values, outcome))
+            values.update(columns=outcome.columns, columns_sql=sql, timestamp_field=_keep_ts(picked, outcome))
             wizard.save_section(feed, "model", values, request.user)
         form = _form(connection, values, None)
     ctx = _ctx(membership, feed, connection, form, values, outcome=outcome, ran=True)
     return render(request, f"{PAGE}#results" if request.htmx else PAGE, ctx)
 
 
-def _keep_ts(values: dict[str, Any], outcome: query.QueryOutcome) -> str:
+def _keep_ts(picked: str, outcome: query.QueryOutcome) -> str:
     """Keep the chosen timestamp field when the new result still has it; else guess the only candidate."""
     candidates = query.timestamp_candidates(outcome.columns)
-    if values.get("timestamp_field") in candidates:
-        return str(values["timestamp_field"])
+    if picked in candidates:
+        return picked
     return candidates[0] if len(candidates) == 1 else ""
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership
@@ -52,12 +52,18 @@ def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     return render(request, PAGE, ctx)
 
 
-@require_POST
+@require_GET
 def preview(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    """The next five run times for the schedule as typed (the live preview)."""
-    step_feed(request, ws, feed_id)
-    form = PreviewForm(request.POST)
-    runs = _next_runs(form.cleaned_data) if form.is_valid() else None
+    """The next five run times for the schedule as typed (a GET: it changes nothing, so viewers may).
+
+    Without values (a viewer's disabled form sends none) it shows the saved schedule's run times.
+    """
+    _, feed = step_feed(request, ws, feed_id)
+    form = PreviewForm(request.GET or None)
+    if not form.is_bound:
+        runs = _next_runs(wizard.section_values(feed, "schedule"))
+    else:
+        runs = _next_runs(form.cleaned_data) if form.is_valid() else None
     return render(request, f"{PAGE}#run_times", {"runs": runs, "preview_form": form})
 
 

@@ -55,6 +55,9 @@ def connect_duckdb(page, path: Path) -> None:
 def write_model(page, sql: str) -> None:
     set_sql(page, "SELECT customer_id,\nFROM users WHERE plan IN ('pro',")
     expect(page.locator("#sql-check")).to_contain_text("Line 2")
+    # The editor numbers its lines.
+    expect(page.locator(".CodeMirror-gutters .CodeMirror-linenumbers")).to_be_visible()
+    expect(page.locator(".CodeMirror-code .CodeMirror-linenumber")).to_have_text(["1", "2"])
     set_sql(page, "DELETE FROM users")
     expect(page.locator("#sql-check")).to_contain_text("remove DELETE")
     expect(page.locator("#next")).to_be_disabled()
@@ -63,6 +66,11 @@ def write_model(page, sql: str) -> None:
     page.get_by_role("button", name="Run Query").click()
     expect(page.locator("#query-stats")).to_contain_text("in")
     expect(page.locator("#columns")).to_contain_text("auto-mapped")
+    expect(page.locator("#next")).to_be_enabled()
+    # Editing the SQL after it ran takes Next away again, until the query runs in its current form.
+    set_sql(page, sql + " LIMIT 50")
+    expect(page.locator("#next")).to_be_disabled()
+    set_sql(page, sql)
     expect(page.locator("#next")).to_be_enabled()
     shot(page, "02-data-model")
     page.locator("#next").click()
@@ -160,17 +168,25 @@ def test_it_shows_a_reviewer_every_step_read_only(page_as, editor, viewer, wareh
     write_model(page, USERS_SQL)
     feed = Feed.objects.get(name="Shop users")
     reviewer = page_as(viewer)
-    for step in ("connect", "model", "map"):
-        reviewer.goto(f"/w/acme/feeds/{feed.pk}/setup/{step}/")
-        expect(reviewer.get_by_text("your role (viewer) cannot change it")).to_be_visible()
-        expect(reviewer.locator("fieldset[disabled]").first).to_be_visible()
-    expect(reviewer.get_by_role("button", name="Test connection")).to_have_count(0)
     page.get_by_role("button", name="Next").click()  # the editor accepts the automatic mapping
     page.get_by_label(re.compile("^Full")).check()
-    page.get_by_label(re.compile("^On Demand")).check()
+    page.get_by_label(re.compile("^Interval")).check()
+    page.get_by_label("Frequency").select_option("daily")
+    page.get_by_label("Date and time of the initial sync (UTC)").fill("2099-11-15T19:00")
     page.get_by_role("button", name="Next").click()
     expect(page).to_have_url(re.compile(r"/setup/review/$"))
-    reviewer.goto(f"/w/acme/feeds/{feed.pk}/setup/review/")
+    for step in ("connect", "model", "map", "schedule", "review"):
+        reviewer.goto(f"/w/acme/feeds/{feed.pk}/setup/{step}/")
+        reviewer.wait_for_load_state("networkidle")  # every fragment the step loads has answered
+        expect(reviewer.get_by_text("your role (viewer) cannot change it")).to_be_visible()
+        expect(reviewer.locator(".alert-danger, .text-danger, .node-error")).to_have_count(0)
+        expect(reviewer.get_by_text("cannot change this feed")).to_have_count(0)
+        if step != "review":
+            expect(reviewer.locator("fieldset[disabled]").first).to_be_visible()
+        if step == "connect":
+            expect(reviewer.get_by_role("button", name="Test connection")).to_have_count(0)
+        if step == "schedule":
+            expect(reviewer.locator("#run-times")).to_contain_text("initial 11/15/2099 07:00 PM UTC")
     expect(reviewer.locator("#checks-ok")).to_be_visible(timeout=30000)
     expect(reviewer.locator("#sample-counts")).to_contain_text("Would create 10 profiles", timeout=30000)
     expect(reviewer.get_by_role("button", name="Activate")).to_have_count(0)
@@ -178,6 +194,19 @@ def test_it_shows_a_reviewer_every_step_read_only(page_as, editor, viewer, wareh
     shot(reviewer, "07-reviewer-read-only")
     response = reviewer.request.post(f"/w/acme/feeds/{feed.pk}/setup/model/run/", form={"sql": USERS_SQL})
     assert response.status == 403
+
+
+def test_it_copies_a_prepare_step_to_the_clipboard(page_as, editor):
+    page = page_as(editor)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/w/acme/feeds/new/postgres/")
+    expect(page.locator("#prepare [data-copy]")).not_to_have_count(0)
+    step = page.locator("#prepare .prepare-step").nth(1)
+    code = step.locator("code").inner_text()
+    assert code.strip()
+    step.get_by_role("button", name=re.compile("^Copy")).click()
+    expect(step.get_by_role("button", name=re.compile("^Copy"))).to_contain_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == code
 
 
 def seed_postgres(db) -> None:

@@ -144,3 +144,34 @@ def test_it_lets_a_viewer_read_but_not_run(workspace, viewer, modelled):
     assert client.post(url(modelled, "run/"), {"sql": USERS_SQL}).status_code == 403
     assert client.post(url(modelled, "validate/"), {"sql": USERS_SQL}).status_code == 403
     assert client.post(url(modelled), {"sql": USERS_SQL}).status_code == 403
+
+
+TWO_STAMPS_SQL = "SELECT customer_id, updated_at, updated_at - INTERVAL 1 DAY AS created_at FROM users"
+
+
+def test_it_keeps_the_unsaved_timestamp_pick_when_the_query_runs_again(workspace, editor, draft):
+    client = client_for(editor)
+    client.post(url(draft, "run/"), {"sql": TWO_STAMPS_SQL}, **HTMX)
+    draft.refresh_from_db()
+    assert draft.data_model.timestamp_field == ""  # two candidates: no guess
+    data = {"sql": TWO_STAMPS_SQL + " ORDER BY customer_id", "timestamp_field": "created_at"}
+    html = client.post(url(draft, "run/"), data, **HTMX).content.decode()
+    draft.refresh_from_db()
+    assert draft.data_model.timestamp_field == "created_at"
+    assert '<option value="created_at" selected>' in html
+
+
+def test_it_explains_a_table_model_for_a_warehouse_without_sql(workspace, editor):
+    from django.utils.html import escape
+
+    from feeds.models import Connection
+    from feeds.warehouses.databricks import SQL_EXPLANATION
+
+    connection = Connection.objects.create(
+        workspace=workspace, slug="share", name="Share", provider="databricks", config={}, secrets={}
+    )
+    feed = wizard.create_draft(workspace, "Shared users", connection, editor)
+    html = client_for(editor).get(url(feed)).content.decode()
+    assert escape(SQL_EXPLANATION) in html
+    assert "SQL dialect" not in html and "Write one SELECT" not in html
+    assert '<label class="form-label" for="id_sql">Shared table</label>' in html

@@ -81,21 +81,21 @@ def test_it_refuses_a_sync_start_date_without_a_timestamp_field():
 
 def test_it_shows_the_next_five_run_times_live(workspace, editor, modelled):
     data = {"schedule_type": "interval", "frequency": "hourly", "schedule_start": "2099-11-15T19:00"}
-    html = client_for(editor).post(url(modelled, "preview/"), data, **HTMX).content.decode()
+    html = client_for(editor).get(url(modelled, "preview/"), data, **HTMX).content.decode()
     assert "initial 11/15/2099 07:00 PM UTC" in html and "next 11/15/2099 08:00 PM UTC" in html
     assert html.count("<li>") == 5 and "<html" not in html
 
 
 def test_it_shows_the_next_runs_after_now_for_a_past_start(workspace, editor, modelled):
     data = {"schedule_type": "interval", "frequency": "daily", "schedule_start": "2020-01-01T07:00"}
-    html = client_for(editor).post(url(modelled, "preview/"), data, **HTMX).content.decode()
+    html = client_for(editor).get(url(modelled, "preview/"), data, **HTMX).content.decode()
     assert "initial" not in html and "07:00 AM UTC" in html and html.count("<li>") == 5
 
 
 def test_it_shows_no_run_times_for_on_demand(workspace, editor, modelled):
     html = (
         client_for(editor)
-        .post(url(modelled, "preview/"), {"schedule_type": "on_demand"}, **HTMX)
+        .get(url(modelled, "preview/"), {"schedule_type": "on_demand"}, **HTMX)
         .content.decode()
     )
     assert "<li>" not in html
@@ -159,3 +159,29 @@ def test_it_reads_zoneless_timestamps_as_utc_unless_told_otherwise():
 
 def test_it_refuses_an_end_date_before_the_initial_sync():
     assert "after the initial sync" in form(schedule_end="2023-11-01T00:00").errors["schedule_end"][0]
+
+
+def test_it_warns_when_most_sampled_rows_share_their_iterator_value():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    day = datetime(2025, 1, 1, tzinfo=UTC)
+    mostly_tied = summarize([day, day, day, datetime(2025, 1, 2, tzinfo=UTC)], now)
+    assert mostly_tied.ties == 3
+    assert any("Most sampled rows share their value" in w for w in mostly_tied.warnings)
+    half_tied = summarize([day, day, datetime(2025, 1, 2, tzinfo=UTC), datetime(2025, 1, 3, tzinfo=UTC)], now)
+    assert half_tied.ties == 2 and half_tied.warnings == []
+
+
+def test_it_shows_a_viewer_the_saved_schedules_run_times(workspace, editor, viewer, modelled):
+    from feeds import wizard
+
+    start = datetime(2099, 11, 15, 19, tzinfo=UTC)
+    values = {"schedule_type": "interval", "frequency": "hourly", "schedule_start": start}
+    wizard.save_section(modelled, "schedule", values, editor)
+    client = client_for(viewer)
+    page = client.get(url(modelled)).content.decode()
+    assert f'hx-get="/w/acme/feeds/{modelled.pk}/setup/schedule/preview/"' in page
+    # A viewer's disabled form sends no values: the fragment shows the saved schedule's runs.
+    response = client.get(url(modelled, "preview/"), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and "initial 11/15/2099 07:00 PM UTC" in html
+    assert html.count("<li>") == 5 and "text-danger" not in html
