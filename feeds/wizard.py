@@ -4,7 +4,9 @@ A draft feed is edited in place (its connection, data model and mapping objects)
 keeps running on its saved settings while the wizard edits it: changes wait in `Feed.pending_changes`
 (one JSON section per step) until the review step is saved again. Views read a step's values with
 `section_values` and write them with `save_section`, and never need to know which case they are in.
-Secrets never enter `pending_changes`: connection settings live on the (shared, encrypted) Connection.
+A live feed's Connect edits (rename, another connection, a connection's settings) wait there too;
+pending secrets are kept as one Fernet token (feeds.crypto), never as plain text, and the steps reach
+the warehouse through `step_connection`, the connection as it will be once saved.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils.text import slugify
 
-from feeds import audit
+from feeds import audit, crypto
+from feeds.crypto import Secrets
 from feeds.models import (
     SCHEDULE_SETTINGS,
     Connection,
@@ -85,7 +89,7 @@ def _saved_values(feed: Feed, section: str) -> dict[str, Any]:
     if section == "schedule":
         return {name: getattr(feed, name) for name in SCHEDULE_FIELDS}
     if section == "connect":
-        return {"connection_id": feed.connection_id}
+        return {"connection_id": feed.connection_id, "feed_name": feed.name}
     raise ValueError(f"Unknown wizard section {section!r}")
 
 
@@ -124,7 +128,9 @@ def save_section(feed: Feed, section: str, values: dict[str, Any], user: Any) ->
         _apply_section(feed, section, values, user)
 
 
-def _apply_section(feed: Feed, section: str, values: dict[str, Any], user: Any) -> None:
+def _apply_section(
+    feed: Feed, section: str, values: dict[str, Any], user: Any, request: HttpRequest | None = None
+) -> None:
     values = _decode(values)
     if section == "model":
         model = feed.data_model or _new_data_model(feed, user)
@@ -143,11 +149,40 @@ def _apply_section(feed: Feed, section: str, values: dict[str, Any], user: Any) 
             setattr(feed, name, value)
         _touch(feed, user, list(values))
     elif section == "connect":
-        feed.connection_id = values["connection_id"]
+        _apply_connect(feed, values, user, request)
+
+
+def _apply_connect(feed: Feed, values: dict[str, Any], user: Any, request: HttpRequest | None) -> None:
+    """Write the Connect step: the connection's pending settings, the feed's name and its connection."""
+    connection_id = values.get("connection_id")
+    edit = values.get("connection")
+    if edit:
+        connection_id = save_connection(
+            feed.workspace,
+            connection=_connection(feed.workspace_id, connection_id),
+            provider=edit["provider"],
+            name=edit["name"],
+            config=edit["config"],
+            secrets=crypto.decrypt(edit["secrets"]),
+            user=user,
+            request=request,
+        ).pk
+    if values.get("feed_name") and values["feed_name"] != feed.name:
+        feed.name = values["feed_name"]
+        _touch(feed, user, ["name"])
+    if connection_id != feed.connection_id:
+        feed.connection_id = connection_id
         _touch(feed, user, ["connection"])
-        if feed.data_model is not None and feed.data_model.connection_id != feed.connection_id:
-            feed.data_model.connection_id = feed.connection_id
-            feed.data_model.save(update_fields=["connection"])
+    model = feed.data_model
+    if model is not None and feed.connection_id is not None and model.connection_id != feed.connection_id:
+        model.connection_id = feed.connection_id
+        model.save(update_fields=["connection"])
+
+
+def _connection(workspace_id: int, pk: int | None) -> Connection | None:
+    if pk is None:
+        return None
+    return Connection.objects.filter(workspace_id=workspace_id, pk=pk).first()
 
 
 def _apply_mapping(feed: Feed, values: dict[str, Any], user: Any) -> None:
@@ -188,12 +223,12 @@ def _new_transformation(feed: Feed, user: Any) -> FieldTransformation:
     )
 
 
-def apply_pending(feed: Feed, user: Any) -> None:
+def apply_pending(feed: Feed, user: Any, request: HttpRequest | None = None) -> None:
     """Write every pending section onto the feed's objects and clear pending_changes."""
     with transaction.atomic():
         for section in ("connect", "model", "mapping", "schedule"):
             if section in feed.pending_changes:
-                _apply_section(feed, section, feed.pending_changes[section], user)
+                _apply_section(feed, section, feed.pending_changes[section], user, request)
         feed.pending_changes = {}
         _touch(feed, user, ["pending_changes"])
 
@@ -266,6 +301,7 @@ def save_connection(
     config: dict[str, Any],
     secrets: dict[str, Any],
     user: Any,
+    request: HttpRequest | None = None,
 ) -> Connection:
     """Create or update a connection; an empty secret keeps the stored value."""
     if connection is None:
@@ -291,7 +327,7 @@ def save_connection(
     }
     if is_new or changes:
         action = "create connection" if is_new else "edit connection"
-        audit.record(workspace, user, action, name, changes=None if is_new else changes)
+        audit.record(workspace, user, action, name, changes=None if is_new else changes, request=request)
     return connection
 
 
@@ -302,42 +338,146 @@ def remember_step(feed: Feed, key: str) -> None:
         feed.save(update_fields=["wizard_step"])
 
 
+@dataclass(frozen=True)
+class ConnectionEdit:
+    """The Connect form's connection as typed: empty secrets mean "keep the stored value"."""
+
+    provider: str
+    name: str
+    config: dict[str, Any]
+    secrets: dict[str, Any]
+
+    def __repr__(self) -> str:  # secrets never show in logs or tracebacks
+        return f"ConnectionEdit({self.provider!r}, {self.name!r})"
+
+
 def connect_feed(
     workspace: Any,
     feed: Feed | None,
     *,
     feed_name: str,
     connection: Connection | None,
-    provider: str,
-    connection_name: str,
-    config_and_secrets: tuple[dict[str, Any], dict[str, Any]],
+    edit: ConnectionEdit,
     user: Any,
+    request: HttpRequest | None = None,
 ) -> Feed:
-    """Save the Connect step: the connection (shared, so at once), then a new draft or the feed's choice.
+    """Save the Connect step and return the feed: a new draft, or the feed's name and connection.
 
-    Returns the feed; a live feed's switch to another connection waits for the review's Save.
+    A draft's connection is saved at once; a live feed's rename, switch and connection settings wait
+    in pending_changes for the review's Save (see stage_connect).
     """
-    config, secrets = config_and_secrets
+    if feed is not None and is_live(feed):
+        stage_connect(feed, feed_name=feed_name, connection=connection, edit=edit, user=user)
+        return feed
     with transaction.atomic():
         saved = save_connection(
             workspace,
             connection=connection,
-            provider=provider,
-            name=connection_name,
-            config=config,
-            secrets=secrets,
+            provider=edit.provider,
+            name=edit.name,
+            config=edit.config,
+            secrets=edit.secrets,
             user=user,
+            request=request,
         )
         if feed is None:
             draft = create_draft(workspace, feed_name, saved, user)
-            audit.record(workspace, user, "create", draft.name, feed=draft)
+            audit.record(workspace, user, "create", draft.name, feed=draft, request=request)
             return draft
         if feed.name != feed_name:
             feed.name = feed_name
             _touch(feed, user, ["name"])
-        if section_values(feed, "connect")["connection_id"] != saved.pk:
+        if feed.connection_id != saved.pk:
             save_section(feed, "connect", {"connection_id": saved.pk}, user)
         return feed
+
+
+def stage_connect(
+    feed: Feed, *, feed_name: str, connection: Connection | None, edit: ConnectionEdit, user: Any
+) -> None:
+    """Keep a live feed's Connect edits in pending_changes, its connection's secrets as one Fernet token.
+
+    The section replaces any earlier pending Connect edit; one that changes nothing is dropped.
+    """
+    current = step_connection(feed)
+    target_id = connection.pk if connection else None
+    # Empty secrets keep what the user sees as stored: the pending value when editing the same one.
+    base = current if current is not None and current.pk == target_id else connection
+    kept = {**(base.secrets if base is not None and base.secrets else {})}
+    kept.update({k: v for k, v in edit.secrets.items() if v not in (None, "")})
+    section: dict[str, Any] = {"connection_id": target_id}
+    typed = (edit.provider, edit.name, edit.config, kept)
+    if connection is None or typed != (
+        connection.provider,
+        connection.name,
+        connection.config,
+        dict(connection.secrets or {}),
+    ):
+        section["connection"] = {
+            "provider": edit.provider,
+            "name": edit.name,
+            "config": edit.config,
+            "secrets": crypto.encrypt(kept),
+        }
+    if feed_name != feed.name:
+        section["feed_name"] = feed_name
+    pending = {k: v for k, v in feed.pending_changes.items() if k != "connect"}
+    if section != {"connection_id": feed.connection_id}:
+        pending["connect"] = section
+    feed.pending_changes = pending
+    _touch(feed, user, ["pending_changes"])
+
+
+def pending_conflicts(feed: Feed) -> list[str]:
+    """Return why a live feed's pending Connect edits cannot be saved now: a name taken since."""
+    values = feed.pending_changes.get("connect") or {}
+    problems = []
+    name = values.get("feed_name")
+    if name and Feed.objects.filter(workspace_id=feed.workspace_id, name=name).exclude(pk=feed.pk).exists():
+        problems.append(f"A feed called “{name}” exists now. Pick another name.")
+    edit = values.get("connection")
+    if edit:
+        taken = Connection.objects.filter(workspace_id=feed.workspace_id, name=edit["name"])
+        if values.get("connection_id") is not None:
+            taken = taken.exclude(pk=values["connection_id"])
+        if taken.exists():
+            problems.append(f"A connection called “{edit['name']}” exists now. Pick another name.")
+    return problems
+
+
+def rotate_pending_secrets() -> int:
+    """Re-encrypt pending Connect edits' secrets with the newest key (rotate_fernet_keys); return how many."""
+    count = 0
+    for feed in Feed.objects.filter(pending_changes__has_key="connect").only("pk", "pending_changes"):
+        pending = feed.pending_changes
+        edit = pending["connect"].get("connection")
+        if edit:
+            edit["secrets"] = crypto.rotate(edit["secrets"])
+            Feed.objects.filter(pk=feed.pk).update(pending_changes=pending)
+            count += 1
+    return count
+
+
+def step_connection(feed: Feed) -> Connection | None:
+    """Return the connection the wizard's steps use: the saved one, or a copy carrying pending edits.
+
+    The copy (of a live feed's pending Connect edit) is never saved: apply_pending writes the edit.
+    """
+    values = section_values(feed, "connect")
+    saved = _connection(feed.workspace_id, values.get("connection_id"))
+    edit = values.get("connection")
+    if not edit:
+        return saved
+    copy = Connection(
+        pk=saved.pk if saved else None,
+        workspace_id=feed.workspace_id,
+        slug=saved.slug if saved else "",
+        provider=edit["provider"],
+        name=edit["name"],
+        config=dict(edit["config"]),
+    )
+    copy.secrets = Secrets(crypto.decrypt(edit["secrets"]))
+    return copy
 
 
 def resume_url_name(feed: Feed) -> str:

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from feeds.models import Connection, Feed
 from feeds.warehouses.base import ConfigField
+from feeds.wizard import ConnectionEdit
 
 NEW = "new"
 PREFIX = "cfg_"  # provider fields are prefixed so a provider's "name" never clashes with ours
@@ -164,6 +165,9 @@ class ConnectForm(forms.Form):
                 self.add_error(PREFIX + spec.name, f"{spec.label} is required.")
 
     def _stored_secrets(self, connection: Connection | None) -> dict[str, Any]:
+        """Return the stored settings of the picked connection: the shown copy (pending edits) if it is that one."""
+        if self.selected is not None and self.selected.pk == (connection.pk if connection else None):
+            connection = self.selected
         if connection is None:
             return {}
         return {**connection.config, **(connection.secrets or {})}
@@ -180,6 +184,11 @@ class ConnectForm(forms.Form):
                 value = spec.default
             (secrets if spec.secret else config)[spec.name] = value
         return config, secrets
+
+    def connection_edit(self) -> ConnectionEdit:
+        """Return the connection as typed, for wizard.connect_feed (a valid form only)."""
+        config, secrets = self.split_config()
+        return ConnectionEdit(self.provider_cls.kind, self.cleaned_data["name"].strip(), config, secrets)
 
     def warehouse_config(self) -> dict[str, Any]:
         """Return the config to open the warehouse with: typed values, saved secrets where left empty."""

@@ -48,11 +48,12 @@ def new(request: HtmxHttpRequest, ws: str, provider: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
-    provider = feed.connection.provider if feed.connection else request.GET.get("provider", "duckdb")
+    current = wizard.step_connection(feed)  # with a live feed's pending edits
+    provider = current.provider if current else request.GET.get("provider", "duckdb")
     provider_cls = _provider_or_404(provider)
-    selected = _selected(request, membership, provider, feed.connection)
+    selected = _selected(request, membership, provider, current)
     if request.method == "GET":
-        initial = initial_for(selected, feed.name, provider_cls)
+        initial = initial_for(selected, wizard.section_values(feed, "connect")["feed_name"], provider_cls)
         form = _form(membership, provider_cls, selected, feed, initial=initial)
         return _render(request, membership, feed, provider_cls, form)
     form = _form(membership, provider_cls, selected, feed, data=request.POST, files=request.FILES)
@@ -65,7 +66,7 @@ def test(request: HtmxHttpRequest, ws: str, provider: str, feed_id: int | None =
     membership = require_member(request.user, ws, Role.EDITOR)
     feed = _feed_or_none(membership, feed_id)
     provider_cls = _provider_or_404(provider)
-    selected = _selected(request, membership, provider, feed.connection if feed else None)
+    selected = _selected(request, membership, provider, wizard.step_connection(feed) if feed else None)
     form = _form(membership, provider_cls, selected, feed, data=request.POST, files=request.FILES)
     result = providers.check_connection(provider, form.warehouse_config()) if form.is_valid() else None
     ctx = _ctx(membership, feed, provider_cls, form, result=result)
@@ -95,10 +96,9 @@ def _save(
         feed,
         feed_name=form.cleaned_data["feed_name"],
         connection=form.cleaned_data["connection"],
-        provider=provider_cls.kind,
-        connection_name=form.cleaned_data["name"],
-        config_and_secrets=form.split_config(),
+        edit=form.connection_edit(),
         user=request.user,
+        request=request,
     )
     return redirect("model:step", membership.workspace.slug, feed.pk)
 
@@ -156,14 +156,20 @@ def _provider_or_404(kind: str) -> Any:
 def _selected(
     request: HtmxHttpRequest, membership: Membership, provider: str, current: Connection | None
 ) -> Connection | None:
-    """Return the connection the form edits: the one picked in the form, else the feed's."""
+    """Return the connection the form edits: the one picked in the form, else the feed's.
+
+    `current` is the feed's connection as the wizard shows it (with pending edits): picking it again
+    keeps those edits in the form.
+    """
     picked = request.POST.get("connection") or request.GET.get("connection")
     if not picked:
         return current
     if picked == NEW:
-        return None
+        return current if current is not None and current.pk is None else None
     found = Connection.objects.filter(workspace=membership.workspace, provider=provider, pk=picked).first()
-    return found if found is not None else current
+    if found is None or (current is not None and current.pk == found.pk):
+        return current
+    return found
 
 
 def _feed_or_none(membership: Membership, feed_id: int | None) -> Feed | None:
@@ -178,9 +184,9 @@ def _feed_or_none(membership: Membership, feed_id: int | None) -> Feed | None:
 
 
 def _shared_with(connection: Connection | None, feed: Feed | None) -> int:
-    if connection is None:
+    if connection is None or connection.pk is None:
         return 0
-    others = Feed.objects.filter(connection=connection)
+    others = Feed.objects.filter(connection_id=connection.pk)
     return others.exclude(pk=feed.pk).count() if feed else others.count()
 
 

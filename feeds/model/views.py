@@ -27,7 +27,7 @@ PAGE = "model/step.html"
 @require_http_methods(["GET", "POST"])
 def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
-    connection = _connection(feed)
+    connection = wizard.step_connection(feed)
     if connection is None:
         messages.info(request, "Connect a warehouse first.")
         return redirect("connect:step", ws, feed.pk)
@@ -49,7 +49,7 @@ def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
 def validate(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Check the SQL as it is typed (debounced in the browser); nothing reaches the warehouse."""
     membership, feed = step_feed(request, ws, feed_id)
-    connection = _connection(feed)
+    connection = wizard.step_connection(feed)
     provider_cls = provider_class(connection.provider) if connection else None
     problem = None
     if provider_cls is not None and provider_cls.has_sql:
@@ -64,7 +64,7 @@ def validate(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
 def run(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     """Run Query: validate, preview the first rows, and remember the columns of this exact SQL."""
     membership, feed = step_feed(request, ws, feed_id)
-    connection = _connection(feed)
+    connection = wizard.step_connection(feed)
     if connection is None:
         return redirect("connect:step", ws, feed.pk)
     values = wizard.section_values(feed, "model")
@@ -103,13 +103,6 @@ def _form(connection: Connection, values: dict[str, Any], data: Any) -> ModelFor
         candidates=candidates,
         has_sql=provider_cls.has_sql,
     )
-
-
-def _connection(feed: Feed) -> Connection | None:
-    connection_id = wizard.section_values(feed, "connect")["connection_id"]
-    if connection_id is None:
-        return None
-    return Connection.objects.filter(workspace_id=feed.workspace_id, pk=connection_id).first()
 
 
 def _ctx(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.http import HttpRequest
+
 from feeds import audit, wizard
 from feeds.connect.providers import check_connection, load_provider
 from feeds.models import Connection, Feed, FeedState
@@ -76,12 +78,15 @@ class ActivationRefused(Exception):
 
 
 def connection_of(feed: Feed) -> Connection | None:
-    connection_id = wizard.section_values(feed, "connect")["connection_id"]
-    return Connection.objects.filter(workspace_id=feed.workspace_id, pk=connection_id).first()
+    """Return the connection as it will be once saved (a live feed's pending edits included)."""
+    return wizard.step_connection(feed)
 
 
 def review_problems(feed: Feed) -> list[Problem]:
     """Return what stops the feed from running, step by step: connection test, SQL, mapping, settings."""
+    conflicts = wizard.pending_conflicts(feed)
+    if conflicts:
+        return [Problem("connect", message) for message in conflicts]
     connection = connection_of(feed)
     if connection is None or load_provider(connection.provider) is None:
         return [Problem("connect", "Connect a warehouse.")]
@@ -191,7 +196,7 @@ def _first_rows(connection: Connection | None, sql: str, limit: int) -> Page:
     return Page(preview.columns, preview.rows)
 
 
-def save_and_activate(feed: Feed, user: Any) -> str:
+def save_and_activate(feed: Feed, user: Any, request: HttpRequest | None = None) -> str:
     """Re-validate, apply the wizard's edits and start the schedule; returns what happened, in words.
 
     Raises ActivationRefused with the problems found, or feeds.sync.service.RunRefused.
@@ -203,22 +208,22 @@ def save_and_activate(feed: Feed, user: Any) -> str:
         raise ActivationRefused(problems)
     was_draft = feed.state == FeedState.DRAFT
     before = audit.feed_settings(feed)
-    wizard.apply_pending(feed, user)
+    wizard.apply_pending(feed, user, request)
     feed.refresh_from_db()
     if was_draft:
         service.activate(feed, user)
         feed.refresh_from_db()
-        _record(feed, user, "activate", before)
+        _record(feed, user, "activate", before, request)
         return _activated_message(feed)
     if feed.state == FeedState.ACTIVE:
         service.activate(feed, user)  # re-creates the schedule from the saved settings
-    _record(feed, user, "edit", before)
+    _record(feed, user, "edit", before, request)
     return "Your changes are saved; the next run uses them."
 
 
-def _record(feed: Feed, user: Any, action: str, before: dict[str, Any]) -> None:
+def _record(feed: Feed, user: Any, action: str, before: dict[str, Any], request: HttpRequest | None) -> None:
     changes = audit.diff(before, audit.feed_settings(feed))
-    audit.record(feed.workspace, user, action, feed.name, feed=feed, changes=changes)
+    audit.record(feed.workspace, user, action, feed.name, feed=feed, changes=changes, request=request)
 
 
 def _activated_message(feed: Feed) -> str:

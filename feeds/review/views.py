@@ -52,7 +52,7 @@ def activate(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
     membership, feed = step_feed(request, ws, feed_id)
     try:
-        message = readiness.save_and_activate(feed, request.user)
+        message = readiness.save_and_activate(feed, request.user, request)
     except readiness.ActivationRefused as refused:
         ctx = _ctx(membership, feed, problems=refused.problems, checked=True)
         return render(request, PAGE, ctx, status=200)
@@ -80,6 +80,7 @@ def _ctx(membership: Membership, feed: Feed, **extra: Any) -> dict[str, Any]:
         feed,
         "review",
         connection=readiness.connection_of(feed),
+        feed_name=wizard.section_values(feed, "connect")["feed_name"],
         model=model,
         mapping_groups=grouped(mapping["mappings"], mapping["pipeline_type"], []),
         pipeline_type=mapping["pipeline_type"],

@@ -13,7 +13,7 @@ from feeds import wizard
 from feeds.accounts.models import Membership
 from feeds.connect.frame import step_context, step_feed
 from feeds.http import HtmxHttpRequest
-from feeds.models import Connection, Feed
+from feeds.models import Feed
 from feeds.schedule import checks, rules
 from feeds.schedule.forms import PreviewForm, ScheduleForm
 from feeds.warehouses.registry import provider_class
@@ -73,7 +73,7 @@ def iterator_check(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpRespo
     _, feed = step_feed(request, ws, feed_id)
     model = wizard.section_values(feed, "model")
     column = request.POST.get("iterator", "")
-    connection = _connection(feed)
+    connection = wizard.step_connection(feed)
     result = None
     if column and connection is not None:
         result = checks.sample_iterator(connection, model["sql"], column)
@@ -101,7 +101,7 @@ def _runs_from(form: ScheduleForm, saved: dict[str, Any]) -> list[Any] | None:
 
 
 def _form(feed: Feed, model: dict[str, Any], data: Any, saved: dict[str, Any]) -> ScheduleForm:
-    connection = _connection(feed)
+    connection = wizard.step_connection(feed)
     types = tuple(provider_class(connection.provider).iterator_types) if connection else ()
     initial = {name: saved.get(name) for name in FORM_FIELDS}
     initial["lookback_minutes"] = (saved.get("lookback_seconds") or 0) // 60
@@ -112,11 +112,6 @@ def _form(feed: Feed, model: dict[str, Any], data: Any, saved: dict[str, Any]) -
         iterator_types=types,
         timestamp_field=model.get("timestamp_field") or "",
     )
-
-
-def _connection(feed: Feed) -> Connection | None:
-    connection_id = wizard.section_values(feed, "connect")["connection_id"]
-    return Connection.objects.filter(workspace_id=feed.workspace_id, pk=connection_id).first()
 
 
 def _ctx(membership: Membership, feed: Feed, form: ScheduleForm, **extra: Any) -> dict[str, Any]:

@@ -79,3 +79,25 @@ def test_it_types_static_values():
         assert "is not a number" in str(error)
     else:
         raise AssertionError("a non-number was accepted")
+
+
+def continue_setup(client, feed):
+    """Return where the feed page's "Continue setup" leads, after following it."""
+    html = client.get(f"/w/acme/feeds/{feed.pk}/").content.decode()
+    href = html.split('">Continue setup</a>')[0].rsplit('href="', 1)[1]
+    assert client.get(href).status_code == 200
+    return href
+
+
+def test_it_continues_setup_at_the_step_a_draft_was_left_at(workspace, editor, modelled):
+    client = client_for(editor)
+    base = f"/w/acme/feeds/{modelled.pk}/setup/"
+    assert continue_setup(client, modelled) == base + "model/"
+    assert (
+        client.post(base + "model/", {"sql": USERS_SQL, "timestamp_field": "updated_at"}).status_code == 302
+    )
+    assert continue_setup(client, modelled) == base + "map/"
+    assert client.post(base + "map/").status_code == 302
+    assert continue_setup(client, modelled) == base + "schedule/"
+    client.get(base + "model/")  # going Back to look does not lose the furthest step
+    assert continue_setup(client, modelled) == base + "schedule/"

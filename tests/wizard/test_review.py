@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from feeds import wizard
 from feeds.models import FeedState
@@ -127,3 +127,108 @@ def test_it_shows_the_events_an_event_feed_would_write(workspace, editor, draft)
     draft.refresh_from_db()
     html = client_for(editor).get(url(draft, "sample/"), **HTMX).content.decode()
     assert "Events that would be written" in html and "<code>custom_event</code>" in html
+
+
+COUNTS_SQL = (
+    "SELECT CASE WHEN customer_id = 'C000004' THEN NULL ELSE customer_id END AS customer_id, "
+    "CASE WHEN customer_id = 'C000004' THEN NULL ELSE email END AS email, first_name, plan, updated_at "
+    "FROM users ORDER BY users.customer_id"
+)
+
+
+def store_first_rows(feed, count, change_plan_of):
+    """Write the feed's first rows to the profile store as a run would, one of them with another plan."""
+    from feeds.mapping import compile_mappings, map_page
+    from feeds.profiles.store import apply_batches
+    from feeds.warehouses.base import Page
+    from feeds.warehouses.registry import open_warehouse
+
+    warehouse = open_warehouse("duckdb", feed.connection.warehouse_config())
+    preview = warehouse.preview(COUNTS_SQL, count)
+    warehouse.close()
+    mapping = wizard.section_values(feed, "mapping")["mappings"]
+    compiled = compile_mappings(mapping, [c.name for c in preview.columns])
+    mapped = map_page(
+        Page(preview.columns, preview.rows),
+        compiled,
+        feed_id=feed.pk,
+        environment=feed.environment,
+        iterator=None,
+        timezone="UTC",
+    )
+    mapped.batches[change_plan_of]["user_attributes"]["plan"] = "legacy"
+    apply_batches(
+        feed=feed,
+        run_id=None,
+        batches=mapped.batches,
+        row_keys=mapped.row_keys,
+        iterator_values=[None] * len(mapped.batches),
+    )
+
+
+def test_it_counts_profiles_to_update_leave_unchanged_and_reject_with_reasons(workspace, editor, draft):
+    from feeds.model.query import run_query
+
+    outcome = run_query(draft.connection, COUNTS_SQL, 5)
+    model = {"sql": COUNTS_SQL, "columns": outcome.columns, "columns_sql": COUNTS_SQL}
+    wizard.save_section(draft, "model", {**model, "timestamp_field": "updated_at"}, editor)
+    feed = ready(draft, editor)
+    store_first_rows(feed, 3, change_plan_of=1)
+    html = client_for(editor).get(url(feed, "sample/"), **HTMX).content.decode()
+    assert "Would create 6 profiles, update 1, leave 2 unchanged, reject 1." in html
+    assert "<code>row 4 (updated_at=" in html and "</code>: The row has no identity" in html
+    updated = html.split('data-outcome="update"')[1].split("sample-profile")[0]
+    assert "row customer_id=C000002" in updated
+    assert "legacy" in updated and ">changed</span>" in updated
+
+
+def activated(modelled, editor, **schedule):
+    from feeds.sync.models import FeedSchedule, SyncRun
+
+    feed = ready(modelled, editor, **schedule)
+    response = client_for(editor).post(url(feed, "activate/"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    feed.refresh_from_db()
+    assert feed.state == FeedState.ACTIVE
+    runs = list(SyncRun.objects.filter(feed=feed).values_list("kind", "logical_date"))
+    return FeedSchedule.objects.get(feed=feed), runs
+
+
+def test_it_activates_an_interval_feed_to_start_at_the_chosen_time(workspace, editor, modelled):
+    start = datetime(2099, 1, 1, 9, tzinfo=UTC)
+    schedule, runs = activated(
+        modelled, editor, schedule_type="interval", frequency="daily", schedule_start=start
+    )
+    assert schedule.next_run_at == start and runs == []
+
+
+def test_it_runs_a_passed_initial_interval_sync_at_once(workspace, editor, modelled):
+    from django.utils import timezone
+
+    start = (timezone.now() - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    schedule, runs = activated(
+        modelled, editor, schedule_type="interval", frequency="daily", schedule_start=start
+    )
+    assert runs == [("scheduled", start)]
+    assert schedule.next_run_at == start + timedelta(days=1)  # later runs stay anchored on the start
+
+
+def test_it_activates_a_once_feed_for_the_chosen_time(workspace, editor, modelled):
+    start = datetime(2099, 1, 1, 9, tzinfo=UTC)
+    schedule, runs = activated(modelled, editor, schedule_type="once", schedule_start=start)
+    assert schedule.next_run_at == start and runs == []
+
+
+def test_it_runs_a_passed_once_feed_at_once(workspace, editor, modelled):
+    start = datetime(2020, 1, 1, 9, tzinfo=UTC)
+    schedule, runs = activated(modelled, editor, schedule_type="once", schedule_start=start)
+    assert runs == [("once", start)] and schedule.next_run_at is None
+
+
+def test_it_records_where_a_feed_was_activated_from(workspace, editor, modelled):
+    from feeds.models import AuditEntry
+
+    feed = ready(modelled, editor)
+    client_for(editor).post(url(feed, "activate/"), REMOTE_ADDR="198.51.100.4")
+    entry = AuditEntry.objects.get(action="activate")
+    assert entry.feed == feed and entry.ip_address == "198.51.100.4"
