@@ -6,6 +6,7 @@ import pytest
 
 from feeds.models import Connection, Feed, FeedState
 from tests.personas import client_for
+from tests.wizard.conftest import USERS_SQL as USERS
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -255,3 +256,155 @@ def test_it_tests_a_bigquery_connection_with_an_uploaded_key_file(workspace, edi
 def test_it_keeps_secrets_out_of_the_prepare_panels_requests(workspace, editor):
     html = client_for(editor).get("/w/acme/feeds/new/postgres/").content.decode()
     assert 'hx-params="not csrfmiddlewaretoken,cfg_password"' in html
+
+
+def test_it_puts_a_copy_button_on_each_prepare_step_with_code(workspace, editor):
+    html = client_for(editor).get("/w/acme/feeds/new/postgres/").content.decode()
+    panel = html.split('id="prepare"')[1]
+    assert panel.count("<pre ") == panel.count("data-copy") > 1
+    assert "/static/js/wizard_connect.js" in html
+
+
+# --- a live feed's Connect edits wait for the review's Save ---------------------------------------
+
+
+def live(feed):
+    feed.state = FeedState.ACTIVE
+    feed.save()
+    return feed
+
+
+def postgres_feed(workspace, editor, password="old-secret"):
+    from feeds import wizard
+
+    connection = wizard.save_connection(
+        workspace,
+        connection=None,
+        provider="postgres",
+        name="PG",
+        config={"host": "db.example.com", "port": 5432, "database": "d", "user": "u", "sslmode": "prefer"},
+        secrets={"password": password},
+        user=editor,
+    )
+    return live(wizard.create_draft(workspace, "PG feed", connection, editor))
+
+
+def small_warehouse(settings, tmp_path):
+    from feeds.demo import write_demo_warehouse
+
+    settings.WSYNC_DUCKDB_ROOTS = [*settings.WSYNC_DUCKDB_ROOTS, str(tmp_path)]
+    return write_demo_warehouse(tmp_path / "small.duckdb", users=3, events=5)
+
+
+def test_it_keeps_a_live_feeds_connection_settings_and_name_pending(
+    workspace, editor, modelled, settings, tmp_path
+):
+    from feeds import wizard
+
+    feed = live(modelled)
+    other = small_warehouse(settings, tmp_path)
+    connection = feed.connection
+    client = client_for(editor)
+    data = {"feed_name": "Renamed", "connection": str(connection.pk), "name": "Moved", "cfg_path": str(other)}
+    assert client.post(f"/w/acme/feeds/{feed.pk}/setup/connect/", data).status_code == 302
+    feed.refresh_from_db()
+    connection.refresh_from_db()
+    assert feed.name == "Users feed" and connection.name == "Demo warehouse"
+    assert connection.config["path"] != str(other)
+    html = client.get(f"/w/acme/feeds/{feed.pk}/setup/connect/").content.decode()
+    assert 'value="Renamed"' in html and 'value="Moved"' in html and str(other) in html
+    # The next steps already use the connection as it will be: Run Query reads the small file.
+    html = client.post(f"/w/acme/feeds/{feed.pk}/setup/model/run/", {"sql": USERS}, **HTMX).content.decode()
+    assert "3 rows in" in html
+    wizard.discard_pending(feed, editor)
+    feed.refresh_from_db()
+    assert wizard.step_connection(feed).config["path"] == connection.config["path"]
+    assert wizard.section_values(feed, "connect")["feed_name"] == "Users feed"
+
+
+def test_it_saves_a_live_feeds_connection_edits_on_the_reviews_save(
+    workspace, editor, modelled, settings, tmp_path
+):
+    from feeds import wizard
+    from feeds.models import AuditEntry
+
+    client = client_for(editor)
+    client.get(f"/w/acme/feeds/{modelled.pk}/setup/map/")  # pre-fills the mapping
+    wizard.save_section(modelled, "schedule", {"sync_mode": "full", "schedule_type": "on_demand"}, editor)
+    client.post(f"/w/acme/feeds/{modelled.pk}/setup/review/activate/")
+    modelled.refresh_from_db()
+    assert modelled.state == FeedState.ACTIVE
+    other = small_warehouse(settings, tmp_path)
+    connection = modelled.connection
+    data = {"feed_name": "Renamed", "connection": str(connection.pk), "name": "Moved", "cfg_path": str(other)}
+    client.post(f"/w/acme/feeds/{modelled.pk}/setup/connect/", data)
+    response = client.post(f"/w/acme/feeds/{modelled.pk}/setup/review/activate/")
+    assert response.status_code == 302
+    modelled.refresh_from_db()
+    connection.refresh_from_db()
+    assert (modelled.name, connection.name, connection.config["path"]) == ("Renamed", "Moved", str(other))
+    assert modelled.connection_id == connection.pk and modelled.pending_changes == {}
+    edit = AuditEntry.objects.get(action="edit connection")
+    assert edit.target == "Moved" and edit.ip_address == "127.0.0.1"
+
+
+def test_it_keeps_pending_secrets_encrypted(workspace, editor):
+    import json
+
+    from feeds import wizard
+
+    feed = postgres_feed(workspace, editor)
+    connection = feed.connection
+    edit = wizard.ConnectionEdit("postgres", "PG", dict(connection.config), {"password": "n3w-secret"})
+    wizard.stage_connect(feed, feed_name=feed.name, connection=connection, edit=edit, user=editor)
+    feed.refresh_from_db()
+    connection.refresh_from_db()
+    assert "n3w-secret" not in json.dumps(feed.pending_changes)
+    assert connection.secrets["password"] == "old-secret"  # the running feed still signs in as before
+    assert wizard.step_connection(feed).secrets["password"] == "n3w-secret"
+    # Submitting the form again with the password left empty keeps the pending one.
+    kept = wizard.ConnectionEdit("postgres", "PG", dict(connection.config), {"password": ""})
+    wizard.stage_connect(feed, feed_name=feed.name, connection=connection, edit=kept, user=editor)
+    feed.refresh_from_db()
+    assert wizard.step_connection(feed).secrets["password"] == "n3w-secret"
+    wizard.apply_pending(feed, editor)
+    connection.refresh_from_db()
+    assert connection.secrets["password"] == "n3w-secret" and feed.pending_changes == {}
+
+
+def test_it_drops_a_pending_connect_edit_that_changes_nothing(workspace, editor):
+    from feeds import wizard
+
+    feed = postgres_feed(workspace, editor)
+    connection = feed.connection
+    same = wizard.ConnectionEdit("postgres", "PG", dict(connection.config), {"password": ""})
+    wizard.stage_connect(feed, feed_name=feed.name, connection=connection, edit=same, user=editor)
+    feed.refresh_from_db()
+    assert feed.pending_changes == {}
+
+
+def test_it_records_where_a_wizard_feed_was_created_from(workspace, editor, demo_file):
+    from feeds.models import AuditEntry
+
+    client_for(editor).post("/w/acme/feeds/new/duckdb/", _form(demo_file), REMOTE_ADDR="203.0.113.7")
+    entries = {e.action: e.ip_address for e in AuditEntry.objects.all()}
+    assert entries == {"create connection": "203.0.113.7", "create": "203.0.113.7"}
+
+
+def test_it_rotates_pending_secrets_with_the_stored_ones(workspace, editor, settings):
+    import io
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from feeds import wizard
+
+    feed = postgres_feed(workspace, editor)
+    edit = wizard.ConnectionEdit("postgres", "PG", dict(feed.connection.config), {"password": "n3w-secret"})
+    wizard.stage_connect(feed, feed_name=feed.name, connection=feed.connection, edit=edit, user=editor)
+    new_key = Fernet.generate_key().decode()
+    settings.WSYNC_FERNET_KEYS = [new_key, *settings.WSYNC_FERNET_KEYS]
+    call_command("rotate_fernet_keys", stdout=io.StringIO())
+    settings.WSYNC_FERNET_KEYS = [new_key]  # the old key is gone
+    feed.refresh_from_db()
+    assert wizard.step_connection(feed).secrets["password"] == "n3w-secret"
