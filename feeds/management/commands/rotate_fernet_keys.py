@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from feeds import wizard
 from feeds.crypto import rotate
 from feeds.models import Connection
 
@@ -22,4 +23,8 @@ class Command(BaseCommand):
             rows = cursor.fetchall()
             for pk, token in rows:
                 cursor.execute(f"UPDATE {table} SET secrets = %s WHERE id = %s", [rotate(token), pk])
-        self.stdout.write(f"Re-encrypted the credentials of {len(rows)} connection(s) with the newest key.")
+            pending = wizard.rotate_pending_secrets()  # a live feed's unsaved connection edits
+        self.stdout.write(
+            f"Re-encrypted the credentials of {len(rows)} connection(s) and {pending} unsaved "
+            "connection edit(s) with the newest key."
+        )
