@@ -266,6 +266,7 @@ def wrap_model(
     upper_param: str | None = None,
     since_param: str | None = None,
     until_param: str | None = None,
+    placeholder: str | None = None,
     limit: int | None = None,
 ) -> str:
     """Return `SELECT * FROM (<model>) AS wsync_model [WHERE ...] [ORDER BY ...] [LIMIT n]`.
@@ -274,9 +275,13 @@ def wrap_model(
     e.g. casts or functions), minus a trailing “;”; only the outer query is built here. Bounds are
     driver placeholders passed in by the provider, never literals, in this order: iterator lower,
     upper, then window.since_values(). Anything but one read-only SELECT raises WarehouseError
-    here, at the boundary, whatever path the SQL took.
+    here, at the boundary, whatever path the SQL took. `placeholder` stands for every bound whose own
+    parameter is not given (drivers with positional "?" markers).
     """
     from feeds.warehouses.sqlcheck import check_select
+
+    lower_param, upper_param = lower_param or placeholder, upper_param or placeholder
+    since_param, until_param = since_param or placeholder, until_param or placeholder
 
     problem = check_select(sql, dialect)
     if problem is not None:

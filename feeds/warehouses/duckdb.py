@@ -106,15 +106,7 @@ class DuckDBWarehouse:
         return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
 
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
-        query = wrap_model(
-            sql,
-            self.dialect,
-            window=window,
-            lower_param="?",
-            upper_param="?",
-            since_param="?",
-            until_param="?",
-        )
+        query = wrap_model(sql, self.dialect, window=window, placeholder="?")
         with self._connect() as connection:
             columns, reader = self._reader(connection, query, self._params(window), page_size)
             # Batches end at row-group boundaries too, so they are re-cut to exact pages.

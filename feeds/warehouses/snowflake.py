@@ -509,15 +509,7 @@ GRANT ROLE {role} TO USER {user};"""
         if window is not None:
             params = [_binding(v, window) for v in (window.lower, window.upper) if v is not None]
             params += [_typed_binding(v) for v in window.since_values()]
-        query = wrap_model(
-            sql,
-            self.dialect,
-            window=window,
-            lower_param="?",
-            upper_param="?",
-            since_param="?",
-            until_param="?",
-        )
+        query = wrap_model(sql, self.dialect, window=window, placeholder="?")
         try:
             cursor = self._connection().cursor()
             cursor.execute(query, params or None)
