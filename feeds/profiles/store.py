@@ -125,18 +125,33 @@ def mpid_pool(workspace_id: int, environment: str, count: int) -> Callable[[], i
     """Return a function handing out fresh random positive signed 64-bit MPIDs no profile has yet."""
     candidates = {secrets.randbits(63) or 1 for _ in range(count + 8)}
     if candidates:
-        where, params = sql.in_list("mpid", candidates, "bigint")
-        taken = sql.fetch(
-            f"SELECT mpid FROM {PROFILES} WHERE workspace_id = %s AND environment = %s AND {where}",
-            [workspace_id, environment, *params],
-        )
-        candidates -= {r[0] for r in taken}
+        candidates -= _taken_mpids(workspace_id, environment, candidates)
     pool: Iterator[int] = iter(candidates)
 
     def new_mpid() -> int:
         return next(pool, None) or secrets.randbits(63) or 1  # a second collision: odds ~ n / 2**63
 
     return new_mpid
+
+
+def _taken_mpids(workspace_id: int, environment: str, candidates: set[int]) -> set[int]:
+    scope = [workspace_id, environment]
+    if sql.is_postgres():
+        # One probe of the unique (workspace, environment, mpid) index per candidate, as for identities: the
+        # planner's bitmap scan over `= ANY` of 5,000 random MPIDs costs ~13x more on a 1M-profile store.
+        rows = sql.fetch(
+            "SELECT p.mpid FROM unnest(%s::bigint[]) AS c(mpid) CROSS JOIN LATERAL "
+            f"(SELECT mpid FROM {PROFILES} WHERE workspace_id = %s AND environment = %s AND mpid = c.mpid "
+            "OFFSET 0) AS p",
+            [list(candidates), *scope],
+        )
+        return {r[0] for r in rows}
+    where, params = sql.in_list("mpid", candidates, "bigint")
+    rows = sql.fetch(
+        f"SELECT mpid FROM {PROFILES} WHERE workspace_id = %s AND environment = %s AND {where}",
+        [*scope, *params],
+    )
+    return {r[0] for r in rows}
 
 
 def resolve_page(

@@ -13,10 +13,16 @@ def known(feed_id: int, digests: list[str]) -> dict[str, str]:
     if not digests:
         return {}
     if sql.is_postgres():
-        # Hex digests travel as one comma-joined string: cheaper than adapting a list of 5,000 strings.
-        where, params = "digest = ANY(string_to_array(%s, ','))", [",".join(set(digests))]
-    else:
-        where, params = sql.in_list("digest", set(digests), "text")
+        # One probe of the (feed, digest) index per digest; OFFSET 0 keeps it a probe whatever the statistics
+        # say (a table filled by this run's first pages and not analysed yet otherwise gets a scan: 2.6x slower
+        # on 1M fingerprints). The hex digests travel as one comma-joined string, cheaper than a list.
+        rows = sql.fetch(
+            "SELECT f.digest, f.row_key FROM unnest(string_to_array(%s, ',')) AS d(digest) CROSS JOIN LATERAL "
+            f"(SELECT digest, row_key FROM {TABLE} WHERE feed_id = %s AND digest = d.digest OFFSET 0) AS f",
+            [",".join(set(digests)), feed_id],
+        )
+        return dict(rows)
+    where, params = sql.in_list("digest", set(digests), "text")
     rows = sql.fetch(
         f"SELECT digest, row_key FROM {TABLE} WHERE feed_id = %s AND {where}", [feed_id, *params]
     )
