@@ -495,7 +495,7 @@ def file_may_match(stats_text: str | None, column: str, window: ReadWindow) -> b
 
 def _timeout_adapter(timeout: tuple[float, float]) -> Any:
     """A requests adapter with a default timeout: the sharing client sets none itself."""
-    from requests.adapters import HTTPAdapter  # type: ignore[import-untyped]
+    from requests.adapters import HTTPAdapter  # type: ignore[import-untyped,unused-ignore]
 
     class TimeoutAdapter(HTTPAdapter):
         def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -882,7 +882,7 @@ class DatabricksWarehouse:
             raise self._error(error) from None
 
     def _error(self, error: Exception) -> WarehouseError:
-        import requests  # type: ignore[import-untyped]
+        import requests  # type: ignore[import-untyped,unused-ignore]
 
         if isinstance(error, requests.HTTPError):
             status = error.response.status_code if error.response is not None else 401

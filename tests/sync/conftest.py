@@ -127,7 +127,8 @@ def store_users(workspace: Workspace, environment: str = "production") -> dict[s
     ).values_list("profile_id", "identity_type", "value"):
         identities.setdefault(profile_id, {})[kind] = value
     attributes = {
-        p.pk: p.attribute_values() for p in Profile.objects.filter(workspace=workspace, environment=environment)
+        p.pk: p.attribute_values()
+        for p in Profile.objects.filter(workspace=workspace, environment=environment)
     }
     result = {}
     for profile_id, ids in identities.items():
