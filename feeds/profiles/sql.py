@@ -51,6 +51,21 @@ def db_datetime(value: Any) -> Any:
     return value if is_postgres() or value is None else connection.ops.adapt_datetimefield_value(value)
 
 
+def probe(
+    columns: str, table: str, where: str, key: str, values: Iterable[Any], pg_type: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: `SELECT columns FROM table WHERE where AND key = v` for each value, one index probe each.
+
+    OFFSET 0 keeps each a probe whatever the statistics say: on tables a run has just filled and nobody has
+    analysed yet, `key = ANY(list)` of thousands of values is often planned as a scan (3-13x slower per page).
+    """
+    return fetch(
+        f"SELECT p.* FROM unnest(%s::{pg_type}[]) AS k(v) CROSS JOIN LATERAL "
+        f"(SELECT {columns} FROM {table} WHERE {where} AND {key} = k.v OFFSET 0) AS p",
+        [list(values), *params],
+    )
+
+
 def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

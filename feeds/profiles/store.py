@@ -36,6 +36,7 @@ from feeds.profiles.resolve import (
 )
 
 PROFILES, IDENTITIES, EVENTS = Profile._meta.db_table, Identity._meta.db_table, Event._meta.db_table
+_SCOPE = "workspace_id = %s AND environment = %s"
 
 
 @dataclass
@@ -94,13 +95,21 @@ def _load_profiles(
 ) -> dict[int, ProfileState]:
     if not ids and not mpids:
         return {}
-    by_id, id_params = sql.in_list("id", ids, "bigint")
-    by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
-    rows = sql.fetch(
-        f"SELECT id, mpid, attributes FROM {PROFILES} "
-        f"WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
-        [workspace_id, environment, *id_params, *mpid_params],
-    )
+    scope = [workspace_id, environment]
+    if sql.is_postgres():
+        # One index probe per id, then per MPID: the OR of two lists was planned as a scan (2.1 s a page).
+        rows = []
+        for key, values in (("id", ids), ("mpid", mpids)):
+            if values:
+                rows += sql.probe("id, mpid, attributes", PROFILES, _SCOPE, key, values, "bigint", scope)
+    else:
+        by_id, id_params = sql.in_list("id", ids, "bigint")
+        by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
+        rows = sql.fetch(
+            f"SELECT id, mpid, attributes FROM {PROFILES} "
+            f"WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
+            [*scope, *id_params, *mpid_params],
+        )
     return {pk: ProfileState(pk, mpid, {}, _attributes(document)) for pk, mpid, document in rows}
 
 
@@ -114,10 +123,13 @@ def _attributes(document: Any) -> dict[str, Attr]:
 
 
 def _load_identities(profiles: dict[int, ProfileState]) -> None:
-    where, params = sql.in_list("profile_id", profiles, "bigint")
-    for profile_id, identity_type, value in sql.fetch(
-        f"SELECT profile_id, identity_type, value FROM {IDENTITIES} WHERE {where}", params
-    ):
+    columns = "profile_id, identity_type, value"
+    if sql.is_postgres():
+        rows = sql.probe(columns, IDENTITIES, "true", "profile_id", profiles, "bigint", [])
+    else:
+        where, params = sql.in_list("profile_id", profiles, "bigint")
+        rows = sql.fetch(f"SELECT {columns} FROM {IDENTITIES} WHERE {where}", params)
+    for profile_id, identity_type, value in rows:
         profiles[profile_id].identities[identity_type] = value
 
 
@@ -137,15 +149,8 @@ def mpid_pool(workspace_id: int, environment: str, count: int) -> Callable[[], i
 def _taken_mpids(workspace_id: int, environment: str, candidates: set[int]) -> set[int]:
     scope = [workspace_id, environment]
     if sql.is_postgres():
-        # One probe of the unique (workspace, environment, mpid) index per candidate, as for identities: the
-        # planner's bitmap scan over `= ANY` of 5,000 random MPIDs costs ~13x more on a 1M-profile store.
-        rows = sql.fetch(
-            "SELECT p.mpid FROM unnest(%s::bigint[]) AS c(mpid) CROSS JOIN LATERAL "
-            f"(SELECT mpid FROM {PROFILES} WHERE workspace_id = %s AND environment = %s AND mpid = c.mpid "
-            "OFFSET 0) AS p",
-            [list(candidates), *scope],
-        )
-        return {r[0] for r in rows}
+        # `mpid = ANY` of 5,000 random MPIDs was a bitmap scan ~13x slower on a 1M-profile store.
+        return {r[0] for r in sql.probe("mpid", PROFILES, _SCOPE, "mpid", candidates, "bigint", scope)}
     where, params = sql.in_list("mpid", candidates, "bigint")
     rows = sql.fetch(
         f"SELECT mpid FROM {PROFILES} WHERE workspace_id = %s AND environment = %s AND {where}",
