@@ -8,6 +8,7 @@ FieldTransformation.mappings). `auto_mappings` proposes one, `validate_mappings`
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
@@ -384,6 +385,12 @@ class CompiledMapping:
     unmapped_into: tuple[str, ...] | None
     message_id_index: int | None
     has_events: bool
+    # The targets split by what map_page does with them, so the common ones cost no per-value dispatch:
+    # identities (section, type), user attributes (names, one getter), and the rest (events, MPID…).
+    identities: tuple[tuple[int, str, str], ...] = ()
+    attribute_names: tuple[str, ...] = ()
+    attribute_indexes: tuple[int, ...] = ()
+    others: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 def _path(destination: str) -> tuple[str, ...]:
@@ -412,9 +419,27 @@ def compile_mappings(mappings: list[dict], columns: list[str]) -> CompiledMappin
     unmapped = tuple((i, c) for i, c in enumerate(columns) if c not in named) if into else ()
     message_id = next((i for i, p in targets if p == ("events", "data", "source_message_id")), None)
     has_events = any(p[0] == "events" for _, p in targets) or any(p[0] == "events" for p, _ in statics)
-    return CompiledMapping(
-        tuple(columns), tuple(targets), tuple(statics), unmapped, into, message_id, has_events
+    identities = tuple((i, p[0], p[1]) for i, p in targets if p[0] in _IDENTITY_SECTIONS and len(p) == 2)
+    attributes = [(i, p[1]) for i, p in targets if p[0] == "user_attributes" and len(p) == 2]
+    others = tuple(
+        (i, p) for i, p in targets if not (p[0] in (*_IDENTITY_SECTIONS, "user_attributes") and len(p) == 2)
     )
+    return CompiledMapping(
+        tuple(columns),
+        tuple(targets),
+        tuple(statics),
+        unmapped,
+        into,
+        message_id,
+        has_events,
+        identities,
+        tuple(n for _, n in attributes),
+        tuple(i for i, _ in attributes),
+        others,
+    )
+
+
+_IDENTITY_SECTIONS = ("user_identities", "device_info")
 
 
 def json_value(value: Any, tz: ZoneInfo) -> Any:
@@ -528,8 +553,7 @@ def row_key(batch: dict, number: int, iterator: str | None, iterator_value: Any,
 def _map_row(
     row: tuple, compiled: CompiledMapping, tz: ZoneInfo, feed_id: int, environment: str
 ) -> dict[str, Any]:
-    values = [json_value(v, tz) for v in row]
-    content = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    values = [v if type(v) in _PLAIN else json_value(v, tz) for v in row]
     batch: dict[str, Any] = {
         "environment": environment,
         "user_identities": {},
@@ -539,13 +563,21 @@ def _map_row(
     event: dict[str, Any] = {"data": {}}
     for path, value in compiled.statics:
         _put(batch, event, path, value)
-    for i, path in compiled.targets:
+    for i, section, name in compiled.identities:
+        value = values[i]
+        if value is not None and (text := str(value)).strip() != "":
+            batch.setdefault(section, {})[name] = text
+    if compiled.attribute_names:
+        batch["user_attributes"].update(
+            zip(compiled.attribute_names, [values[i] for i in compiled.attribute_indexes], strict=True)
+        )
+    for i, path in compiled.others:
         value = _epoch_ms(row[i], tz) if path[-1] == "timestamp_unixtime_ms" else values[i]
         _put(batch, event, path, value)
     if compiled.unmapped_into:
         for i, name in compiled.unmapped:
             _put(batch, event, (*compiled.unmapped_into, name), values[i])
-    digest = str(uuid.uuid5(_EVENT_NAMESPACE, f"{feed_id}:{content}"))
+    digest = content_id(feed_id, values)
     if compiled.has_events:
         if event["data"].get("source_message_id") in (None, ""):
             event["data"]["source_message_id"] = digest
@@ -554,6 +586,21 @@ def _map_row(
         batch["events"].append({"event_type": event.get("event_type"), "data": event["data"]})
     batch["source_request_id"] = digest
     return batch
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})  # values json_value returns unchanged
+_CONTENT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
+
+
+def content_id(feed_id: int, values: list[Any]) -> str:
+    """Return str(uuid5(namespace, f"{feed_id}:{JSON of the row's values}")), without uuid's per-call overhead."""
+    name = f"{feed_id}:{_CONTENT.encode(values)}".encode()
+    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _put(batch: dict, event: dict, path: tuple[str, ...], value: Any) -> None:

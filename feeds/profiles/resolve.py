@@ -28,13 +28,12 @@ class IdentityConflict:
     owner_mpid: int
 
 
-@dataclass(slots=True)
-class Attr:
-    value: Any
-    feed_id: int | None
-    run_id: int | None
-    order: str  # the source row's iterator value as a sortable key ("" when unknown)
-    at: str | None = None  # when the store got this value (ISO); None until the page is written
+# One attribute value with its lineage, exactly as the profile's JSON document stores it:
+# (value, feed id, run id, order, set at). `order` is the source row's iterator value as a sortable key
+# ("" when unknown); `set at` is when the store got the value (ISO). A plain tuple: a page of new profiles
+# makes ~15 per row, and a tuple costs a tenth of an object; loaded documents hold lists of the same shape.
+Attr = tuple[Any, int | None, int | None, str, str | None] | list[Any]
+VALUE, FEED, ORDER = 0, 1, 3
 
 
 @dataclass(eq=False)
@@ -122,14 +121,23 @@ class Resolver:
         run_id: int | None,
         new_mpid: Callable[[], int],
         snapshots: bool = False,
+        at: str | None = None,
     ) -> None:
         self.state, self.protection, self.snapshots = state, protection, snapshots
         self.feed_id, self.run_id, self.new_mpid = feed_id, run_id, new_mpid
+        self.at = at  # stamped on the values this page sets (None in a preview, which writes nothing)
         self.created: list[ProfileState] = []
 
-    def resolve(self, batch: dict, row_key: str, order: str) -> RowOutcome:
-        """Return what the row does to the store, and apply it to the in-memory state."""
-        identities, mpid = row_identities(batch), batch_mpid(batch)
+    def resolve(
+        self, batch: dict, row_key: str, order: str, identities: dict[str, str] | None = None
+    ) -> RowOutcome:
+        """Return what the row does to the store, and apply it to the in-memory state.
+
+        `identities` are the batch's row_identities when the caller has them already.
+        """
+        if identities is None:
+            identities = row_identities(batch)
+        mpid = batch_mpid(batch)
         if not identities and mpid is None:
             return RowOutcome(row_key, "reject", NO_IDENTITY)
         if mpid is not None:
@@ -146,7 +154,7 @@ class Resolver:
         outcome.profile = profile
         if self.snapshots:
             outcome.identities_before = dict(profile.identities)
-            outcome.attributes_before = {n: a.value for n, a in profile.attributes.items()}
+            outcome.attributes_before = {n: a[VALUE] for n, a in profile.attributes.items()}
         changed = False
         if self.protection != READ_ONLY:
             changed = self._claim(profile, identities, outcome) | self._set_attributes(profile, batch, order)
@@ -155,7 +163,7 @@ class Resolver:
         profile.changed = profile.changed or changed or outcome.outcome == "create"
         if self.snapshots:
             outcome.identities_after = dict(profile.identities)
-            outcome.attributes_after = {n: a.value for n, a in profile.attributes.items()}
+            outcome.attributes_after = {n: a[VALUE] for n, a in profile.attributes.items()}
         return outcome
 
     def match(self, identities: dict[str, str]) -> ProfileState | None:
@@ -209,9 +217,9 @@ class Resolver:
             return False
         if not profile.attributes:
             # Nothing to compare with or protect (a new profile): take the row's non-NULL values at once.
-            feed_id, run_id = self.feed_id, self.run_id
+            feed_id, run_id, at = self.feed_id, self.run_id, self.at
             profile.attributes.update(
-                (name, Attr(value, feed_id, run_id, order))
+                (name, (value, feed_id, run_id, order, at))
                 for name, value in attributes.items()
                 if value is not None
             )
@@ -223,14 +231,14 @@ class Resolver:
                 continue  # an older row (a lookback re-read) never overwrites a newer value
             if value is None:
                 changed |= profile.attributes.pop(name, None) is not None
-            elif current is None or not same_value(current.value, value):
-                profile.attributes[name] = Attr(value, self.feed_id, self.run_id, order)
+            elif current is None or not same_value(current[VALUE], value):
+                profile.attributes[name] = (value, self.feed_id, self.run_id, order, self.at)
                 changed = True
         return changed
 
     def _is_newer(self, current: Attr, order: str) -> bool:
         return (
-            current.feed_id == self.feed_id and bool(order) and bool(current.order) and current.order > order
+            current[FEED] == self.feed_id and bool(order) and bool(current[ORDER]) and current[ORDER] > order
         )
 
 

@@ -49,9 +49,11 @@ class ApplyResult:
     conflicts: list[IdentityConflict] = field(default_factory=list)
 
 
-def load_state(workspace_id: int, environment: str, batches: list[dict]) -> StoreState:
-    """Return every profile the batches' identities or MPIDs reach, with its identities and attributes."""
-    pairs = {pair for b in batches for pair in row_identities(b).items()}
+def load_state(
+    workspace_id: int, environment: str, batches: list[dict], identities: list[dict[str, str]]
+) -> StoreState:
+    """Return every profile the batches' identities (row_identities of each) or MPIDs reach, in full."""
+    pairs = {pair for found in identities for pair in found.items()}
     mpids = {m for b in batches if (m := batch_mpid(b)) is not None}
     ids = _owner_ids(workspace_id, environment, pairs) if pairs else set()
     profiles = _load_profiles(workspace_id, environment, ids, mpids)
@@ -77,7 +79,7 @@ def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]])
             f"SELECT o.profile_id FROM unnest(%s::text[], %s::text[]) AS p(t, v) CROSS JOIN LATERAL "
             f"(SELECT profile_id FROM {IDENTITIES} i WHERE i.workspace_id = %s AND i.environment = %s "
             "AND i.identity_type = p.t AND i.value = p.v OFFSET 0) AS o",
-            [list(types), list(values), *scope],
+            [sql.pg_array(types, "text"), sql.pg_array(values, "text"), *scope],
         )
         return {r[0] for r in rows}
     types_in, type_params = sql.in_list("identity_type", {t for t, _ in pairs}, "text")
@@ -114,12 +116,10 @@ def _load_profiles(
 
 
 def _attributes(document: Any) -> dict[str, Attr]:
+    """Return a stored attributes document as the resolver holds it: {name: [value, feed, run, order, at]}."""
     if isinstance(document, str):  # Django has both SQLite and psycopg hand JSON over as text
         document = json.loads(document)
-    return {
-        name: Attr(value, feed_id, run_id, order or "", at)
-        for name, (value, feed_id, run_id, order, at) in (document or {}).items()
-    }
+    return document or {}
 
 
 def _load_identities(profiles: dict[int, ProfileState]) -> None:
@@ -134,13 +134,18 @@ def _load_identities(profiles: dict[int, ProfileState]) -> None:
 
 
 def mpid_pool(workspace_id: int, environment: str, count: int) -> Callable[[], int]:
-    """Return a function handing out fresh random positive signed 64-bit MPIDs no profile has yet."""
-    candidates = {secrets.randbits(63) or 1 for _ in range(count + 8)}
-    if candidates:
-        candidates -= _taken_mpids(workspace_id, environment, candidates)
-    pool: Iterator[int] = iter(candidates)
+    """Return a function handing out fresh random positive signed 64-bit MPIDs no profile has yet.
+
+    The first call draws `count` candidates and checks them in one query; a page that creates no profile
+    (an incremental run over known users) makes no query.
+    """
+    pool: Iterator[int] | None = None
 
     def new_mpid() -> int:
+        nonlocal pool
+        if pool is None:
+            candidates = {secrets.randbits(63) or 1 for _ in range(count + 8)}
+            pool = iter(candidates - _taken_mpids(workspace_id, environment, candidates))
         return next(pool, None) or secrets.randbits(63) or 1  # a second collision: odds ~ n / 2**63
 
     return new_mpid
@@ -168,9 +173,14 @@ def resolve_page(
     *,
     new_mpid: Callable[[], int],
     snapshots: bool = False,
+    at: str | None = None,
 ) -> tuple[Resolver, list[tuple[int, RowOutcome]]]:
-    """Return the resolver (its state now holds the page's result) and each row's outcome, newest row last."""
-    state = load_state(feed.workspace_id, feed.environment, batches)
+    """Return the resolver (its state now holds the page's result) and each row's outcome, newest row last.
+
+    `at` (ISO) is stamped on the attribute values the page sets, as the time the store got them.
+    """
+    identities = [row_identities(b) for b in batches]
+    state = load_state(feed.workspace_id, feed.environment, batches, identities)
     resolver = Resolver(
         state,
         protection=feed.input_protection,
@@ -178,17 +188,22 @@ def resolve_page(
         run_id=run_id,
         new_mpid=new_mpid,
         snapshots=snapshots,
+        at=at,
     )
     order, keys = page_order(iterator_values or [None] * len(batches), ZoneInfo(feed.timezone or "UTC"))
-    return resolver, [(i, resolver.resolve(batches[i], row_keys[i], keys[i])) for i in order]
+    resolve = resolver.resolve
+    return resolver, [(i, resolve(batches[i], row_keys[i], keys[i], identities[i])) for i in order]
 
 
 def apply_batches(
     *, feed: Feed, run_id: int | None, batches: list[dict], row_keys: list[str], iterator_values: list
 ) -> ApplyResult:
     """Resolve and write one page of batches; returns the counts, rejections and identity conflicts."""
+    now = timezone.now()
     new_mpid = mpid_pool(feed.workspace_id, feed.environment, len(batches))
-    resolver, outcomes = resolve_page(feed, run_id, batches, row_keys, iterator_values, new_mpid=new_mpid)
+    resolver, outcomes = resolve_page(
+        feed, run_id, batches, row_keys, iterator_values, new_mpid=new_mpid, at=now.isoformat()
+    )
     result = ApplyResult()
     for i, outcome in outcomes:
         if outcome.outcome in ("reject", "skip"):
@@ -196,7 +211,6 @@ def apply_batches(
         else:
             setattr(result, _COUNTERS[outcome.outcome], getattr(result, _COUNTERS[outcome.outcome]) + 1)
         result.conflicts.extend(outcome.conflicts)
-    now = timezone.now()
     _write_profiles(feed, resolver, now)
     result.events_written = _write_events(feed, run_id, batches, outcomes, now)
     return result
@@ -206,18 +220,18 @@ _COUNTERS = {"create": "created", "update": "updated", "unchanged": "unchanged"}
 
 
 def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> None:
-    stamp, at = sql.db_datetime(now), now.isoformat()
+    stamp = sql.db_datetime(now)
     if resolver.created:
-        _insert_profiles(feed, resolver.created, stamp, at)
+        _insert_profiles(feed, resolver.created, stamp)
     changed = [p for p in resolver.state.by_mpid.values() if p.changed]
     _write_identities(feed, changed, stamp)
-    _update_profiles([p for p in changed if not p.created], stamp, at)
+    _update_profiles([p for p in changed if not p.created], stamp)
 
 
-def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any, at: str) -> None:
+def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> None:
     """Insert the new profiles with their attributes and set their ids (PostgreSQL: ids from the sequence, one COPY)."""
     columns = [("mpid", "bigint"), ("attributes", "jsonb")]
-    rows = [(p.mpid, _document(p.attributes, at)) for p in created]
+    rows = [(p.mpid, p.attributes) for p in created]  # the attributes are the stored document
     fixed = [
         ("workspace_id", "bigint", feed.workspace_id),
         ("environment", "text", feed.environment),
@@ -248,12 +262,7 @@ def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any, at: st
 _NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
 
 
-def _document(attributes: dict[str, Attr], at: str) -> dict[str, list]:
-    """Return the attributes as the profile row stores them; values set by this page are stamped `at`."""
-    return {n: [a.value, a.feed_id, a.run_id, a.order, a.at or at] for n, a in attributes.items()}
-
-
-def _update_profiles(profiles: list[ProfileState], stamp: Any, at: str) -> None:
+def _update_profiles(profiles: list[ProfileState], stamp: Any) -> None:
     """Write the changed existing profiles' attributes and updated_at, in one statement.
 
     PostgreSQL merges only the changed keys into the stored document, so two transactions that change
@@ -263,14 +272,14 @@ def _update_profiles(profiles: list[ProfileState], stamp: Any, at: str) -> None:
     if not profiles:
         return
     if not sql.is_postgres():
-        rows = [(p.id, _document(p.attributes, at)) for p in profiles]
+        rows = [(p.id, p.attributes) for p in profiles]
         sql.execute(
             f"UPDATE {PROFILES} SET attributes = d.doc, updated_at = %s FROM "
             f"(SELECT value ->> 0 AS id, value -> 1 AS doc FROM json_each(%s)) AS d WHERE {PROFILES}.id = d.id",
             [stamp, json.dumps(rows)],
         )
         return
-    changes = [(p.id, *_changes(p, at)) for p in profiles]
+    changes = [(p.id, *_changes(p)) for p in profiles]
     source, params = sql.rows_source([("id", "bigint"), ("removed", "jsonb"), ("patch", "jsonb")], changes)
     sql.execute(
         f"UPDATE {PROFILES} AS p SET updated_at = %s, attributes = "
@@ -280,12 +289,11 @@ def _update_profiles(profiles: list[ProfileState], stamp: Any, at: str) -> None:
     )
 
 
-def _changes(profile: ProfileState, at: str) -> tuple[list[str], dict[str, list]]:
+def _changes(profile: ProfileState) -> tuple[list[str], dict[str, Attr]]:
     """Return the attribute names the page removed and the entries it set (an unchanged one is the same object)."""
     before = profile.attributes_before
     removed = sorted(before.keys() - profile.attributes.keys())
-    changed = {n: a for n, a in profile.attributes.items() if before.get(n) is not a}
-    return removed, _document(changed, at)
+    return removed, {n: a for n, a in profile.attributes.items() if before.get(n) is not a}
 
 
 def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> None:

@@ -79,7 +79,8 @@ def run(run_id: int) -> None:
         "feed__connection", "feed__data_model", "feed__field_transformation"
     ).get(pk=run_id)
     try:
-        _execute(_job(sync_run, token))
+        job = _job(sync_run, token)
+        _execute(job)
     except Superseded:
         return
     except Paused:
@@ -96,7 +97,7 @@ def run(run_id: int) -> None:
         log.exception("run %s failed", run_id)
         _fail(sync_run, token, "wsync stopped on an unexpected error; the details are in the worker log.")
     else:
-        _succeed(sync_run, token)
+        _succeed(sync_run, token, job.timings)
     queue.dispatch_waiting(sync_run.feed_id)
 
 
@@ -455,11 +456,15 @@ def _count(job: Job, page: Page, mapped: Any, result: Any, skipped: int) -> None
         data_bounds={"min": windows.encode(job.data_min), "max": windows.encode(job.data_max)},
         data_from=windows.display(job.data_min),
         data_to=windows.display(job.data_max),
-        timings={k: round(v, 3) for k, v in job.timings.items()},
+        timings=_rounded(job.timings),
         heartbeat_at=timezone.now(),
     )
     if not updated:
         raise Superseded  # rolls the page back: another worker owns the run now
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in timings.items()}
 
 
 def _paused_state(sync_run: SyncRun) -> str:
@@ -475,10 +480,11 @@ def _finish(sync_run: SyncRun, token: str, state: str, **fields: Any) -> None:
     )
 
 
-def _succeed(sync_run: SyncRun, token: str) -> None:
+def _succeed(sync_run: SyncRun, token: str, timings: dict[str, float]) -> None:
     """Finish the run; a run that carried the Sync Start Date filter has finished the first load."""
     with transaction.atomic():
-        _finish(sync_run, token, RunState.SUCCEEDED)
+        # The timings again: the ones saved with the last page lack that page's write and commit.
+        _finish(sync_run, token, RunState.SUCCEEDED, timings=_rounded(timings))
         window = SyncRun.objects.filter(pk=sync_run.pk).values_list("window", flat=True).first() or {}
         if sync_run.kind != RunKind.BACKFILL and "since" in window:
             Checkpoint.objects.filter(feed_id=sync_run.feed_id).update(initial_load=False)

@@ -71,10 +71,32 @@ def _to_bytes(value: Any) -> Any:
     return bytes(value) if isinstance(value, memoryview) else value
 
 
+# Types both drivers already hand over as str: they need no cleaning (a call per value adds up on big pages).
+_TEXT_NAMES = frozenset(
+    {
+        "text",
+        "character varying",
+        "varchar",
+        "character",
+        "char",
+        "bpchar",
+        "name",
+        "citext",
+        "nvarchar",
+        "nchar",
+    }
+)
+
+
 def _cleaner(column: Column, text_json: Collection[str]) -> Callable[[Any], Any] | None:
     if column.type == FieldType.JSON:
         # Decoded JSON may legitimately be a str ("\"abc\""): decode only what arrives as text.
         return _to_json if column.warehouse_type in text_json else None
+    if (
+        column.type == FieldType.STRING
+        and re.sub(r"\(.*\)", "", column.warehouse_type).strip() in _TEXT_NAMES
+    ):
+        return None
     return {FieldType.STRING: _to_text, FieldType.BINARY: _to_bytes}.get(column.type)
 
 
@@ -82,13 +104,17 @@ def clean_rows(
     columns: Sequence[Column], rows: Sequence[Sequence[Any]], text_json: Collection[str] = ()
 ) -> list[tuple[Any, ...]]:
     """Return the rows as tuples of plain Python values (JSON text decoded, odd scalars as text)."""
-    cleaners = [_cleaner(c, text_json) for c in columns]
-    if not any(cleaners):
+    cleaners = [(i, f) for i, c in enumerate(columns) if (f := _cleaner(c, text_json)) is not None]
+    if not cleaners:
         return [tuple(row) for row in rows]
-    return [
-        tuple(v if f is None or v is None else f(v) for f, v in zip(cleaners, row, strict=True))
-        for row in rows
-    ]
+    cleaned = []
+    for row in rows:
+        values = list(row)
+        for i, clean in cleaners:
+            if values[i] is not None:
+                values[i] = clean(values[i])
+        cleaned.append(tuple(values))
+    return cleaned
 
 
 LOWER, UPPER = "__wsync_lower__", "__wsync_upper__"
