@@ -128,6 +128,11 @@ WSGI_APPLICATION = "wsync_site.wsgi.application"
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # No JIT: the store's statements are many short index probes whose cost estimates cross
+        # jit_above_cost, and compiling them took ~140 ms a statement, several times the query itself.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -194,6 +199,9 @@ WSYNC_DUCKDB_ROOTS = [p for p in (env("WSYNC_DUCKDB_ROOTS") or str(DATA_DIR)).sp
 WSYNC_PREVIEW_ROWS = int(env("WSYNC_PREVIEW_ROWS") or 100)
 WSYNC_PREVIEW_TIMEOUT = int(env("WSYNC_PREVIEW_TIMEOUT") or 30)
 WSYNC_PAGE_SIZE = int(env("WSYNC_PAGE_SIZE") or 5000)
+# A full-mode run holds up to this many row fingerprints in memory (16 bytes each); bigger feeds look them up
+# page by page.
+WSYNC_FINGERPRINTS_IN_MEMORY = int(env("WSYNC_FINGERPRINTS_IN_MEMORY") or 8_000_000)
 
 LOGGING = {
     "version": 1,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from feeds.mapping import IDENTITY_TYPES, NO_IDENTITY, Rejection
@@ -33,7 +33,9 @@ class IdentityConflict:
 # ("" when unknown); `set at` is when the store got the value (ISO). A plain tuple: a page of new profiles
 # makes ~15 per row, and a tuple costs a tenth of an object; loaded documents hold lists of the same shape.
 Attr = tuple[Any, int | None, int | None, str, str | None] | list[Any]
-VALUE, FEED, ORDER = 0, 1, 3
+VALUE: Final = 0
+FEED: Final = 1
+ORDER: Final = 3
 
 
 @dataclass(eq=False)
@@ -225,21 +227,23 @@ class Resolver:
             )
             return bool(profile.attributes)
         changed = False
+        stored, feed_id = profile.attributes, self.feed_id
         for name, value in attributes.items():
-            current = profile.attributes.get(name)
-            if current is not None and self._is_newer(current, order):
-                continue  # an older row (a lookback re-read) never overwrites a newer value
+            current = stored.get(name)
+            if current is None:
+                if value is not None:
+                    stored[name] = (value, feed_id, self.run_id, order, self.at)
+                    changed = True
+                continue
+            if order and current[FEED] == feed_id and current[ORDER] and current[ORDER] > order:
+                continue  # an older row (a lookback re-read) never overwrites a newer value of its feed
             if value is None:
-                changed |= profile.attributes.pop(name, None) is not None
-            elif current is None or not same_value(current[VALUE], value):
-                profile.attributes[name] = (value, self.feed_id, self.run_id, order, self.at)
+                del stored[name]
+                changed = True
+            elif not same_value(current[VALUE], value):
+                stored[name] = (value, feed_id, self.run_id, order, self.at)
                 changed = True
         return changed
-
-    def _is_newer(self, current: Attr, order: str) -> bool:
-        return (
-            current[FEED] == self.feed_id and bool(order) and bool(current[ORDER]) and current[ORDER] > order
-        )
 
 
 def page_order(iterator_values: list, tz: ZoneInfo) -> tuple[list[int], list[str]]:

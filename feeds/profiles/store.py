@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from django.utils import timezone
 
 from feeds.mapping import Rejection
@@ -55,11 +56,14 @@ def load_state(
     """Return every profile the batches' identities (row_identities of each) or MPIDs reach, in full."""
     pairs = {pair for found in identities for pair in found.items()}
     mpids = {m for b in batches if (m := batch_mpid(b)) is not None}
-    ids = _owner_ids(workspace_id, environment, pairs) if pairs else set()
-    profiles = _load_profiles(workspace_id, environment, ids, mpids)
+    if sql.is_postgres():
+        profiles = _load_postgres(workspace_id, environment, pairs, mpids) if pairs or mpids else {}
+    else:
+        ids = _owner_ids(workspace_id, environment, pairs) if pairs else set()
+        profiles = _load_profiles(workspace_id, environment, ids, mpids)
+        if profiles:
+            _load_identities(profiles)
     state = StoreState()
-    if profiles:
-        _load_identities(profiles)
     for profile in profiles.values():
         profile.identities_before = dict(profile.identities)
         profile.attributes_before = dict(profile.attributes)
@@ -67,27 +71,44 @@ def load_state(
     return state
 
 
-def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]]) -> set[int]:
-    """Return the profiles owning any of the (identity type, value) pairs."""
+# PostgreSQL: every profile a page reaches, with its identities, in ONE statement. Each identity pair and MPID
+# is one probe of its unique index, and OFFSET 0 keeps it a probe whatever the statistics say: on tables a run
+# has just filled and nobody has analysed yet, `= ANY(list)` of thousands of values is often planned as a scan.
+_LOAD = f"""
+WITH reached AS (
+  SELECT o.profile_id AS id FROM unnest(%s::text[], %s::text[]) AS k(t, v) CROSS JOIN LATERAL
+    (SELECT profile_id FROM {IDENTITIES} WHERE {_SCOPE} AND identity_type = k.t AND value = k.v OFFSET 0) AS o
+  UNION
+  SELECT m.id FROM unnest(%s::bigint[]) AS k(mpid) CROSS JOIN LATERAL
+    (SELECT id FROM {PROFILES} WHERE {_SCOPE} AND mpid = k.mpid OFFSET 0) AS m
+)
+SELECT p.id, p.mpid, p.attributes::text,
+  (SELECT jsonb_object_agg(i.identity_type, i.value) FROM {IDENTITIES} i WHERE i.profile_id = p.id)::text
+FROM reached CROSS JOIN LATERAL (SELECT id, mpid, attributes FROM {PROFILES} WHERE id = reached.id OFFSET 0) AS p
+"""
+
+
+def _load_postgres(
+    workspace_id: int, environment: str, pairs: set[tuple[str, str]], mpids: set[int]
+) -> dict[int, ProfileState]:
+    types, values = zip(*pairs, strict=True) if pairs else ((), ())
     scope = [workspace_id, environment]
-    if sql.is_postgres():
-        # One probe of the unique (workspace, environment, type, value) index per exact pair. OFFSET 0 keeps
-        # the subquery a per-pair index lookup whatever the table's statistics say (a growing table that
-        # autovacuum has not analysed yet otherwise gets a nested loop over every identity).
-        types, values = zip(*pairs, strict=True)
-        rows = sql.fetch(
-            f"SELECT o.profile_id FROM unnest(%s::text[], %s::text[]) AS p(t, v) CROSS JOIN LATERAL "
-            f"(SELECT profile_id FROM {IDENTITIES} i WHERE i.workspace_id = %s AND i.environment = %s "
-            "AND i.identity_type = p.t AND i.value = p.v OFFSET 0) AS o",
-            [sql.pg_array(types, "text"), sql.pg_array(values, "text"), *scope],
-        )
-        return {r[0] for r in rows}
+    params = [sql.pg_array(types, "text"), sql.pg_array(values, "text"), *scope]
+    rows = sql.fetch(_LOAD, [*params, sql.pg_array(mpids, "bigint"), *scope])
+    return {
+        pk: ProfileState(pk, mpid, orjson.loads(found) if found else {}, _attributes(document))
+        for pk, mpid, document, found in rows
+    }
+
+
+def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]]) -> set[int]:
+    """SQLite: return the profiles owning any of the (identity type, value) pairs."""
     types_in, type_params = sql.in_list("identity_type", {t for t, _ in pairs}, "text")
     values_in, value_params = sql.in_list("value", {v for _, v in pairs}, "text")
     rows = sql.fetch(
         f"SELECT profile_id FROM {IDENTITIES} WHERE workspace_id = %s AND environment = %s "
         f"AND {types_in} AND {values_in}",
-        [*scope, *type_params, *value_params],
+        [workspace_id, environment, *type_params, *value_params],
     )
     return {r[0] for r in rows}
 
@@ -95,40 +116,29 @@ def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]])
 def _load_profiles(
     workspace_id: int, environment: str, ids: set[int], mpids: set[int]
 ) -> dict[int, ProfileState]:
+    """SQLite: return the profiles with these ids or MPIDs (identities still to load)."""
     if not ids and not mpids:
         return {}
-    scope = [workspace_id, environment]
-    if sql.is_postgres():
-        # One index probe per id, then per MPID: the OR of two lists was planned as a scan (2.1 s a page).
-        rows = []
-        for key, values in (("id", ids), ("mpid", mpids)):
-            if values:
-                rows += sql.probe("id, mpid, attributes", PROFILES, _SCOPE, key, values, "bigint", scope)
-    else:
-        by_id, id_params = sql.in_list("id", ids, "bigint")
-        by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
-        rows = sql.fetch(
-            f"SELECT id, mpid, attributes FROM {PROFILES} "
-            f"WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
-            [*scope, *id_params, *mpid_params],
-        )
+    by_id, id_params = sql.in_list("id", ids, "bigint")
+    by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
+    rows = sql.fetch(
+        f"SELECT id, mpid, attributes FROM {PROFILES} "
+        f"WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
+        [workspace_id, environment, *id_params, *mpid_params],
+    )
     return {pk: ProfileState(pk, mpid, {}, _attributes(document)) for pk, mpid, document in rows}
 
 
 def _attributes(document: Any) -> dict[str, Attr]:
     """Return a stored attributes document as the resolver holds it: {name: [value, feed, run, order, at]}."""
     if isinstance(document, str):  # Django has both SQLite and psycopg hand JSON over as text
-        document = json.loads(document)
+        document = orjson.loads(document)
     return document or {}
 
 
 def _load_identities(profiles: dict[int, ProfileState]) -> None:
-    columns = "profile_id, identity_type, value"
-    if sql.is_postgres():
-        rows = sql.probe(columns, IDENTITIES, "true", "profile_id", profiles, "bigint", [])
-    else:
-        where, params = sql.in_list("profile_id", profiles, "bigint")
-        rows = sql.fetch(f"SELECT {columns} FROM {IDENTITIES} WHERE {where}", params)
+    where, params = sql.in_list("profile_id", profiles, "bigint")
+    rows = sql.fetch(f"SELECT profile_id, identity_type, value FROM {IDENTITIES} WHERE {where}", params)
     for profile_id, identity_type, value in rows:
         profiles[profile_id].identities[identity_type] = value
 

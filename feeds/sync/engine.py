@@ -25,6 +25,7 @@ from feeds.mapping import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
 from feeds.profiles.store import apply_batches
 from feeds.sync import fingerprints, health, queue, windows
+from feeds.sync.fingerprints import as_int64
 from feeds.sync.models import (
     Checkpoint,
     IdentityConflictRecord,
@@ -64,6 +65,7 @@ class Job:
     data_max: Any = None
     compiled: Any = None
     salt: bytes | None = None
+    fingerprints: fingerprints.Known | None = None  # full mode: the feed's fingerprints when the run started
     timings: dict[str, float] = field(default_factory=dict)
 
     def spend(self, step: str, started: float) -> None:
@@ -318,7 +320,7 @@ def _bounds(job: Job, page: Page) -> tuple[Any, Any] | None:
     return windows.page_bounds((row[index] for row in page.rows), job.kind, job.feed.timezone)
 
 
-def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, str]]:
+def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, int]]:
     """Full mode: map only the rows whose source content changed since the feed last wrote them.
 
     Returns the mapped changed rows, how many rows were skipped as unchanged, and the fingerprints
@@ -327,12 +329,15 @@ def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, str]
     if job.kind is not None:
         return _map(job, page), 0, {}
     started = time.perf_counter()
+    if job.fingerprints is None:
+        job.fingerprints = fingerprints.Known(job.feed.pk)
     digests = _row_digests(job, page)
-    known = fingerprints.known(job.feed.pk, digests)
+    known = job.fingerprints.lookup(digests)
     positions = [i for i, d in enumerate(digests) if d not in known]
     job.spend("fingerprint", started)
     mapped, sources = _map_rows(job, page, positions)
-    if {known[d] for d in digests if d in known} & set(mapped.row_keys):
+    unchanged_keys = {known[d] for d in digests if d in known}
+    if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k[:512]) for k in mapped.row_keys}:
         # A key with both unchanged and changed rows in this page: write all its rows again, in order.
         positions = list(range(len(page.rows)))
         mapped, sources = _map_rows(job, page, positions)
@@ -342,7 +347,7 @@ def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, str]
     return mapped, len(page.rows) - len(positions), found
 
 
-def _row_digests(job: Job, page: Page) -> list[str]:
+def _row_digests(job: Job, page: Page) -> list[int]:
     """Digest each raw source row together with everything that shapes its batch (mapping, feed settings)."""
     if job.salt is None:
         feed = job.feed
@@ -354,7 +359,7 @@ def _row_digests(job: Job, page: Page) -> list[str]:
         h.update(
             repr(row).encode()
         )  # repr tells 1, 1.0, True and "1" apart; an odd repr only costs a re-write
-        digests.append(h.hexdigest())
+        digests.append(as_int64(h.digest()))
     return digests
 
 
@@ -389,7 +394,7 @@ def _row_number(key: str) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[0] == "row" and parts[1].isdigit() else None
 
 
-def _record(job: Job, rejects: list, result: Any, digests: dict[str, str]) -> None:
+def _record(job: Job, rejects: list, result: Any, digests: dict[str, int]) -> None:
     rejected = list(rejects) + (list(result.rejected) if result else [])
     RejectedRow.objects.bulk_create(
         [

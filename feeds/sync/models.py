@@ -231,21 +231,22 @@ class FeedSchedule(models.Model):
 class RowFingerprint(models.Model):
     """Full mode: a digest of each row key's last source row, so unchanged rows are neither mapped nor written.
 
-    The digest covers the raw source row and the feed's mapping; a row whose digest is on file is
-    skipped before mapping (looked up by the (feed, digest) index).
+    The digest covers the raw source row and the feed's mapping; a row whose digest is on file is skipped
+    before mapping. Both are 64-bit integers (see feeds.sync.fingerprints): a run loads a feed's
+    fingerprints into memory at 16 bytes a row.
     """
 
-    # The unique (feed, row_key) index serves the feed; the foreign key has no index or database check of
+    # The unique (feed, key_hash) index serves the feed; the foreign key has no index or database check of
     # its own (one less index and no per-row check at commit; deletes cascade through Django).
     feed = models.ForeignKey(
         Feed, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    row_key = models.CharField(max_length=512)
-    digest = models.CharField(max_length=32)
+    key_hash = models.BigIntegerField()
+    digest = models.BigIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["feed", "row_key"], name="sync_fingerprint_unique")]
+        constraints = [models.UniqueConstraint(fields=["feed", "key_hash"], name="sync_fingerprint_key")]
         indexes = [models.Index(fields=["feed", "digest"], name="sync_fingerprint_digest")]
 
     def __str__(self) -> str:
-        return f"{self.row_key}: {self.digest}"
+        return f"{self.key_hash}: {self.digest}"
