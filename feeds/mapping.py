@@ -381,7 +381,8 @@ class CompiledMapping:
     columns: tuple[str, ...]
     targets: tuple[tuple[int, tuple[str, ...]], ...]  # (column index, path)
     statics: tuple[tuple[tuple[str, ...], Any], ...]
-    unmapped: tuple[tuple[int, str], ...]  # (column index, name) for the "*" destination
+    # (column index, name) for a "*" destination other than the user attributes (those join attribute_names)
+    unmapped: tuple[tuple[int, str], ...]
     unmapped_into: tuple[str, ...] | None
     message_id_index: int | None
     has_events: bool
@@ -421,6 +422,9 @@ def compile_mappings(mappings: list[dict], columns: list[str]) -> CompiledMappin
     has_events = any(p[0] == "events" for _, p in targets) or any(p[0] == "events" for p, _ in statics)
     identities = tuple((i, p[0], p[1]) for i, p in targets if p[0] in _IDENTITY_SECTIONS and len(p) == 2)
     attributes = [(i, p[1]) for i, p in targets if p[0] == "user_attributes" and len(p) == 2]
+    if into == ("user_attributes",):  # "*" into the user attributes: the same bulk update, after the targets
+        attributes += unmapped
+        unmapped, into = (), None
     others = tuple(
         (i, p) for i, p in targets if not (p[0] in (*_IDENTITY_SECTIONS, "user_attributes") and len(p) == 2)
     )

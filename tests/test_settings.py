@@ -52,3 +52,12 @@ def test_it_reads_secrets_from_files(tmp_path):
     env = {"WSYNC_DATA_DIR": str(tmp_path), "SECRET_KEY_FILE": str(tmp_path / "key")}
     env["WSYNC_FERNET_KEYS_FILE"] = str(tmp_path / "fernet")
     assert _start(env).returncode == 0
+
+
+def test_postgres_connections_run_without_jit():
+    # The store's index probes cost enough to trigger JIT, which compiled each for ~140 ms.
+    from wsync_site.settings import database_from_url
+
+    database = database_from_url("postgres://u@db.example:5432/wsync?options=-c%20statement_timeout%3D5000")
+    assert database["OPTIONS"]["options"].split() == ["-c", "statement_timeout=5000", "-c", "jit=off"]
+    assert "options" not in database_from_url("sqlite:////tmp/x.sqlite3").get("OPTIONS", {})

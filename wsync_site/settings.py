@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -125,14 +126,21 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "wsync_site.wsgi.application"
 
-DATABASE_URL = env("DATABASE_URL")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+
+def database_from_url(url: str) -> dict[str, Any]:
+    """Return Django's settings for the database at `url`."""
+    database: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+    if database["ENGINE"] == "django.db.backends.postgresql":
         # No JIT: the store's statements are many short index probes whose cost estimates cross
         # jit_above_cost, and compiling them took ~140 ms a statement, several times the query itself.
-        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options = database.setdefault("OPTIONS", {})
         options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+    return database
+
+
+DATABASE_URL = env("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from feeds.mapping import IDENTITY_TYPES, NO_IDENTITY, Rejection
 
 MATCH_ORDER = IDENTITY_TYPES[1:]  # customer_id is the login id and is handled first
+_RANK = {t: i for i, t in enumerate(MATCH_ORDER)}
 CREATE_AND_UPDATE, UPDATE_ONLY, READ_ONLY = "create_and_update", "update_only", "read_only"
 
 
@@ -174,9 +175,11 @@ class Resolver:
         customer_id = identities.get("customer_id")
         if customer_id is not None and ("customer_id", customer_id) in owners:
             return owners[("customer_id", customer_id)]
-        for identity_type in MATCH_ORDER:
-            value = identities.get(identity_type)
-            owner = owners.get((identity_type, value)) if value is not None else None
+        others = [t for t in identities if t != "customer_id"]
+        if len(others) > 1:
+            others.sort(key=_RANK.__getitem__)
+        for identity_type in others:
+            owner = owners.get((identity_type, identities[identity_type]))
             if owner is None:
                 continue
             # A profile with a login id is never matched by a row carrying a different one.
@@ -219,12 +222,8 @@ class Resolver:
             return False
         if not profile.attributes:
             # Nothing to compare with or protect (a new profile): take the row's non-NULL values at once.
-            feed_id, run_id, at = self.feed_id, self.run_id, self.at
-            profile.attributes.update(
-                (name, (value, feed_id, run_id, order, at))
-                for name, value in attributes.items()
-                if value is not None
-            )
+            lineage = (self.feed_id, self.run_id, order, self.at)
+            profile.attributes = {n: (v, *lineage) for n, v in attributes.items() if v is not None}
             return bool(profile.attributes)
         changed = False
         stored, feed_id = profile.attributes, self.feed_id

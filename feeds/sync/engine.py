@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -134,6 +135,7 @@ def _execute(job: Job) -> None:
     window = _full_window(job) if job.kind is None else _window(job)
     _start(job)
     provider = open_warehouse(feed.connection.provider, feed.connection.warehouse_config())
+    pages: Iterator[Page] = iter(())
     try:
         pages = iter(provider.read(feed.data_model.sql, window, page_size=settings.WSYNC_PAGE_SIZE))
         while True:
@@ -148,6 +150,11 @@ def _execute(job: Job) -> None:
             raise health.ConnectionFailed(error.message) from error
         raise
     finally:
+        # Close the read first: a run that stops mid-read (an error, a pause) must not leave the
+        # warehouse connection open until garbage collection (DuckDB refuses other openings meanwhile).
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
         provider.close()
 
 

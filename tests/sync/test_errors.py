@@ -126,3 +126,29 @@ def test_it_records_rejected_rows_with_their_reason_and_key(feed, warehouse):
     assert run.state == RunState.SUCCEEDED and run.rows_rejected == 1 and run.rows_read == 3
     rejected = RejectedRow.objects.get(run=run)
     assert rejected.reason and rejected.row_key
+
+
+def test_a_page_whose_new_mpid_is_taken_rolls_back_whole_and_is_retried(
+    feed, warehouse, workspace, monkeypatch
+):
+    from feeds.profiles import store
+    from feeds.profiles.models import Profile
+    from feeds.sync.models import Checkpoint
+
+    warehouse.upsert(user_rows(0, 3, T0))
+    run_now(feed)
+    taken = Profile.objects.values_list("mpid", flat=True).first()
+    before = store_users(workspace), Checkpoint.objects.get(feed=feed).value
+    warehouse.upsert(user_rows(3, 5, T0 + timedelta(hours=1)))
+    # MPIDs are random and not checked first: a taken one (odds n / 2**63) makes the unique index refuse the page.
+    monkeypatch.setattr(store.secrets, "randbits", lambda bits: taken)
+    run = run_now(feed)
+
+    assert run.state == RunState.FAILED and not run.error_permanent and run.next_retry_at is not None
+    assert (store_users(workspace), Checkpoint.objects.get(feed=feed).value) == before
+    monkeypatch.undo()
+    SyncRun.objects.filter(pk=run.pk).update(next_retry_at=timezone.now() - timedelta(seconds=1))
+    service.tick(feed.pk)
+    engine.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED and store_users(workspace) == warehouse.users()
