@@ -51,7 +51,8 @@ def test_it_renders_only_the_results_for_htmx_searches(workspace, viewer):
 
 def test_it_shows_attributes_with_lineage_and_events_newest_first(workspace, viewer, active_feed):
     profile = _profile(workspace, 7100001, "ada@example.com")
-    profile.attributes = {"plan": ["pro", active_feed.pk, 7, "", "2026-11-30T10:00:00+00:00"]}
+    profile.attributes = {"plan": ["pro", active_feed.pk, 7, ""]}
+    profile.set_at = {"7": "2026-11-30T10:00:00+00:00"}
     profile.save()
     for day, name in ((1, "older_event"), (2, "newer_event")):
         Event.objects.create(

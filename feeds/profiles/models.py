@@ -18,9 +18,11 @@ from feeds.models import Environment, Feed
 # Write-path notes (a sync writes ~18 rows per source row here, so every per-row cost counts):
 # - The unique constraints lead with (workspace, environment, …) and serve every scoped lookup, so the
 #   workspace foreign keys carry no index of their own (one less index to maintain per insert).
-# - A profile's attributes are ONE JSON document on its row ({name: [value, feed id, run id, source order,
-#   set at]}), not a row per attribute: a page of new profiles is then one COPY row per profile instead of
-#   ~15, and an update merges only the changed keys into the document (PostgreSQL: `(doc - removed) || set`).
+# - A profile's attributes are ONE JSON document on its row ({name: [value, feed id, run id, source order]}),
+#   not a row per attribute: a page of new profiles is then one COPY row per profile instead of ~15, and an
+#   update merges only the changed keys into the document (PostgreSQL: `(doc - removed) || set`). When each
+#   run wrote its values is kept once per run ({run id: time}, `set_at`), not once per attribute: that
+#   timestamp was 40% of the document, and the document's size is most of what a load writes and reads.
 # - Identities and events reference their profile without a database constraint: Django's
 #   deferred foreign-key check costs one trigger and one index probe per row at COMMIT (~25% of a full sync).
 #   Integrity comes from the store, the only writer: it writes rows only for profiles it inserted or read
@@ -35,8 +37,10 @@ class Profile(models.Model):
     mpid = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    # {name: [value, feed id, run id, source order, set at (ISO)]}: each value with its lineage.
+    # {name: [value, feed id, run id, source order]}: each value with its lineage.
     attributes = models.JSONField(default=dict)
+    # {run id (text; "" for none): when that run wrote the attribute values it set (ISO)}.
+    set_at = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
@@ -53,8 +57,8 @@ class Profile(models.Model):
     def attribute_facts(self) -> list[AttributeFact]:
         """Return each attribute with its lineage, sorted by name (feed objects not loaded)."""
         return [
-            AttributeFact(name, value, feed_id, run_id, order, _parse_stamp(at))
-            for name, (value, feed_id, run_id, order, at) in sorted(self.attributes.items())
+            AttributeFact(name, value, feed_id, run_id, order, _parse_stamp(self.set_at.get(run_key(run_id))))
+            for name, (value, feed_id, run_id, order) in sorted(self.attributes.items())
         ]
 
 
@@ -69,6 +73,11 @@ class AttributeFact:
     source_order: str
     updated_at: datetime | None
     feed: Feed | None = None
+
+
+def run_key(run_id: int | None) -> str:
+    """Return the `set_at` key of a run."""
+    return "" if run_id is None else str(run_id)
 
 
 def _parse_stamp(value: str | None) -> datetime | None:

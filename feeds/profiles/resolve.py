@@ -15,6 +15,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from feeds.mapping import IDENTITY_TYPES, NO_IDENTITY, Rejection
+from feeds.profiles.models import run_key
 
 MATCH_ORDER = IDENTITY_TYPES[1:]  # customer_id is the login id and is handled first
 _RANK = {t: i for i, t in enumerate(MATCH_ORDER)}
@@ -30,12 +31,13 @@ class IdentityConflict:
 
 
 # One attribute value with its lineage, exactly as the profile's JSON document stores it:
-# (value, feed id, run id, order, set at). `order` is the source row's iterator value as a sortable key
-# ("" when unknown); `set at` is when the store got the value (ISO). A plain tuple: a page of new profiles
-# makes ~15 per row, and a tuple costs a tenth of an object; loaded documents hold lists of the same shape.
-Attr = tuple[Any, int | None, int | None, str, str | None] | list[Any]
+# (value, feed id, run id, order). `order` is the source row's iterator value as a sortable key ("" when
+# unknown); when the run wrote it is in the profile's `set_at`. A plain tuple: a page of new profiles makes
+# ~15 per row, and a tuple costs a tenth of an object; loaded documents hold lists of the same shape.
+Attr = tuple[Any, int | None, int | None, str] | list[Any]
 VALUE: Final = 0
 FEED: Final = 1
+RUN: Final = 2
 ORDER: Final = 3
 
 
@@ -51,6 +53,8 @@ class ProfileState:
     attributes_before: dict[str, Attr] = field(default_factory=dict)
     created: bool = False
     changed: bool = False
+    set_at: dict[str, str] = field(default_factory=dict)  # run key → when it wrote (Profile.set_at)
+    set_at_before: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,7 +132,8 @@ class Resolver:
     ) -> None:
         self.state, self.protection, self.snapshots = state, protection, snapshots
         self.feed_id, self.run_id, self.new_mpid = feed_id, run_id, new_mpid
-        self.at = at  # stamped on the values this page sets (None in a preview, which writes nothing)
+        self.at = at  # when this page writes (None in a preview, which writes nothing)
+        self.run_key = run_key(run_id)
         self.created: list[ProfileState] = []
 
     def resolve(
@@ -222,16 +227,16 @@ class Resolver:
             return False
         if not profile.attributes:
             # Nothing to compare with or protect (a new profile): take the row's non-NULL values at once.
-            lineage = (self.feed_id, self.run_id, order, self.at)
+            lineage = (self.feed_id, self.run_id, order)
             profile.attributes = {n: (v, *lineage) for n, v in attributes.items() if v is not None}
-            return bool(profile.attributes)
+            return self._stamp(profile) if profile.attributes else False
         changed = False
         stored, feed_id = profile.attributes, self.feed_id
         for name, value in attributes.items():
             current = stored.get(name)
             if current is None:
                 if value is not None:
-                    stored[name] = (value, feed_id, self.run_id, order, self.at)
+                    stored[name] = (value, feed_id, self.run_id, order)
                     changed = True
                 continue
             if order and current[FEED] == feed_id and current[ORDER] and current[ORDER] > order:
@@ -240,9 +245,15 @@ class Resolver:
                 del stored[name]
                 changed = True
             elif not same_value(current[VALUE], value):
-                stored[name] = (value, feed_id, self.run_id, order, self.at)
+                stored[name] = (value, feed_id, self.run_id, order)
                 changed = True
-        return changed
+        return self._stamp(profile) if changed else False
+
+    def _stamp(self, profile: ProfileState) -> bool:
+        """Record when this run wrote the profile's values; returns True (the profile changed)."""
+        if self.at is not None:
+            profile.set_at[self.run_key] = self.at
+        return True
 
 
 def page_order(iterator_values: list, tz: ZoneInfo) -> tuple[list[int], list[str]]:

@@ -22,9 +22,9 @@ from django.utils import timezone
 from feeds.mapping import Rejection
 from feeds.models import Feed
 from feeds.profiles import sql
-from feeds.profiles.models import Event, Identity, Profile
+from feeds.profiles.models import Event, Identity, Profile, run_key
 from feeds.profiles.resolve import (
-    Attr,
+    RUN,
     IdentityConflict,
     ProfileState,
     Resolver,
@@ -67,6 +67,7 @@ def load_state(
     for profile in profiles.values():
         profile.identities_before = dict(profile.identities)
         profile.attributes_before = dict(profile.attributes)
+        profile.set_at_before = dict(profile.set_at)
         state.add(profile)
     return state
 
@@ -82,9 +83,10 @@ WITH reached AS (
   SELECT m.id FROM unnest(%s::bigint[]) AS k(mpid) CROSS JOIN LATERAL
     (SELECT id FROM {PROFILES} WHERE {_SCOPE} AND mpid = k.mpid OFFSET 0) AS m
 )
-SELECT p.id, p.mpid, p.attributes::text,
+SELECT p.id, p.mpid, p.attributes::text, p.set_at::text,
   (SELECT jsonb_object_agg(i.identity_type, i.value) FROM {IDENTITIES} i WHERE i.profile_id = p.id)::text
-FROM reached CROSS JOIN LATERAL (SELECT id, mpid, attributes FROM {PROFILES} WHERE id = reached.id OFFSET 0) AS p
+FROM reached CROSS JOIN LATERAL
+  (SELECT id, mpid, attributes, set_at FROM {PROFILES} WHERE id = reached.id OFFSET 0) AS p
 """
 
 
@@ -96,8 +98,10 @@ def _load_postgres(
     params = [sql.pg_array(types, "text"), sql.pg_array(values, "text"), *scope]
     rows = sql.fetch(_LOAD, [*params, sql.pg_array(mpids, "bigint"), *scope])
     return {
-        pk: ProfileState(pk, mpid, orjson.loads(found) if found else {}, _attributes(document))
-        for pk, mpid, document, found in rows
+        pk: ProfileState(
+            pk, mpid, orjson.loads(found) if found else {}, _document(document), set_at=_document(set_at)
+        )
+        for pk, mpid, document, set_at, found in rows
     }
 
 
@@ -122,15 +126,18 @@ def _load_profiles(
     by_id, id_params = sql.in_list("id", ids, "bigint")
     by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
     rows = sql.fetch(
-        f"SELECT id, mpid, attributes FROM {PROFILES} "
+        f"SELECT id, mpid, attributes, set_at FROM {PROFILES} "
         f"WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
         [workspace_id, environment, *id_params, *mpid_params],
     )
-    return {pk: ProfileState(pk, mpid, {}, _attributes(document)) for pk, mpid, document in rows}
+    return {
+        pk: ProfileState(pk, mpid, {}, _document(document), set_at=_document(set_at))
+        for pk, mpid, document, set_at in rows
+    }
 
 
-def _attributes(document: Any) -> dict[str, Attr]:
-    """Return a stored attributes document as the resolver holds it: {name: [value, feed, run, order, at]}."""
+def _document(document: Any) -> dict[str, Any]:
+    """Return a stored JSON document (attributes: {name: [value, feed, run, order]}, or set_at) as a dict."""
     if isinstance(document, str):  # Django has both SQLite and psycopg hand JSON over as text
         document = orjson.loads(document)
     return document or {}
@@ -228,8 +235,8 @@ def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> None:
 
 def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> None:
     """Insert the new profiles with their attributes and set their ids (PostgreSQL: ids from the sequence, one COPY)."""
-    columns = [("mpid", "bigint"), ("attributes", "jsonb")]
-    rows = [(p.mpid, p.attributes) for p in created]  # the attributes are the stored document
+    columns = [("mpid", "bigint"), ("attributes", "jsonb"), ("set_at", "jsonb")]
+    rows = [(p.mpid, p.attributes, p.set_at) for p in created]  # the stored documents, as they are
     fixed = [
         ("workspace_id", "bigint", feed.workspace_id),
         ("environment", "text", feed.environment),
@@ -269,29 +276,44 @@ def _update_profiles(profiles: list[ProfileState], stamp: Any) -> None:
     """
     if not profiles:
         return
+    for p in profiles:
+        # Forget when runs wrote whose values are all gone (replaced or removed).
+        referenced = {run_key(a[RUN]) for a in p.attributes.values()}
+        p.set_at = {run: at for run, at in p.set_at.items() if run in referenced}
     if not sql.is_postgres():
-        rows = [(p.id, p.attributes) for p in profiles]
+        rows = [(p.id, p.attributes, p.set_at) for p in profiles]
         sql.execute(
-            f"UPDATE {PROFILES} SET attributes = d.doc, updated_at = %s FROM "
-            f"(SELECT value ->> 0 AS id, value -> 1 AS doc FROM json_each(%s)) AS d WHERE {PROFILES}.id = d.id",
+            f"UPDATE {PROFILES} SET attributes = d.doc, set_at = d.stamps, updated_at = %s FROM "
+            "(SELECT value ->> 0 AS id, value -> 1 AS doc, value -> 2 AS stamps FROM json_each(%s)) AS d "
+            f"WHERE {PROFILES}.id = d.id",
             [stamp, json.dumps(rows)],
         )
         return
-    changes = [(p.id, *_changes(p)) for p in profiles]
-    source, params = sql.rows_source([("id", "bigint"), ("removed", "jsonb"), ("patch", "jsonb")], changes)
+    columns = [
+        ("id", "bigint"),
+        ("removed", "jsonb"),
+        ("patch", "jsonb"),
+        ("stale", "jsonb"),
+        ("stamps", "jsonb"),
+    ]
+    changes = [
+        (p.id, *_changes(p.attributes_before, p.attributes), *_changes(p.set_at_before, p.set_at))
+        for p in profiles
+    ]
+    source, params = sql.rows_source(columns, changes)
     sql.execute(
-        f"UPDATE {PROFILES} AS p SET updated_at = %s, attributes = "
-        "(p.attributes - ARRAY(SELECT jsonb_array_elements_text(d.removed))) || d.patch "
-        f"FROM ({source}) AS d(id, removed, patch) WHERE p.id = d.id",
+        f"UPDATE {PROFILES} AS p SET updated_at = %s, "
+        "attributes = (p.attributes - ARRAY(SELECT jsonb_array_elements_text(d.removed))) || d.patch, "
+        "set_at = (p.set_at - ARRAY(SELECT jsonb_array_elements_text(d.stale))) || d.stamps "
+        f"FROM ({source}) AS d(id, removed, patch, stale, stamps) WHERE p.id = d.id",
         [stamp, *params],
     )
 
 
-def _changes(profile: ProfileState) -> tuple[list[str], dict[str, Attr]]:
-    """Return the attribute names the page removed and the entries it set (an unchanged one is the same object)."""
-    before = profile.attributes_before
-    removed = sorted(before.keys() - profile.attributes.keys())
-    return removed, {n: a for n, a in profile.attributes.items() if before.get(n) is not a}
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Return the keys a page removed from a document and the entries it set (an unchanged one is the same object)."""
+    removed = sorted(before.keys() - after.keys())
+    return removed, {k: v for k, v in after.items() if before.get(k) is not v}
 
 
 def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> None:
