@@ -289,24 +289,19 @@ def _update_profiles(profiles: list[ProfileState], stamp: Any) -> None:
             [stamp, json.dumps(rows)],
         )
         return
-    columns = [
-        ("id", "bigint"),
-        ("removed", "jsonb"),
-        ("patch", "jsonb"),
-        ("stale", "jsonb"),
-        ("stamps", "jsonb"),
-    ]
-    changes = [
-        (p.id, *_changes(p.attributes_before, p.attributes), *_changes(p.set_at_before, p.set_at))
-        for p in profiles
-    ]
-    source, params = sql.rows_source(columns, changes)
+    changes = []
+    for p in profiles:
+        removed, patch = _changes(p.attributes_before, p.attributes)
+        stale, stamps = _changes(p.set_at_before, p.set_at)
+        changes.append({"id": p.id, "removed": removed, "patch": patch, "stale": stale, "stamps": stamps})
+    # The page's changes travel as ONE JSON document (orjson; no escaping of each value into array literals).
     sql.execute(
         f"UPDATE {PROFILES} AS p SET updated_at = %s, "
         "attributes = (p.attributes - ARRAY(SELECT jsonb_array_elements_text(d.removed))) || d.patch, "
         "set_at = (p.set_at - ARRAY(SELECT jsonb_array_elements_text(d.stale))) || d.stamps "
-        f"FROM ({source}) AS d(id, removed, patch, stale, stamps) WHERE p.id = d.id",
-        [stamp, *params],
+        "FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, removed jsonb, patch jsonb, stale jsonb, stamps jsonb) "
+        "WHERE p.id = d.id",
+        [stamp, sql.json_text(changes)],
     )
 
 

@@ -339,11 +339,9 @@ def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, int]
     if job.fingerprints is None:
         job.fingerprints = fingerprints.Known(job.feed.pk)
     digests = _row_digests(job, page)
-    known = job.fingerprints.lookup(digests)
-    positions = [i for i, d in enumerate(digests) if d not in known]
+    positions, unchanged_keys = job.fingerprints.lookup(digests)
     job.spend("fingerprint", started)
     mapped, sources = _map_rows(job, page, positions)
-    unchanged_keys = {known[d] for d in digests if d in known}
     if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k[:512]) for k in mapped.row_keys}:
         # A key with both unchanged and changed rows in this page: write all its rows again, in order.
         positions = list(range(len(page.rows)))

@@ -17,16 +17,11 @@ from collections.abc import Iterable
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
 
 from feeds.profiles import sql
 from feeds.sync.models import RowFingerprint
 
 TABLE = RowFingerprint._meta.db_table
-# COPY ... (FORMAT BINARY) of (bigint, bigint) rows: a 19-byte header, then per row a field count and two
-# (length, value) pairs, all big-endian; a 2-byte trailer ends it.
-_HEADER, _TRAILER = 19, 2
-_RECORD = np.dtype([("n", ">i2"), ("l1", ">i4"), ("digest", ">i8"), ("l2", ">i4"), ("key", ">i8")])
 
 
 def as_int64(raw: bytes) -> int:
@@ -45,9 +40,9 @@ class Known:
         self.feed_id = feed_id
         self.digests: np.ndarray | None = None
         self.keys: np.ndarray | None = None
-        count = RowFingerprint.objects.filter(feed_id=feed_id).count()
-        if count <= settings.WSYNC_FINGERPRINTS_IN_MEMORY:
-            digests, keys = _load(feed_id)
+        limit = settings.WSYNC_FINGERPRINTS_IN_MEMORY
+        digests, keys = _load(feed_id, limit + 1)  # one more than fits tells a feed too big (no count query)
+        if len(digests) <= limit:
             order = np.argsort(digests, kind="stable")
             self.digests, self.keys = digests[order], keys[order]
 
@@ -55,49 +50,38 @@ class Known:
     def in_memory(self) -> bool:
         return self.digests is not None
 
-    def lookup(self, digests: list[int]) -> dict[int, int]:
-        """Return {digest: key hash} for the page's digests that are on file."""
-        if not digests:
-            return {}
+    def lookup(self, digests: list[int]) -> tuple[list[int], set[int]]:
+        """Return the positions of the page's rows whose digest is not on file, and the key hashes of the others."""
         if self.digests is None or self.keys is None:
-            return _probe(self.feed_id, set(digests))
-        if not len(self.digests):
-            return {}
+            known = _probe(self.feed_id, set(digests)) if digests else {}
+            changed = [i for i, d in enumerate(digests) if d not in known]
+            return changed, {known[d] for d in digests if d in known}
+        if not digests or not len(self.digests):
+            return list(range(len(digests))), set()
         wanted = np.fromiter(digests, dtype=np.int64, count=len(digests))
         at = np.minimum(np.searchsorted(self.digests, wanted), len(self.digests) - 1)
         hit = self.digests[at] == wanted
-        return dict(zip(wanted[hit].tolist(), self.keys[at[hit]].tolist(), strict=True))
+        return np.flatnonzero(~hit).tolist(), set(self.keys[at[hit]].tolist())
 
 
-def _load(feed_id: int) -> tuple[np.ndarray, np.ndarray]:
+def _load(feed_id: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return up to `limit` of the feed's (digest, key hash) pairs as two arrays."""
+    select = f"SELECT digest, key_hash FROM {TABLE} WHERE feed_id = %s LIMIT %s"
     if not sql.is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT digest, key_hash FROM {TABLE} WHERE feed_id = %s", [feed_id])
-            pairs = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+        pairs = np.array(sql.fetch(select, [feed_id, limit]), dtype=np.int64).reshape(-1, 2)
         return pairs[:, 0].copy(), pairs[:, 1].copy()
-    # Binary COPY straight into numpy: ~25x cheaper than building a Python tuple per fingerprint.
-    chunks: list[np.ndarray] = []
-    pending = bytearray()
-    query = f"COPY (SELECT digest, key_hash FROM {TABLE} WHERE feed_id = {int(feed_id)}) TO STDOUT (FORMAT BINARY)"
-    with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
-        for block in copy:
-            pending += block
-            if len(pending) >= (1 << 22):
-                chunks.append(_records(pending, final=False))
-    chunks.append(_records(pending, final=True))
-    records = np.concatenate(chunks) if chunks else np.empty(0, dtype=_RECORD)
-    return records["digest"].astype(np.int64), records["key"].astype(np.int64)
+    # Each column as ONE bytea of big-endian int8s, straight into numpy: a Python object per fingerprint
+    # (or a COPY message per row) costs ~20x more. Both aggregates read the rows in the same order.
+    ((digests, keys),) = sql.fetch(
+        "SELECT string_agg(int8send(digest), ''::bytea), string_agg(int8send(key_hash), ''::bytea) "
+        f"FROM ({select}) AS f",
+        [feed_id, limit],
+    )
+    return _int64s(digests), _int64s(keys)
 
 
-def _records(pending: bytearray, *, final: bool) -> np.ndarray:
-    """Cut the complete records off the front of `pending` (the header first) and return them."""
-    if pending[:11] == b"PGCOPY\n\xff\r\n\x00":
-        del pending[:_HEADER]
-    size = len(pending) - (_TRAILER if final else 0)
-    whole = size - size % _RECORD.itemsize
-    records = np.frombuffer(bytes(pending[:whole]), dtype=_RECORD)
-    del pending[:whole]
-    return records
+def _int64s(raw: bytes | None) -> np.ndarray:
+    return np.frombuffer(raw or b"", dtype=">i8").astype(np.int64)
 
 
 def _probe(feed_id: int, digests: Iterable[int]) -> dict[int, int]:
