@@ -60,6 +60,10 @@ def pg_array(values: Iterable[Any], pg_type: str) -> str:
     values = list(values)
     if pg_type == "bigint" and None not in values:
         return "{" + ",".join(map(str, values)) + "}"
+    if all(type(v) is str for v in values):
+        joined = '","'.join(values)
+        if '"' not in joined and "\\" not in joined:  # nothing to escape (identity values, as a rule)
+            return '{"' + joined + '"}' if values else "{}"
     return (
         "{"
         + ",".join(["NULL" if v is None else '"' + str(v).translate(_ARRAY_ESCAPES) + '"' for v in values])

@@ -1,8 +1,8 @@
 """apply_batches: resolve a page of batches against the profile store and write it, set-wise.
 
-A page costs a constant number of statements: four bulk reads (identities, profiles, their identities,
-their attributes), one MPID collision check, and one statement per kind of write. It runs inside the
-caller's transaction (the engine commits the checkpoint together with the page) and opens none itself.
+A page costs a constant number of statements: one read of every profile its identities and MPIDs reach
+(PostgreSQL; three on SQLite) and one statement per kind of write. It runs inside the caller's transaction
+(the engine commits the checkpoint together with the page) and opens none itself.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def resolve_page(
 ) -> tuple[Resolver, list[tuple[int, RowOutcome]]]:
     """Return the resolver (its state now holds the page's result) and each row's outcome, newest row last.
 
-    `at` (ISO) is stamped on the attribute values the page sets, as the time the store got them.
+    `at` (ISO) is recorded in each changed profile's set_at as when this run wrote its values.
     """
     identities = [row_identities(b) for b in batches]
     state = load_state(feed.workspace_id, feed.environment, batches, identities)

@@ -46,10 +46,6 @@ class Known:
             order = np.argsort(digests, kind="stable")
             self.digests, self.keys = digests[order], keys[order]
 
-    @property
-    def in_memory(self) -> bool:
-        return self.digests is not None
-
     def lookup(self, digests: list[int]) -> tuple[list[int], set[int]]:
         """Return the positions of the page's rows whose digest is not on file, and the key hashes of the others."""
         if self.digests is None or self.keys is None:

@@ -28,6 +28,17 @@ def test_it_lets_an_identity_value_belong_to_one_profile_only(feed):
     assert profiles(feed) == [{"identities": {"email": "a@x"}, "attributes": {"n": 2}}]
 
 
+@pytest.mark.parametrize("value", ['say "hi"', "back\\slash", "comma,{brace}", "tab\tnew\nline", "NULL", ""])
+def test_it_finds_identity_values_again_whatever_characters_they_hold(feed, value):
+    # Values travel to the store as array literals and COPY text; both escape quotes, backslashes, controls.
+    apply(feed, batch({"customer_id": f"C{value}", "email": f"{value}@x"}, {"n": 1}))
+    result = apply(feed, batch({"customer_id": f"C{value}", "email": f"{value}@x"}, {"n": 2}), orders=[5])
+    assert (result.created, result.updated) == (0, 1)
+    assert profiles(feed) == [
+        {"identities": {"customer_id": f"C{value}", "email": f"{value}@x"}, "attributes": {"n": 2}}
+    ]
+
+
 def test_it_replaces_an_older_email_and_releases_it(feed):
     apply(feed, batch({"customer_id": "C1", "email": "old@x"}))
     apply(feed, batch({"customer_id": "C1", "email": "new@x"}), orders=[5])
