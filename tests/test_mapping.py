@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from feeds.mapping import auto_mappings, compile_mappings, map_page, validate_mappings
+from feeds.batches import compile_mappings, map_page
+from feeds.mapping import auto_mappings, validate_mappings
 from feeds.warehouses.base import Column, FieldType, Page
 
 
@@ -368,3 +369,15 @@ def test_it_uses_a_mapped_id_column_as_the_event_id():
     mappings = [*event_mappings(), col("id", "events[].data.source_message_id")]
     result = mapped(mappings, columns, ("a@x", 1704067200000, "buy", 42))
     assert result.batches[0]["events"][0]["data"]["source_message_id"] == "42"
+
+
+def test_content_ids_stay_the_uuid5_they_always_were():
+    # Event and request ids derive from it: a different id would make re-read rows new events.
+    import json
+    import uuid
+
+    from feeds.batches import _EVENT_NAMESPACE, content_id
+
+    for values in ([1, "a", None, True, 2.5], ["é", "\u2028", {"b": 1, "a": 2}], []):
+        content = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+        assert content_id(7, values) == str(uuid.uuid5(_EVENT_NAMESPACE, f"7:{content}"))

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from django.utils import timezone
 
-from feeds.mapping import Rejection
+from feeds.batches import Rejection
 from feeds.models import Feed
 from feeds.profiles import sql
 from feeds.profiles.models import Event, Identity, Profile, run_key

@@ -150,7 +150,7 @@ def sample_profiles(feed: Feed, limit: int = SAMPLE_ROWS) -> Sample:
 
 
 def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
-    from feeds.mapping import compile_mappings, map_page
+    from feeds.batches import compile_mappings, map_page
     from feeds.profiles.preview import preview_batches
 
     connection = connection_of(feed)

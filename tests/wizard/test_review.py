@@ -138,7 +138,7 @@ COUNTS_SQL = (
 
 def store_first_rows(feed, count, change_plan_of):
     """Write the feed's first rows to the profile store as a run would, one of them with another plan."""
-    from feeds.mapping import compile_mappings, map_page
+    from feeds.batches import compile_mappings, map_page
     from feeds.profiles.store import apply_batches
     from feeds.warehouses.base import Page
     from feeds.warehouses.registry import open_warehouse
