@@ -5,8 +5,9 @@
 Creates (or reuses) a users table of N rows in the local PostgreSQL (database wsync_bench_src),
 then measures: a server-side-cursor read of the model, a dlt sql_database (pyarrow) load into
 DuckDB, optionally (--floor) PostgreSQL writing the same store rows itself, and wsync's full sync
-into an empty store, an unchanged full re-sync and an incremental run after 10,000 changed rows, each into a PostgreSQL store and a SQLite store. Each wsync store
-runs in its own process (bench/_wsync_phase.py) so the Django settings stay untouched.
+into an empty store, an unchanged full re-sync and an incremental run after 10,000 changed rows,
+each into a PostgreSQL store and a SQLite store. Each wsync store runs in its own process
+(bench/_wsync_phase.py) so the Django settings stay untouched.
 """
 
 from __future__ import annotations

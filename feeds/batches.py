@@ -41,19 +41,18 @@ class CompiledMapping:
     """Column indexes and parsed destination paths, precomputed once per run."""
 
     columns: tuple[str, ...]
-    targets: tuple[tuple[int, tuple[str, ...]], ...]  # (column index, path)
     statics: tuple[tuple[tuple[str, ...], Any], ...]
     # (column index, name) for a "*" destination other than the user attributes (those join attribute_names)
     unmapped: tuple[tuple[int, str], ...]
     unmapped_into: tuple[str, ...] | None
-    message_id_index: int | None
     has_events: bool
-    # The targets split by what map_page does with them, so the common ones cost no per-value dispatch:
-    # identities (section, type), user attributes (names, one getter), and the rest (events, MPID…).
-    identities: tuple[tuple[int, str, str], ...] = ()
-    attribute_names: tuple[str, ...] = ()
-    attribute_indexes: tuple[int, ...] = ()
-    others: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    # The column targets split by what map_page does with them, so the common ones cost no per-value dispatch:
+    # identities (column index, section, type), user attributes (names and column indexes), and the rest
+    # (column index, destination path: events, MPID…).
+    identities: tuple[tuple[int, str, str], ...]
+    attribute_names: tuple[str, ...]
+    attribute_indexes: tuple[int, ...]
+    others: tuple[tuple[int, tuple[str, ...]], ...]
 
 
 def _path(destination: str) -> tuple[str, ...]:
@@ -80,7 +79,6 @@ def compile_mappings(mappings: list[dict], columns: list[str]) -> CompiledMappin
         elif m.get("mapping_type") == "column" and source in index:
             targets.append((index[source], _path(destination)))
     unmapped = tuple((i, c) for i, c in enumerate(columns) if c not in named) if into else ()
-    message_id = next((i for i, p in targets if p == ("events", "data", "source_message_id")), None)
     has_events = any(p[0] == "events" for _, p in targets) or any(p[0] == "events" for p, _ in statics)
     identities = tuple((i, p[0], p[1]) for i, p in targets if p[0] in _IDENTITY_SECTIONS and len(p) == 2)
     attributes = [(i, p[1]) for i, p in targets if p[0] == "user_attributes" and len(p) == 2]
@@ -92,11 +90,9 @@ def compile_mappings(mappings: list[dict], columns: list[str]) -> CompiledMappin
     )
     return CompiledMapping(
         tuple(columns),
-        tuple(targets),
         tuple(statics),
         unmapped,
         into,
-        message_id,
         has_events,
         identities,
         tuple(n for _, n in attributes),

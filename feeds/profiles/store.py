@@ -315,9 +315,6 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
     released, claimed = [], []
     for p in changed:
         before, now = p.identities_before, p.identities
-        if p.created:
-            claimed += [(p.id, t, v) for t, v in now.items()]
-            continue
         for identity_type, value in before.items():
             if now.get(identity_type) != value:
                 released.append((p.id, identity_type))

@@ -53,8 +53,12 @@ def field_type(type_name: str) -> FieldType:
     name = type_name.lower().strip()
     if name.endswith("[]") or name.startswith("_"):
         return FieldType.ARRAY
-    base = re.sub(r"\(.*\)", "", name).strip()
-    return _BY_NAME.get(base, FieldType.STRING)
+    return _BY_NAME.get(_base_name(name), FieldType.STRING)
+
+
+def _base_name(type_name: str) -> str:
+    """Return a type name without its modifiers: "character varying(255)" → "character varying"."""
+    return re.sub(r"\(.*\)", "", type_name.lower()).strip()
 
 
 def _to_json(value: Any) -> Any:
@@ -92,10 +96,7 @@ def _cleaner(column: Column, text_json: Collection[str]) -> Callable[[Any], Any]
     if column.type == FieldType.JSON:
         # Decoded JSON may legitimately be a str ("\"abc\""): decode only what arrives as text.
         return _to_json if column.warehouse_type in text_json else None
-    if (
-        column.type == FieldType.STRING
-        and re.sub(r"\(.*\)", "", column.warehouse_type).strip() in _TEXT_NAMES
-    ):
+    if column.type == FieldType.STRING and _base_name(column.warehouse_type) in _TEXT_NAMES:
         return None
     return {FieldType.STRING: _to_text, FieldType.BINARY: _to_bytes}.get(column.type)
 
