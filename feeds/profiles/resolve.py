@@ -110,13 +110,6 @@ def order_key(value: Any, tz: ZoneInfo) -> str:
     return str(value)
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """Return True when two JSON values are equal, telling 1, 1.0 and true apart."""
-    if isinstance(a, (list, dict)) or isinstance(b, (list, dict)):
-        return type(a) is type(b) and a == b
-    return type(a) is type(b) and a == b
-
-
 class Resolver:
     """Resolves rows one by one against a StoreState, in memory."""
 
@@ -228,8 +221,10 @@ class Resolver:
             return False
         if not profile.attributes:
             # Nothing to compare with or protect (a new profile): take the row's non-NULL values at once.
-            lineage = (self.feed_id, self.run_id, order)
-            profile.attributes = {n: (v, *lineage) for n, v in attributes.items() if v is not None}
+            feed_id, run_id = self.feed_id, self.run_id
+            profile.attributes = {
+                n: (v, feed_id, run_id, order) for n, v in attributes.items() if v is not None
+            }
             return self._stamp(profile) if profile.attributes else False
         changed = False
         stored, feed_id = profile.attributes, self.feed_id
@@ -245,7 +240,7 @@ class Resolver:
             if value is None:
                 del stored[name]
                 changed = True
-            elif not same_value(current[VALUE], value):
+            elif type(current[VALUE]) is not type(value) or current[VALUE] != value:  # 1, 1.0, true differ
                 stored[name] = (value, feed_id, self.run_id, order)
                 changed = True
         return self._stamp(profile) if changed else False

@@ -281,6 +281,28 @@ def test_it_digests_each_row_as_sent_and_decodes_on_demand(pg_database: PgDataba
     assert page.rows == [("same",), ("same",), ("other",), (None,), ("",)]
 
 
+def test_it_ends_a_read_stopped_midway_and_explains_an_error_midway(pg_database: PgDatabase) -> None:
+    import psycopg
+
+    warehouse = PostgresWarehouse(config(pg_database))
+    pages = warehouse.read("SELECT g FROM generate_series(1, 100000) AS g", None, 1000)
+    assert len(next(pages)) == 1000
+    pages.close()  # what the engine does when a feed is paused mid-run
+    db = pg_database
+    with psycopg.connect(
+        host="127.0.0.1", port=db.cluster.port, dbname=db.database, user=db.user, password=db.password
+    ) as conn:
+        (open_reads,) = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'wsync'"
+        ).fetchone()
+    assert open_reads == 0
+
+    failing = "SELECT 1 / (5000 - g) AS x FROM generate_series(1, 9000) AS g"
+    with pytest.raises(WarehouseError) as caught:
+        list(warehouse.read(failing, None, 1000))
+    assert "Traceback" not in caught.value.message and caught.value.message
+
+
 def test_it_streams_a_large_read_in_pages_with_bounded_memory(pg_database: PgDatabase) -> None:
     sql = "SELECT g AS id, repeat('x', 200) || g AS pad FROM generate_series(1, 200000) AS g"
     warehouse = PostgresWarehouse(config(pg_database))
