@@ -77,6 +77,10 @@ class Page:
 class WirePage(Page):
     """A page kept in its wire form and decoded on first use: a full sync never decodes its unchanged rows."""
 
+    _lines: list[bytes]
+    _decode: Callable[[list[bytes]], list[tuple[Any, ...]]]
+    _rows: list[tuple[Any, ...]] | None
+
     def __init__(
         self,
         columns: tuple[Column, ...],
@@ -94,11 +98,13 @@ class WirePage(Page):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_rows", None)
 
-    @property  # type: ignore[override]
+    @property
     def rows(self) -> list[tuple[Any, ...]]:
-        if self._rows is None:
-            object.__setattr__(self, "_rows", self._decode(self._lines))
-        return self._rows  # type: ignore[return-value]
+        rows = self._rows
+        if rows is None:
+            rows = self._decode(self._lines)
+            object.__setattr__(self, "_rows", rows)
+        return rows
 
     def __len__(self) -> int:
         return len(self._lines)
