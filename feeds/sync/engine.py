@@ -7,11 +7,13 @@ the next run starts from the last committed page and, since writes are idempoten
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -263,8 +265,33 @@ def _checkpoint(feed: Feed) -> Checkpoint | None:
     return checkpoint
 
 
+@contextmanager
+def _without_gc_pauses() -> Iterator[None]:
+    """Hold Python's cycle collector off while a page is processed.
+
+    A page allocates ~100 containers a row (batches, documents, lineage) and none form reference cycles:
+    the collector's passes over them find nothing and cost ~15% of a sync. Reference counting frees
+    them as before, and the collector resumes after the page, whatever happened in it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _page(job: Job, page: Page) -> None:
     """Map one page and write it with its checkpoint and counters in one transaction."""
+    with _without_gc_pauses():
+        _write_page(job, page)
+    if Feed.objects.filter(pk=job.feed.pk).values_list("state", flat=True).first() != FeedState.ACTIVE:
+        raise Paused
+
+
+def _write_page(job: Job, page: Page) -> None:
     feed = job.feed
     started = time.perf_counter()
     if job.compiled is None:
@@ -291,8 +318,6 @@ def _page(job: Job, page: Page) -> None:
         job.spend("write", started)
         started = time.perf_counter()
     job.spend("commit", started)
-    if Feed.objects.filter(pk=feed.pk).values_list("state", flat=True).first() != FeedState.ACTIVE:
-        raise Paused
 
 
 def _commit_mode() -> None:

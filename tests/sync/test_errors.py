@@ -152,3 +152,26 @@ def test_a_page_whose_new_mpid_is_taken_rolls_back_whole_and_is_retried(
     engine.run(run.pk)
     run.refresh_from_db()
     assert run.state == RunState.SUCCEEDED and store_users(workspace) == warehouse.users()
+
+
+def test_the_cycle_collector_is_held_off_during_a_page_and_back_after_a_failed_one(
+    feed, warehouse, monkeypatch
+):
+    import gc
+
+    from feeds.profiles import store
+
+    seen = []
+    apply = store.apply_batches
+
+    def failing_apply(**kwargs):
+        seen.append(gc.isenabled())
+        apply(**kwargs)
+        raise WarehouseError("the connection dropped", permanent=False)
+
+    monkeypatch.setattr(engine, "apply_batches", failing_apply)
+    warehouse.upsert(user_rows(0, 3, T0))
+    run = run_now(feed)
+
+    assert run.state == RunState.FAILED and seen == [False]
+    assert gc.isenabled()
