@@ -71,8 +71,12 @@ class Job:
     fingerprints: fingerprints.Known | None = None  # full mode: the feed's fingerprints when the run started
     timings: dict[str, float] = field(default_factory=dict)
 
-    def spend(self, step: str, started: float) -> None:
-        self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
+    def spend(self, step: str, started: float, *, less: float = 0.0) -> None:
+        """Add the time since `started` to `step`, less the part of it already counted under another step."""
+        self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started - less
+
+    def spent(self, step: str) -> float:
+        return self.timings.get(step, 0.0)
 
 
 def run(run_id: int) -> None:
@@ -298,8 +302,9 @@ def _write_page(job: Job, page: Page) -> None:
         mappings = feed.field_transformation.mappings  # type: ignore[union-attr]
         job.compiled = compile_mappings(mappings, [c.name for c in page.columns])
     bounds = _bounds(job, page)
+    fingerprinted = job.spent("fingerprint")
     mapped, skipped, digests = _changed_only(job, page)
-    job.spend("map", started)
+    job.spend("map", started, less=job.spent("fingerprint") - fingerprinted)
     started = time.perf_counter()
     with transaction.atomic():
         _commit_mode()
@@ -312,10 +317,12 @@ def _write_page(job: Job, page: Page) -> None:
                 row_keys=mapped.row_keys,
                 iterator_values=mapped.iterator_values or [None] * len(mapped.batches),
             )
+        resolving = result.resolve_seconds if result else 0.0
+        job.timings["resolve"] = job.spent("resolve") + resolving
         _record(job, mapped.rejects, result, digests)
         _advance(job, bounds)
         _count(job, page, mapped, result, skipped)
-        job.spend("write", started)
+        job.spend("write", started, less=resolving)
         started = time.perf_counter()
     job.spend("commit", started)
 

@@ -94,3 +94,28 @@ def test_it_leaves_the_total_of_an_incremental_run_unknown(feed, warehouse):
     run_now(feed)
     second = run_now(feed)
     assert second.total_rows is None and second.sync_mode == "incremental"
+
+
+def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, warehouse, monkeypatch):
+    import time
+
+    from feeds.profiles import store
+    from feeds.sync import engine
+
+    def slowed(function):
+        def slow(*args, **kwargs):
+            time.sleep(0.05)  # long enough to stand out from the run's own time
+            return function(*args, **kwargs)
+
+        return slow
+
+    monkeypatch.setattr(engine, "_row_digests", slowed(engine._row_digests))
+    monkeypatch.setattr(store, "resolve_page", slowed(store.resolve_page))
+    warehouse.upsert(user_rows(0, 2000, T0))  # four pages
+    run = run_now(full_feed)
+
+    steps = run.timings
+    assert steps.keys() == {"read", "fingerprint", "map", "resolve", "write", "commit"}
+    assert steps["fingerprint"] >= 0.2 and steps["resolve"] >= 0.2
+    assert steps["map"] < 0.2 and steps["write"] < 0.2  # the slowed steps are not counted here again
+    assert sum(steps.values()) <= run.duration.total_seconds()
