@@ -96,7 +96,8 @@ def record(feed_id: int, digests: dict[str, int]) -> None:
     sql.insert_rows(
         TABLE,
         [("feed_id", "bigint"), ("key_hash", "bigint"), ("digest", "bigint")],
-        # By key hash, so two keys sharing one (odds 2**-64) make one row, not an ON CONFLICT error.
-        [(feed_id, h, digest) for h, digest in {key_hash(k): d for k, d in digests.items()}.items()],
+        # By key hash, so two keys sharing one (odds 2**-64) make one row, not an ON CONFLICT error; sorted,
+        # so the upsert walks its unique index in order.
+        [(feed_id, h, digest) for h, digest in sorted({key_hash(k): d for k, d in digests.items()}.items())],
         "ON CONFLICT (feed_id, key_hash) DO UPDATE SET digest = excluded.digest",
     )
