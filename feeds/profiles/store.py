@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -338,7 +338,7 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
     )
 
 
-def _index_order(claimed: tuple[int, str, str]) -> tuple[str, str]:
+def _index_order(claimed: Sequence[Any]) -> tuple[str, str]:
     """(identity type, value): the order of the unique index the rows go into."""
     return claimed[1], claimed[2]
 
