@@ -64,8 +64,11 @@ def _load(feed_id: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """Return up to `limit` of the feed's (digest, key hash) pairs as two arrays."""
     select = f"SELECT digest, key_hash FROM {TABLE} WHERE feed_id = %s LIMIT %s"
     if not sql.is_postgres():
-        pairs = np.array(sql.fetch(select, [feed_id, limit]), dtype=np.int64).reshape(-1, 2)
-        return pairs[:, 0].copy(), pairs[:, 1].copy()
+        # Each column as ONE comma-separated text that numpy parses: a tuple per fingerprint costs ~2x more.
+        ((digests, keys),) = sql.fetch(
+            f"SELECT group_concat(digest), group_concat(key_hash) FROM ({select}) AS f", [feed_id, limit]
+        )
+        return _parsed(digests), _parsed(keys)
     # Each column as ONE bytea of big-endian int8s, straight into numpy: a Python object per fingerprint
     # (or a COPY message per row) costs ~20x more. Both aggregates read the rows in the same order.
     ((digests, keys),) = sql.fetch(
@@ -78,6 +81,10 @@ def _load(feed_id: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _int64s(raw: bytes | None) -> np.ndarray:
     return np.frombuffer(raw or b"", dtype=">i8").astype(np.int64)
+
+
+def _parsed(text: str | None) -> np.ndarray:
+    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.empty(0, dtype=np.int64)
 
 
 def _probe(feed_id: int, digests: Iterable[int]) -> dict[int, int]:
