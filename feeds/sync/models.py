@@ -64,9 +64,8 @@ class SyncRun(models.Model):
     total_rows = models.BigIntegerField(null=True, blank=True)
     total_rows_estimated = models.BooleanField(default=False)
     sync_mode = models.CharField(max_length=16, choices=SyncMode.choices, blank=True)  # set at run start
-    timings = models.JSONField(
-        default=dict, blank=True
-    )  # seconds spent in read / fingerprint / map / resolve / write / commit
+    # Seconds spent in read / fingerprint / map / resolve / write / commit.
+    timings = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)  # plain words, never credentials
     error_permanent = models.BooleanField(default=False)
     attempt = models.PositiveIntegerField(default=0)
