@@ -119,3 +119,27 @@ def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, wareho
     assert steps["fingerprint"] >= 0.2 and steps["resolve"] >= 0.2
     assert steps["map"] < 0.2 and steps["write"] < 0.2  # the slowed steps are not counted here again
     assert sum(steps.values()) <= run.duration.total_seconds()
+
+
+def test_a_key_read_twice_keeps_its_last_row_when_only_the_first_changed(full_feed, warehouse, workspace):
+    from feeds.models import DataModel
+
+    # Two rows for one customer in one page (a model joining plans, say): the later row wins.
+    warehouse.sql(
+        "CREATE TABLE plans (customer_id VARCHAR, email VARCHAR, plan VARCHAR, score INTEGER, "
+        "updated_at TIMESTAMPTZ)"
+    )
+    warehouse.sql(
+        "INSERT INTO plans VALUES ('C1', 'a@x.test', 'old', 1, ?), ('C1', 'a@x.test', 'new', 2, ?)", [T0, T0]
+    )
+    DataModel.objects.filter(pk=full_feed.data_model_id).update(
+        sql="SELECT customer_id, email, plan, score, updated_at FROM plans ORDER BY score"
+    )
+    run_now(full_feed)
+    assert store_users(workspace)["C1"]["plan"] == "new"
+
+    # Only the first row changes; writing it alone would let it overwrite the row that wins.
+    warehouse.sql("UPDATE plans SET plan = 'older' WHERE score = 1")
+    run = run_now(full_feed)
+    assert run.state == RunState.SUCCEEDED
+    assert store_users(workspace)["C1"] == {"email": "a@x.test", "plan": "new", "score": 2}
