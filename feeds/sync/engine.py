@@ -8,13 +8,12 @@ the next run starts from the last committed page and, since writes are idempoten
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +27,7 @@ from feeds.batches import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
 from feeds.profiles.store import apply_batches
 from feeds.sync import fingerprints, health, queue, windows
-from feeds.sync.fingerprints import as_int64
+from feeds.sync.changes import ChangedRows
 from feeds.sync.models import (
     Checkpoint,
     IdentityConflictRecord,
@@ -67,8 +66,7 @@ class Job:
     data_min: Any = None
     data_max: Any = None
     compiled: Any = None
-    salt: bytes | None = None
-    fingerprints: fingerprints.Known | None = None  # full mode: the feed's fingerprints when the run started
+    changes: ChangedRows | None = None  # full mode: what the feed's fingerprints say changed
     timings: dict[str, float] = field(default_factory=dict)
 
     def spend(self, step: str, started: float, *, less: float = 0.0) -> None:
@@ -360,80 +358,21 @@ def _bounds(job: Job, page: Page) -> tuple[Any, Any] | None:
 
 
 def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, int]]:
-    """Full mode: map only the rows whose source content changed since the feed last wrote them.
+    """Map the page: all of it (incremental), or only the rows that changed since the feed last wrote them (full).
 
-    Returns the mapped changed rows, how many rows were skipped as unchanged, and the fingerprints
-    (row key → digest) to record once the page is written.
+    Returns the mapped rows, how many were skipped as unchanged, and the fingerprints to record.
     """
     if job.kind is not None:
         return _map(job, page), 0, {}
-    started = time.perf_counter()
-    if job.fingerprints is None:
-        job.fingerprints = fingerprints.Known(job.feed.pk)
-    digests = _row_digests(job, page)
-    positions, unchanged_keys = job.fingerprints.lookup(digests)
-    job.spend("fingerprint", started)
-    mapped, sources = _map_rows(job, page, positions)
-    if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k[:512]) for k in mapped.row_keys}:
-        # A key with both unchanged and changed rows in this page: write all its rows again, in order.
-        positions = list(range(len(page)))
-        mapped, sources = _map_rows(job, page, positions)
-    if sources is None:
-        return mapped, len(page) - len(positions), {}
-    found = {key[:512]: digests[i] for key, i in zip(mapped.row_keys, sources, strict=True)}
-    return mapped, len(page) - len(positions), found
-
-
-def _row_digests(job: Job, page: Page) -> list[int]:
-    """Digest each raw source row together with everything that shapes its batch (mapping, feed settings).
-
-    The columns' types are part of it: a provider's digest of a row's wire form ("5") does not change
-    when the column turns from integer into text, but the batch does.
-    """
-    if job.salt is None:
+    if job.changes is None:
         feed = job.feed
+        # The columns' types belong to it: a provider's digest of a row's wire form ("5") does not change
+        # when a column turns from integer into text, but the batch does.
         shape = (job.compiled, page.columns, feed.pk, feed.environment, feed.timezone, feed.iterator)
-        job.salt = repr(shape).encode()
-    if page.digests is not None:
-        salt = as_int64(hashlib.md5(job.salt, usedforsecurity=False).digest())
-        return [d ^ salt for d in page.digests]
-    salted = hashlib.md5(job.salt, usedforsecurity=False)
-    digests = []
-    for row in page.rows:
-        h = salted.copy()
-        h.update(
-            repr(row).encode()
-        )  # repr tells 1, 1.0, True and "1" apart; an odd repr only costs a re-write
-        digests.append(as_int64(h.digest()))
-    return digests
-
-
-def _map_rows(job: Job, page: Page, positions: list[int]) -> tuple[MappedPage, list[int] | None]:
-    """Map the rows at `positions`; return the result (reject keys numbered as in the page) and each batch's row.
-
-    The batch positions are None when they cannot be told apart from the rejects (no fingerprints then).
-    """
-    if not positions:
-        return MappedPage([], [], []), []
-    mapped = _map(job, page if len(positions) == len(page) else page.take(positions))
-    # A row without identity is rejected under the key "row <n>…", n counting from 1 in the page mapped.
-    numbers = [_row_number(r.row_key) for r in mapped.rejects]
-    if None in numbers:
-        return mapped, None
-    rejected = set(numbers)
-    sources = [i for n, i in enumerate(positions, start=1) if n not in rejected]
-    if len(sources) != len(mapped.batches):
-        return mapped, None
-    mapped.rejects = [
-        replace(r, row_key=f"row {positions[n - 1] + 1}{r.row_key[len(f'row {n}') :]}")  # type: ignore[operator]
-        for r, n in zip(mapped.rejects, numbers, strict=True)
-    ]
-    return mapped, sources
-
-
-def _row_number(key: str) -> int | None:
-    parts = key.split(" ", 2)
-    return int(parts[1]) if len(parts) > 1 and parts[0] == "row" and parts[1].isdigit() else None
+        job.changes = ChangedRows(feed.pk, shape, lambda rows: _map(job, rows))
+    result = job.changes.split(page)
+    job.timings["fingerprint"] = job.changes.seconds
+    return result
 
 
 def _record(job: Job, rejects: list, result: Any, digests: dict[str, int]) -> None:

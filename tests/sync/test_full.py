@@ -100,7 +100,7 @@ def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, wareho
     import time
 
     from feeds.profiles import store
-    from feeds.sync import engine
+    from feeds.sync import changes
 
     def slowed(function):
         def slow(*args, **kwargs):
@@ -109,7 +109,7 @@ def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, wareho
 
         return slow
 
-    monkeypatch.setattr(engine, "_row_digests", slowed(engine._row_digests))
+    monkeypatch.setattr(changes.ChangedRows, "digests", slowed(changes.ChangedRows.digests))
     monkeypatch.setattr(store, "resolve_page", slowed(store.resolve_page))
     warehouse.upsert(user_rows(0, 2000, T0))  # four pages
     run = run_now(full_feed)
