@@ -303,6 +303,20 @@ def test_it_ends_a_read_stopped_midway_and_explains_an_error_midway(pg_database:
     assert "Traceback" not in caught.value.message and caught.value.message
 
 
+def test_it_refuses_a_model_that_tries_to_end_the_copy_early(pg_database: PgDatabase, tmp_path: Any) -> None:
+    # Reads wrap the model in COPY (...) TO STDOUT: breaking out of it could reach TO PROGRAM.
+    marker = tmp_path / "ran"
+    warehouse = PostgresWarehouse(config(pg_database))
+    for sql in (
+        f"SELECT 1) TO PROGRAM 'touch {marker}' --",
+        f"SELECT 1 AS a\n) AS m) TO PROGRAM 'touch {marker}'; COPY (SELECT 1",
+    ):
+        with pytest.raises(WarehouseError) as caught:
+            list(warehouse.read(sql, None, 10))
+        assert caught.value.field == "sql"
+    assert not marker.exists()
+
+
 def test_it_streams_a_large_read_in_pages_with_bounded_memory(pg_database: PgDatabase) -> None:
     sql = "SELECT g AS id, repeat('x', 200) || g AS pad FROM generate_series(1, 200000) AS g"
     warehouse = PostgresWarehouse(config(pg_database))
