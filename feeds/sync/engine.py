@@ -71,7 +71,10 @@ class Job:
 
     def spend(self, step: str, started: float, *, less: float = 0.0) -> None:
         """Add the time since `started` to `step`, less the part of it already counted under another step."""
-        self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started - less
+        self.add(step, time.perf_counter() - started - less)
+
+    def add(self, step: str, seconds: float) -> None:
+        self.timings[step] = self.timings.get(step, 0.0) + seconds
 
     def spent(self, step: str) -> float:
         return self.timings.get(step, 0.0)
@@ -316,7 +319,7 @@ def _write_page(job: Job, page: Page) -> None:
                 iterator_values=mapped.iterator_values or [None] * len(mapped.batches),
             )
         resolving = result.resolve_seconds if result else 0.0
-        job.timings["resolve"] = job.spent("resolve") + resolving
+        job.add("resolve", resolving)
         _record(job, mapped.rejects, result, digests)
         _advance(job, bounds)
         _count(job, page, mapped, result, skipped)

@@ -482,9 +482,12 @@ class PostgresWarehouse:
             return check_failed(self._explain(exc))
         return CheckResult(ok=True, message="Connected to PostgreSQL.")
 
+    def _description(self, conn: Any, sql: str) -> Sequence[Any]:
+        """Return the driver's description of the model's result columns (a LIMIT 0 query)."""
+        return conn.execute(parse_model(sql, self.dialect, limit=0)).description or ()
+
     def _columns(self, conn: Any, sql: str) -> list[Column]:
-        cur = conn.execute(parse_model(sql, self.dialect, limit=0))
-        return [_column(d) for d in cur.description or ()]
+        return [_column(d) for d in self._description(conn, sql)]
 
     def describe(self, sql: str) -> list[Column]:
         return self._in_read_only(lambda conn: self._columns(conn, sql))
@@ -523,7 +526,7 @@ class PostgresWarehouse:
         conn = self._connect()
         try:
             conn.read_only = True
-            described = conn.execute(parse_model(sql, self.dialect, limit=0)).description or ()
+            described = self._description(conn, sql)
             columns = tuple(_column(d) for d in described)
             query, params = bind_window(sql, self.dialect, window, columns)
             decode = _copy_decoder(conn, [d.type_code for d in described], columns)
