@@ -83,13 +83,16 @@ def _wait_until_ready(endpoint: str, token: str, process: subprocess.Popen[str])
     pytest.fail(f"The Delta Sharing stand-in did not answer at {endpoint} (exit code {process.poll()}).")
 
 
-def _read_port(process: subprocess.Popen[str]) -> int:
+def _read_port(process: subprocess.Popen[str], log: Path) -> int:
     assert process.stdout is not None
     line = process.stdout.readline().strip()  # the server prints its port first, then nothing more
     if not line.isdigit():
         process.kill()
+        process.wait()
+        # CI keeps only pytest's output, so the server's own words go into the failure
         pytest.fail(
-            f"The Delta Sharing stand-in did not start (printed {line!r}); see delta-sharing-server.log."
+            f"The Delta Sharing stand-in did not start (exit code {process.returncode}, printed {line!r}):\n"
+            + log.read_text()[-2000:]
         )
     return int(line)
 
@@ -98,16 +101,18 @@ def _read_port(process: subprocess.Popen[str]) -> int:
 def delta_sharing(delta_tables_root: Path) -> Iterator[DeltaSharingStandin]:
     token = secrets.token_urlsafe(24)
     command = [sys.executable, "-m", "tests.standins.delta_sharing_server", "--root", str(delta_tables_root)]
-    log = (delta_tables_root.parent / "delta-sharing-server.log").open("w")
+    log_path = delta_tables_root.parent / "delta-sharing-server.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
-        [*command, "--token", token, "--prefix", PREFIX],
+        # "=" keeps a token that starts with "-" (1 in 64) from being read as an option
+        [*command, f"--token={token}", f"--prefix={PREFIX}"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=log,  # a file, not a pipe nobody reads, so a chatty server never blocks
         text=True,
     )
     try:
-        endpoint = f"http://127.0.0.1:{_read_port(process)}{PREFIX}"
+        endpoint = f"http://127.0.0.1:{_read_port(process, log_path)}{PREFIX}"
         _wait_until_ready(endpoint, token, process)
         yield DeltaSharingStandin(endpoint=endpoint, token=token, root=delta_tables_root)
     finally:
