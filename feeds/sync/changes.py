@@ -3,6 +3,9 @@
 Each source row is digested together with everything that shapes its batch (the mapping, the columns'
 types, the feed's settings) and looked up in the feed's fingerprints; unchanged rows are neither mapped
 nor written. A run's ChangedRows is built on its first page and kept for the others.
+
+A row is filed under its key (its first identity), an event row under its event's id: the ten events of one
+customer are ten records, not one row read ten times.
 """
 
 from __future__ import annotations
@@ -11,12 +14,20 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from feeds.batches import MappedPage
 from feeds.sync import fingerprints
 from feeds.sync.fingerprints import as_int64
 from feeds.warehouses.base import Page
+
+
+class Fingerprint(NamedTuple):
+    """What to file for a written row once its page commits, unless its row key was refused."""
+
+    row_key: str
+    key: str
+    digest: int
 
 
 class ChangedRows:
@@ -30,23 +41,25 @@ class ChangedRows:
         self.map_page = map_page
         self.seconds = time.perf_counter() - started  # spent loading, digesting and looking up, over the run
 
-    def split(self, page: Page) -> tuple[MappedPage, int, dict[str, int]]:
-        """Return the changed rows mapped, the number of unchanged rows, and the fingerprints to record.
-
-        The fingerprints (row key → digest) are filed once the page is written.
-        """
+    def split(self, page: Page) -> tuple[MappedPage, int, list[Fingerprint]]:
+        """Return the changed rows mapped, the number of unchanged rows, and the fingerprints to record."""
         started = time.perf_counter()
         digests = self.digests(page)
         positions, unchanged_keys = self.known.lookup(digests)
         self.seconds += time.perf_counter() - started
         mapped, sources = self._map(page, positions)
-        if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k[:512]) for k in mapped.row_keys}:
+        keys = [_filed_under(batch, key) for batch, key in zip(mapped.batches, mapped.row_keys, strict=True)]
+        if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k) for k in keys}:
             # A key with both unchanged and changed rows in this page: write all its rows again, in order.
             positions = list(range(len(page)))
             mapped, sources = self._map(page, positions)
+            keys = [_filed_under(b, k) for b, k in zip(mapped.batches, mapped.row_keys, strict=True)]
         if sources is None:
-            return mapped, len(page) - len(positions), {}
-        found = {key[:512]: digests[i] for key, i in zip(mapped.row_keys, sources, strict=True)}
+            return mapped, len(page) - len(positions), []
+        found = [
+            Fingerprint(row_key[:512], key, digests[i])
+            for row_key, key, i in zip(mapped.row_keys, keys, sources, strict=True)
+        ]
         return mapped, len(page) - len(positions), found
 
     def digests(self, page: Page) -> list[int]:
@@ -83,6 +96,14 @@ class ChangedRows:
             for r, n in zip(mapped.rejects, numbers, strict=True)
         ]
         return mapped, sources
+
+
+def _filed_under(batch: dict[str, Any], row_key: str) -> str:
+    """The key a written row's fingerprint is filed under: its event's id, else its row key."""
+    events = batch.get("events")
+    if events:
+        return f"event {events[0]['data']['source_message_id']}"[:512]  # the mapping always sets one
+    return row_key[:512]
 
 
 def _row_number(key: str) -> int | None:

@@ -27,7 +27,7 @@ from feeds.batches import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
 from feeds.profiles.store import apply_batches
 from feeds.sync import fingerprints, health, queue, windows
-from feeds.sync.changes import ChangedRows
+from feeds.sync.changes import ChangedRows, Fingerprint
 from feeds.sync.models import (
     Checkpoint,
     IdentityConflictRecord,
@@ -360,13 +360,13 @@ def _bounds(job: Job, page: Page) -> tuple[Any, Any] | None:
     return windows.page_bounds((row[index] for row in page.rows), job.kind, job.feed.timezone)
 
 
-def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, int]]:
+def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, list[Fingerprint]]:
     """Map the page: all of it (incremental), or only the rows that changed since the feed last wrote them (full).
 
     Returns the mapped rows, how many were skipped as unchanged, and the fingerprints to record.
     """
     if job.kind is not None:
-        return _map(job, page), 0, {}
+        return _map(job, page), 0, []
     if job.changes is None:
         feed = job.feed
         # The columns' types belong to it: a provider's digest of a row's wire form ("5") does not change
@@ -378,7 +378,7 @@ def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, dict[str, int]
     return result
 
 
-def _record(job: Job, rejects: list, result: Any, digests: dict[str, int]) -> None:
+def _record(job: Job, rejects: list, result: Any, digests: list[Fingerprint]) -> None:
     rejected = list(rejects) + (list(result.rejected) if result else [])
     RejectedRow.objects.bulk_create(
         [
@@ -402,7 +402,8 @@ def _record(job: Job, rejects: list, result: Any, digests: dict[str, int]) -> No
         )
     if digests:
         refused = {r.row_key[:512] for r in rejected}
-        fingerprints.record(job.feed.pk, {k: d for k, d in digests.items() if k not in refused})
+        # A refused row is read again next run: a skipped event's profile may exist by then.
+        fingerprints.record(job.feed.pk, {f.key: f.digest for f in digests if f.row_key not in refused})
 
 
 def _plain(values: Any) -> Any:
