@@ -91,6 +91,16 @@ def probe(
     )
 
 
+def fetch_matching(
+    columns: str, table: str, where: str, key: str, values: Iterable[Any], pg_type: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
+    """`SELECT columns FROM table WHERE where AND key IN values`: index probes on PostgreSQL, one list on SQLite."""
+    if is_postgres():
+        return probe(columns, table, where, key, values, pg_type, params)
+    listed, listed_params = in_list(key, values, pg_type)
+    return fetch(f"SELECT {columns} FROM {table} WHERE {where} AND {listed}", [*params, *listed_params])
+
+
 def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -390,10 +390,16 @@ def _write_events(
                 rows.setdefault(row[3], row)  # the same event twice in a page is one event
     if not rows:
         return 0
-    where, params = sql.in_list("event_id", rows, "text")
-    existing = sql.fetch(
-        f"SELECT event_id FROM {EVENTS} WHERE workspace_id = %s AND environment = %s AND {where}",
-        [feed.workspace_id, feed.environment, *params],
+    # Probes, not `event_id = ANY(list)`: that is planned as a scan of the workspace's every event while the
+    # table has no statistics (a first load, autovacuum off), 0.5 s a page at a million events.
+    existing = sql.fetch_matching(
+        "event_id",
+        EVENTS,
+        "workspace_id = %s AND environment = %s",
+        "event_id",
+        rows,
+        "text",
+        [feed.workspace_id, feed.environment],
     )
     for (event_id,) in existing:
         rows.pop(event_id, None)

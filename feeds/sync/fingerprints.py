@@ -88,14 +88,9 @@ def _parsed(text: str | None) -> np.ndarray:
 
 
 def _probe(feed_id: int, digests: Iterable[int]) -> dict[int, int]:
-    if sql.is_postgres():
-        rows = sql.probe("digest, key_hash", TABLE, "feed_id = %s", "digest", digests, "bigint", [feed_id])
-    else:
-        where, params = sql.in_list("digest", digests, "bigint")
-        rows = sql.fetch(
-            f"SELECT digest, key_hash FROM {TABLE} WHERE feed_id = %s AND {where}", [feed_id, *params]
-        )
-    return dict(rows)
+    return dict(
+        sql.fetch_matching("digest, key_hash", TABLE, "feed_id = %s", "digest", digests, "bigint", [feed_id])
+    )
 
 
 def record(feed_id: int, digests: dict[str, int]) -> None:
