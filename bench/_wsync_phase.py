@@ -18,21 +18,30 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from feeds.accounts.models import Workspace  # noqa: E402
-from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, SyncMode  # noqa: E402
+from feeds.models import (  # noqa: E402
+    Connection,
+    DataModel,
+    Feed,
+    FeedState,
+    FieldTransformation,
+    PipelineType,
+    SyncMode,
+)
 from feeds.sync import engine, service, windows  # noqa: E402
 from feeds.sync.models import Checkpoint  # noqa: E402
 from feeds.warehouses.base import IteratorKind  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_bench import MODEL, PG, SOURCE  # noqa: E402
+from sync_bench import ITERATORS, MODELS, PG, SOURCE  # noqa: E402
 
 STORE = "postgres" if connection.vendor == "postgresql" else "sqlite"
 CHANGED = 10_000
 
 
-def make_feed() -> Feed:
+def make_feed(table: str) -> Feed:
     from feeds.mapping import auto_mappings
 
+    pipeline_type = PipelineType.EVENTS if table == "events" else PipelineType.USER_ATTRIBUTES
     workspace = Workspace.objects.create(slug="bench", name="Bench")
     source = Connection.objects.create(
         workspace=workspace,
@@ -48,26 +57,26 @@ def make_feed() -> Feed:
         },
         secrets={"password": ""},
     )
-    columns = [c.strip() for c in MODEL.split("SELECT")[1].split("FROM")[0].split(",")]
-    model = DataModel.objects.create(
-        workspace=workspace, slug="users", name="Users", connection=source, sql=MODEL
-    )
+    sql = MODELS[table]
+    columns = [c.strip() for c in sql.split("SELECT")[1].split("FROM")[0].split(",")]
+    model = DataModel.objects.create(workspace=workspace, slug=table, name=table, connection=source, sql=sql)
     mapping = FieldTransformation.objects.create(
         workspace=workspace,
         slug="map",
         name="Map",
-        mappings=auto_mappings(columns, "user_attributes", "updated_at"),
+        mappings=auto_mappings(columns, pipeline_type, ITERATORS[table]),
     )
     return Feed.objects.create(
         workspace=workspace,
         slug="bench",
         name="Bench",
+        pipeline_type=pipeline_type,
         connection=source,
         data_model=model,
         field_transformation=mapping,
         sync_mode=SyncMode.FULL,
         state=FeedState.ACTIVE,
-        iterator="updated_at",
+        iterator=ITERATORS[table],
         iterator_type="timestamptz",
     )
 
@@ -88,33 +97,50 @@ def sync(feed: Feed, name: str) -> dict:
     return result
 
 
-def change_rows() -> None:
-    with psycopg.connect(PG + SOURCE, autocommit=True) as source:
-        source.execute(
-            "UPDATE users SET plan = 'changed', updated_at = now() WHERE customer_id IN "
-            "(SELECT customer_id FROM users ORDER BY customer_id LIMIT %s)",
-            [CHANGED],
-        )
+# What changes before the incremental run, and how the source is put back for the next store's phase.
+CHANGES = {
+    "users": (
+        "UPDATE users SET plan = 'changed', updated_at = now() WHERE customer_id IN "
+        f"(SELECT customer_id FROM users ORDER BY customer_id LIMIT {CHANGED})",
+        "",  # the users' new values are kept: the next phase's full sync reads them as any others
+    ),
+    "events": (
+        "INSERT INTO events SELECT 'N' || lpad(i::text, 10, '0'), 'C' || lpad((1 + i % 1000)::text, 8, '0'), "
+        "'purchase', now(), '/checkout', 99.5, 'EUR', 1, 'new' "
+        f"FROM generate_series(1, {CHANGED}) AS t(i)",
+        "DELETE FROM events WHERE source_message_id LIKE 'N%'",  # the next phase reads the same rows
+    ),
+}
 
 
 def main() -> None:
+    table = sys.argv[1]
     call_command("migrate", verbosity=0)
-    feed = make_feed()
+    feed = make_feed(table)
     results = [sync(feed, "full sync, empty store"), sync(feed, "full re-sync, unchanged")]
+    iterator = ITERATORS[table]
     with psycopg.connect(PG + SOURCE) as source:
-        high = source.execute("SELECT max(updated_at) FROM users").fetchone()[0]
+        high = source.execute(f"SELECT max({iterator}) FROM {table}").fetchone()[0]
     Feed.objects.filter(pk=feed.pk).update(sync_mode=SyncMode.INCREMENTAL)
     feed.refresh_from_db()
     Checkpoint.objects.update_or_create(
         feed=feed,
         defaults={
-            "iterator": "updated_at",
+            "iterator": iterator,
             "iterator_type": "timestamptz",
             "value": windows.encode(windows.normalise(high, IteratorKind.TIMESTAMP, "UTC")),
         },
     )
-    change_rows()
-    results.append(sync(feed, f"incremental after {CHANGED} changed rows"))
+    change, restore = CHANGES[table]
+    with psycopg.connect(PG + SOURCE, autocommit=True) as source:
+        source.execute(change)
+    try:
+        what = "new events" if table == "events" else "changed rows"
+        results.append(sync(feed, f"incremental after {CHANGED} {what}"))
+    finally:
+        if restore:
+            with psycopg.connect(PG + SOURCE, autocommit=True) as source:
+                source.execute(restore)
     print(json.dumps(results, default=str))
 
 

@@ -1,11 +1,14 @@
 """Benchmark: wsync syncs against a psycopg baseline read and a dlt load, on a PostgreSQL source.
 
     .venv/bin/python bench/sync_bench.py [--rows N] [--stores postgres,sqlite] [--skip-dlt] [--floor]
+    .venv/bin/python bench/sync_bench.py --feed events [--rows N] ...
 
-Creates (or reuses) a users table of N rows in the local PostgreSQL (database wsync_bench_src),
-then measures: a server-side-cursor read of the model, a dlt sql_database (pyarrow) load into
-DuckDB, optionally (--floor) PostgreSQL writing the same store rows itself, and wsync's full sync
-into an empty store, an unchanged full re-sync and an incremental run after 10,000 changed rows,
+Creates (or reuses) a table of N rows in the local PostgreSQL (database wsync_bench_src): users
+(one row a customer, for a user-attributes feed) or, with --feed events, events (one row an event,
+ten events a customer, for an events feed). Then measures: a server-side-cursor read of the model,
+a dlt sql_database (pyarrow) load of the table into DuckDB, optionally (--floor, users only)
+PostgreSQL writing the same store rows itself, and wsync's full sync into an empty store, an
+unchanged full re-sync and an incremental run after 10,000 changed users (or 10,000 new events),
 each into a PostgreSQL store and a SQLite store. Each wsync store runs in its own process
 (bench/_wsync_phase.py) so the Django settings stay untouched.
 """
@@ -29,11 +32,18 @@ from _measure import measure  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 PG = "postgresql://postgres@127.0.0.1:5432/"
 SOURCE = "wsync_bench_src"
-MODEL = (
-    "SELECT customer_id, email, first_name, last_name, plan, score, updated_at, a1, a2, a3, a4, a5, a6, a7, a8, "
-    "a9, a10 FROM users"
-)
-CREATE = """
+MODELS = {
+    "users": (
+        "SELECT customer_id, email, first_name, last_name, plan, score, updated_at, a1, a2, a3, a4, a5, a6, a7, "
+        "a8, a9, a10 FROM users"
+    ),
+    "events": (
+        "SELECT source_message_id, customer_id, event_name, occurred_at, page, amount, currency, quantity, "
+        "campaign FROM events"
+    ),
+}
+ITERATORS = {"users": "updated_at", "events": "occurred_at"}
+CREATE_USERS = """
 CREATE TABLE users AS SELECT
   'C' || lpad(i::text, 8, '0') AS customer_id, 'user' || i || '@example.com' AS email,
   (ARRAY['Ada','Grace','Alan','Linus','Ken'])[1 + i % 5] AS first_name,
@@ -46,6 +56,19 @@ FROM generate_series(1::bigint, %s::bigint) AS t(i);
 ALTER TABLE users ADD PRIMARY KEY (customer_id);
 CREATE INDEX users_updated_at ON users (updated_at);
 """
+# Ten events a customer, five event names, a year of timestamps; source_message_id is the event's own id.
+CREATE_EVENTS = """
+CREATE TABLE events AS SELECT
+  'E' || lpad(i::text, 10, '0') AS source_message_id, 'C' || lpad((1 + i % (%s / 10))::text, 8, '0') AS customer_id,
+  (ARRAY['page_view','add_to_cart','purchase','search','sign_in'])[1 + i % 5] AS event_name,
+  timestamptz '2025-01-01 00:00:00+00' + ((i * 104729) % 31536000) * interval '1 second' AS occurred_at,
+  '/p/' || i % 997 AS page, (i % 500) * 1.25 AS amount, (ARRAY['EUR','USD','GBP'])[1 + i % 3] AS currency,
+  1 + i % 4 AS quantity, 'c' || i % 11 AS campaign
+FROM generate_series(1::bigint, %s::bigint) AS t(i);
+ALTER TABLE events ADD PRIMARY KEY (source_message_id);
+CREATE INDEX events_occurred_at ON events (occurred_at);
+"""
+CREATES = {"users": CREATE_USERS, "events": CREATE_EVENTS}
 
 
 def ensure_database(name: str, *, fresh: bool) -> None:
@@ -57,23 +80,24 @@ def ensure_database(name: str, *, fresh: bool) -> None:
             connection.execute(f"CREATE DATABASE {name}")
 
 
-def ensure_source(rows: int) -> None:
+def ensure_source(table: str, rows: int) -> None:
+    """Create the table of `rows` rows, or keep it when it has that many (a run's incremental changes it)."""
     ensure_database(SOURCE, fresh=False)
     with psycopg.connect(PG + SOURCE, autocommit=True) as connection:
-        have = connection.execute("SELECT to_regclass('users') IS NOT NULL").fetchone()[0]
-        if have and connection.execute("SELECT count(*) FROM users").fetchone()[0] == rows:
+        have = connection.execute("SELECT to_regclass(%s) IS NOT NULL", [table]).fetchone()[0]
+        if have and connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == rows:
             return
-        connection.execute("DROP TABLE IF EXISTS users")
-        connection.execute(CREATE.replace("%s", str(rows)))
-        connection.execute("VACUUM ANALYZE users")
+        connection.execute(f"DROP TABLE IF EXISTS {table}")
+        connection.execute(CREATES[table].replace("%s", str(rows)))
+        connection.execute(f"VACUUM ANALYZE {table}")
 
 
-def baseline(rows: int) -> dict:
+def baseline(table: str) -> dict:
     def read() -> int:
         count = 0
         with psycopg.connect(PG + SOURCE) as connection, connection.cursor(name="bench") as cursor:
             cursor.itersize = 5000
-            cursor.execute(MODEL)
+            cursor.execute(MODELS[table])
             for _ in cursor:
                 count += 1
         return count
@@ -81,7 +105,7 @@ def baseline(rows: int) -> dict:
     return measure("psycopg server-side read", read)
 
 
-def dlt_load() -> dict | None:
+def dlt_load(table: str) -> dict | None:
     try:
         import dlt
         from dlt.sources.sql_database import sql_database
@@ -90,7 +114,7 @@ def dlt_load() -> dict | None:
     folder = tempfile.mkdtemp(prefix="wsync-dlt-")
 
     def load() -> int:
-        source = sql_database(PG + SOURCE, table_names=["users"], backend="pyarrow", chunk_size=50000)
+        source = sql_database(PG + SOURCE, table_names=[table], backend="pyarrow", chunk_size=50000)
         pipeline = dlt.pipeline(
             pipeline_name="wsync_bench",
             destination=dlt.destinations.duckdb(f"{folder}/dlt.duckdb"),
@@ -99,12 +123,12 @@ def dlt_load() -> dict | None:
         )
         info = pipeline.run(source, write_disposition="replace")
         info.raise_on_failed_jobs()
-        return pipeline.last_trace.last_normalize_info.row_counts.get("users", 0)
+        return pipeline.last_trace.last_normalize_info.row_counts.get(table, 0)
 
     return measure("dlt sql_database → DuckDB", load)
 
 
-def wsync(store: str, rows: int) -> list[dict]:
+def wsync(store: str, table: str, rows: int) -> list[dict]:
     env = {
         **os.environ,
         "WSYNC_DEV": "1",
@@ -118,7 +142,7 @@ def wsync(store: str, rows: int) -> list[dict]:
         ensure_database("wsync_bench_store", fresh=True)
         env["DATABASE_URL"] = PG + "wsync_bench_store"
     script = Path(__file__).resolve().parent / "_wsync_phase.py"
-    out = subprocess.run([sys.executable, str(script), str(rows)], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, str(script), table], env=env, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(out.stderr[-4000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -180,6 +204,7 @@ def report(results: list[dict], reference: dict | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feed", choices=sorted(MODELS), default="users", help="the feed's source table")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--stores", default="postgres,sqlite")
     parser.add_argument("--skip-dlt", action="store_true")
@@ -187,17 +212,21 @@ def main() -> None:
         "--floor", action="store_true", help="also time the store's own write of the same rows"
     )
     args = parser.parse_args()
+    if args.floor and args.feed != "users":
+        parser.error("--floor is the store's write of a users feed; leave it out with --feed events")
     started = time.perf_counter()
-    ensure_source(args.rows)
-    print(f"source ready ({args.rows} rows) in {time.perf_counter() - started:.1f}s", flush=True)
-    results = [baseline(args.rows)]
-    reference = None if args.skip_dlt else dlt_load()
+    ensure_source(args.feed, args.rows)
+    print(
+        f"source ready ({args.rows} rows of {args.feed}) in {time.perf_counter() - started:.1f}s", flush=True
+    )
+    results = [baseline(args.feed)]
+    reference = None if args.skip_dlt else dlt_load(args.feed)
     if reference:
         results.append(reference)
     if args.floor:
         results.append(store_floor(args.rows))
     for store in filter(None, args.stores.split(",")):
-        results.extend(wsync(store, args.rows))
+        results.extend(wsync(store, args.feed, args.rows))
     report(results, reference)
 
 
