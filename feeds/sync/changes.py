@@ -48,12 +48,12 @@ class ChangedRows:
         positions, unchanged_keys = self.known.lookup(digests)
         self.seconds += time.perf_counter() - started
         mapped, sources = self._map(page, positions)
-        keys = [_filed_under(batch, key) for batch, key in zip(mapped.batches, mapped.row_keys, strict=True)]
+        keys = _filed_under(mapped)
         if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k) for k in keys}:
             # A key with both unchanged and changed rows in this page: write all its rows again, in order.
             positions = list(range(len(page)))
             mapped, sources = self._map(page, positions)
-            keys = [_filed_under(b, k) for b, k in zip(mapped.batches, mapped.row_keys, strict=True)]
+            keys = _filed_under(mapped)
         if sources is None:
             return mapped, len(page) - len(positions), []
         found = [
@@ -98,12 +98,14 @@ class ChangedRows:
         return mapped, sources
 
 
-def _filed_under(batch: dict[str, Any], row_key: str) -> str:
-    """The key a written row's fingerprint is filed under: its event's id, else its row key."""
-    events = batch.get("events")
-    if events:
-        return f"event {events[0]['data']['source_message_id']}"[:512]  # the mapping always sets one
-    return row_key[:512]
+def _filed_under(mapped: MappedPage) -> list[str]:
+    """The key each batch's fingerprint is filed under: its event's id (the mapping always sets one), else its row key."""
+    return [
+        f"event {batch['events'][0]['data']['source_message_id']}"[:512]
+        if batch.get("events")
+        else row_key[:512]
+        for batch, row_key in zip(mapped.batches, mapped.row_keys, strict=True)
+    ]
 
 
 def _row_number(key: str) -> int | None:
