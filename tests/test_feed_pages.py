@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.utils import timezone
@@ -16,9 +18,60 @@ def _url(feed, suffix=""):
     return f"/w/acme/feeds/{feed.pk}/{suffix}"
 
 
-def test_it_lists_feeds_grouped_by_provider(active_feed, viewer):
+class _FeedGroups(HTMLParser):
+    """Reads the feed list as [(group heading, [feed names in the group])], in page order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: list[tuple[str, list[str]]] = []
+        self._reading: str | None = None  # "heading" or "feed" while inside one
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "div" and "card-header" in (attributes.get("class") or "").split():
+            self.groups.append(("", []))
+            self._reading = "heading"
+        elif tag == "a" and re.fullmatch(r"/w/acme/feeds/\d+/", attributes.get("href") or ""):
+            self._reading = "feed"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("strong", "a"):
+            self._reading = None
+
+    def handle_data(self, data: str) -> None:
+        if self._reading == "heading" and data.strip():
+            heading, feeds = self.groups[-1]
+            self.groups[-1] = (heading + data.strip(), feeds)
+        elif self._reading == "feed":
+            self.groups[-1][1].append(data.strip())
+
+
+def _feed_groups(html: str) -> list[tuple[str, list[str]]]:
+    parser = _FeedGroups()
+    parser.feed(html)
+    return parser.groups
+
+
+def test_it_lists_feeds_grouped_by_provider(active_feed, workspace, viewer):
+    # Groups come by provider name (not by provider key: redshift's "Amazon Redshift" leads), feeds by
+    # name inside their group, and drafts without a connection last.
+    def connection(provider):
+        return Connection.objects.create(workspace=workspace, slug=provider, name=provider, provider=provider)
+
+    redshift, postgres = connection(Provider.REDSHIFT), connection(Provider.POSTGRES)
+    Feed.objects.create(workspace=workspace, slug="orders", name="Orders", connection=postgres)
+    Feed.objects.create(
+        workspace=workspace, slug="accounts", name="Accounts", connection=active_feed.connection
+    )
+    Feed.objects.create(workspace=workspace, slug="draft", name="A draft")
+    Feed.objects.create(workspace=workspace, slug="events", name="Events", connection=redshift)
     html = client_for(viewer).get("/w/acme/feeds/").content.decode()
-    assert "DuckDB" in html and "Users" in html and "Active" in html
+    assert _feed_groups(html) == [
+        ("Amazon Redshift", ["Events"]),
+        ("DuckDB", ["Accounts", "Users"]),
+        ("PostgreSQL", ["Orders"]),
+        ("Not connected yet", ["A draft"]),
+    ]
 
 
 def test_it_lets_an_editor_run_a_sync_and_records_it(active_feed, editor):
