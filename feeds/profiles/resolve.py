@@ -1,4 +1,4 @@
-"""Identity resolution of a page, in memory: rows → profiles, following DESIGN.md's rules.
+"""Identity resolution of a page, in memory: rows → profiles (docs/identity.md, "Resolution rules").
 
 The store bulk-loads everything the page's identities and MPIDs can reach into a `StoreState`, this module
 resolves the rows in order against it (so two rows with the same new email land on the same new profile),

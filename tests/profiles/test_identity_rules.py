@@ -1,4 +1,4 @@
-"""Identity resolution, rule by rule (DESIGN.md, "Identity resolution")."""
+"""Identity resolution, rule by rule (docs/identity.md, "Resolution rules" and "Input protection")."""
 
 from __future__ import annotations
 
