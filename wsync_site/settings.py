@@ -202,8 +202,11 @@ else:
 
 # Hosts that resolve to private or loopback addresses are refused unless this is set.
 WSYNC_ALLOW_PRIVATE_HOSTS = env_bool("WSYNC_ALLOW_PRIVATE_HOSTS")
-# Where DuckDB connections may point (the demo warehouse lives in the data folder).
-WSYNC_DUCKDB_ROOTS = [p for p in (env("WSYNC_DUCKDB_ROOTS") or str(DATA_DIR)).split(os.pathsep) if p]
+# Where DuckDB connections may point: never the data folder itself, which holds wsync's keys and database
+# (a system check refuses such a root). The demo warehouse lives in the first root.
+WSYNC_DUCKDB_ROOTS = [
+    p for p in (env("WSYNC_DUCKDB_ROOTS") or str(DATA_DIR / "warehouses")).split(os.pathsep) if p
+]
 WSYNC_PREVIEW_ROWS = int(env("WSYNC_PREVIEW_ROWS") or 100)
 WSYNC_PREVIEW_TIMEOUT = int(env("WSYNC_PREVIEW_TIMEOUT") or 30)
 WSYNC_PAGE_SIZE = int(env("WSYNC_PAGE_SIZE") or 5000)

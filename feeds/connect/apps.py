@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ConnectConfig(AppConfig):
     name = "feeds.connect"
     label = "connect"
+
+    def ready(self) -> None:
+        from feeds.connect.checks import duckdb_roots
+
+        checks.register(duckdb_roots)
