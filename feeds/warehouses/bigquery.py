@@ -153,6 +153,7 @@ FIELDS: tuple[ConfigField, ...] = (
         required=False,
         help_text="Only for private endpoints; defaults to https://bigquery.googleapis.com.",
         validate=_validate_endpoint,
+        binds_secrets=True,
     ),
 )
 

@@ -554,6 +554,7 @@ class DatabricksWarehouse:
             placeholder="https://<workspace>.cloud.databricks.com/api/2.0/delta-sharing/metastores/<id>",
             help_text="The “endpoint” value of the activation profile.",
             validate=_validate_endpoint,
+            binds_secrets=True,
         ),
         ConfigField(
             "bearer_token",

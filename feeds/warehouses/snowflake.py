@@ -142,6 +142,7 @@ FIELDS: tuple[ConfigField, ...] = (
         placeholder="xy12345.eu-west-1.aws",
         help_text="Your account locator, locator.region.cloud, or orgname-accountname.",
         validate=_validate_account,
+        binds_secrets=True,
     ),
     ConfigField(
         "warehouse", "Warehouse", placeholder="WSYNC_WH", validate=_identifier_validator("Warehouse")
@@ -153,8 +154,9 @@ FIELDS: tuple[ConfigField, ...] = (
         required=False,
         placeholder="eu-west-1.aws",
         help_text="Only if your account identifier is a bare locator outside us-west-2.",
+        binds_secrets=True,
     ),
-    ConfigField("user", "User", placeholder="WSYNC_USER"),
+    ConfigField("user", "User", placeholder="WSYNC_USER", binds_secrets=True),
     ConfigField("role", "Role", placeholder="WSYNC_READER", validate=_identifier_validator("Role")),
     ConfigField(
         "password",
@@ -181,10 +183,18 @@ FIELDS: tuple[ConfigField, ...] = (
         "Host (advanced)",
         required=False,
         help_text="Only for private endpoints; defaults to <account>.snowflakecomputing.com.",
+        binds_secrets=True,
     ),
-    ConfigField("port", "Port (advanced)", kind="integer", required=False, validate=_validate_port),
     ConfigField(
-        "protocol", "Protocol (advanced)", required=False, default="https", validate=_validate_protocol
+        "port", "Port (advanced)", kind="integer", required=False, validate=_validate_port, binds_secrets=True
+    ),
+    ConfigField(
+        "protocol",
+        "Protocol (advanced)",
+        required=False,
+        default="https",
+        validate=_validate_protocol,
+        binds_secrets=True,
     ),
 )
 
