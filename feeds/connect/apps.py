@@ -7,6 +7,7 @@ class ConnectConfig(AppConfig):
     label = "connect"
 
     def ready(self) -> None:
-        from feeds.connect.checks import duckdb_roots
+        from feeds.connect.checks import duckdb_roots, private_hosts
 
         checks.register(duckdb_roots)
+        checks.register(private_hosts)

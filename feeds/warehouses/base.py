@@ -412,7 +412,7 @@ def guard_host(host: str, *, field: str = "host") -> str | None:
     """
     from django.conf import settings
 
-    allow_private = getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False)
+    allow_private = getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False) is True
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
@@ -426,16 +426,15 @@ def guard_host(host: str, *, field: str = "host") -> str | None:
             field=field,
         )
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    if not allow_private:
-        for address in addresses:
-            if not is_public(address):
-                raise WarehouseError(
-                    f"The host “{host}” points to a private network address ({address}); wsync "
-                    "only connects to public warehouse hosts. An administrator can allow private hosts "
-                    "with WSYNC_ALLOW_PRIVATE_HOSTS.",
-                    permanent=True,
-                    field=field,
-                )
+    for address in addresses:
+        if not address_allowed(address):
+            raise WarehouseError(
+                f"The host “{host}” points to a private network address ({address}); wsync "
+                "only connects to public warehouse hosts. An administrator can allow private hosts "
+                "with WSYNC_ALLOW_PRIVATE_HOSTS.",
+                permanent=True,
+                field=field,
+            )
     return str(addresses[0])
 
 
@@ -445,17 +444,25 @@ def guard_peer(address: str, host: str, *, field: str = "host") -> None:
     The caller closes the connection when this raises; nothing but the TLS handshake has happened yet
     for a driver that requires TLS.
     """
-    from django.conf import settings
-
-    if getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False):
-        return
-    if not is_public(ipaddress.ip_address(address.split("%")[0])):
+    if not address_allowed(ipaddress.ip_address(address.split("%")[0])):
         raise WarehouseError(
             f"The host “{host}” points to a private network address ({address}); wsync only connects to "
             "public warehouse hosts. An administrator can allow private hosts with WSYNC_ALLOW_PRIVATE_HOSTS.",
             permanent=True,
             field=field,
         )
+
+
+def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Return True for a public address, or one WSYNC_ALLOW_PRIVATE_HOSTS allows (all, or listed networks)."""
+    from django.conf import settings
+
+    allowed = getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False)
+    if allowed is True or is_public(address):
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(n, strict=False) for n in allowed or ())
 
 
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
