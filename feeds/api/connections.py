@@ -21,8 +21,9 @@ from feeds.models import Connection, Health
 from feeds.warehouses.base import ConfigField, rebound_secrets
 from feeds.warehouses.registry import LABELS, provider_class
 
-# mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run.
-IGNORED_SETTINGS = frozenset({"storage_integration", "aws_iam_user_arn", "aws_external_id"})
+# mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run. Also
+# Redshift's old "ssl" box, which a GET of an older connection still shows: it is now allow_unencrypted.
+IGNORED_SETTINGS = frozenset({"storage_integration", "aws_iam_user_arn", "aws_external_id", "ssl"})
 
 
 def provider_kind(name: Any) -> str:

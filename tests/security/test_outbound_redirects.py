@@ -144,3 +144,45 @@ def test_a_malformed_network_fails_the_system_check(settings):
     settings.WSYNC_ALLOW_PRIVATE_HOSTS = ["10.0.0.0/8", "the office"]
     (error,) = private_hosts()
     assert error.id == "wsync.E102" and "the office" in error.msg
+
+
+@pytest.fixture
+def bouncing_endpoint(inside: str) -> Iterator[str]:
+    """An API endpoint that answers every request with a redirect to the inside server."""
+
+    class Bounce(http.server.BaseHTTPRequestHandler):
+        def bounce(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", inside + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = bounce  # noqa: N815 - the stdlib's names
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    yield from serve("127.0.0.1", Bounce)
+
+
+def test_bigquery_never_follows_its_endpoint_to_a_private_address(
+    only_the_endpoint, bigquery_config, bouncing_endpoint
+):
+    from feeds.warehouses.bigquery import BigQueryWarehouse
+
+    result = BigQueryWarehouse({**bigquery_config, "api_endpoint": bouncing_endpoint}).check()
+    assert not result.ok
+    assert Inside.asked == []
+
+
+def test_delta_sharing_never_follows_its_endpoint_to_a_private_address(
+    only_the_endpoint, delta_sharing, bouncing_endpoint
+):
+    from feeds.warehouses.databricks import DatabricksWarehouse
+
+    config = delta_sharing.config(
+        profile_file="", endpoint=bouncing_endpoint, bearer_token=delta_sharing.token
+    )
+    result = DatabricksWarehouse(config).check()
+    assert not result.ok and result.field is not None
+    assert Inside.asked == []
