@@ -11,6 +11,7 @@ hold wsync's own keys or database.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -52,8 +53,11 @@ def allowed_roots() -> list[Path]:
 
 
 def _private_paths() -> list[Path]:
-    """Return wsync's own keys and database: the data folder and any SQLite database file."""
+    """Return wsync's own keys and database: the data folder, key files given by path, SQLite databases."""
     paths = [Path(settings.DATA_DIR).resolve()]
+    for name in ("SECRET_KEY_FILE", "WSYNC_FERNET_KEYS_FILE"):
+        if os.environ.get(name):
+            paths.append(Path(os.environ[name]).resolve())
     for database in settings.DATABASES.values():
         if "sqlite" in str(database.get("ENGINE", "")) and database.get("NAME"):
             paths.append(Path(str(database["NAME"])).resolve())

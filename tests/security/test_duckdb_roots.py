@@ -93,3 +93,13 @@ def test_an_upgrade_repoints_connections_to_the_moved_demo_warehouse(
     saved.refresh_from_db()
     assert saved.config["path"] == str(tmp_path / "warehouses" / "demo-warehouse.duckdb")
     assert "Moved the demo warehouse" in out.getvalue()
+
+
+def test_a_root_holding_a_key_file_given_by_path_is_refused(settings, tmp_path, monkeypatch):
+    keys = tmp_path / "secrets" / "fernet"
+    keys.parent.mkdir()
+    keys.write_text("not a real key")
+    monkeypatch.setenv("WSYNC_FERNET_KEYS_FILE", str(keys))
+    settings.WSYNC_DUCKDB_ROOTS = [str(tmp_path)]
+    (error,) = duckdb_roots()
+    assert str(keys) in error.msg
