@@ -354,7 +354,9 @@ def grant_steps(config: Mapping[str, Any], *, create_user: str, connect: bool = 
             (f"GRANT CONNECT ON DATABASE {_quote_ident(database)} TO {q_user};\n" if connect else "")
             + f"GRANT USAGE ON SCHEMA {q_schema} TO {q_user};\n"
             f"GRANT SELECT ON ALL TABLES IN SCHEMA {q_schema} TO {q_user};",
-            note="Repeat the USAGE and SELECT lines for every schema your models read.",
+            note="Repeat the USAGE and SELECT lines for every schema your models read. Grant nothing more: "
+            "never make this user a superuser or a member of pg_read_server_files, pg_write_server_files or "
+            "pg_execute_server_program (they read server files and run programs).",
         ),
         PrepareStep(
             "Keep access to tables created later",
