@@ -37,6 +37,7 @@ from feeds.warehouses.base import (
     guard_host,
     wrap_model,
 )
+from feeds.warehouses.outbound import check_url
 
 logger = logging.getLogger(__name__)
 
@@ -343,6 +344,35 @@ def _typed_binding(value: Any) -> Any:
     return value
 
 
+def _guard_redirects() -> None:
+    """Make every HTTP request the connector sends, each redirect hop included, pass the host check.
+
+    Requests follows a 307/308 with its body, so without this a sign-in POST (the password) could be
+    bounced to a private address. Connector 4.x has no public hook for its transport: its connection
+    module builds the HTTP settings with `ProxySupportAdapterFactory()`, so that name is pointed at a
+    factory of checking adapters, once per process (tests/security/test_outbound_redirects.py fails if a
+    connector upgrade moves it).
+    """
+    from snowflake.connector import connection as sf_connection
+    from snowflake.connector.session_manager import ProxySupportAdapter, ProxySupportAdapterFactory
+
+    if getattr(sf_connection.ProxySupportAdapterFactory, "wsync_guarded", False):
+        return
+
+    class GuardedAdapter(ProxySupportAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            check_url(request.url, field="account_identifier")
+            return super().send(request, *args, **kwargs)
+
+    class GuardedAdapterFactory(ProxySupportAdapterFactory):
+        wsync_guarded = True
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return GuardedAdapter(*args, **kwargs)
+
+    setattr(sf_connection, "ProxySupportAdapterFactory", GuardedAdapterFactory)  # noqa: B010 - see above
+
+
 class SnowflakeWarehouse:
     kind: ClassVar[str] = "snowflake"
     label: ClassVar[str] = "Snowflake"
@@ -465,6 +495,7 @@ GRANT ROLE {role} TO USER {user};"""
 
             host, field = self._host()
             guard_host(host, field=field)
+            _guard_redirects()
             try:
                 self._conn = snowflake.connector.connect(**self._connect_kwargs())
             except Exception as exc:

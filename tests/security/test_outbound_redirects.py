@@ -32,6 +32,8 @@ class Inside(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"secret")
 
+    do_POST = do_GET  # noqa: N815 - the stdlib's name; a followed 307 keeps the POST (and its body)
+
     def log_message(self, *args: object) -> None:
         return None
 
@@ -186,3 +188,15 @@ def test_delta_sharing_never_follows_its_endpoint_to_a_private_address(
     result = DatabricksWarehouse(config).check()
     assert not result.ok and result.field is not None
     assert Inside.asked == []
+
+
+def test_snowflake_never_follows_its_sign_in_to_a_private_address(
+    only_the_endpoint, snowflake_config, bouncing_endpoint
+):
+    from feeds.warehouses.snowflake import SnowflakeWarehouse
+
+    port = int(bouncing_endpoint.rsplit(":", 1)[1])
+    config = {**snowflake_config, "host": "127.0.0.1", "port": port, "protocol": "http"}
+    result = SnowflakeWarehouse(config).check()
+    assert not result.ok
+    assert Inside.asked == []  # the sign-in POST, with the password, never reached the inside server
