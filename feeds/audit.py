@@ -71,6 +71,25 @@ def record(
     )
 
 
+def record_connection_test(
+    workspace: Workspace,
+    actor: Any,
+    target: str,
+    *,
+    destination: Mapping[str, Any],
+    outcome: str,
+    request: HttpRequest | None = None,
+) -> AuditEntry:
+    """Record a "Test connection": who tested which connection, where it pointed, and what came of it.
+
+    `destination` holds the settings that decide where the secret went (host, port, user...), so a
+    test against an unexpected host stands out in the log.
+    """
+    changes = {name: (None, value) for name, value in destination.items()}
+    changes["outcome"] = (None, outcome)
+    return record(workspace, actor, "test connection", target, changes=changes, request=request)
+
+
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Return {key: (before, after)} for the keys whose values differ."""
     return {

@@ -1,12 +1,18 @@
 """The demo warehouse: a deterministic DuckDB file with realistic users and events.
 
 Generated inside DuckDB with a fixed seed so the same file comes out every time and 50,000 events
-take well under a second.
+take well under a second. It lives in the first allowed DuckDB folder (data/warehouses/ by default),
+never beside wsync's keys and database in the data folder itself.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+from django.conf import settings
+
+DEMO_FILE = "demo-warehouse.duckdb"
 
 USERS_SQL = """
 CREATE TABLE users AS
@@ -61,3 +67,32 @@ def write_demo_warehouse(path: Path | str, users: int = 5000, events: int = 5000
         connection.execute(USERS_SQL.replace("$users", str(int(users))))
         connection.execute(EVENTS_SQL.replace("$users", str(int(users))).replace("$events", str(int(events))))
     return path
+
+
+def demo_warehouse_path() -> Path:
+    """Return where the demo warehouse lives: the first folder DuckDB connections may open."""
+    return Path(settings.WSYNC_DUCKDB_ROOTS[0]) / DEMO_FILE
+
+
+def move_old_demo_warehouse() -> Path | None:
+    """Move a demo warehouse left in the data folder by an older wsync to demo_warehouse_path().
+
+    Connections that pointed at the old file point at the new one afterwards. Returns the new path,
+    or None when there was nothing to move.
+    """
+    from feeds.models import Connection, Provider
+
+    old, new = Path(settings.DATA_DIR) / DEMO_FILE, demo_warehouse_path()
+    if not old.exists() or old.resolve() == new.resolve():
+        return None
+    new.parent.mkdir(parents=True, exist_ok=True)
+    if not new.exists():
+        shutil.move(old, new)
+    else:
+        old.unlink()
+    old.with_suffix(old.suffix + ".wal").unlink(missing_ok=True)
+    for connection in Connection.objects.filter(provider=Provider.DUCKDB):
+        if connection.config.get("path") == str(old):
+            connection.config = {**connection.config, "path": str(new)}
+            connection.save(update_fields=["config"])
+    return new

@@ -30,6 +30,7 @@ from feeds.models import (
     FieldTransformation,
     PipelineType,
 )
+from feeds.warehouses.base import ALLOW_UNENCRYPTED
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,10 @@ def save_connection(
     if is_new or changes:
         action = "create connection" if is_new else "edit connection"
         audit.record(workspace, user, action, name, changes=None if is_new else changes, request=request)
+    if config.get(ALLOW_UNENCRYPTED) is True and before.get(ALLOW_UNENCRYPTED) is not True:
+        # Its own entry, not only a line of an edit: giving up TLS is what a reviewer looks for.
+        changes = {ALLOW_UNENCRYPTED: (False, True), "host": (None, config.get("host"))}
+        audit.record(workspace, user, "allow unencrypted", name, changes=changes, request=request)
     return connection
 
 

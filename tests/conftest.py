@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.standins.bigquery",
     "tests.standins.redshift",
     "tests.standins.delta_sharing",
+    "tests.standins.fake_postgres",
 ]

@@ -23,11 +23,12 @@ def test_it_creates_a_workspace_with_its_first_admin(db):
 
 def test_it_sets_up_the_demo_workspace_warehouse_and_connection(db, settings, tmp_path, monkeypatch):
     settings.DATA_DIR = tmp_path
+    settings.WSYNC_DUCKDB_ROOTS = [str(tmp_path / "warehouses")]
     monkeypatch.setenv("WSYNC_DEMO_PASSWORD", "demo-pass-123")
     call_command("demo", "--setup-only", stdout=io.StringIO())
     assert authenticate(username="demo@wsync.local", password="demo-pass-123") is not None
     connection = Connection.objects.get(workspace__slug="demo")
-    settings.WSYNC_DUCKDB_ROOTS = [str(tmp_path)]
+    assert connection.config["path"] == str(tmp_path / "warehouses" / "demo-warehouse.duckdb")
     warehouse = open_warehouse(connection.provider, connection.warehouse_config())
     assert warehouse.check().ok
     assert warehouse.preview("SELECT count(*) AS n FROM users", 1).rows == [(5000,)]

@@ -200,10 +200,28 @@ if WSYNC_REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Hosts that resolve to private or loopback addresses are refused unless this is set.
-WSYNC_ALLOW_PRIVATE_HOSTS = env_bool("WSYNC_ALLOW_PRIVATE_HOSTS")
-# Where DuckDB connections may point (the demo warehouse lives in the data folder).
-WSYNC_DUCKDB_ROOTS = [p for p in (env("WSYNC_DUCKDB_ROOTS") or str(DATA_DIR)).split(os.pathsep) if p]
+
+def _private_hosts(value: str | None) -> bool | list[str]:
+    """Read WSYNC_ALLOW_PRIVATE_HOSTS: 1/true/yes/on allows every address; else a list of networks."""
+    text = (value or "").strip()
+    if text.lower() in {"1", "true", "yes", "on"}:
+        return True
+    return [
+        n.strip()
+        for n in text.split(",")
+        if n.strip() and n.strip().lower() not in {"0", "false", "no", "off"}
+    ]
+
+
+# Outbound addresses (warehouses, their redirects) must be globally routable unicast unless allowed here:
+# "1" allows every address (the tests and the demo), a comma-separated list of networks such as
+# "10.20.0.0/16,fd12:3456::/48" allows only those (a warehouse in your own network, not the metadata service).
+WSYNC_ALLOW_PRIVATE_HOSTS = _private_hosts(env("WSYNC_ALLOW_PRIVATE_HOSTS"))
+# Where DuckDB connections may point: never the data folder itself, which holds wsync's keys and database
+# (a system check refuses such a root). The demo warehouse lives in the first root.
+WSYNC_DUCKDB_ROOTS = [
+    p for p in (env("WSYNC_DUCKDB_ROOTS") or str(DATA_DIR / "warehouses")).split(os.pathsep) if p
+]
 WSYNC_PREVIEW_ROWS = int(env("WSYNC_PREVIEW_ROWS") or 100)
 WSYNC_PREVIEW_TIMEOUT = int(env("WSYNC_PREVIEW_TIMEOUT") or 30)
 WSYNC_PAGE_SIZE = int(env("WSYNC_PAGE_SIZE") or 5000)

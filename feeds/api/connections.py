@@ -18,11 +18,12 @@ from feeds.api.errors import Conflict, Invalid
 from feeds.api.serializers import MASK, SERVICE_PROVIDERS
 from feeds.connect.providers import check_connection, load_provider
 from feeds.models import Connection, Health
-from feeds.warehouses.base import ConfigField
+from feeds.warehouses.base import ConfigField, rebound_secrets
 from feeds.warehouses.registry import LABELS, provider_class
 
-# mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run.
-IGNORED_SETTINGS = frozenset({"storage_integration", "aws_iam_user_arn", "aws_external_id"})
+# mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run. Also
+# Redshift's old "ssl" box, which a GET of an older connection still shows: it is now allow_unencrypted.
+IGNORED_SETTINGS = frozenset({"storage_integration", "aws_iam_user_arn", "aws_external_id", "ssl"})
 
 
 def provider_kind(name: Any) -> str:
@@ -59,13 +60,20 @@ def split_config(
     for spec in fields:
         value = _field_value(spec, raw.get(spec.name), stored.get(spec.name))
         (secrets if spec.secret else config)[spec.name] = value
+    kept = [s.name for s in fields if _keeps_stored(s, raw.get(s.name)) and stored.get(s.name)]
+    for name, message in rebound_secrets(fields, stored, config, kept).items():
+        raise Invalid(message, field=f"config.{name}")
     return config, secrets
+
+
+def _keeps_stored(spec: ConfigField, value: Any) -> bool:
+    """True when the value sent (nothing, empty or the mask) means "keep the saved secret"."""
+    return (spec.secret or spec.kind == "file") and value in (None, "", MASK)
 
 
 def _field_value(spec: ConfigField, value: Any, stored: Any) -> Any:
     field = f"config.{spec.name}"
-    kept = spec.secret or spec.kind == "file"
-    if kept and value in (None, "", MASK):
+    if _keeps_stored(spec, value):
         value = stored
     value = _coerce(spec, value, field)
     if value in (None, "") and spec.default is not None and not spec.secret:

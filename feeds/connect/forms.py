@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from feeds.models import Connection, Feed
-from feeds.warehouses.base import ConfigField
+from feeds.warehouses.base import ConfigField, rebound_secrets
 from feeds.wizard import ConnectionEdit
 
 NEW = "new"
@@ -96,6 +96,10 @@ class ConnectForm(forms.Form):
         self.helper.form_tag = False
         self.helper.disable_csrf = True
 
+    def destination(self) -> dict[str, str]:
+        """Return the typed settings that decide where the secrets go (host, port, user...), as sent."""
+        return {s.name: str(self.data.get(PREFIX + s.name, "")) for s in self.specs if s.binds_secrets}
+
     def config_field_names(self) -> list[str]:
         return [PREFIX + s.name for s in self.specs]
 
@@ -131,6 +135,7 @@ class ConnectForm(forms.Form):
         elif self._name_taken(name, cleaned["connection"]):
             self.add_error("name", f"A connection called “{name}” already exists. Pick another name.")
         self._require_settings(cleaned)
+        self._refuse_rebound_secrets(cleaned)
         if not self.errors:
             for field, message in self.provider_cls.validate_config(self.warehouse_config()).items():
                 self.add_error(PREFIX + field if PREFIX + field in self.fields else None, message)
@@ -163,6 +168,20 @@ class ConnectForm(forms.Form):
             kept = spec.secret or spec.kind == "file"
             if spec.required and value in (None, "") and not (kept and stored.get(spec.name)):
                 self.add_error(PREFIX + spec.name, f"{spec.label} is required.")
+
+    def _refuse_rebound_secrets(self, cleaned: dict[str, Any]) -> None:
+        """Ask for each saved secret again when the host, user... it was saved for changed (Save and Test)."""
+        stored = self._stored_secrets(cleaned.get("connection"))
+        kept = [
+            s.name
+            for s in self.specs
+            if (s.secret or s.kind == "file")
+            and cleaned.get(PREFIX + s.name) in (None, "")
+            and stored.get(s.name)
+        ]
+        typed = {s.name: cleaned.get(PREFIX + s.name) for s in self.specs if not s.secret}
+        for name, message in rebound_secrets(self.specs, stored, typed, kept).items():
+            self.add_error(PREFIX + name, message)
 
     def _stored_secrets(self, connection: Connection | None) -> dict[str, Any]:
         """Return the stored settings of the picked connection: the shown copy (pending edits) if it is that one."""

@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from feeds import wizard
+from feeds import audit, wizard
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
 from feeds.connect import providers
@@ -16,6 +16,7 @@ from feeds.connect.forms import NEW, ConnectForm, initial_for
 from feeds.connect.frame import step_context, step_feed
 from feeds.http import HtmxHttpRequest
 from feeds.models import Connection, Feed
+from feeds.warehouses.base import CheckResult
 
 PAGE = "connect/step.html"
 
@@ -69,8 +70,22 @@ def test(request: HtmxHttpRequest, ws: str, provider: str, feed_id: int | None =
     selected = _selected(request, membership, provider, wizard.step_connection(feed) if feed else None)
     form = _form(membership, provider_cls, selected, feed, data=request.POST, files=request.FILES)
     result = providers.check_connection(provider, form.warehouse_config()) if form.is_valid() else None
+    audit.record_connection_test(
+        membership.workspace,
+        request.user,
+        form.data.get("name") or "a new connection",
+        destination=form.destination(),
+        outcome=_outcome(result),
+        request=request,
+    )
     ctx = _ctx(membership, feed, provider_cls, form, result=result)
     return render(request, f"{PAGE}#test_result", ctx)
+
+
+def _outcome(result: CheckResult | None) -> str:
+    if result is None:
+        return "not tried: the form has errors"
+    return "connected" if result.ok else f"failed: {result.message}"
 
 
 @require_POST

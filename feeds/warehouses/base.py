@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import operator
 import socket
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -268,6 +268,13 @@ class ConfigField:
     choices: tuple[tuple[str, str], ...] = ()
     default: Any = None
     validate: Callable[[Any], None] | None = None
+    # Decides where (or how openly) the connection's secrets are sent: host, port, account, endpoint,
+    # user, TLS. A saved secret is reused only while every such field keeps its saved value.
+    binds_secrets: bool = False
+
+
+# The checkbox by which a connection gives up TLS (PostgreSQL, Redshift): turning it on is audited.
+ALLOW_UNENCRYPTED = "allow_unencrypted"
 
 
 @dataclass(frozen=True)
@@ -392,34 +399,115 @@ def _since_bounds(
     return bounds
 
 
-def guard_host(host: str, *, field: str = "host") -> None:
-    """Refuse hosts that resolve to private, loopback or link-local addresses unless allowed.
+def guard_host(host: str, *, field: str = "host") -> str | None:
+    """Resolve `host` once and return the address to connect to; refuse one that is not public.
 
-    Raises WarehouseError naming the field; settings.WSYNC_ALLOW_PRIVATE_HOSTS lifts the rule
-    (the tests and the demo set it).
+    Only globally routable unicast addresses pass (an allow-list: carrier-grade NAT 100.64.0.0/10,
+    cloud metadata 100.100.100.200 and 169.254.169.254, unique-local and IPv4-mapped private IPv6,
+    multicast... are all refused). Every address the name resolves to must pass, and the caller connects
+    to the returned one (psycopg `hostaddr`), so a name that resolves differently a moment later (DNS
+    rebinding) cannot slip a private address past the check. Raises WarehouseError naming the field;
+    settings.WSYNC_ALLOW_PRIVATE_HOSTS lifts the address rule (the tests and the demo set it), and then
+    a name that does not resolve returns None for the driver to report.
     """
     from django.conf import settings
 
-    if getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False):
-        return
+    allow_private = getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False) is True
     try:
-        infos = socket.getaddrinfo(host, None)
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
+        infos = []
+    if allow_private and host and not infos:
+        return None  # nothing to guard: the driver resolves the name and reports it in its own words
+    if not host or not infos:
         raise WarehouseError(
             f"The host “{host}” could not be found. Check the spelling of the host name.",
             permanent=True,
             field=field,
-        ) from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
+        )
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    for address in addresses:
+        if not address_allowed(address):
             raise WarehouseError(
-                f"The host “{host}” points to a private network address ({address}); wsync only "
-                "connects to public warehouse hosts. An administrator can allow private hosts "
+                f"The host “{host}” points to a private network address ({address}); wsync "
+                "only connects to public warehouse hosts. An administrator can allow private hosts "
                 "with WSYNC_ALLOW_PRIVATE_HOSTS.",
                 permanent=True,
                 field=field,
             )
+    return str(addresses[0])
+
+
+def guard_peer(address: str, host: str, *, field: str = "host") -> None:
+    """Refuse a connection a driver made to a non-public address (for drivers that resolve names themselves).
+
+    The caller closes the connection when this raises; nothing but the TLS handshake has happened yet
+    for a driver that requires TLS.
+    """
+    if not address_allowed(ipaddress.ip_address(address.split("%")[0])):
+        raise WarehouseError(
+            f"The host “{host}” points to a private network address ({address}); wsync only connects to "
+            "public warehouse hosts. An administrator can allow private hosts with WSYNC_ALLOW_PRIVATE_HOSTS.",
+            permanent=True,
+            field=field,
+        )
+
+
+def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Return True for a public address, or one WSYNC_ALLOW_PRIVATE_HOSTS allows (all, or listed networks)."""
+    from django.conf import settings
+
+    allowed = getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False)
+    if allowed is True or is_public(address):
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(n, strict=False) for n in allowed or ())
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Return True for a globally routable unicast address.
+
+    An IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4, Teredo) is judged by that IPv4 too.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = [address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None]
+        if address in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if any(inner is not None and not is_public(inner) for inner in embedded):
+            return False
+    return address.is_global and not address.is_multicast
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def rebound_secrets(
+    fields: Sequence[ConfigField], saved: Mapping[str, Any], typed: Mapping[str, Any], kept: Collection[str]
+) -> dict[str, str]:
+    """Return {secret field: message} for saved secrets that would go somewhere other than where they were saved.
+
+    `saved` is the connection's stored settings, `typed` the new non-secret settings, `kept` the secret
+    (and file) fields left empty or masked so the saved value would be reused. Without this, anyone who
+    may edit a connection could point it at their own server and receive the saved password.
+    """
+    moved = [f.label for f in fields if f.binds_secrets and _bound(f, saved) != _bound(f, typed)]
+    if not moved:
+        return {}
+    what = ", ".join(moved)
+    return {
+        f.name: f"Type the {f.label.lower()} again: {what} changed since it was saved, and wsync sends a "
+        f"saved {f.label.lower()} only to where it was saved."
+        for f in fields
+        if f.name in kept and (f.secret or f.kind == "file")
+    }
+
+
+def _bound(spec: ConfigField, values: Mapping[str, Any]) -> str:
+    value = values.get(spec.name)
+    if value in (None, ""):
+        value = spec.default
+    return "" if value in (None, "") else str(value).strip()
 
 
 def secret_fields(fields: Sequence[ConfigField]) -> set[str]:

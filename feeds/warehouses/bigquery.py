@@ -33,6 +33,7 @@ from feeds.warehouses.base import (
     guard_host,
     wrap_model,
 )
+from feeds.warehouses.outbound import mount_guard
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ FIELDS: tuple[ConfigField, ...] = (
         required=False,
         help_text="Only for private endpoints; defaults to https://bigquery.googleapis.com.",
         validate=_validate_endpoint,
+        binds_secrets=True,
     ),
 )
 
@@ -355,16 +357,22 @@ TO "serviceAccount:{account}";"""
     def client(self) -> Any:
         if self._client is None:
             from google.api_core.client_options import ClientOptions
+            from google.auth.transport.requests import AuthorizedSession
             from google.cloud import bigquery
 
             endpoint = self.config.get("api_endpoint") or None
             if endpoint:
                 guard_host(urlparse(endpoint).hostname or "", field="api_endpoint")
+            credentials = self._credentials()
+            # Every API request and every redirect hop is checked (an endpoint override could bounce wsync
+            # to a private address).
+            http = mount_guard(AuthorizedSession(credentials), "api_endpoint" if endpoint else "project_id")
             self._client = bigquery.Client(
                 project=self.config.get("project_id"),
-                credentials=self._credentials(),
+                credentials=credentials,
                 location=self.config.get("region") or None,
                 client_options=ClientOptions(api_endpoint=endpoint) if endpoint else None,
+                _http=http,
             )
         return self._client
 

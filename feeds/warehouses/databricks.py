@@ -48,6 +48,7 @@ from feeds.warehouses.base import (
     WarehouseError,
     guard_host,
 )
+from feeds.warehouses.outbound import guarded_client_session, mount_guard
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -493,19 +494,6 @@ def file_may_match(stats_text: str | None, column: str, window: ReadWindow) -> b
 # --- errors ------------------------------------------------------------------------------------
 
 
-def _timeout_adapter(timeout: tuple[float, float]) -> Any:
-    """A requests adapter with a default timeout: the sharing client sets none itself."""
-    from requests.adapters import HTTPAdapter  # type: ignore[import-untyped,unused-ignore]
-
-    class TimeoutAdapter(HTTPAdapter):
-        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("timeout") is None:
-                kwargs["timeout"] = timeout
-            return super().send(request, *args, **kwargs)
-
-    return TimeoutAdapter()
-
-
 class DatabricksWarehouse:
     kind: ClassVar[str] = "databricks"
     label: ClassVar[str] = "Databricks (Delta Sharing)"
@@ -554,6 +542,7 @@ class DatabricksWarehouse:
             placeholder="https://<workspace>.cloud.databricks.com/api/2.0/delta-sharing/metastores/<id>",
             help_text="The “endpoint” value of the activation profile.",
             validate=_validate_endpoint,
+            binds_secrets=True,
         ),
         ConfigField(
             "bearer_token",
@@ -844,9 +833,8 @@ class DatabricksWarehouse:
         profile = self._profile()
         guard_host(urlsplit(profile.endpoint).hostname or "", field=self._endpoint_field)
         client = DataSharingRestClient(profile, num_retries=retries)
-        adapter = _timeout_adapter((CONNECT_TIMEOUT_S, timeout))
-        client._session.mount("https://", adapter)
-        client._session.mount("http://", adapter)
+        # Every request and redirect hop is checked; the sharing client sets no timeout itself.
+        mount_guard(client._session, self._endpoint_field, (CONNECT_TIMEOUT_S, timeout))
         try:
             yield client
         finally:
@@ -857,7 +845,18 @@ class DatabricksWarehouse:
         import fsspec
 
         client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=timeout)
-        return fsspec.filesystem("https", skip_instance_cache=True, client_kwargs={"timeout": client_timeout})
+        field = self._endpoint_field
+
+        async def get_client(**kwargs: Any) -> aiohttp.ClientSession:
+            # The data file links (and their redirects) are the server's choice.
+            return guarded_client_session(field, **kwargs)
+
+        return fsspec.filesystem(
+            "https",
+            skip_instance_cache=True,
+            client_kwargs={"timeout": client_timeout},
+            get_client=get_client,
+        )
 
     def _file_url(self, url: str) -> str:
         """Check a data file's pre-signed URL: only http(s) to public hosts (the server chooses these URLs)."""

@@ -1,8 +1,17 @@
-"""DuckDB: the embedded default warehouse (and the demo's). A file on the wsync server, opened read-only."""
+"""DuckDB: the embedded default warehouse (and the demo's). A file on the wsync server, opened read-only.
+
+DuckDB runs inside the wsync process, so a data model could otherwise read any file the process can
+(`read_text('/proc/self/environ')`, the keys in the data folder) or fetch URLs past the host guard.
+Every connection therefore starts with external access off, no extension auto-install or auto-load,
+and its configuration locked, so the model can read only the tables of its own file
+(docs/warehouse-security.md). The files themselves must sit under WSYNC_DUCKDB_ROOTS, which may never
+hold wsync's own keys or database.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,6 +39,57 @@ from feeds.warehouses.base import (
 log = logging.getLogger(__name__)
 
 
+# Set when the connection opens, before the configuration is locked: a model cannot SET them back.
+_LOCKED_DOWN: dict[str, Any] = {
+    "enable_external_access": False,  # no files but this database, no URLs, no ATTACH, COPY, INSTALL or LOAD
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+def allowed_roots() -> list[Path]:
+    """Return the folders DuckDB files may live in (settings.WSYNC_DUCKDB_ROOTS), resolved."""
+    return [Path(root).resolve() for root in settings.WSYNC_DUCKDB_ROOTS]
+
+
+def _private_paths() -> list[Path]:
+    """Return wsync's own keys and database: the data folder, key files given by path, SQLite databases."""
+    paths = [Path(settings.DATA_DIR).resolve()]
+    for name in ("SECRET_KEY_FILE", "WSYNC_FERNET_KEYS_FILE"):
+        if os.environ.get(name):
+            paths.append(Path(os.environ[name]).resolve())
+    for database in settings.DATABASES.values():
+        if "sqlite" in str(database.get("ENGINE", "")) and database.get("NAME"):
+            paths.append(Path(str(database["NAME"])).resolve())
+    return paths
+
+
+def unsafe_roots() -> list[str]:
+    """Return a message for each allowed DuckDB folder that would expose wsync's keys or database."""
+    problems = []
+    for root in allowed_roots():
+        exposed = [p for p in _private_paths() if p == root or p.is_relative_to(root)]
+        if exposed:
+            problems.append(
+                f"WSYNC_DUCKDB_ROOTS includes {root}, which holds wsync's own keys or database ({exposed[0]}). "
+                f"Set WSYNC_DUCKDB_ROOTS to a folder of its own, such as {Path(settings.DATA_DIR) / 'warehouses'}, "
+                "and move your DuckDB files there."
+            )
+    return problems
+
+
+def path_problem(path: Path) -> str | None:
+    """Return why wsync may not open the DuckDB file at `path`, or None when it may."""
+    unsafe = unsafe_roots()
+    if unsafe:
+        return unsafe[0]
+    roots = allowed_roots()
+    if not any(path.resolve().is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(r) for r in roots) or "no folder (WSYNC_DUCKDB_ROOTS is empty)"
+        return f"wsync may only open DuckDB files under {allowed}. Move the file there and give its new path."
+    return None
+
+
 def _validate_path(value: str) -> None:
     if not str(value).endswith((".duckdb", ".db", ".ddb")):
         raise ValueError("Give the full path of a DuckDB database file, ending in .duckdb (or .db).")
@@ -47,8 +107,9 @@ class DuckDBWarehouse:
         ConfigField(
             "path",
             "Database file",
-            placeholder="/srv/wsync/data/warehouse.duckdb",
-            help_text="The full path of the DuckDB file on the wsync server. wsync opens it read-only.",
+            placeholder="/srv/wsync/data/warehouses/warehouse.duckdb",
+            help_text="The full path of the DuckDB file on the wsync server, in a folder listed in "
+            "WSYNC_DUCKDB_ROOTS. wsync opens it read-only, with file and network access off.",
             validate=_validate_path,
         ),
     )
@@ -58,16 +119,12 @@ class DuckDBWarehouse:
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, str]:
-        path = Path(str(config.get("path", "")))
-        roots = [Path(r).resolve() for r in settings.WSYNC_DUCKDB_ROOTS]
-        if roots and not any(path.resolve().is_relative_to(root) for root in roots):
-            allowed = ", ".join(str(r) for r in roots)
-            return {"path": f"wsync may only open DuckDB files under {allowed}. Move the file there."}
-        return {}
+        problem = path_problem(Path(str(config.get("path", ""))))
+        return {"path": problem} if problem else {}
 
     @classmethod
     def prepare_steps(cls, config: Mapping[str, Any]) -> list[PrepareStep]:
-        path = config.get("path") or "/srv/wsync/data/warehouse.duckdb"
+        path = config.get("path") or "/srv/wsync/data/warehouses/warehouse.duckdb"
         return [
             PrepareStep(
                 "Put the DuckDB file on the wsync server, readable by the wsync user",
@@ -120,6 +177,10 @@ class DuckDBWarehouse:
     def _connect(self) -> Any:
         import duckdb
 
+        # Checked on every open, not only when the connection is saved: the roots may have changed since.
+        problem = path_problem(self.path)
+        if problem:
+            raise WarehouseError(problem, permanent=True, field="path")
         if not self.path.is_file():
             raise WarehouseError(
                 f"The DuckDB file “{self.path}” does not exist. Check the path and that the file is on the "
@@ -128,11 +189,12 @@ class DuckDBWarehouse:
                 field="path",
             )
         try:
-            connection = duckdb.connect(str(self.path), read_only=True)
+            connection = duckdb.connect(str(self.path), read_only=True, config=_LOCKED_DOWN)
+            # Zoned timestamps come back in UTC whatever the server's zone is.
+            connection.execute("SET TimeZone = 'UTC'")
+            connection.execute("SET lock_configuration = true")
         except duckdb.Error as error:
             raise self._error(error) from None
-        # Zoned timestamps come back in UTC whatever the server's zone is.
-        connection.execute("SET TimeZone = 'UTC'")
         return connection
 
     def _execute(self, connection: Any, query: str) -> Any:
@@ -179,7 +241,17 @@ class DuckDBWarehouse:
 
     @staticmethod
     def _error(error: Exception) -> WarehouseError:
+        import duckdb
+
         text = str(error).splitlines()[0]
+        if isinstance(error, duckdb.PermissionException) or "the configuration has been locked" in text:
+            return WarehouseError(
+                "The data model may only read the tables in this DuckDB file: reading files, URLs or "
+                "extensions on the wsync server, and changing settings, are not allowed. Load the data "
+                f"into a table of the DuckDB file instead. (DuckDB said: {text})",
+                permanent=True,
+                field="sql",
+            )
         if "Interrupt" in text:
             return WarehouseError(
                 "The query took too long and was stopped. Add filters or a LIMIT.", permanent=False

@@ -6,15 +6,18 @@ the Redshift provider, which speaks the same wire protocol through another drive
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from feeds.warehouses.base import (
+    ALLOW_UNENCRYPTED,
     POSTGRES_ITERATOR_TYPES,
     CheckResult,
     Column,
@@ -265,7 +268,27 @@ _SQLSTATE: dict[str, Hint] = {
     "57P03": (f"The warehouse is starting up and not accepting connections yet. {LATER}", False, None),
 }
 # Texts (lower case) for errors that carry no sqlstate: mostly connection problems.
+NO_TLS: Hint = (
+    "The warehouse at “{host}” does not accept encrypted (TLS) connections, and wsync sends nothing "
+    "unencrypted. Turn on TLS on the server; only for a warehouse on this machine or a private network, "
+    "tick “Allow unencrypted connection”.",
+    True,
+    ALLOW_UNENCRYPTED,
+)
+BAD_CERTIFICATE: Hint = (
+    "The warehouse's TLS certificate could not be verified: check the CA certificate, and that the host "
+    "name is one the server's certificate names.",
+    True,
+    "ssl_ca",
+)
 _TEXTS: list[tuple[str, Hint]] = [
+    ("server does not support ssl", NO_TLS),
+    ("server refuses ssl", NO_TLS),
+    ("certificate verify failed", BAD_CERTIFICATE),
+    ("signature failure", BAD_CERTIFICATE),
+    ("unable to get local issuer", BAD_CERTIFICATE),
+    ("server certificate for", BAD_CERTIFICATE),
+    ("ssl error", BAD_CERTIFICATE),
     ("password authentication failed", BAD_LOGIN),
     ("could not translate host name", NO_HOST),
     ("name or service not known", NO_HOST),
@@ -331,7 +354,9 @@ def grant_steps(config: Mapping[str, Any], *, create_user: str, connect: bool = 
             (f"GRANT CONNECT ON DATABASE {_quote_ident(database)} TO {q_user};\n" if connect else "")
             + f"GRANT USAGE ON SCHEMA {q_schema} TO {q_user};\n"
             f"GRANT SELECT ON ALL TABLES IN SCHEMA {q_schema} TO {q_user};",
-            note="Repeat the USAGE and SELECT lines for every schema your models read.",
+            note="Repeat the USAGE and SELECT lines for every schema your models read. Grant nothing more: "
+            "never make this user a superuser or a member of pg_read_server_files, pg_write_server_files or "
+            "pg_execute_server_program (they read server files and run programs).",
         ),
         PrepareStep(
             "Keep access to tables created later",
@@ -339,6 +364,19 @@ def grant_steps(config: Mapping[str, Any], *, create_user: str, connect: bool = 
             note="Run this as the user who creates the tables, so new tables are readable too.",
         ),
     ]
+
+
+@contextlib.contextmanager
+def _ca_file(pem: Any) -> Iterator[str | None]:
+    """Yield a file holding the CA certificate for the driver (libpq reads only files), removed after."""
+    text = str(pem or "").strip()
+    if not text:
+        yield None
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="wsync-ca-") as handle:
+        handle.write(text + "\n")
+        handle.flush()
+        yield handle.name
 
 
 def valid_port(value: Any) -> None:
@@ -391,9 +429,57 @@ def valid_name(label: str) -> Callable[[Any], None]:
     return check
 
 
+# --- TLS, shared with redshift.py ------------------------------------------------------------
+
+
+def allow_unencrypted_field() -> ConfigField:
+    """The explicit opt-out of TLS, for a warehouse on the same machine or a private network only."""
+    return ConfigField(
+        ALLOW_UNENCRYPTED,
+        "Allow unencrypted connection",
+        kind="checkbox",
+        required=False,
+        default=False,
+        help_text="Only for a warehouse on this machine or a private network: without TLS the password "
+        "and the data can be read on the way. Turning this on is recorded in the audit log.",
+        binds_secrets=True,
+    )
+
+
+def unencrypted_allowed(config: Mapping[str, Any]) -> bool:
+    return config.get(ALLOW_UNENCRYPTED) is True
+
+
 # --- the provider ---------------------------------------------------------------------------
 
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# Without the opt-out, only modes that never send anything in clear text.
+SSL_MODES = ("require", "verify-ca", "verify-full")
+# What older wsync versions saved; read as "require" unless unencrypted connections are allowed.
+_LEGACY_SSL_MODES = ("disable", "allow", "prefer")
+
+
+def valid_pem_certificate(value: Any) -> None:
+    text = str(value or "").strip()
+    if text and "-----BEGIN CERTIFICATE-----" not in text:
+        raise ValueError(
+            "CA certificate: paste the PEM text of the certificate authority, starting with "
+            "-----BEGIN CERTIFICATE-----."
+        )
+
+
+def ssl_mode(config: Mapping[str, Any]) -> str:
+    """Return libpq's sslmode: TLS always, unless unencrypted connections are explicitly allowed.
+
+    With a CA certificate, "require" becomes "verify-full": the server's name and certificate are checked.
+    """
+    if unencrypted_allowed(config):
+        return "prefer"  # TLS when the server offers it, clear text when it does not
+    mode = str(config.get("sslmode") or "require")
+    if mode not in SSL_MODES:
+        mode = "require"
+    if mode == "require" and str(config.get("ssl_ca") or "").strip():
+        mode = "verify-full"
+    return mode
 
 
 class PostgresWarehouse:
@@ -403,21 +489,33 @@ class PostgresWarehouse:
     has_sql: ClassVar[bool] = True
     iterator_types: ClassVar[tuple[str, ...]] = POSTGRES_ITERATOR_TYPES
     fields: ClassVar[tuple[ConfigField, ...]] = (
-        ConfigField("host", "Host", placeholder="db.example.com", validate=valid_host),
-        ConfigField("port", "Port", kind="integer", default=5432, validate=valid_port),
+        ConfigField("host", "Host", placeholder="db.example.com", validate=valid_host, binds_secrets=True),
+        ConfigField("port", "Port", kind="integer", default=5432, validate=valid_port, binds_secrets=True),
         ConfigField("database", "Database", validate=valid_name("Database")),
         schema_field(),
-        ConfigField("user", "User", validate=valid_name("User")),
+        ConfigField("user", "User", validate=valid_name("User"), binds_secrets=True),
         ConfigField("password", "Password", kind="password", secret=True),
         ConfigField(
             "sslmode",
-            "SSL mode",
+            "TLS mode",
             kind="choice",
             required=False,
-            default="prefer",
+            default="require",
             choices=tuple((m, m) for m in SSL_MODES),
-            help_text="“require” or stricter is recommended for servers on the internet.",
+            help_text="“require” encrypts the connection; with a CA certificate below wsync also checks the "
+            "server's certificate and name (verify-full).",
+            binds_secrets=True,
         ),
+        ConfigField(
+            "ssl_ca",
+            "CA certificate (PEM)",
+            kind="textarea",
+            required=False,
+            help_text="Optional: the certificate authority that signed the server's certificate.",
+            validate=valid_pem_certificate,
+            binds_secrets=True,
+        ),
+        allow_unencrypted_field(),
     )
 
     def __init__(self, config: Mapping[str, Any]) -> None:
@@ -426,9 +524,11 @@ class PostgresWarehouse:
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, str]:
         problems: dict[str, str] = {}
-        mode = config.get("sslmode") or "prefer"
-        if mode not in SSL_MODES:
-            problems["sslmode"] = f"SSL mode must be one of: {', '.join(SSL_MODES)}."
+        mode = config.get("sslmode") or "require"
+        if mode not in SSL_MODES + _LEGACY_SSL_MODES:
+            problems["sslmode"] = f"TLS mode must be one of: {', '.join(SSL_MODES)}."
+        if mode in ("verify-ca", "verify-full") and not str(config.get("ssl_ca") or "").strip():
+            problems["ssl_ca"] = f"TLS mode {mode} checks the server against a CA: paste the CA certificate."
         if not config.get("password"):
             problems["password"] = "Password is required: type the password of the wsync user."
         return problems
@@ -445,22 +545,26 @@ class PostgresWarehouse:
         import psycopg
 
         host = str(self.config.get("host") or "").strip()
-        guard_host(host, field="host")
+        # libpq connects to the checked address (hostaddr) and uses the name only for TLS.
+        address = guard_host(host, field="host")
         options = f"-c statement_timeout={int(statement_timeout_s * 1000)}" if statement_timeout_s else None
-        try:
-            return psycopg.connect(
-                host=host,
-                port=int(self.config.get("port") or 5432),
-                dbname=self.config.get("database"),
-                user=self.config.get("user"),
-                password=self.config.get("password") or "",
-                sslmode=self.config.get("sslmode") or "prefer",
-                connect_timeout=10,
-                application_name="wsync",
-                options=options,
-            )
-        except psycopg.Error as exc:
-            raise self._explain(exc) from None
+        with _ca_file(self.config.get("ssl_ca")) as ca_path:
+            try:
+                return psycopg.connect(
+                    host=host,
+                    hostaddr=address,
+                    port=int(self.config.get("port") or 5432),
+                    dbname=self.config.get("database"),
+                    user=self.config.get("user"),
+                    password=self.config.get("password") or "",
+                    sslmode=ssl_mode(self.config),
+                    sslrootcert=ca_path,
+                    connect_timeout=10,
+                    application_name="wsync",
+                    options=options,
+                )
+            except psycopg.Error as exc:
+                raise self._explain(exc) from None
 
     def _explain(self, exc: BaseException) -> WarehouseError:
         sqlstate = getattr(exc, "sqlstate", None)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from feeds.warehouses.base import (
+    ALLOW_UNENCRYPTED,
     POSTGRES_ITERATOR_TYPES,
     CheckResult,
     Column,
@@ -24,8 +25,10 @@ from feeds.warehouses.base import (
     Timer,
     WarehouseError,
     guard_host,
+    guard_peer,
 )
 from feeds.warehouses.postgres import (
+    allow_unencrypted_field,
     bind_window,
     check_failed,
     clean_rows,
@@ -34,6 +37,7 @@ from feeds.warehouses.postgres import (
     grant_steps,
     parse_model,
     schema_field,
+    unencrypted_allowed,
     valid_host,
     valid_name,
     valid_port,
@@ -287,11 +291,12 @@ class RedshiftWarehouse:
             placeholder="my-cluster.abc123xyz.eu-west-1.redshift.amazonaws.com",
             help_text="The cluster or workgroup endpoint, without the port and database.",
             validate=valid_host,
+            binds_secrets=True,
         ),
-        ConfigField("port", "Port", kind="integer", default=5439, validate=valid_port),
+        ConfigField("port", "Port", kind="integer", default=5439, validate=valid_port, binds_secrets=True),
         ConfigField("database", "Database", placeholder="dev", validate=valid_name("Database")),
         schema_field(),
-        ConfigField("user", "User", validate=valid_name("User")),
+        ConfigField("user", "User", validate=valid_name("User"), binds_secrets=True),
         ConfigField("auth_method", "Sign in with", kind="choice", choices=AUTH_METHODS, default="password"),
         ConfigField("password", "Password", kind="password", required=False, secret=True),
         ConfigField(
@@ -304,18 +309,14 @@ class RedshiftWarehouse:
         ),
         ConfigField("cluster_identifier", "Cluster identifier", required=False, validate=valid_cluster),
         ConfigField("region", "AWS region", required=False, placeholder="eu-west-1", validate=valid_region),
-        ConfigField(
-            "ssl",
-            "Use SSL",
-            kind="checkbox",
-            required=False,
-            default=True,
-            help_text="Advanced: leave on. Redshift always accepts SSL; turn off only for a local proxy.",
-        ),
+        allow_unencrypted_field(),
     )
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
+        if self.config.get("ssl") is False and ALLOW_UNENCRYPTED not in self.config:
+            # Saved by an older wsync whose "Use SSL" box was cleared: that was the same explicit opt-out.
+            self.config[ALLOW_UNENCRYPTED] = True
         # The one seam for IAM sign-in: the AWS STS call (tests give it canned credentials).
         self.assume_role: Callable[[str, str | None], Mapping[str, Any]] = sts_assume_role
 
@@ -400,6 +401,14 @@ class RedshiftWarehouse:
             if not is_aws_error(exc):
                 raise
             raise aws_error(exc) from None
+        try:
+            # The connector resolves the name itself (and IAM sign-in may pick the endpoint), so the address
+            # it reached is checked again: a name that changed its answer since the guard is caught before
+            # any query. The login itself went over TLS verified against Redshift's CA unless opted out.
+            guard_peer(conn._usock.getpeername()[0], host)
+        except WarehouseError:
+            conn.close()
+            raise
         conn.autocommit = True  # we open our own BEGIN READ ONLY transactions
         return conn
 
@@ -409,7 +418,8 @@ class RedshiftWarehouse:
             "host": host,
             "port": int(c.get("port") or 5439),
             "database": c.get("database"),
-            "ssl": c.get("ssl") is not False,
+            # With ssl the connector verifies the server against Redshift's CA bundle (verify-ca).
+            "ssl": not unencrypted_allowed(c),
             "timeout": timeout,
             "application_name": "wsync",
         }

@@ -37,6 +37,7 @@ from feeds.warehouses.base import (
     guard_host,
     wrap_model,
 )
+from feeds.warehouses.outbound import check_url
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ FIELDS: tuple[ConfigField, ...] = (
         placeholder="xy12345.eu-west-1.aws",
         help_text="Your account locator, locator.region.cloud, or orgname-accountname.",
         validate=_validate_account,
+        binds_secrets=True,
     ),
     ConfigField(
         "warehouse", "Warehouse", placeholder="WSYNC_WH", validate=_identifier_validator("Warehouse")
@@ -153,8 +155,9 @@ FIELDS: tuple[ConfigField, ...] = (
         required=False,
         placeholder="eu-west-1.aws",
         help_text="Only if your account identifier is a bare locator outside us-west-2.",
+        binds_secrets=True,
     ),
-    ConfigField("user", "User", placeholder="WSYNC_USER"),
+    ConfigField("user", "User", placeholder="WSYNC_USER", binds_secrets=True),
     ConfigField("role", "Role", placeholder="WSYNC_READER", validate=_identifier_validator("Role")),
     ConfigField(
         "password",
@@ -181,10 +184,18 @@ FIELDS: tuple[ConfigField, ...] = (
         "Host (advanced)",
         required=False,
         help_text="Only for private endpoints; defaults to <account>.snowflakecomputing.com.",
+        binds_secrets=True,
     ),
-    ConfigField("port", "Port (advanced)", kind="integer", required=False, validate=_validate_port),
     ConfigField(
-        "protocol", "Protocol (advanced)", required=False, default="https", validate=_validate_protocol
+        "port", "Port (advanced)", kind="integer", required=False, validate=_validate_port, binds_secrets=True
+    ),
+    ConfigField(
+        "protocol",
+        "Protocol (advanced)",
+        required=False,
+        default="https",
+        validate=_validate_protocol,
+        binds_secrets=True,
     ),
 )
 
@@ -333,6 +344,35 @@ def _typed_binding(value: Any) -> Any:
     return value
 
 
+def _guard_redirects() -> None:
+    """Make every HTTP request the connector sends, each redirect hop included, pass the host check.
+
+    Requests follows a 307/308 with its body, so without this a sign-in POST (the password) could be
+    bounced to a private address. Connector 4.x has no public hook for its transport: its connection
+    module builds the HTTP settings with `ProxySupportAdapterFactory()`, so that name is pointed at a
+    factory of checking adapters, once per process (tests/security/test_outbound_redirects.py fails if a
+    connector upgrade moves it).
+    """
+    from snowflake.connector import connection as sf_connection
+    from snowflake.connector.session_manager import ProxySupportAdapter, ProxySupportAdapterFactory
+
+    if getattr(sf_connection.ProxySupportAdapterFactory, "wsync_guarded", False):
+        return
+
+    class GuardedAdapter(ProxySupportAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            check_url(request.url, field="account_identifier")
+            return super().send(request, *args, **kwargs)
+
+    class GuardedAdapterFactory(ProxySupportAdapterFactory):
+        wsync_guarded = True
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return GuardedAdapter(*args, **kwargs)
+
+    setattr(sf_connection, "ProxySupportAdapterFactory", GuardedAdapterFactory)  # noqa: B010 - see above
+
+
 class SnowflakeWarehouse:
     kind: ClassVar[str] = "snowflake"
     label: ClassVar[str] = "Snowflake"
@@ -455,6 +495,7 @@ GRANT ROLE {role} TO USER {user};"""
 
             host, field = self._host()
             guard_host(host, field=field)
+            _guard_redirects()
             try:
                 self._conn = snowflake.connector.connect(**self._connect_kwargs())
             except Exception as exc:

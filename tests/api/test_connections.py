@@ -70,7 +70,8 @@ def test_it_updates_a_connection_and_its_state(api, api_connection):
 
 
 def test_it_masks_secrets_and_keeps_them_when_the_mask_comes_back(api, workspace):
-    # A PostgreSQL connection pointing at the local test server (private hosts are allowed in tests).
+    # A PostgreSQL connection pointing at the local test server (private hosts are allowed in tests),
+    # which has TLS off: a local warehouse, so unencrypted connections are allowed explicitly.
     body = {
         "id": "pg",
         "name": "Local PostgreSQL",
@@ -81,6 +82,7 @@ def test_it_masks_secrets_and_keeps_them_when_the_mask_comes_back(api, workspace
             "database": "postgres",
             "user": "postgres",
             "password": SECRET,
+            "allow_unencrypted": True,
         },
     }
     created = api.post("connections", body)

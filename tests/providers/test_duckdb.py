@@ -48,7 +48,8 @@ def test_it_checks_an_existing_file(warehouse_file):
     assert DuckDBWarehouse({"path": str(warehouse_file)}).check().ok
 
 
-def test_it_explains_a_missing_file_on_the_path_field(tmp_path):
+def test_it_explains_a_missing_file_on_the_path_field(tmp_path, settings):
+    settings.WSYNC_DUCKDB_ROOTS = [str(tmp_path)]  # outside the roots it would not even say whether it exists
     result = DuckDBWarehouse({"path": str(tmp_path / "missing.duckdb")}).check()
     assert not result.ok and result.permanent and result.field == "path"
     assert "does not exist" in result.message

@@ -22,7 +22,6 @@ def config(db: PgDatabase, **overrides: Any) -> dict[str, Any]:
         "database": db.database,
         "user": db.user,
         "password": db.password,
-        "sslmode": "disable",
     }
     return {**base, **overrides}
 
@@ -351,9 +350,9 @@ def test_it_validates_fields_with_messages_that_say_how_to_fix_them() -> None:
         field("database").validate(" ")
     field("host").validate("db.example.com")
     assert field("password").secret is True
-    assert field("sslmode").default == "prefer"
+    assert field("sslmode").default == "require"
     problems = PostgresWarehouse.validate_config({"sslmode": "sometimes", "password": ""})
-    assert "SSL mode must be one of: disable, allow, prefer" in problems["sslmode"]
+    assert "TLS mode must be one of: require, verify-ca, verify-full" in problems["sslmode"]
     assert "Password is required" in problems["password"]
     assert PostgresWarehouse.validate_config({"sslmode": "require", "password": "x"}) == {}
 

@@ -283,7 +283,7 @@ def test_it_validates_fields_with_messages_that_say_how_to_fix_them() -> None:
         field("database").validate(" ")
     field("host").validate("my-cluster.abc123xyz.eu-west-1.redshift.amazonaws.com")
     assert field("password").secret is True
-    assert field("port").default == 5439 and field("ssl").default is True
+    assert field("port").default == 5439 and field("allow_unencrypted").default is False
     with pytest.raises(ValueError, match=r"AWS IAM role ARN must look like arn:aws:iam::123456789012:role/"):
         field("aws_iam_role_arn").validate("arn:aws:iam::1234:role/reader")
     with pytest.raises(ValueError, match="AWS IAM role ARN must look like"):

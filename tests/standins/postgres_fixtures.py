@@ -3,7 +3,9 @@
 The machine's PostgreSQL trusts every local TCP login, so a wrong password would still get in.
 This cluster lives in a temp folder on a free port and asks for a password on 127.0.0.1
 (md5 rule: roles stored as SCRAM log in with SCRAM, roles stored as md5 with md5).
-It starts once per session and is stopped by PID.
+It starts once per session and is stopped by PID. It speaks TLS (a certificate for 127.0.0.1 and
+localhost, signed by a throwaway CA made here), so the providers are tested with TLS required, as they
+run by default; `Cluster.ca_pem` is that CA for verify-full.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ HBA = "local all all trust\nhost all all 127.0.0.1/32 md5\n"
 class Cluster:
     port: int
     socket_dir: str
+    ca_pem: str = ""  # the CA that signed the server's certificate
 
     def admin(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
         """Superuser over the Unix socket (trust), autocommit so CREATE DATABASE works."""
@@ -91,8 +94,62 @@ def _init(base: Path) -> Path:
     return data
 
 
+def make_certificates(folder: Path, names: tuple[str, ...] = ("localhost",)) -> tuple[str, Path, Path]:
+    """Write a server certificate for 127.0.0.1 and `names`, signed by a new CA; return (CA PEM, cert, key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wsync test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    alt = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), *(x509.DNSName(n) for n in names)]
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "server.crt", folder / "server.key"
+    cert_path.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_path.chmod(0o600)
+    if os.geteuid() == 0:
+        for path in (cert_path, key_path):
+            shutil.chown(path, "postgres", "postgres")
+    return ca.public_bytes(serialization.Encoding.PEM).decode(), cert_path, key_path
+
+
 def _start(base: Path, data: Path, port: int) -> subprocess.Popen[bytes]:
+    _, cert, key = _certificates(base)
     settings = {
+        "ssl": "on",
+        "ssl_cert_file": str(cert),
+        "ssl_key_file": str(key),
         "listen_addresses": "127.0.0.1",
         "unix_socket_directories": str(base),
         "fsync": "off",
@@ -119,13 +176,22 @@ def _wait_ready(cluster: Cluster, proc: subprocess.Popen[bytes], log: Path) -> N
     pytest.fail("PostgreSQL stand-in did not answer within 30 s", pytrace=False)
 
 
+_CERTIFICATES: dict[Path, tuple[str, Path, Path]] = {}
+
+
+def _certificates(base: Path) -> tuple[str, Path, Path]:
+    if base not in _CERTIFICATES:
+        _CERTIFICATES[base] = make_certificates(base)
+    return _CERTIFICATES[base]
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
     base = Path(tempfile.mkdtemp(prefix="wsync-pg-"))
     data = _init(base)
     port = free_port()
     proc = _start(base, data, port)
-    cluster = Cluster(port=port, socket_dir=str(base))
+    cluster = Cluster(port=port, socket_dir=str(base), ca_pem=_certificates(base)[0])
     try:
         _wait_ready(cluster, proc, base / "server.log")
         yield cluster

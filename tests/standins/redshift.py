@@ -156,7 +156,8 @@ class RedshiftDatabase:
             "user": self.db.user,
             "password": self.db.password,
             "auth_method": "password",
-            "ssl": False,
+            # The proxy answers "N" to TLS: a local stand-in, so unencrypted connections are allowed.
+            "allow_unencrypted": True,
         }
         return {**base, **overrides}
 

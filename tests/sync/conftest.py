@@ -63,7 +63,8 @@ class Warehouse:
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+def warehouse(tmp_path: Path, settings: Any) -> Warehouse:
+    settings.WSYNC_DUCKDB_ROOTS = [str(tmp_path)]  # DuckDB opens only files under the allowed folders
     return Warehouse(tmp_path / "warehouse.duckdb")
 
 

@@ -70,7 +70,6 @@ def _postgres_warehouse(pg_database):
         "database": pg_database.database,
         "user": pg_database.user,
         "password": pg_database.password,
-        "sslmode": "disable",
     }
     return Warehouse("postgres", config, _psql(pg_database), "updated_at", "timestamptz", "TIMESTAMPTZ")
 

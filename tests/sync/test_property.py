@@ -87,6 +87,7 @@ def test_it_ends_exact_after_any_writes_syncs_and_crashes(steps, db, settings):
     settings.WSYNC_PAGE_SIZE = 4
     settings.WSYNC_STALE_RUN_SECONDS = 0
     with tempfile.TemporaryDirectory() as folder, transaction.atomic():
+        settings.WSYNC_DUCKDB_ROOTS = [folder]
         workspace = Workspace.objects.create(slug=f"p{next(counter)}", name=f"P{next(counter)}")
         scenario = Scenario(Path(folder), workspace)
         for name, a, b in steps:

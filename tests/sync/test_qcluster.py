@@ -24,7 +24,8 @@ def cluster_env(tmp_path):
         "DJANGO_SETTINGS_MODULE": "tests.sync.cluster_settings",
         "WSYNC_DATA_DIR": str(tmp_path),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "WSYNC_DUCKDB_ROOTS": str(tmp_path),
+        # A folder of its own: the data folder (keys, database) may never be a DuckDB root.
+        "WSYNC_DUCKDB_ROOTS": str(tmp_path / "warehouses"),
     }
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -84,7 +85,8 @@ def wait_for(predicate, timeout: float, what: str):
 
 def test_it_ends_exact_after_the_cluster_is_killed_mid_sync(cluster_env, tmp_path):
     manage(cluster_env, "migrate", "--noinput")
-    duck = tmp_path / "warehouse.duckdb"
+    duck = tmp_path / "warehouses" / "warehouse.duckdb"
+    duck.parent.mkdir()
     feed = drive(cluster_env, "setup", duck, ROWS)["feed"]
     log = tmp_path / "qcluster.log"
     cluster = start_cluster(cluster_env, log)

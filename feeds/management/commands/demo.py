@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from feeds.accounts.people import create_workspace_with_admin
-from feeds.demo import write_demo_warehouse
+from feeds.demo import demo_warehouse_path, move_old_demo_warehouse, write_demo_warehouse
 from feeds.models import Connection, Provider
 
 DEMO_EMAIL = "demo@wsync.local"
@@ -40,7 +40,10 @@ class Command(BaseCommand):
         """Create the demo workspace, admin, warehouse file and connection; return the admin password."""
         password = os.environ.get("WSYNC_DEMO_PASSWORD") or _stored_password()
         workspace, user, _ = create_workspace_with_admin("demo", "Demo", DEMO_EMAIL, password)
-        warehouse = Path(settings.DATA_DIR) / "demo-warehouse.duckdb"
+        moved = move_old_demo_warehouse()
+        if moved is not None:
+            self.stdout.write(f"Moved the demo warehouse out of the data folder, to {moved}.")
+        warehouse = demo_warehouse_path()
         if not warehouse.exists():
             write_demo_warehouse(warehouse)
         Connection.objects.get_or_create(
