@@ -181,6 +181,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("WSYNC_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# API request bodies: larger ones are answered 413, deeper-nested JSON 400 (both in the API's error shape).
+WSYNC_API_MAX_BODY_BYTES = int(env("WSYNC_API_MAX_BODY_BYTES") or 1024 * 1024)
+WSYNC_API_MAX_JSON_DEPTH = int(env("WSYNC_API_MAX_JSON_DEPTH") or 32)
+
 # django-q2: the ORM broker by default, Redis when WSYNC_REDIS_URL is set. retry > timeout, always.
 WSYNC_REDIS_URL = env("WSYNC_REDIS_URL")
 WSYNC_TASK_TIMEOUT = int(env("WSYNC_TASK_TIMEOUT") or 6 * 3600)
