@@ -7,6 +7,7 @@ WSYNC_FERNET_KEYS, instead of silently inventing them.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_q",
+    "axes",
     "feeds.accounts",
     "feeds",
     "feeds.profiles",
@@ -105,7 +107,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "feeds.accounts.middleware.IdleSessionMiddleware",
     "feeds.accounts.middleware.LoginRequiredMiddleware",
+    # Last, as its documentation asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "wsync_site.urls"
@@ -181,6 +186,40 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("WSYNC_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# Sessions end after this many minutes without a request (each request moves the end; see
+# feeds.accounts.middleware.IdleSessionMiddleware), instead of Django's fixed two weeks.
+WSYNC_SESSION_IDLE_MINUTES = int(env("WSYNC_SESSION_IDLE_MINUTES") or 120)
+SESSION_COOKIE_AGE = WSYNC_SESSION_IDLE_MINUTES * 60
+
+# Sign-in throttling (django-axes): after WSYNC_LOGIN_FAILURE_LIMIT failed sign-ins for one account, or from
+# one address, further attempts are refused (429) for WSYNC_LOGIN_LOCKOUT_MINUTES; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "feeds.accounts.signin.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env("WSYNC_LOGIN_FAILURE_LIMIT") or 5)
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("WSYNC_LOGIN_LOCKOUT_MINUTES") or 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account, and separately per address
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "feeds.accounts.signin.username_of"
+AXES_LOCKOUT_CALLABLE = "feeds.accounts.signin.locked_out"
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# Password reset and member invitations are sent by email: printed on the console in development, sent
+# through the SMTP server given by EMAIL_HOST and friends in production. Links stay valid this long.
+if DEV_MODE and not env("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env("EMAIL_HOST") or "localhost"
+    EMAIL_PORT = int(env("EMAIL_PORT") or 587)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL") or "wsync <wsync@localhost>"
+PASSWORD_RESET_TIMEOUT = int(env("WSYNC_LINK_HOURS") or 72) * 3600
+
 # API request bodies: larger ones are answered 413, deeper-nested JSON 400 (both in the API's error shape).
 WSYNC_API_MAX_BODY_BYTES = int(env("WSYNC_API_MAX_BODY_BYTES") or 1024 * 1024)
 WSYNC_API_MAX_JSON_DEPTH = int(env("WSYNC_API_MAX_JSON_DEPTH") or 32)
@@ -220,5 +259,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("WSYNC_LOG_LEVEL") or "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every sign-in at INFO; its warnings (failures, lockouts) are the ones worth keeping.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

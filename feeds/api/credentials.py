@@ -1,4 +1,10 @@
-"""API credentials: create, revoke, exchange for an access token, and resolve a token (no HTTP here)."""
+"""API credentials: create, revoke, re-own, exchange for an access token, and resolve a token (no HTTP here).
+
+A credential acts with the authority of the admin who created it: it works only while that person is an
+active admin of the credential's workspace. Losing the admin role or leaving the workspace revokes their
+credentials (audited); an admin who wants to keep one working takes it over first (`reown`, audited).
+Credentials made from the shell without --created-by have no creator and are the operator's.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import F, Q
 from django.utils import timezone
 
 from feeds import audit
@@ -64,6 +71,45 @@ def revoke_credential(credential: ApiCredential, user: Any = None) -> None:
     audit.record(credential.workspace, user, "revoke API credential", credential.name)
 
 
+def revoke_credentials_of(user: Any, workspace: Workspace, reason: str, actor: Any = None) -> int:
+    """Revoke the live credentials `user` created in the workspace, each audited with `reason`; return how many."""
+    live = ApiCredential.objects.filter(workspace=workspace, created_by=user, revoked=False)
+    for credential in live:
+        credential.revoked = True
+        credential.save(update_fields=["revoked"])
+        credential.tokens.all().delete()
+        audit.record(workspace, actor, "revoke API credential", f"{credential.name} ({reason})")
+    return len(live)
+
+
+def reown(credential: ApiCredential, admin: Any) -> None:
+    """Make `admin` the credential's creator, so it keeps working when its first creator leaves (audited)."""
+    before = credential.created_by.get_username() if credential.created_by else None
+    credential.created_by = admin
+    credential.save(update_fields=["created_by"])
+    audit.record(
+        credential.workspace,
+        admin,
+        "take over API credential",
+        credential.name,
+        changes={"created_by": (before, admin.get_username())},
+    )
+
+
+# A credential works while its creator is an active admin of its workspace (or it has no creator: the
+# operator's). Checked on every token and request, so a role changed from the shell counts too.
+_CREATOR_IS_ADMIN = Q(created_by__isnull=True) | Q(
+    created_by__is_active=True,
+    created_by__memberships__workspace=F("workspace"),
+    created_by__memberships__role=Role.ADMIN,
+)
+
+
+def live_credentials() -> Any:
+    """Return the credentials that may be used: not revoked, and their creator still an admin."""
+    return ApiCredential.objects.filter(_CREATOR_IS_ADMIN, revoked=False)
+
+
 def issue_token(body: dict[str, Any]) -> IssuedToken:
     """Return a new access token for a client-credentials request body; raises TokenRefused."""
     if body.get("grant_type") != "client_credentials":
@@ -71,7 +117,7 @@ def issue_token(body: dict[str, Any]) -> IssuedToken:
     client_id, client_secret = body.get("client_id"), body.get("client_secret")
     if not isinstance(client_id, str) or not isinstance(client_secret, str):
         raise TokenRefused("Send client_id and client_secret as text.")
-    credential = ApiCredential.objects.filter(client_id=client_id, revoked=False).first()
+    credential = live_credentials().filter(client_id=client_id).first()
     # Compare even when the id is unknown, so timing does not tell which ids exist.
     expected = credential.secret_hash if credential else digest("")
     if not hmac.compare_digest(expected, digest(client_secret)) or credential is None:
@@ -90,7 +136,8 @@ def credential_for_token(token: str) -> ApiCredential | None:
     """Return the live credential an unexpired access token belongs to, or None."""
     found = (
         AccessToken.objects.select_related("credential__workspace", "credential__created_by")
-        .filter(token_hash=digest(token), expires_on__gt=timezone.now(), credential__revoked=False)
+        .filter(token_hash=digest(token), expires_on__gt=timezone.now())
+        .filter(credential__in=live_credentials())
         .first()
     )
     return found.credential if found else None
