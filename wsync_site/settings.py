@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -99,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -182,9 +184,39 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every requ
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# --- Security: cookies, TLS, Content-Security-Policy, sessions, sign-in, email -----------------------------
+# Production (no WSYNC_DEV / WSYNC_DEBUG) is safe by default: cookies only over HTTPS, HTTP redirected to
+# HTTPS, HSTS for a year; each can be turned off from the environment (see the README's production section).
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("WSYNC_SECURE_COOKIES")
+SESSION_COOKIE_SECURE = env_bool("WSYNC_SECURE_COOKIES", default=not DEV_MODE)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("WSYNC_SSL_REDIRECT", default=not DEV_MODE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = int(env("WSYNC_HSTS_SECONDS") or (0 if DEV_MODE else 365 * 24 * 3600))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("WSYNC_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("WSYNC_HSTS_PRELOAD", default=True)
+# Behind a proxy that ends TLS: the header it sets on HTTPS requests, e.g. X-Forwarded-Proto (value https).
+# Only set it when the proxy always sets or strips that header, or a client could claim HTTPS.
+WSYNC_PROXY_SSL_HEADER = env("WSYNC_PROXY_SSL_HEADER")
+if WSYNC_PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + WSYNC_PROXY_SSL_HEADER.strip().upper().replace("-", "_"), "https")
+
+# Content-Security-Policy (django-csp): scripts, styles and fonts only from our own static files, so no inline
+# <script>, style="..." or event-handler attribute runs. Bootstrap draws form icons as data: SVG images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 # Sessions end after this many minutes without a request (each request moves the end; see
 # feeds.accounts.middleware.IdleSessionMiddleware), instead of Django's fixed two weeks.

@@ -54,7 +54,9 @@ def test_it_resets_a_forgotten_password_by_email_once(viewer):
     link = _link(mail.outbox[0].body)
     form_page = client.get(link, follow=True)
     assert "new_password1" in form_page.content.decode()
-    client.post(form_page.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    client.post(
+        form_page.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
     viewer.refresh_from_db()
     assert viewer.check_password(NEW_PASSWORD)
     again = Client().get(link, follow=True).content.decode()
@@ -110,7 +112,9 @@ def test_it_replaces_an_invitation_by_a_new_link(workspace, admin):
 
 
 def test_it_adds_someone_who_has_a_password_without_an_invitation(workspace, admin, outsider):
-    response = client_for(admin).post("/w/acme/settings/members/", {"email": "olga@other.example", "role": "viewer"})
+    response = client_for(admin).post(
+        "/w/acme/settings/members/", {"email": "olga@other.example", "role": "viewer"}
+    )
     assert "sign in with the password they already have" in response.content.decode()
     assert mail.outbox == []
 
@@ -120,7 +124,9 @@ def test_it_ends_a_session_after_the_idle_timeout(viewer, settings):
     assert client.get("/w/acme/feeds/").status_code == 200
     with time_machine.travel(timezone.now() + timedelta(minutes=settings.WSYNC_SESSION_IDLE_MINUTES - 5)):
         assert client.get("/w/acme/feeds/").status_code == 200  # activity moves the end
-    with time_machine.travel(timezone.now() + timedelta(minutes=2 * settings.WSYNC_SESSION_IDLE_MINUTES - 10)):
+    with time_machine.travel(
+        timezone.now() + timedelta(minutes=2 * settings.WSYNC_SESSION_IDLE_MINUTES - 10)
+    ):
         assert client.get("/w/acme/feeds/").status_code == 200
     with time_machine.travel(timezone.now() + timedelta(minutes=3 * settings.WSYNC_SESSION_IDLE_MINUTES)):
         response = client.get("/w/acme/feeds/")

@@ -38,7 +38,9 @@ def _token_status(issued) -> int:
     return Client().post("/oauth/token", json.dumps(body), content_type="application/json").status_code
 
 
-def test_it_revokes_a_credential_when_its_creator_leaves_the_workspace(workspace, admin, second_admin, issued):
+def test_it_revokes_a_credential_when_its_creator_leaves_the_workspace(
+    workspace, admin, second_admin, issued
+):
     api = ApiClient(token_for(issued.credential.client_id, issued.client_secret))
     assert _works(api)
     client_for(admin).post(f"/w/acme/settings/members/{Membership.objects.get(user=second_admin).pk}/remove/")
@@ -50,7 +52,9 @@ def test_it_revokes_a_credential_when_its_creator_leaves_the_workspace(workspace
     assert "bob@acme.example left the workspace" in entry.target and entry.actor_label == "alice@acme.example"
 
 
-def test_it_revokes_a_credential_when_its_creator_is_no_longer_an_admin(workspace, admin, second_admin, issued):
+def test_it_revokes_a_credential_when_its_creator_is_no_longer_an_admin(
+    workspace, admin, second_admin, issued
+):
     api = ApiClient(token_for(issued.credential.client_id, issued.client_secret))
     membership = Membership.objects.get(user=second_admin)
     client_for(admin).post(f"/w/acme/settings/members/{membership.pk}/role/", {"role": "editor"})
@@ -58,7 +62,9 @@ def test_it_revokes_a_credential_when_its_creator_is_no_longer_an_admin(workspac
     assert "is no longer an admin" in AuditEntry.objects.get(action="revoke API credential").target
 
 
-def test_it_stops_a_credential_whose_creator_lost_the_role_outside_the_members_page(workspace, second_admin, issued):
+def test_it_stops_a_credential_whose_creator_lost_the_role_outside_the_members_page(
+    workspace, second_admin, issued
+):
     api = ApiClient(token_for(issued.credential.client_id, issued.client_secret))
     Membership.objects.filter(user=second_admin).update(role=Role.VIEWER)  # e.g. from the shell
     assert not _works(api)
