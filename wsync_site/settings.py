@@ -236,6 +236,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "feeds.accounts.signin.username_of"
 AXES_LOCKOUT_CALLABLE = "feeds.accounts.signin.locked_out"
 AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True  # no table row per successful sign-in: the failures are what the lockout needs
 AXES_VERBOSE = False
 
 # Password reset and member invitations are sent by email: printed on the console in development, sent

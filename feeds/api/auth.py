@@ -128,7 +128,7 @@ def _raw_body(request: HttpRequest) -> bytes:
 
 
 def json_body(raw: bytes) -> Any:
-    """Return the parsed JSON; raises Invalid for bad JSON or nesting deeper than WSYNC_API_MAX_JSON_DEPTH."""
+    """Return the parsed JSON; raises Invalid for bad JSON, nesting deeper than WSYNC_API_MAX_JSON_DEPTH, or NUL."""
     limit = settings.WSYNC_API_MAX_JSON_DEPTH
     too_deep = errors.Invalid(f"The JSON body is nested deeper than {limit} levels.", code="too_deep")
     try:
@@ -137,21 +137,33 @@ def json_body(raw: bytes) -> Any:
         raise too_deep from None
     except (ValueError, UnicodeDecodeError):
         raise errors.Invalid("The request body is not valid JSON.", code="invalid_json") from None
-    if _depth(body) > limit:
+    depth, nul_at = _walk(body)
+    if depth > limit:
         raise too_deep
+    if nul_at is not None:
+        # PostgreSQL text cannot hold NUL: refused here, it would be a 500 at the first save.
+        raise errors.Invalid(
+            "Text may not contain the NUL character (\\u0000).", code="invalid", field=nul_at
+        )
     return body
 
 
-def _depth(value: Any) -> int:
-    """Return how deeply lists and objects nest in a parsed JSON value (without recursion)."""
-    deepest, stack = 0, [(value, 1)]
+def _walk(value: Any) -> tuple[int, str | None]:
+    """Return how deeply lists and objects nest, and the path of the first text with a NUL (no recursion)."""
+    deepest, nul_at, stack = 0, None, [(value, 1, "")]
     while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is not None:
+        item, depth, path = stack.pop()
+        if isinstance(item, str) and "\x00" in item and nul_at is None:
+            nul_at = path or "body"
+        elif isinstance(item, dict | list):
             deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                child_path = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and "\x00" in key and nul_at is None:
+                    nul_at = child_path
+                stack.append((child, depth + 1, child_path))
+    return deepest, nul_at
 
 
 View = Callable[..., HttpResponse]

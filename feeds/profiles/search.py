@@ -32,6 +32,8 @@ def search_profiles(workspace: Workspace, environment: str, query: str) -> Query
     query = query.strip()
     if not query:
         return profiles.order_by("-updated_at", "id")
+    if "\x00" in query:  # no identity holds NUL, and PostgreSQL refuses it in a query (a 500)
+        return profiles.none()
     values = {query, query.lower()}
     owners = Identity.objects.filter(workspace=workspace, environment=environment, value__in=values)
     matches = profiles.filter(id__in=owners.values("profile_id"))

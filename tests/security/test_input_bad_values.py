@@ -23,7 +23,9 @@ def api(workspace, admin) -> ApiClient:
     return ApiClient(token_for(issued.credential.client_id, issued.client_secret))
 
 
-@pytest.mark.parametrize("q", ["²", "--5", "-5", "9" * 30, "-" + "9" * 19, "\u00b2\u00b3", "x" * 5000])
+@pytest.mark.parametrize(
+    "q", ["²", "--5", "-5", "9" * 30, "-" + "9" * 19, "\u00b2\u00b3", "x" * 5000, "a\x00b"]
+)
 def test_it_searches_profiles_for_any_text_without_a_server_error(workspace, viewer, q):
     response = client_for(viewer).get("/w/acme/profiles/", {"q": q})
     assert response.status_code == 200
@@ -119,3 +121,13 @@ def test_it_accepts_nesting_within_the_limit(api):
         f"{API}/data-models", raw, content_type="application/json", headers=api.headers
     )
     assert response.json()["errors"][0]["code"] != "too_deep"
+
+
+def test_it_refuses_text_with_nul_naming_the_field(api):
+    response = api.post(
+        "data-models", {"id": "nul", "name": "a\x00b", "type": "sql", "sql_query": "SELECT 1"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "name"
+    response = api.post("data-models", {"id": "nul", "name": "x", "extra": [{"a\x00": 1}]})
+    assert response.json()["errors"][0]["field"] == "extra.0.a\x00"
