@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from feeds.profiles.models import Profile
 from feeds.sync.models import RunState, SyncRun
 from feeds.sync.tasks import run_feed
+from feeds.warehouses.registry import PROVIDERS
 from tests.browser.conftest import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -49,7 +50,8 @@ def test_it_renders_the_wizard_steps_without_a_csp_violation(watched, editor, ac
     visit(page, "/w/acme/directory/")
     page.get_by_placeholder("Search warehouses").fill("duck")
     expect(page.locator(".provider-card")).to_have_count(1)  # htmx swapped the list
-    visit(page, "/w/acme/feeds/new/duckdb/")
+    for provider in PROVIDERS:  # each provider's connection form and "Prepare your warehouse" panel
+        visit(page, f"/w/acme/feeds/new/{provider}/")
     visit(page, f"{base}/connect/")
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("Connected")

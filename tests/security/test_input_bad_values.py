@@ -131,3 +131,71 @@ def test_it_refuses_text_with_nul_naming_the_field(api):
     assert response.json()["errors"][0]["field"] == "name"
     response = api.post("data-models", {"id": "nul", "name": "x", "extra": [{"a\x00": 1}]})
     assert response.json()["errors"][0]["field"] == "extra.0.a\x00"
+
+
+ODD_SEGMENTS = ["²", "-1", "9" * 40, "a" * 300, "%00", "%C0%AF", "..%2F..", "１"]
+
+
+@pytest.mark.parametrize("segment", ODD_SEGMENTS)
+def test_it_answers_every_api_address_with_an_odd_segment_below_500(api, active_feed, segment):
+    paths = [
+        f"connections/{segment}",
+        f"data-models/{segment}",
+        f"field-transformations/{segment}",
+        f"pipelines/{segment}",
+        f"pipelines/{segment}/report",
+        f"pipelines/{segment}/runs",
+        f"pipelines/users/runs/{segment}",
+    ]
+    for path in paths:
+        response = api.get(path)
+        assert response.status_code in (400, 404), (path, response.status_code)
+        assert response.json()["statusCode"] == response.status_code
+
+
+@pytest.mark.parametrize("value", [*BAD_NUMBERS, "%00", "\x00", "²⁰²⁴-01-01", "+999999-01-01T00:00:00Z"])
+def test_it_answers_every_api_query_parameter_with_an_odd_value_below_500(api, active_feed, value):
+    for path, name in [
+        ("connections", "serviceProvider"),
+        ("pipelines/users/runs", "startDate"),
+        ("pipelines/users/runs", "endDate"),
+    ]:
+        response = api.get(path, **{name: value})
+        assert response.status_code in (200, 400), (path, name, response.status_code)
+
+
+@pytest.mark.parametrize("value", ["²", "--5", "9" * 40, "\x00", "a" * 3000])
+def test_it_answers_every_page_with_an_odd_query_value_below_500(workspace, editor, active_feed, value):
+    client = client_for(editor)
+    pages = [
+        "/w/acme/feeds/",
+        f"/w/acme/feeds/{active_feed.pk}/",
+        "/w/acme/profiles/",
+        "/w/acme/directory/",
+        "/w/acme/feeds/new/duckdb/",
+        f"/w/acme/feeds/{active_feed.pk}/setup/connect/",
+        f"/w/acme/feeds/{active_feed.pk}/setup/model/",
+        f"/w/acme/feeds/{active_feed.pk}/setup/map/",
+        f"/w/acme/feeds/{active_feed.pk}/setup/schedule/",
+        f"/w/acme/feeds/{active_feed.pk}/setup/review/",
+    ]
+    params = ["q", "page", "activity_page", "conflicts_page", "environment", "provider", "connection"]
+    for path in pages:
+        response = client.get(path, dict.fromkeys(params, value))
+        assert response.status_code < 500, path
+    assert client.get(f"/w/acme/feeds/new/{value[:50]}/").status_code < 500
+
+
+def test_it_answers_wizard_addresses_with_huge_ids_below_500(workspace, editor, active_feed):
+    client = client_for(editor)
+    huge = "9" * 30
+    for path in [
+        f"/w/acme/feeds/{huge}/setup/connect/",
+        f"/w/acme/feeds/{huge}/setup/model/",
+        f"/w/acme/feeds/{active_feed.pk}/setup/map/node/{huge}/",
+        f"/w/acme/feeds/{active_feed.pk}/setup/map/node/{huge}/delete/",
+        f"/w/acme/settings/members/{huge}/role/",
+        f"/w/acme/settings/members/{huge}/invite/",
+        f"/w/acme/settings/api/{huge}/take-over/",
+    ]:
+        assert client.post(path, {"role": "viewer"}).status_code < 500, path
