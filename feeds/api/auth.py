@@ -137,9 +137,10 @@ def json_body(raw: bytes) -> Any:
         raise too_deep from None
     except (ValueError, UnicodeDecodeError):
         raise errors.Invalid("The request body is not valid JSON.", code="invalid_json") from None
-    depth, nul_at = _walk(body)
-    if depth > limit:
+    if _depth(body) > limit:
         raise too_deep
+    # JSON spells NUL \u0000; only when that text occurs is the body walked for the field that holds it.
+    nul_at = _nul_path(body) if b"\\u0000" in raw else None
     if nul_at is not None:
         # PostgreSQL text cannot hold NUL: refused here, it would be a 500 at the first save.
         raise errors.Invalid(
@@ -148,22 +149,29 @@ def json_body(raw: bytes) -> Any:
     return body
 
 
-def _walk(value: Any) -> tuple[int, str | None]:
-    """Return how deeply lists and objects nest, and the path of the first text with a NUL (no recursion)."""
-    deepest, nul_at, stack = 0, None, [(value, 1, "")]
+def _depth(value: Any) -> int:
+    """Return how deeply lists and objects nest in a parsed JSON value, level by level (no recursion)."""
+    depth, level = 0, [value]
+    while level := [item for item in level if isinstance(item, dict | list)]:
+        depth += 1
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
+def _nul_path(value: Any) -> str | None:
+    """Return the path (such as "config.host") of the first key or text holding a NUL, or None."""
+    stack = [(value, "")]
     while stack:
-        item, depth, path = stack.pop()
-        if isinstance(item, str) and "\x00" in item and nul_at is None:
-            nul_at = path or "body"
-        elif isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            pairs = item.items() if isinstance(item, dict) else enumerate(item)
-            for key, child in pairs:
-                child_path = f"{path}.{key}" if path else str(key)
-                if isinstance(key, str) and "\x00" in key and nul_at is None:
-                    nul_at = child_path
-                stack.append((child, depth + 1, child_path))
-    return deepest, nul_at
+        item, path = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return path or "body"
+        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, child in pairs:
+            child_path = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return child_path
+            stack.append((child, child_path))
+    return None
 
 
 View = Callable[..., HttpResponse]
