@@ -131,3 +131,18 @@ def test_it_ends_a_session_after_the_idle_timeout(viewer, settings):
     with time_machine.travel(timezone.now() + timedelta(minutes=3 * settings.WSYNC_SESSION_IDLE_MINUTES)):
         response = client.get("/w/acme/feeds/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_it_refuses_a_weak_password_for_an_invitation_saying_why(workspace, admin):
+    client_for(admin).post("/w/acme/settings/members/", {"email": "weak@acme.example", "role": "viewer"})
+    invited = Client()
+    form_page = invited.get(_link(mail.outbox[0].body), follow=True)
+    url = form_page.redirect_chain[-1][0]
+    for weak, why in [
+        ("weak@acme.example", "too similar to the username"),
+        ("83920174652", "entirely numeric"),
+        ("password123", "too common"),
+    ]:
+        page = invited.post(url, {"new_password1": weak, "new_password2": weak}).content.decode()
+        assert why in page, why
+    assert not get_user_model().objects.get(username="weak@acme.example").has_usable_password()
