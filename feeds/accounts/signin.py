@@ -63,3 +63,8 @@ def client_allowed(request: HttpRequest, client_id: str) -> bool:
 def record_client_failure(request: HttpRequest, client_id: str) -> None:
     """Count a wrong client secret against the client id and the caller's address, as a failed sign-in."""
     user_login_failed.send(sender=__name__, credentials={"username": client_id}, request=request)
+
+
+def forget_failures(username: str) -> None:
+    """Lift the lockout of an account (not of addresses), after its owner proved their mailbox."""
+    AxesProxyHandler.reset_attempts(username=username.lower())

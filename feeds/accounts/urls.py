@@ -46,7 +46,7 @@ urlpatterns = [
     ),
     path(
         "accounts/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
+        views.ResetConfirmView.as_view(
             template_name=FORM_PAGE, success_url=reverse_lazy("accounts:password_reset_complete")
         ),
         name="password_reset_confirm",

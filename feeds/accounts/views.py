@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from feeds import audit
-from feeds.accounts import members
+from feeds.accounts import members, signin
 from feeds.accounts.access import require_member
 from feeds.accounts.emails import send_invitation
 from feeds.accounts.forms import AddMemberForm, RoleForm
@@ -80,7 +80,16 @@ def _members_page(
     return render(request, "accounts/members.html", ctx)
 
 
-class InviteAcceptView(auth_views.PasswordResetConfirmView):
+class ResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's "choose a new password" page; a password set through an emailed link lifts the account's lockout."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        # The link proves the mailbox: whoever guessed at the account no longer keeps its owner out.
+        signin.forget_failures(form.user.get_username())
+        return super().form_valid(form)
+
+
+class InviteAcceptView(ResetConfirmView):
     """An invited person chooses a password through the one-time link, and is signed in."""
 
     token_generator = invite_tokens

@@ -4,10 +4,12 @@ the API's token endpoint counts wrong client secrets the same way and answers 42
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
@@ -90,3 +92,16 @@ def test_it_issues_tokens_again_after_the_lockout(credential):
         _token(credential.credential.client_id, "wrong")
     with time_machine.travel(timezone.now() + timedelta(minutes=16)):
         assert _token(credential.credential.client_id, credential.client_secret).status_code == 200
+
+
+def test_it_lifts_an_account_lockout_when_the_owner_resets_the_password_by_email(admin):
+    for n in range(LIMIT):
+        sign_in("alice@acme.example", "wrong", address=f"10.0.5.{n}")
+    assert sign_in("alice@acme.example", PASSWORD, address="10.0.6.1").status_code == 429
+    Client().post("/accounts/password/reset/", {"email": "alice@acme.example"})
+    link = re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    owner = Client(REMOTE_ADDR="10.0.6.1")
+    form_page = owner.get(link, follow=True)
+    new = "a brand new passphrase 2026"
+    owner.post(form_page.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    assert sign_in("alice@acme.example", new, address="10.0.6.1").status_code == 302
