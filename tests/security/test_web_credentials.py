@@ -32,10 +32,14 @@ def _works(api: ApiClient) -> bool:
     return api.get(CONNECTIONS).status_code == 200
 
 
-def _token_status(issued) -> int:
+def _token(issued):
     body = {"client_id": issued.credential.client_id, "client_secret": issued.client_secret}
     body["grant_type"] = "client_credentials"
-    return Client().post("/oauth/token", json.dumps(body), content_type="application/json").status_code
+    return Client().post("/oauth/token", json.dumps(body), content_type="application/json")
+
+
+def _token_status(issued) -> int:
+    return _token(issued).status_code
 
 
 def test_it_revokes_a_credential_when_its_creator_leaves_the_workspace(
@@ -68,7 +72,12 @@ def test_it_stops_a_credential_whose_creator_lost_the_role_outside_the_members_p
     api = ApiClient(token_for(issued.credential.client_id, issued.client_secret))
     Membership.objects.filter(user=second_admin).update(role=Role.VIEWER)  # e.g. from the shell
     assert not _works(api)
-    assert _token_status(issued) == 401
+    response = _token(issued)
+    assert response.status_code == 401
+    assert (
+        "no longer an admin of the workspace. An admin can take it over"
+        in response.json()["errors"][0]["message"]
+    )
 
 
 def test_it_keeps_a_credential_another_admin_took_over(workspace, admin, second_admin, issued):
