@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from feeds import audit
@@ -93,6 +96,13 @@ def reown(credential: ApiCredential, admin: Any) -> None:
         credential.name,
         changes={"created_by": (before, admin.get_username())},
     )
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
+def revoke_credentials_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Revoke a deleted user's credentials: created_by becomes NULL, which would make them the operator's."""
+    for workspace in Workspace.objects.filter(api_credentials__created_by=instance).distinct():
+        revoke_credentials_of(instance, workspace, f"{instance.get_username()} was deleted")
 
 
 def acts_for_an_admin(credential: ApiCredential) -> bool:

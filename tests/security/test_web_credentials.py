@@ -99,3 +99,11 @@ def test_it_never_lets_a_browser_keep_the_page_with_a_new_secret(workspace, admi
     response = client_for(admin).post("/w/acme/settings/api/", {"name": "script", "role": "viewer"})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
+
+
+def test_it_revokes_a_credential_when_its_creator_is_deleted(workspace, second_admin, issued):
+    api = ApiClient(token_for(issued.credential.client_id, issued.client_secret))
+    second_admin.delete()  # created_by becomes NULL, the mark of an operator's credential
+    assert not _works(api)
+    assert _token_status(issued) == 401
+    assert "bob@acme.example was deleted" in AuditEntry.objects.get(action="revoke API credential").target
