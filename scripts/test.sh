@@ -17,4 +17,5 @@ python3 -m venv .venv
 
 .venv/bin/pytest -q -p no:randomly "$@"
 DATABASE_URL="postgres://postgres@127.0.0.1:5432/wsync_ci" .venv/bin/pytest -q -m "not browser" \
-    tests/profiles tests/sync tests/api tests/test_mapping.py
+    tests/profiles tests/sync tests/api tests/test_mapping.py \
+    tests/security/test_input_bad_values.py tests/security/test_signin_throttle.py

@@ -7,10 +7,12 @@ WSYNC_FERNET_KEYS, instead of silently inventing them.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -83,6 +85,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_q",
+    "axes",
     "feeds.accounts",
     "feeds",
     "feeds.profiles",
@@ -97,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,7 +109,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "feeds.accounts.middleware.IdleSessionMiddleware",
     "feeds.accounts.middleware.LoginRequiredMiddleware",
+    # Last, as its documentation asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "wsync_site.urls"
@@ -153,9 +160,12 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# People choose their own passwords (invitations, change, reset): all four of Django's checks apply.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "feeds:home"
@@ -177,9 +187,78 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every requ
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# --- Security: cookies, TLS, Content-Security-Policy, sessions, sign-in, email -----------------------------
+# Production (no WSYNC_DEV / WSYNC_DEBUG) is safe by default: cookies only over HTTPS, HTTP redirected to
+# HTTPS, HSTS for a year; each can be turned off from the environment (see the README's production section).
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("WSYNC_SECURE_COOKIES")
+SESSION_COOKIE_SECURE = env_bool("WSYNC_SECURE_COOKIES", default=not DEV_MODE)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("WSYNC_SSL_REDIRECT", default=not DEV_MODE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = int(env("WSYNC_HSTS_SECONDS") or (0 if DEV_MODE else 365 * 24 * 3600))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("WSYNC_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("WSYNC_HSTS_PRELOAD", default=True)
+# Behind a proxy that ends TLS: the header it sets on HTTPS requests, e.g. X-Forwarded-Proto (value https).
+# Only set it when the proxy always sets or strips that header, or a client could claim HTTPS.
+WSYNC_PROXY_SSL_HEADER = env("WSYNC_PROXY_SSL_HEADER")
+if WSYNC_PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + WSYNC_PROXY_SSL_HEADER.strip().upper().replace("-", "_"), "https")
+
+# Content-Security-Policy (django-csp): scripts, styles and fonts only from our own static files, so no inline
+# <script>, style="..." or event-handler attribute runs. Bootstrap draws form icons as data: SVG images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+
+# Sessions end after this many minutes without a request (each request moves the end; see
+# feeds.accounts.middleware.IdleSessionMiddleware), instead of Django's fixed two weeks.
+WSYNC_SESSION_IDLE_MINUTES = int(env("WSYNC_SESSION_IDLE_MINUTES") or 120)
+SESSION_COOKIE_AGE = WSYNC_SESSION_IDLE_MINUTES * 60
+
+# Sign-in throttling (django-axes): after WSYNC_LOGIN_FAILURE_LIMIT failed sign-ins for one account, or from
+# one address, further attempts are refused (429) for WSYNC_LOGIN_LOCKOUT_MINUTES; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "feeds.accounts.signin.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env("WSYNC_LOGIN_FAILURE_LIMIT") or 5)
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("WSYNC_LOGIN_LOCKOUT_MINUTES") or 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account, and separately per address
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "feeds.accounts.signin.username_of"
+AXES_LOCKOUT_CALLABLE = "feeds.accounts.signin.locked_out"
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True  # no table row per successful sign-in: the failures are what the lockout needs
+AXES_VERBOSE = False
+
+# Password reset and member invitations are sent by email: printed on the console in development, sent
+# through the SMTP server given by EMAIL_HOST and friends in production. Links stay valid this long.
+if DEV_MODE and not env("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env("EMAIL_HOST") or "localhost"
+    EMAIL_PORT = int(env("EMAIL_PORT") or 587)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL") or "wsync <wsync@localhost>"
+PASSWORD_RESET_TIMEOUT = int(env("WSYNC_LINK_HOURS") or 72) * 3600
+
+# API request bodies: larger ones are answered 413, deeper-nested JSON 400 (both in the API's error shape).
+WSYNC_API_MAX_BODY_BYTES = int(env("WSYNC_API_MAX_BODY_BYTES") or 1024 * 1024)
+WSYNC_API_MAX_JSON_DEPTH = int(env("WSYNC_API_MAX_JSON_DEPTH") or 32)
 
 # django-q2: the ORM broker by default, Redis when WSYNC_REDIS_URL is set. retry > timeout, always.
 WSYNC_REDIS_URL = env("WSYNC_REDIS_URL")
@@ -234,5 +313,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("WSYNC_LOG_LEVEL") or "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every sign-in at INFO; its warnings (failures, lockouts) are the ones worth keeping.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -8,8 +8,10 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from feeds import audit
+from feeds.accounts.invitations import Invitation, invite, is_pending
 from feeds.accounts.models import Membership, Role, Workspace
-from feeds.accounts.people import ensure_user
+from feeds.accounts.people import user_for_email
+from feeds.api.credentials import revoke_credentials_of
 
 
 class MemberChangeRefused(Exception):
@@ -19,14 +21,28 @@ class MemberChangeRefused(Exception):
 @transaction.atomic
 def add_member(
     workspace: Workspace, actor: Any, email: str, role: str, request: HttpRequest | None = None
-) -> tuple[Membership, str | None]:
-    """Return (membership, initial password for a new user or None); raises MemberChangeRefused."""
-    user, password = ensure_user(email)
+) -> tuple[Membership, Invitation | None]:
+    """Return (membership, invitation for someone without a password yet, else None).
+
+    Raises MemberChangeRefused for someone who is a member already. Nobody is given a password: a new person
+    chooses one through the invitation link.
+    """
+    user = user_for_email(email)
     if Membership.objects.filter(workspace=workspace, user=user).exists():
         raise MemberChangeRefused(f"{email} is already a member of {workspace.name}.")
     membership = Membership.objects.create(workspace=workspace, user=user, role=role)
     audit.record(workspace, actor, "member added", email, changes={"role": (None, role)}, request=request)
-    return membership, password
+    return membership, invite(user) if is_pending(user) else None
+
+
+@transaction.atomic
+def reinvite(membership: Membership, actor: Any, request: HttpRequest | None = None) -> Invitation:
+    """Return a new invitation for a member who has not chosen a password; the older link stops working."""
+    user = membership.user
+    if not is_pending(user):
+        raise MemberChangeRefused(f"{user.get_username()} has already chosen a password.")
+    audit.record(membership.workspace, actor, "member invited again", user.get_username(), request=request)
+    return invite(user)
 
 
 @transaction.atomic
@@ -41,6 +57,8 @@ def change_role(membership: Membership, actor: Any, role: str, request: HttpRequ
     audit.record(
         membership.workspace, actor, "role changed", target, changes={"role": (before, role)}, request=request
     )
+    if before == Role.ADMIN and role != Role.ADMIN:
+        revoke_credentials_of(membership.user, membership.workspace, f"{target} is no longer an admin", actor)
 
 
 @transaction.atomic
@@ -51,6 +69,7 @@ def remove_member(membership: Membership, actor: Any, request: HttpRequest | Non
     target = membership.user.get_username()
     membership.delete()
     audit.record(membership.workspace, actor, "member removed", target, request=request)
+    revoke_credentials_of(membership.user, membership.workspace, f"{target} left the workspace", actor)
 
 
 def _keep_an_admin(membership: Membership) -> None:

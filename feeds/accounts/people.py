@@ -22,6 +22,18 @@ def create_workspace_with_admin(
     return workspace, user, new_password
 
 
+def user_for_email(email: str) -> User:
+    """Return the user with this email address, created without a usable password when new (invitations)."""
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username=email.lower(), defaults={"email": email.lower()}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
 def ensure_user(email: str, password: str | None = None) -> tuple[User, str | None]:
     """Return (user, password set now or None); a given password is always (re)set, a new user gets one."""
     user_model = get_user_model()

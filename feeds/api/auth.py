@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -90,20 +92,86 @@ class RateLimited(errors.ApiError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, wait: int) -> None:
-        super().__init__(f"Too many requests from this API credential. Try again in {wait} seconds.")
+    def __init__(self, wait: int, reason: str = "Too many requests from this API credential.") -> None:
+        super().__init__(f"{reason} Try again in {wait} seconds.")
         self.wait = wait
 
 
 def read_json(request: HttpRequest) -> dict[str, Any]:
-    """Return the request's JSON object body; raises Invalid for anything else."""
-    try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise errors.Invalid("The request body is not valid JSON.", code="invalid_json") from None
+    """Return the request's JSON object body; raises TooLarge past the size limit, Invalid for anything else."""
+    body = json_body(_raw_body(request))
     if not isinstance(body, dict):
         raise errors.Invalid("Send a JSON object in the request body.", code="invalid_json")
     return body
+
+
+def _raw_body(request: HttpRequest) -> bytes:
+    """Return the body's bytes; raises TooLarge before reading one over WSYNC_API_MAX_BODY_BYTES."""
+    limit = settings.WSYNC_API_MAX_BODY_BYTES
+    too_large = errors.TooLarge(
+        f"The request body is larger than {limit:,} bytes. Send less at once (for example fewer mappings).",
+        code="body_too_large",
+    )
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise errors.Invalid("The Content-Length header is not a number.", code="invalid_length") from None
+    if length > limit:
+        raise too_large
+    try:
+        raw = request.body
+    except RequestDataTooBig:  # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE, when set below ours
+        raise too_large from None
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+def json_body(raw: bytes) -> Any:
+    """Return the parsed JSON; raises Invalid for bad JSON, nesting deeper than WSYNC_API_MAX_JSON_DEPTH, or NUL."""
+    limit = settings.WSYNC_API_MAX_JSON_DEPTH
+    too_deep = errors.Invalid(f"The JSON body is nested deeper than {limit} levels.", code="too_deep")
+    try:
+        body = json.loads(raw or b"null")
+    except RecursionError:  # the parser recurses once per level: thousands of levels end here
+        raise too_deep from None
+    except (ValueError, UnicodeDecodeError):
+        raise errors.Invalid("The request body is not valid JSON.", code="invalid_json") from None
+    if _depth(body) > limit:
+        raise too_deep
+    # JSON spells NUL \u0000; only when that text occurs is the body walked for the field that holds it.
+    nul_at = _nul_path(body) if b"\\u0000" in raw else None
+    if nul_at is not None:
+        # PostgreSQL text cannot hold NUL: refused here, it would be a 500 at the first save.
+        raise errors.Invalid(
+            "Text may not contain the NUL character (\\u0000).", code="invalid", field=nul_at
+        )
+    return body
+
+
+def _depth(value: Any) -> int:
+    """Return how deeply lists and objects nest in a parsed JSON value, level by level (no recursion)."""
+    depth, level = 0, [value]
+    while level := [item for item in level if isinstance(item, dict | list)]:
+        depth += 1
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
+def _nul_path(value: Any) -> str | None:
+    """Return the path (such as "config.host") of the first key or text holding a NUL, or None."""
+    stack = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return path or "body"
+        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, child in pairs:
+            child_path = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return child_path
+            stack.append((child, child_path))
+    return None
 
 
 View = Callable[..., HttpResponse]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from feeds import wizard
 from feeds.accounts.models import Workspace
 from feeds.api.errors import Conflict, Invalid
+from feeds.api.params import ASCII_DIGITS
 from feeds.api.serializers import MASK, SERVICE_PROVIDERS
 from feeds.connect.providers import check_connection, load_provider
 from feeds.models import Connection, Health
@@ -94,7 +95,12 @@ def _coerce(spec: ConfigField, value: Any, field: str) -> Any:
     if value in (None, ""):
         return value
     if spec.kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        # ASCII digits only: "²" passes isdigit() but not int(); 18 digits stay inside a database integer.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | str)
+            or not ASCII_DIGITS.fullmatch(str(value).strip())
+        ):
             raise Invalid(f"{spec.label} must be a whole number.", field=field)
         return int(value)
     if spec.kind == "checkbox":

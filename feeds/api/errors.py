@@ -47,6 +47,11 @@ class Conflict(ApiError):
     code = "conflict"
 
 
+class TooLarge(ApiError):
+    status = 413
+    code = "too_large"
+
+
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
     """Return the error body with one error in it."""
     error = {"code": code, "message": message}

@@ -16,6 +16,11 @@ urlpatterns = [
         settings.credential_revoke,
         name="credential_revoke",
     ),
+    path(
+        "w/<slug:ws>/settings/api/<int:credential_id>/take-over/",
+        settings.credential_take_over,
+        name="credential_take_over",
+    ),
     path("platform/v2/openapi.json", docs.schema, name="schema"),
     path("platform/v2/docs/", docs.reference, name="docs"),
     path("oauth/token", oauth.token, name="token"),

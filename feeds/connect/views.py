@@ -181,6 +181,8 @@ def _selected(
         return current
     if picked == NEW:
         return current if current is not None and current.pk is None else None
+    if not (picked.isascii() and picked.isdigit() and len(picked) < 19):
+        return current  # not an id ("²", "--5", NUL): int() or the database would answer with a 500
     found = Connection.objects.filter(workspace=membership.workspace, provider=provider, pk=picked).first()
     if found is None or (current is not None and current.pk == found.pk):
         return current

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -31,12 +32,28 @@ def search_profiles(workspace: Workspace, environment: str, query: str) -> Query
     query = query.strip()
     if not query:
         return profiles.order_by("-updated_at", "id")
+    if "\x00" in query:  # no identity holds NUL, and PostgreSQL refuses it in a query (a 500)
+        return profiles.none()
     values = {query, query.lower()}
     owners = Identity.objects.filter(workspace=workspace, environment=environment, value__in=values)
     matches = profiles.filter(id__in=owners.values("profile_id"))
-    if query.lstrip("-").isdigit():
-        matches = matches | profiles.filter(mpid=int(query))
+    mpid = mpid_from(query)
+    if mpid is not None:
+        matches = matches | profiles.filter(mpid=mpid)
     return matches.order_by("-updated_at", "id")
+
+
+# wsync's MPIDs are positive 63-bit numbers (as the profile page's URL expects). isdigit() would let "²" through
+# to int(), and a longer number would overflow the database column: both were a 500.
+MPID_TEXT = re.compile(r"[0-9]{1,19}")
+
+
+def mpid_from(query: str) -> int | None:
+    """Return the MPID a search text spells, or None when it is not one (it may still be an identity value)."""
+    if not MPID_TEXT.fullmatch(query):
+        return None
+    value = int(query)
+    return value if value < 2**63 else None
 
 
 def search_page(workspace: Workspace, environment: str, query: str, page: str | None) -> Page:

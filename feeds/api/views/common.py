@@ -22,7 +22,8 @@ def no_content() -> HttpResponse:
 
 def get_in_workspace(queryset: Any, workspace: Any, slug: str, noun: str) -> Any:
     """Return the object with this id in the workspace; raises NotFound (the same for any other workspace)."""
-    found = queryset.filter(workspace=workspace, slug=slug).first()
+    # No id holds NUL, and PostgreSQL refuses it in a query (a 500): such an address names nothing.
+    found = queryset.filter(workspace=workspace, slug=slug).first() if "\x00" not in slug else None
     if found is None:
         raise NotFound(f"There is no {noun} “{slug}” in this workspace.")
     return found

@@ -10,7 +10,8 @@ from feeds.accounts.models import Role
 from feeds.api import pipelines as domain
 from feeds.api import serializers as s
 from feeds.api.auth import Caller, endpoint, read_json, require_role
-from feeds.api.errors import Invalid, NotFound
+from feeds.api.errors import NotFound
+from feeds.api.params import id_from_path, whole_number
 from feeds.api.views.common import get_in_workspace, no_content, ok
 from feeds.models import Feed, FeedState
 from feeds.sync.models import RunState, SyncRun
@@ -97,7 +98,8 @@ def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) ->
         runs = runs.filter(logical__gte=start)
     if end is not None:
         runs = runs.filter(logical__lte=end)
-    page_number, page_size = _int(request, "currentPage", 1), _int(request, "pageSize", 20)
+    page_number = whole_number(request.GET.get("currentPage"), "currentPage", default=1)
+    page_size = whole_number(request.GET.get("pageSize"), "pageSize", default=20)
     page_size = min(page_size, MAX_PAGE_SIZE)
     paginator = Paginator(runs, page_size)
     items = paginator.page(page_number).object_list if page_number <= paginator.num_pages else []
@@ -114,18 +116,8 @@ def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) ->
 @endpoint(GET=Role.VIEWER)
 def run_detail(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
     feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    run = SyncRun.objects.filter(
-        feed=feed, pk=int(run_id) if run_id.isdigit() and len(run_id) < 18 else -1
-    ).first()
+    run_pk = id_from_path(run_id)
+    run = SyncRun.objects.filter(feed=feed, pk=run_pk).first() if run_pk is not None else None
     if run is None:
         raise NotFound(f"Pipeline {feed.slug} has no run {run_id}.")
     return ok(s.run_json(run, feed.slug))
-
-
-def _int(request: HttpRequest, name: str, default: int) -> int:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise Invalid(f"“{name}” must be a whole number of at least 1.", field=name)
-    return int(raw)

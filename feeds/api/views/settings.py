@@ -6,11 +6,12 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Role
-from feeds.api.credentials import create_credential, revoke_credential
+from feeds.api.credentials import create_credential, reown, revoke_credential
 from feeds.api.models import ApiCredential
 
 
@@ -19,6 +20,7 @@ class CredentialForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
+@never_cache  # the answer to a new credential carries its secret: no browser or proxy may keep it
 @require_http_methods(["GET", "POST"])
 def credential_list(request: HttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws, Role.ADMIN)
@@ -45,4 +47,17 @@ def credential_revoke(request: HttpRequest, ws: str, credential_id: int) -> Http
     credential = get_object_or_404(ApiCredential, workspace=membership.workspace, pk=credential_id)
     revoke_credential(credential, request.user)
     messages.success(request, f"“{credential.name}” was revoked. Its tokens stopped working.")
+    return redirect("api:credentials", ws)
+
+
+@require_POST
+def credential_take_over(request: HttpRequest, ws: str, credential_id: int) -> HttpResponse:
+    membership = require_member(request.user, ws, Role.ADMIN)
+    credential = get_object_or_404(
+        ApiCredential, workspace=membership.workspace, pk=credential_id, revoked=False
+    )
+    reown(credential, request.user)
+    messages.success(
+        request, f"“{credential.name}” now acts for you: it keeps working while you are an admin here."
+    )
     return redirect("api:credentials", ws)
