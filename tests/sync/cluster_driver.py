@@ -50,6 +50,8 @@ def status(run_id: str) -> dict:
         "error": run.error,
         "created": run.profiles_created,
         "unchanged": run.profiles_unchanged,
+        "reread": run.rows_reread,
+        "attempts": [[a.outcome, a.error] for a in run.attempts.all()],
     }
 
 
