@@ -153,7 +153,11 @@ def restart(run: SyncRun) -> bool:
             state=RunState.QUEUED, claim="", worker="", dispatched_at=None
         )
         if taken:
-            close_attempt(run.pk, AttemptOutcome.STOPPED, "An admin restarted the run.")
+            close_attempt(
+                run.pk,
+                AttemptOutcome.STOPPED,
+                "An admin restarted the run; resuming from the last checkpoint.",
+            )
             dispatch_waiting(run.feed_id)
     return bool(taken)
 
