@@ -52,5 +52,12 @@ def test_it_resumes_a_run_whose_cluster_was_killed_and_ends_exact(cluster_env, t
         ["stopped", "The worker stopped; resuming from the last checkpoint."],
         ["succeeded", ""],
     ]
+    # The page shows the stopped worker against attempt 1 only: no alert, no "What went wrong".
+    assert drive(cluster_env, "page", run) == {
+        "status": 200,
+        "what_went_wrong": False,
+        "alerts": 0,
+        "worker_stopped": 1,
+    }
     result = drive(cluster_env, "verify", duck)
     assert result == {"profiles": ROWS, "identities": 2 * ROWS, "expected": ROWS, "wrong": 0, "extra": 0}
