@@ -405,6 +405,16 @@ def _pipeline_extras() -> dict[str, Any]:
             "parameters": [*pipeline, path_param("runId", {"type": "integer"})],
             "get": op("get_run", "One run", out=ref("Run")),
         },
+        f"{base}/runs/{{runId}}/restart": {
+            "parameters": [*pipeline, path_param("runId", {"type": "integer"})],
+            "post": op(
+                "restart_run",
+                "Restart a running run whose worker is stuck, from its last committed page (wsync extra)",
+                out=ref("Run"),
+                errors=(401, 403, 404, 409, 429),
+                role="admin",
+            ),
+        },
     }
 
 

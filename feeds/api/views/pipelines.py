@@ -117,12 +117,25 @@ def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) ->
 @endpoint(GET=Role.VIEWER)
 def run_detail(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
     feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    return ok(s.run_json(_run(feed, run_id), feed.slug))
+
+
+@endpoint(POST=Role.ADMIN)
+def restart_run(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
+    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    run = _run(feed, run_id)
+    domain.restart_run(run, caller.user)
+    run.refresh_from_db()
+    return ok(s.run_json(run, feed.slug))
+
+
+def _run(feed: Feed, run_id: str) -> SyncRun:
     run = SyncRun.objects.filter(
         feed=feed, pk=int(run_id) if run_id.isdigit() and len(run_id) < 18 else -1
     ).first()
     if run is None:
         raise NotFound(f"Pipeline {feed.slug} has no run {run_id}.")
-    return ok(s.run_json(run, feed.slug))
+    return run
 
 
 def _int(request: HttpRequest, name: str, default: int) -> int:
