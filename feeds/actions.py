@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from feeds import audit
 from feeds.models import Feed
-from feeds.sync import service
+from feeds.sync import queue, service
 from feeds.sync.models import SyncRun
 
 
@@ -37,3 +37,14 @@ def delete(feed: Feed, user: Any, request: HttpRequest | None = None) -> None:
     with transaction.atomic():
         service.delete_feed(feed, user)
         audit.record(workspace, user, "delete", name, request=request)
+
+
+def restart_run(run: SyncRun, user: Any, request: HttpRequest | None = None) -> bool:
+    """Requeue a running run whose worker seems stuck; True when it was running and is now requeued."""
+    with transaction.atomic():
+        restarted = queue.restart(run)
+        if restarted:
+            audit.record(
+                run.feed.workspace, user, "restart", f"run #{run.pk}", feed=run.feed, request=request
+            )
+    return restarted

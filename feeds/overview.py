@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
+
 from feeds.accounts.models import Workspace
 from feeds.models import Feed, FeedState, Provider
-from feeds.sync.models import FeedSchedule, SyncRun
+from feeds.sync.models import ACTIVE_STATES, FeedSchedule, RunKind, RunState, SyncRun
 
 RECENT_RUNS = 20
 
@@ -56,9 +58,50 @@ def feed_summary(feed: Feed) -> dict[str, Any]:
         "next_run_at": schedule.next_run_at if schedule and feed.state == FeedState.ACTIVE else None,
         "runs": runs,
         "active_run": active,
+        "owed_windows": owed_windows(feed),
         "is_draft": feed.state == FeedState.DRAFT,
         "chart": run_chart(list(reversed(runs))),
     }
+
+
+def owed_windows(feed: Feed) -> list[SyncRun]:
+    """Return the historical windows not written yet: failed or cancelled ones, and those queued or running."""
+    backfill = SyncRun.objects.filter(feed=feed, kind=RunKind.BACKFILL)
+    return list(backfill.filter(Q(owed=True) | Q(state__in=ACTIVE_STATES)).order_by("window_from", "pk"))
+
+
+def run_detail(run: SyncRun, feed: Feed) -> dict[str, Any]:
+    """Return what the run page shows besides the run: its attempts and what happens next, in words."""
+    attempts = list(run.attempts.all())
+    return {
+        "attempts": attempts,
+        "outlook": run_outlook(run, feed, attempts),
+        # Why a queued run starts again: its last attempt's worker stopped (or an admin stopped it).
+        "worker_stopped": attempts[-1].error if run.state == RunState.QUEUED and _stopped(attempts) else "",
+    }
+
+
+def _stopped(attempts: list[Any]) -> bool:
+    return bool(attempts) and attempts[-1].outcome == "stopped"
+
+
+def run_outlook(run: SyncRun, feed: Feed, attempts: list[Any]) -> str:
+    """Return what happens next to a queued (retrying) or failed run; one statement, never two that disagree."""
+    if run.state == RunState.QUEUED and run.next_retry_at is not None:
+        when = run.next_retry_at.strftime("%b %-d, %Y %H:%M")
+        return f"Attempt {run.attempt} failed; wsync retries at {when} UTC. Run Sync starts the retry now."
+    if run.state != RunState.FAILED:
+        return ""
+    if run.kind == RunKind.BACKFILL:
+        return (
+            "This historical window is still owed: the feed's next run (scheduled, Run Sync, or resuming "
+            "the feed) reads it again"
+            + (", once the problem above is fixed." if run.error_permanent else ".")
+        )
+    if run.error_permanent:
+        return "Fix the problem above, then click Run Sync: the next run starts from the last checkpoint."
+    tries = f"wsync tried {len(attempts)} times and stopped retrying. " if len(attempts) > 1 else ""
+    return tries + "The next run, scheduled or Run Sync, starts from the last checkpoint."
 
 
 def run_chart(runs: list[SyncRun], width: int = 600, height: int = 90) -> dict[str, Any]:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("w/<slug:ws>/feeds/<int:feed_id>/resume/", views.resume_sync, name="resume"),
     path("w/<slug:ws>/feeds/<int:feed_id>/delete/", views.delete_feed, name="delete"),
     path("w/<slug:ws>/feeds/<int:feed_id>/runs/<int:run_id>/", views.run_detail, name="run_detail"),
+    path("w/<slug:ws>/feeds/<int:feed_id>/runs/<int:run_id>/restart/", views.restart_run, name="restart_run"),
     path(
         "w/<slug:ws>/feeds/<int:feed_id>/runs/<int:run_id>/rejected.csv",
         views.rejected_csv,

@@ -101,8 +101,20 @@ def run_detail(request: HtmxHttpRequest, ws: str, feed_id: int, run_id: int) -> 
     ctx = {"workspace": membership.workspace, "feed": feed, "run": run, "rejected": rejected, "nav": "feeds"}
     conflicts = run.identity_conflicts_list.order_by("pk")
     ctx["conflicts"] = Paginator(conflicts, ROWS_PER_PAGE).get_page(request.GET.get("conflicts_page"))
+    ctx.update(overview.run_detail(run, feed), can_restart=membership.allows(Role.ADMIN))
     template = "feeds/run_detail.html#progress" if request.htmx else "feeds/run_detail.html"
     return render(request, template, ctx)
+
+
+@require_POST
+def restart_run(request: HtmxHttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
+    _, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
+    run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
+    if actions.restart_run(run, request.user, request):
+        messages.success(request, "Run restarted: a worker takes it up again from its last committed page.")
+    else:
+        messages.error(request, "This run is not running any more, so there is nothing to restart.")
+    return redirect("feeds:run_detail", ws, feed.pk, run.pk)
 
 
 @require_GET

@@ -10,7 +10,14 @@ import pytest
 from django.utils import timezone
 
 from feeds.models import AuditEntry, Connection, Feed, FeedState, Health, Provider
-from feeds.sync.models import FeedSchedule, IdentityConflictRecord, RejectedRow, RunState, SyncRun
+from feeds.sync.models import (
+    FeedSchedule,
+    IdentityConflictRecord,
+    RejectedRow,
+    RunAttempt,
+    RunState,
+    SyncRun,
+)
 from tests.personas import client_for
 
 
@@ -305,36 +312,102 @@ def test_it_records_pause_resume_and_run_with_who_and_from_where(active_feed, ad
 
 def _failed_run(feed, **fields):
     return SyncRun.objects.create(
-        feed=feed, state=RunState.FAILED, error="The warehouse timed out.", **fields
+        feed=feed, **{"state": RunState.FAILED, "error": "The warehouse timed out.", **fields}
     )
 
 
 @pytest.mark.parametrize(
-    ("run_fields", "feed_fields", "wording"),
+    ("run_fields", "attempts", "wording"),
     [
-        ({"error_permanent": True}, {}, "wsync will not retry this run: fix the problem above"),
+        ({"error_permanent": True}, 1, "Fix the problem above, then click Run Sync"),
+        ({}, 3, "wsync tried 3 times and stopped retrying. The next run, scheduled or Run Sync, starts"),
+        ({"kind": "backfill", "error_permanent": True}, 1, "This historical window is still owed"),
         (
-            {"next_retry_at": datetime(2030, 1, 2, 3, 4, tzinfo=UTC)},
-            {},
-            "wsync retries at Jan 2, 2030 03:04 UTC.",
+            {"state": RunState.QUEUED, "error": "", "next_retry_at": datetime(2030, 1, 2, 3, 4, tzinfo=UTC)},
+            1,
+            "Attempt 1 failed; wsync retries at Jan 2, 2030 03:04 UTC. Run Sync starts the retry now.",
         ),
-        (
-            {},
-            {"schedule_type": "interval", "frequency": "hourly"},
-            "the next scheduled run, at Feb 3, 2030 04:05 UTC, tries again.",
-        ),
-        ({}, {}, "wsync does not retry on its own: click Run Sync to try again."),
-        ({}, {"schedule_type": "interval", "state": "paused"}, "click Run Sync to try again."),
     ],
 )
-def test_it_says_whether_and_when_a_failed_run_is_retried(
-    active_feed, viewer, run_fields, feed_fields, wording
+def test_it_says_in_one_statement_whether_a_run_is_retried(
+    active_feed, viewer, run_fields, attempts, wording
 ):
-    Feed.objects.filter(pk=active_feed.pk).update(**feed_fields)
-    FeedSchedule.objects.create(feed=active_feed, next_run_at=datetime(2030, 2, 3, 4, 5, tzinfo=UTC))
-    run = _failed_run(active_feed, **run_fields)
+    run = _failed_run(active_feed, **{"attempt": attempts, **run_fields})
+    for number in range(1, attempts + 1):
+        RunAttempt.objects.create(run=run, number=number, outcome="failed", error="The warehouse timed out.")
     html = client_for(viewer).get(_url(active_feed, f"runs/{run.pk}/")).content.decode()
     assert "The warehouse timed out." in html and wording in html
+    statements = ("wsync retries", "does not retry", "stopped retrying", "Fix the problem", "reads it again")
+    said = [w for w in statements if w in html]
+    assert len(said) == 1, said  # never both "wsync retries" and "wsync does not retry"
+
+
+def test_a_retried_run_that_succeeded_shows_its_failed_attempt_but_no_error(active_feed, viewer, admin):
+    run = SyncRun.objects.create(feed=active_feed, state=RunState.SUCCEEDED, attempt=2)
+    RunAttempt.objects.create(run=run, number=1, outcome="failed", error="The profile store was busy.")
+    RunAttempt.objects.create(run=run, number=2, outcome="succeeded")
+    html = client_for(viewer).get(_url(active_feed, f"runs/{run.pk}/")).content.decode()
+    assert "What went wrong" not in html and "alert-danger" not in html
+    assert html.count("The profile store was busy.") == 1  # in the attempts table, against attempt 1
+    body = _api_run(active_feed, admin, run)
+    assert body["errors"] == [] and body["status"] == "complete"
+    assert [(a["number"], a["outcome"], a["errors"]) for a in body["attempts"]] == [
+        (1, "failed", [{"message": "The profile store was busy."}]),
+        (2, "succeeded", []),
+    ]
+
+
+def _api_run(feed, admin, run):
+    from feeds.api.credentials import create_credential
+    from tests.api.conftest import ApiClient, token_for
+
+    issued = create_credential(feed.workspace, name="pages", role="viewer", user=admin)
+    api = ApiClient(token_for(issued.credential.client_id, issued.client_secret))
+    response = api.get(f"/platform/v2/workspaces/{feed.workspace.slug}/pipelines/{feed.slug}/runs/{run.pk}")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_it_lists_the_historical_windows_still_owed(active_feed, viewer):
+    def window(start: str, **fields):
+        return SyncRun.objects.create(
+            feed=active_feed, kind="backfill", window_from=start, window_to=f"{start} +30d", **fields
+        )
+
+    window("2025-01-01", state=RunState.SUCCEEDED)
+    window("2025-02-01", state=RunState.FAILED, owed=True, error="Bad row.")
+    window("2025-03-01", state=RunState.QUEUED)
+    html = client_for(viewer).get(_url(active_feed, "")).content.decode()
+    owed = html[html.index('id="owed-windows"') :]
+    owed = owed[: owed.index("</ul>")]
+    assert "2025-01-01" not in owed and "2025-02-01" in owed and "2025-03-01" in owed
+    assert "read again by the feed&#x27;s next run" in owed or "read again by the feed's next run" in owed
+    assert 'hx-trigger="every 2s"' in html  # a queued window keeps the page polling
+
+
+def test_it_keeps_polling_while_a_retry_is_pending(active_feed, viewer):
+    SyncRun.objects.create(
+        feed=active_feed, state=RunState.QUEUED, attempt=1, next_retry_at=datetime(2030, 1, 2, tzinfo=UTC)
+    )
+    html = client_for(viewer).get(_url(active_feed, "")).content.decode()
+    assert 'hx-trigger="every 2s"' in html and "Retry at 00:00 UTC" in html
+
+
+def test_only_an_admin_restarts_a_running_run(active_feed, admin, editor):
+    run = SyncRun.objects.create(feed=active_feed, state=RunState.RUNNING, claim="abc", attempt=1)
+    RunAttempt.objects.create(run=run, number=1)
+    assert client_for(editor).post(_url(active_feed, f"runs/{run.pk}/restart/")).status_code == 403
+    assert "Restart run" not in client_for(editor).get(_url(active_feed, f"runs/{run.pk}/")).content.decode()
+    response = client_for(admin).post(_url(active_feed, f"runs/{run.pk}/restart/"))
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.state == RunState.QUEUED and run.claim == "" and run.error == ""
+    assert run.attempts.get().outcome == "stopped"
+    html = client_for(admin).get(_url(active_feed, f"runs/{run.pk}/")).content.decode()
+    assert "An admin restarted the run; resuming from the last checkpoint." in html
+    assert AuditEntry.objects.filter(action="restart").count() == 1
+    again = client_for(admin).post(_url(active_feed, f"runs/{run.pk}/restart/"), follow=True)
+    assert "nothing to restart" in again.content.decode()
 
 
 def test_it_pages_rejected_rows_and_identity_conflicts_separately(active_feed, viewer):

@@ -154,8 +154,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "wsync.sqlite3"),
-            # WAL lets the web process read while a worker writes a page.
-            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 30},
+            # WAL lets the web process read while a worker writes a page. IMMEDIATE: every transaction
+            # takes the write lock at BEGIN, where SQLite waits up to `timeout` for it; a DEFERRED one
+            # would upgrade a read lock mid-transaction, and SQLite answers that upgrade "database is
+            # locked" at once, without waiting (docs/sync.md).
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 60,
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -278,6 +285,10 @@ if WSYNC_REDIS_URL:
     Q_CLUSTER["redis"] = WSYNC_REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# A running run's worker bumps its heartbeat every few seconds; a run without one for this long is taken
+# over by the feed's next minute tick (a worker on the same host that finds the owner process gone takes it
+# over at once).
+WSYNC_STALE_RUN_SECONDS = int(env("WSYNC_STALE_RUN_SECONDS") or 60)
 
 
 def _private_hosts(value: str | None) -> bool | list[str]:

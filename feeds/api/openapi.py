@@ -213,8 +213,22 @@ def _schemas() -> dict[str, Any]:
                 "event_batches_generated": {"type": "integer"},
                 "counts": obj(run_counts, tuple(run_counts)),
                 "errors": HEALTH["errors"],
+                "next_retry_on": TIME,
+                "attempts": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "number": {"type": "integer"},
+                            "start_date": TIME,
+                            "end_date": TIME,
+                            "outcome": enum("running", "succeeded", "failed", "cancelled", "stopped"),
+                            "errors": HEALTH["errors"],
+                        },
+                        ("number", "outcome", "errors"),
+                    ),
+                },
             },
-            ("id", "pipeline_id", "type", "state", "status", "counts", "errors"),
+            ("id", "pipeline_id", "type", "state", "status", "counts", "errors", "attempts"),
         ),
         "RunPage": obj(
             {
@@ -233,6 +247,17 @@ def _schemas() -> dict[str, Any]:
                 "connection": obj({"id": TEXT, "state": enum("active", "inactive"), **HEALTH}, nullable=True),
                 "latest_run": {**ref("Run"), "nullable": True},
                 "latest_successful_run": {**ref("Run"), "nullable": True},
+                "windows_owed": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "data_interval_start": NTEXT,
+                            "data_interval_end": NTEXT,
+                            "pipeline_run_id": {"type": "integer"},
+                            "state": enum("queued", "running", "failed", "cancelled"),
+                        }
+                    ),
+                },
             },
             ("pipeline_id", "state", "status", "errors", "connection", "latest_run", "latest_successful_run"),
         ),
@@ -379,6 +404,16 @@ def _pipeline_extras() -> dict[str, Any]:
         f"{base}/runs/{{runId}}": {
             "parameters": [*pipeline, path_param("runId", {"type": "integer"})],
             "get": op("get_run", "One run", out=ref("Run")),
+        },
+        f"{base}/runs/{{runId}}/restart": {
+            "parameters": [*pipeline, path_param("runId", {"type": "integer"})],
+            "post": op(
+                "restart_run",
+                "Restart a running run whose worker is stuck, from its last committed page (wsync extra)",
+                out=ref("Run"),
+                errors=(401, 403, 404, 409, 429),
+                role="admin",
+            ),
         },
     }
 

@@ -173,6 +173,12 @@ def trigger(feed: Feed, user: Any) -> SyncRun:
         raise Invalid(str(refused), code="not_runnable") from None
 
 
+def restart_run(run: SyncRun, user: Any) -> None:
+    """Requeue a running run whose worker seems stuck; raises Conflict when the run is not running."""
+    if not actions.restart_run(run, user):
+        raise Conflict(f"Run {run.pk} is not running, so there is nothing to restart.", code="not_running")
+
+
 def delete_pipeline(feed: Feed, user: Any) -> None:
     """Delete the feed and its schedule and runs; the profiles it synced stay."""
     actions.delete(feed, user)

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from feeds.api.errors import Invalid
 from feeds.models import Audited, Connection, DataModel, Feed, FieldTransformation
 from feeds.schedule.forms import TIMEZONES, ScheduleForm
-from feeds.sync.models import SyncRun
+from feeds.sync.models import RunAttempt, SyncRun
 from feeds.warehouses.base import ConfigField
 
 MASK = "************"
@@ -136,7 +136,13 @@ def pipeline_json(feed: Feed) -> dict[str, Any]:
     }
 
 
-RUN_STATUS = {"queued": "queued", "running": "in_progress", "succeeded": "complete", "failed": "failed"}
+RUN_STATUS = {
+    "queued": "queued",
+    "running": "in_progress",
+    "succeeded": "complete",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
 
 
 def run_json(run: SyncRun, pipeline_id: str) -> dict[str, Any]:
@@ -162,12 +168,36 @@ def run_json(run: SyncRun, pipeline_id: str) -> dict[str, Any]:
         "records_mapped": run.rows_mapped,
         "event_batches_generated": run.rows_mapped,
         "counts": {name: getattr(run, name) for name in RUN_COUNTS},
+        # The run's own error: only a Failed or Cancelled run has one. Each attempt keeps its own.
         "errors": [{"message": run.error}] if run.error else [],
+        "next_retry_on": timestamp(run.next_retry_at),
+        "attempts": [attempt_json(a) for a in run.attempts.all()],
+    }
+
+
+def attempt_json(attempt: RunAttempt) -> dict[str, Any]:
+    return {
+        "number": attempt.number,
+        "start_date": timestamp(attempt.started_at),
+        "end_date": timestamp(attempt.finished_at),
+        "outcome": attempt.outcome,
+        "errors": [{"message": attempt.error}] if attempt.error else [],
+    }
+
+
+def owed_window_json(run: SyncRun) -> dict[str, Any]:
+    """A historical window not written yet, and the run that last took it up."""
+    return {
+        "data_interval_start": run.window_from or None,
+        "data_interval_end": run.window_to or None,
+        "pipeline_run_id": run.pk,
+        "state": run.state,
     }
 
 
 RUN_COUNTS = (
     "rows_read",
+    "rows_reread",
     "rows_mapped",
     "rows_rejected",
     "profiles_created",

@@ -40,6 +40,11 @@ urlpatterns = [
     path(V2 + "pipelines/<str:pipeline_id>/report", pipelines.report, name="report"),
     path(V2 + "pipelines/<str:pipeline_id>/runs", pipelines.run_list, name="runs"),
     path(V2 + "pipelines/<str:pipeline_id>/runs/<str:run_id>", pipelines.run_detail, name="run"),
+    path(
+        V2 + "pipelines/<str:pipeline_id>/runs/<str:run_id>/restart",
+        pipelines.restart_run,
+        name="run_restart",
+    ),
     # Anything else under the API's prefixes answers in the API's error shape, not an HTML page.
     re_path(r"^(?P<path>(platform|oauth)(/.*)?)$", errors.not_found, name="not_found"),
 ]

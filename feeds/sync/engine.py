@@ -26,9 +26,10 @@ from django.utils import timezone
 from feeds.batches import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
 from feeds.profiles.store import apply_batches
-from feeds.sync import fingerprints, health, queue, windows
+from feeds.sync import fingerprints, health, queue, windows, workers
 from feeds.sync.changes import ChangedRows, Fingerprint
 from feeds.sync.models import (
+    AttemptOutcome,
     Checkpoint,
     IdentityConflictRecord,
     RejectedRow,
@@ -42,6 +43,9 @@ from feeds.warehouses.registry import open_warehouse
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 RETRY_BASE_SECONDS = 30
+BUSY = "The profile store was busy."
+PAUSED = "The feed was paused during this run."
+PAUSED_WINDOW = "The feed was paused during this run; the feed's next run reads this window again."
 
 
 class Superseded(Exception):
@@ -65,6 +69,11 @@ class Job:
     since: Since | None = None  # the Sync Start Date on the timestamp field, when it applies
     data_min: Any = None
     data_max: Any = None
+    at_max: int = 0  # committed rows whose iterator value is data_max
+    # A resumed attempt: the value it resumes at (the last attempt's data_max, read again inclusive)
+    # and how many rows at that value were committed before, so they count as re-read, not read.
+    resume_at: Any = None
+    reread_left: int = 0
     compiled: Any = None
     changes: ChangedRows | None = None  # full mode: what the feed's fingerprints say changed
     timings: dict[str, float] = field(default_factory=dict)
@@ -81,34 +90,60 @@ class Job:
 
 
 def run(run_id: int) -> None:
-    """Execute a queued run to its end (succeeded, failed, retry planned or paused); never raises."""
+    """Execute a queued run to its end (succeeded, failed, retry planned or cancelled); never raises."""
     token = queue.claim(run_id)
     if token is None:
         return
     sync_run = SyncRun.objects.select_related(
         "feed__connection", "feed__data_model", "feed__field_transformation"
     ).get(pk=run_id)
+    with _heartbeat(run_id, token):
+        _attempt(sync_run, token)
+    queue.dispatch_waiting(sync_run.feed_id)
+
+
+def _attempt(sync_run: SyncRun, token: str) -> None:
     try:
         job = _job(sync_run, token)
         _execute(job)
     except Superseded:
         return
     except Paused:
-        _finish(sync_run, token, _paused_state(sync_run), error="The feed was paused during this run.")
+        backfill = sync_run.kind == RunKind.BACKFILL
+        _end(sync_run, token, RunState.CANCELLED, PAUSED_WINDOW if backfill else PAUSED, owed=backfill)
     except health.ConnectionFailed as error:
         _fail(sync_run, token, error.message, permanent=True, connection_id=sync_run.feed.connection_id)
     except WarehouseError as error:
         _fail(sync_run, token, error.message, permanent=error.permanent)
     except DatabaseError as error:
         # Lock timeouts and identity races between concurrent windows go away on a retry.
-        log.warning("run %s: database error %s", run_id, type(error).__name__)
-        _fail(sync_run, token, "The profile store was busy; wsync retries this run.", permanent=False)
+        log.warning("run %s: database error %s: %s", sync_run.pk, type(error).__name__, error)
+        _fail(sync_run, token, BUSY, permanent=False)
     except Exception:
-        log.exception("run %s failed", run_id)
+        log.exception("run %s failed", sync_run.pk)
         _fail(sync_run, token, "wsync stopped on an unexpected error; the details are in the worker log.")
     else:
         _succeed(sync_run, token, job.timings)
-    queue.dispatch_waiting(sync_run.feed_id)
+
+
+@contextmanager
+def _heartbeat(run_id: int, token: str) -> Iterator[None]:
+    """Bump the run's heartbeat from a thread while it runs, so a long page does not look like a dead worker.
+
+    Not inside an outer transaction (tests that run the engine in theirs): the thread's own connection
+    would wait for that transaction's lock, which the engine's thread holds until the test ends.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+
+    def beat() -> None:
+        SyncRun.objects.filter(pk=run_id, claim=token, state=RunState.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+
+    with workers.Heartbeat(beat, queue.heartbeat_every()):
+        yield
 
 
 def _job(sync_run: SyncRun, token: str) -> Job:
@@ -120,6 +155,9 @@ def _job(sync_run: SyncRun, token: str) -> Job:
         bounds = sync_run.data_bounds or {}
         job.data_min = windows.decode(bounds.get("min"), kind)
         job.data_max = windows.decode(bounds.get("max"), kind)
+        job.at_max = int(bounds.get("at_max") or 0)
+        if sync_run.attempt > 1 and job.data_max is not None:
+            job.resume_at, job.reread_left = job.data_max, job.at_max
     if not incremental and sync_run.attempt > 1:
         _restart_full(sync_run)
     return job
@@ -206,6 +244,10 @@ def _window(job: Job) -> ReadWindow:
         lower, since = _start_bounds(feed, kind, checkpoint, job.checkpoint)
         job.since = since
     _record_window(sync_run, lower, upper, since)
+    # A resumed attempt reads from its own progress: the rows below it were committed by the attempt
+    # before (pages are read in iterator order), the rows at it are read again.
+    if job.resume_at is not None and (lower is None or job.resume_at > lower):
+        lower = job.resume_at
     return ReadWindow(feed.iterator, feed.iterator_type, lower, upper, feed.timezone, since)
 
 
@@ -322,7 +364,7 @@ def _write_page(job: Job, page: Page) -> None:
         job.add("resolve", resolving)
         _record(job, mapped.rejects, result, digests)
         _advance(job, bounds)
-        _count(job, page, mapped, result, skipped)
+        _count(job, page, mapped, result, skipped, bounds)
         job.spend("write", started, less=resolving)
         started = time.perf_counter()
     job.spend("commit", started)
@@ -353,11 +395,29 @@ def _map(job: Job, page: Page) -> MappedPage:
     )
 
 
-def _bounds(job: Job, page: Page) -> tuple[Any, Any] | None:
+@dataclass
+class Bounds:
+    """A page's iterator values: smallest, largest, how many rows have the largest, and how many are re-read."""
+
+    low: Any
+    high: Any
+    at_high: int
+    reread: int
+
+
+def _bounds(job: Job, page: Page) -> Bounds | None:
     if job.kind is None:
         return None
     index = page.column_index(job.feed.iterator)
-    return windows.page_bounds((row[index] for row in page.rows), job.kind, job.feed.timezone)
+    zone = job.feed.timezone
+    seen = [v for v in (windows.normalise(row[index], job.kind, zone) for row in page.rows) if v is not None]
+    if not seen:
+        return None
+    high = max(seen)
+    # The first rows at the value a resumed attempt starts at, as many as were committed before it.
+    reread = min(job.reread_left, seen.count(job.resume_at)) if job.reread_left else 0
+    job.reread_left -= reread
+    return Bounds(min(seen), high, seen.count(high), reread)
 
 
 def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, list[Fingerprint]]:
@@ -410,13 +470,17 @@ def _plain(values: Any) -> Any:
     return json.loads(json.dumps(values, cls=DjangoJSONEncoder, default=str))
 
 
-def _advance(job: Job, bounds: tuple[Any, Any] | None) -> None:
+def _advance(job: Job, bounds: Bounds | None) -> None:
     """Move the data interval seen and (for main runs) the checkpoint to the page's largest value."""
     if bounds is None:
         return
-    low, high = bounds
+    low, high = bounds.low, bounds.high
     job.data_min = low if job.data_min is None else min(job.data_min, low)
-    job.data_max = high if job.data_max is None else max(job.data_max, high)
+    if job.data_max is None or high > job.data_max:
+        job.data_max, job.at_max = high, bounds.at_high
+    elif high == job.data_max:
+        # Re-read rows at the resume value were counted in at_max by the attempt that first read them.
+        job.at_max += bounds.at_high - (bounds.reread if high == job.resume_at else 0)
     if not job.moves_checkpoint or (job.checkpoint is not None and high <= job.checkpoint):
         return
     job.checkpoint = high
@@ -432,18 +496,30 @@ def _advance(job: Job, bounds: tuple[Any, Any] | None) -> None:
     )
 
 
-def _count(job: Job, page: Page, mapped: Any, result: Any, skipped: int) -> None:
+def _count(job: Job, page: Page, mapped: Any, result: Any, skipped: int, bounds: Bounds | None) -> None:
+    """Add the page to the run's counters; rows re-read by a resumed attempt only to rows_reread.
+
+    A re-read row was written by the attempt before, so writing it again leaves its profile unchanged.
+    """
+    reread = bounds.reread if bounds else 0
     rejected = len(mapped.rejects) + (len(result.rejected) if result else 0)
+    unchanged = (result.unchanged if result else 0) + skipped
     updated = SyncRun.objects.filter(pk=job.run.pk, claim=job.token, state=RunState.RUNNING).update(
-        rows_read=F("rows_read") + len(page),
-        rows_mapped=F("rows_mapped") + len(mapped.batches) + skipped,  # skipped rows mapped fine last time
+        rows_read=F("rows_read") + len(page) - reread,
+        rows_reread=F("rows_reread") + reread,
+        # skipped rows mapped fine last time
+        rows_mapped=F("rows_mapped") + max(0, len(mapped.batches) + skipped - reread),
         rows_rejected=F("rows_rejected") + rejected,
         profiles_created=F("profiles_created") + (result.created if result else 0),
         profiles_updated=F("profiles_updated") + (result.updated if result else 0),
-        profiles_unchanged=F("profiles_unchanged") + (result.unchanged if result else 0) + skipped,
+        profiles_unchanged=F("profiles_unchanged") + max(0, unchanged - reread),
         events_written=F("events_written") + (result.events_written if result else 0),
         identity_conflicts=F("identity_conflicts") + (len(result.conflicts) if result else 0),
-        data_bounds={"min": windows.encode(job.data_min), "max": windows.encode(job.data_max)},
+        data_bounds={
+            "min": windows.encode(job.data_min),
+            "max": windows.encode(job.data_max),
+            "at_max": job.at_max,
+        },
         data_from=windows.display(job.data_min),
         data_to=windows.display(job.data_max),
         timings=_rounded(job.timings),
@@ -457,28 +533,41 @@ def _rounded(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in timings.items()}
 
 
-def _paused_state(sync_run: SyncRun) -> str:
-    # A backfill window must still be read in full: it waits for resume. A main run ends here;
-    # resuming starts one catch-up run from the checkpoint.
-    return RunState.QUEUED if sync_run.kind == RunKind.BACKFILL else RunState.CANCELLED
+def _end(sync_run: SyncRun, token: str, state: str, error: str = "", **fields: Any) -> bool:
+    """End the run's attempt and put the run in `state`; False when the run was no longer ours.
 
-
-def _finish(sync_run: SyncRun, token: str, state: str, **fields: Any) -> None:
-    finished = None if state == RunState.QUEUED else timezone.now()
-    SyncRun.objects.filter(pk=sync_run.pk, claim=token).update(
-        state=state, claim="", finished_at=finished, dispatched_at=None, **fields
-    )
+    A queued state plans the next attempt (next_retry_at in `fields`); the run itself shows no error
+    meanwhile: the attempt keeps it.
+    """
+    outcome = AttemptOutcome.FAILED
+    if state in (RunState.SUCCEEDED, RunState.CANCELLED):
+        outcome = AttemptOutcome(str(state))
+    final = state != RunState.QUEUED
+    with transaction.atomic():
+        ended = SyncRun.objects.filter(pk=sync_run.pk, claim=token).update(
+            state=state,
+            claim="",
+            worker="",
+            finished_at=timezone.now() if final else None,
+            dispatched_at=None,
+            error=error if final else "",
+            **fields,
+        )
+        if ended:
+            queue.close_attempt(sync_run.pk, outcome, error)
+    return bool(ended)
 
 
 def _succeed(sync_run: SyncRun, token: str, timings: dict[str, float]) -> None:
     """Finish the run; a run that carried the Sync Start Date filter has finished the first load."""
     with transaction.atomic():
         # The timings again: the ones saved with the last page lack that page's write and commit.
-        _finish(sync_run, token, RunState.SUCCEEDED, timings=_rounded(timings))
+        _end(sync_run, token, RunState.SUCCEEDED, timings=_rounded(timings), error_permanent=False)
         window = SyncRun.objects.filter(pk=sync_run.pk).values_list("window", flat=True).first() or {}
         if sync_run.kind != RunKind.BACKFILL and "since" in window:
             Checkpoint.objects.filter(feed_id=sync_run.feed_id).update(initial_load=False)
-    health.heal(sync_run.feed)
+    if not SyncRun.objects.filter(feed_id=sync_run.feed_id, owed=True).exists():
+        health.heal(sync_run.feed)  # a window that failed for good keeps the feed faulted until it is read
 
 
 def _fail(
@@ -489,13 +578,17 @@ def _fail(
     permanent: bool = False,
     connection_id: int | None = None,
 ) -> None:
-    """Fail the run; plan a retry for a passing problem, fault the feed (and connection) for a permanent one."""
+    """End a failed attempt: plan the next one for a passing problem, else fail the run for good.
+
+    A historical window that fails for good stays owed: the feed's next run reads it again. A permanent
+    problem also faults the feed (and the connection, when it is the connection's).
+    """
     attempt = SyncRun.objects.filter(pk=sync_run.pk).values_list("attempt", flat=True).first() or 1
-    retry_at = None
     if not permanent and attempt < MAX_ATTEMPTS:
         retry_at = timezone.now() + timedelta(seconds=RETRY_BASE_SECONDS * 4 ** (attempt - 1))
-    _finish(
-        sync_run, token, RunState.FAILED, error=message, error_permanent=permanent, next_retry_at=retry_at
-    )
+        _end(sync_run, token, RunState.QUEUED, message, next_retry_at=retry_at, error_permanent=False)
+        return
+    owed = sync_run.kind == RunKind.BACKFILL
+    _end(sync_run, token, RunState.FAILED, message, error_permanent=permanent, owed=owed, next_retry_at=None)
     if permanent:
         health.fault(sync_run.feed_id, connection_id, message)

@@ -26,11 +26,24 @@ class RunKind(models.TextChoices):
 
 
 class RunState(models.TextChoices):
+    """A run's state; each means one thing (docs/sync.md).
+
+    QUEUED also covers a run whose next attempt is planned (next_retry_at); FAILED means no retry will come.
+    """
+
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+
+
+class AttemptOutcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    STOPPED = "stopped", "Worker stopped"
 
 
 ACTIVE_STATES = (RunState.QUEUED, RunState.RUNNING)
@@ -52,6 +65,9 @@ class SyncRun(models.Model):
     data_to = models.CharField(max_length=64, blank=True)
     data_bounds = models.JSONField(default=dict, blank=True)
     rows_read = models.BigIntegerField(default=0)
+    # Rows a resumed attempt read again at the point where the attempt before it stopped: counted here
+    # only, so the other counters count each row once (docs/sync.md).
+    rows_reread = models.BigIntegerField(default=0)
     rows_mapped = models.BigIntegerField(default=0)
     rows_rejected = models.BigIntegerField(default=0)
     profiles_created = models.BigIntegerField(default=0)
@@ -66,13 +82,18 @@ class SyncRun(models.Model):
     sync_mode = models.CharField(max_length=16, choices=SyncMode.choices, blank=True)  # set at run start
     # Seconds spent in read / fingerprint / map / resolve / write / commit.
     timings = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)  # plain words, never credentials
+    # Why a Failed or Cancelled run ended, in plain words, never credentials; empty otherwise (each
+    # attempt keeps its own error).
+    error = models.TextField(blank=True)
     error_permanent = models.BooleanField(default=False)
-    attempt = models.PositiveIntegerField(default=0)
-    next_retry_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)  # the number of the latest attempt
+    next_retry_at = models.DateTimeField(null=True, blank=True)  # a queued run's planned next attempt
+    # A historical window that ended Failed or Cancelled: the feed's next run queues it again.
+    owed = models.BooleanField(default=False)
     # Which worker owns the run: every page commit checks it, so a run taken over after a worker
     # was presumed dead can never be written by two workers.
     claim = models.CharField(max_length=32, blank=True)
+    worker = models.CharField(max_length=200, blank=True)  # the owner process (feeds.sync.workers)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
@@ -164,6 +185,25 @@ class SyncRun(models.Model):
             ("Events written", self.events_written),
             ("Identity conflicts", self.identity_conflicts),
         ]
+
+
+class RunAttempt(models.Model):
+    """One execution of a run by one worker, with its own outcome and error."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    worker = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="sync_attempt_number")]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of run {self.run_id} ({self.outcome})"
 
 
 def seconds_display(seconds: float) -> str:

@@ -1,8 +1,9 @@
-"""Handing runs to the django-q2 cluster, claiming them, and taking over runs of dead workers.
+"""Handing runs to the django-q2 cluster, claiming them, retries, and taking over runs of dead workers.
 
 A run is only ever executed by the worker that claimed it (queued → running with a fresh claim
-token); the partial unique constraints on SyncRun make a second main run of the same feed fail to
-claim, so it stays queued until the first one finishes and dispatches it.
+token and a new attempt); the partial unique constraints on SyncRun make a second main run of the
+same feed fail to claim, so it stays queued until the first one finishes and dispatches it.
+A queued run with next_retry_at waits for that time (retry_due), unless a person asks for a run.
 """
 
 from __future__ import annotations
@@ -17,15 +18,22 @@ from django.db.models import Q
 from django.utils import timezone
 
 from feeds.models import Feed, FeedState
-from feeds.sync.models import RunKind, RunState, SyncRun
+from feeds.sync import workers
+from feeds.sync.models import AttemptOutcome, RunAttempt, RunKind, RunState, SyncRun
 
 log = logging.getLogger(__name__)
 TASK = "feeds.sync.tasks.run_feed"
+WORKER_STOPPED = "The worker stopped; resuming from the last checkpoint."
 
 
 def stale_after() -> timedelta:
-    """Return how long a running run may go without a page commit before its worker counts as dead."""
-    return timedelta(seconds=getattr(settings, "WSYNC_STALE_RUN_SECONDS", 900))
+    """Return how long a running run may go without a heartbeat before its worker counts as dead."""
+    return timedelta(seconds=settings.WSYNC_STALE_RUN_SECONDS)
+
+
+def heartbeat_every() -> float:
+    """Return the heartbeat's period: several beats fit in the stale delay, at most one every 10 s."""
+    return max(0.5, min(10.0, settings.WSYNC_STALE_RUN_SECONDS / 6))
 
 
 def dispatch(run: SyncRun) -> None:
@@ -38,28 +46,46 @@ def dispatch(run: SyncRun) -> None:
 
 
 def claim(run_id: int) -> str | None:
-    """Mark a queued run running and return its claim token; None when it is not ours to run now."""
+    """Mark a queued run running, open its next attempt and return its claim token; None when not ours."""
     token = uuid.uuid4().hex
     run = SyncRun.objects.filter(pk=run_id).select_related("feed").first()
-    if run is None or run.state != RunState.QUEUED:
+    if run is None or run.state != RunState.QUEUED or _retry_pending(run):
         return None
     if run.feed.state != FeedState.ACTIVE:
         _undispatch(run_id)  # paused (or back to draft): held until resume dispatches it again
         return None
-    now = timezone.now()
+    now, worker, number = timezone.now(), workers.this_worker(), run.attempt + 1
     try:
         with transaction.atomic():
-            claimed = SyncRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(
-                state=RunState.RUNNING, claim=token, heartbeat_at=now, started_at=now, attempt=run.attempt + 1
+            claimed = SyncRun.objects.filter(pk=run_id, state=RunState.QUEUED, attempt=run.attempt).update(
+                state=RunState.RUNNING,
+                claim=token,
+                worker=worker,
+                heartbeat_at=now,
+                started_at=now,
+                attempt=number,
             )
+            if claimed:
+                RunAttempt.objects.create(run_id=run_id, number=number, worker=worker, started_at=now)
     except IntegrityError:
         _undispatch(run_id)  # another main run of the feed is running; it dispatches this one at its end
         return None
     return token if claimed else None
 
 
+def _retry_pending(run: SyncRun) -> bool:
+    return run.next_retry_at is not None and run.next_retry_at > timezone.now()
+
+
 def _undispatch(run_id: int) -> None:
     SyncRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(dispatched_at=None)
+
+
+def close_attempt(run_id: int, outcome: str, error: str = "") -> None:
+    """Record how the run's open attempt ended."""
+    RunAttempt.objects.filter(run_id=run_id, outcome=AttemptOutcome.RUNNING).update(
+        outcome=outcome, error=error, finished_at=timezone.now()
+    )
 
 
 def main_runs(feed_id: int) -> Q:
@@ -71,56 +97,105 @@ def dispatch_waiting(feed_id: int) -> None:
     if not Feed.objects.filter(pk=feed_id, state=FeedState.ACTIVE).exists():
         return
     running_main = SyncRun.objects.filter(main_runs(feed_id), state=RunState.RUNNING).exists()
-    waiting = SyncRun.objects.filter(feed_id=feed_id, state=RunState.QUEUED, dispatched_at__isnull=True)
+    waiting = SyncRun.objects.filter(
+        feed_id=feed_id, state=RunState.QUEUED, dispatched_at__isnull=True, next_retry_at__isnull=True
+    )
     for run in waiting.order_by("pk"):
         if run.kind != RunKind.BACKFILL and running_main:
             continue
         dispatch(run)
 
 
-def recover_stale(feed_id: int) -> int:
-    """Put running runs whose worker stopped committing back in the queue; return how many."""
+def recover_stale(feed_id: int | None = None) -> int:
+    """Put running runs whose worker is gone back in the queue; return how many.
+
+    Gone: no heartbeat for WSYNC_STALE_RUN_SECONDS, or (on the worker's own host) its process has ended.
+    `feed_id` None looks at every feed (a worker starting up).
+    """
     cutoff = timezone.now() - stale_after()
-    stale = SyncRun.objects.filter(feed_id=feed_id, state=RunState.RUNNING, heartbeat_at__lt=cutoff)
+    running = SyncRun.objects.filter(state=RunState.RUNNING)
+    if feed_id is not None:
+        running = running.filter(feed_id=feed_id)
     count = 0
-    for run in stale:
-        # Dropping the claim makes the old worker's next page commit fail, should it still be alive.
-        count += SyncRun.objects.filter(pk=run.pk, claim=run.claim, state=RunState.RUNNING).update(
-            state=RunState.QUEUED,
-            claim="",
-            dispatched_at=None,
-            error="The worker stopped during this run; it was restarted from the last checkpoint.",
-        )
-        log.warning("run %s: worker presumed dead, run requeued", run.pk)
+    for run in running:
+        if run.heartbeat_at is not None and run.heartbeat_at >= cutoff and not workers.is_gone(run.worker):
+            continue
+        with transaction.atomic():
+            # Dropping the claim makes the old worker's next page commit fail, should it still be alive.
+            taken = SyncRun.objects.filter(pk=run.pk, claim=run.claim, state=RunState.RUNNING).update(
+                state=RunState.QUEUED, claim="", worker="", dispatched_at=None
+            )
+            if taken:
+                close_attempt(run.pk, AttemptOutcome.STOPPED, WORKER_STOPPED)
+        count += taken
+        if taken:
+            log.warning("run %s: its worker stopped; the run was requeued", run.pk)
     return count
 
 
+def take_over_local(**_: object) -> None:
+    """On a worker's start: requeue and dispatch the runs whose owner process on this host has ended."""
+    try:
+        feeds = set(
+            SyncRun.objects.filter(state=RunState.RUNNING).values_list("feed_id", flat=True).distinct()
+        )
+        for feed_id in feeds:
+            if recover_stale(feed_id):
+                dispatch_waiting(feed_id)
+    except Exception:  # the worker must start whatever happens; the minute tick tries again
+        log.warning("could not look for runs of stopped workers", exc_info=True)
+
+
+def restart(run: SyncRun) -> bool:
+    """An admin's restart of a running run whose worker seems stuck: requeue it now; True when done."""
+    with transaction.atomic():
+        taken = SyncRun.objects.filter(pk=run.pk, claim=run.claim, state=RunState.RUNNING).update(
+            state=RunState.QUEUED, claim="", worker="", dispatched_at=None
+        )
+        if taken:
+            close_attempt(
+                run.pk,
+                AttemptOutcome.STOPPED,
+                "An admin restarted the run; resuming from the last checkpoint.",
+            )
+            dispatch_waiting(run.feed_id)
+    return bool(taken)
+
+
 def retry_due(feed_id: int) -> None:
-    """Requeue failed runs whose retry time has come (a waiting main run already covers a main one)."""
-    now = timezone.now()
-    due = SyncRun.objects.filter(
-        feed_id=feed_id, state=RunState.FAILED, error_permanent=False, next_retry_at__lte=now
-    )
-    for run in due:
-        try:
-            with transaction.atomic():
-                SyncRun.objects.filter(pk=run.pk).update(
-                    state=RunState.QUEUED, next_retry_at=None, dispatched_at=None
-                )
-        except IntegrityError:
-            SyncRun.objects.filter(pk=run.pk).update(next_retry_at=None)
+    """Dispatch queued runs whose retry time has come."""
+    due = SyncRun.objects.filter(feed_id=feed_id, state=RunState.QUEUED, next_retry_at__lte=timezone.now())
+    due.update(next_retry_at=None, dispatched_at=None)
 
 
-def drop_pending_retries(feed_id: int) -> None:
-    """Forget pending retries of main runs: a newer main run reads from the same checkpoint."""
-    SyncRun.objects.filter(main_runs(feed_id), state=RunState.FAILED, next_retry_at__isnull=False).update(
-        next_retry_at=None
-    )
+def retry_now(run: SyncRun) -> None:
+    """Bring a planned retry forward (a person asked for a run)."""
+    SyncRun.objects.filter(pk=run.pk, state=RunState.QUEUED).update(next_retry_at=None, dispatched_at=None)
+
+
+def requeue_owed(feed_id: int, user: object = None) -> list[SyncRun]:
+    """Queue each historical window that ended Failed or Cancelled again, as a new run; return them."""
+    owed = list(SyncRun.objects.filter(feed_id=feed_id, kind=RunKind.BACKFILL, owed=True).order_by("pk"))
+    again = [
+        SyncRun(
+            feed_id=feed_id,
+            kind=RunKind.BACKFILL,
+            created_by=user if getattr(user, "pk", None) else None,  # type: ignore[misc]
+            window=run.window,
+            window_from=run.window_from,
+            window_to=run.window_to,
+        )
+        for run in owed
+    ]
+    with transaction.atomic():
+        SyncRun.objects.filter(pk__in=[r.pk for r in owed]).update(owed=False)
+        SyncRun.objects.bulk_create(again)
+    return again
 
 
 def redispatch_lost(feed_id: int) -> None:
     """Dispatch queued runs that were never handed over, or handed over long ago and not started."""
-    cutoff = timezone.now() - stale_after()
+    cutoff = timezone.now() - max(stale_after(), timedelta(minutes=5))
     SyncRun.objects.filter(feed_id=feed_id, state=RunState.QUEUED, dispatched_at__lt=cutoff).update(
         dispatched_at=None
     )

@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 BUSY = "A sync of this feed is already running. Wait for it to finish, then run it again."
+PAUSED_BEFORE_START = "The feed was paused before this run started."
+PAUSED_BEFORE_RETRY = "The feed was paused before this run's next attempt."
 
 
 class RunRefused(Exception):
@@ -121,12 +123,10 @@ def pause(feed: Feed, user: Any) -> None:
     with transaction.atomic():
         feed.save(update_fields=["state", "last_modified_by", "last_modified_on"])
         scheduling.remove_poller(feed.pk)
-        SyncRun.objects.filter(queue.main_runs(feed.pk), state=RunState.QUEUED).update(
-            state=RunState.CANCELLED,
-            finished_at=timezone.now(),
-            error="The feed was paused before this run started.",
-        )
-        queue.drop_pending_retries(feed.pk)
+        waiting = SyncRun.objects.filter(queue.main_runs(feed.pk), state=RunState.QUEUED)
+        cancelled = {"state": RunState.CANCELLED, "finished_at": timezone.now(), "next_retry_at": None}
+        waiting.filter(attempt=0).update(error=PAUSED_BEFORE_START, **cancelled)
+        waiting.filter(attempt__gt=0).update(error=PAUSED_BEFORE_RETRY, **cancelled)
 
 
 def resume(feed: Feed, user: Any) -> SyncRun:
@@ -165,14 +165,21 @@ def request_run(feed: Feed, user: Any, kind: str = RunKind.MANUAL) -> SyncRun:
 def _enqueue(
     feed: Feed, user: Any, kind: str, *, wait_if_busy: bool, logical: datetime | None = None
 ) -> SyncRun:
-    """Create a queued main run; when busy, wait behind the running one (or refuse). Coalesces waiting runs."""
+    """Create a queued main run; when busy, wait behind the running one (or refuse). Coalesces waiting runs.
+
+    A run waiting for its retry covers the request and starts now. Historical windows still owed are
+    queued again with it.
+    """
     active = SyncRun.objects.filter(queue.main_runs(feed.pk), state__in=ACTIVE_STATES)
     waiting = active.filter(state=RunState.QUEUED).first()
-    if active.exists() and not wait_if_busy:
+    retrying = waiting is not None and waiting.next_retry_at is not None
+    if not wait_if_busy and active.exists() and not (retrying and not active.filter(state=RunState.RUNNING)):
         raise RunRefused(BUSY)
+    queue.requeue_owed(feed.pk, user)
     if waiting is not None:
+        if retrying:
+            queue.retry_now(waiting)
         return waiting  # the waiting run reads from the checkpoint: it covers this request too
-    queue.drop_pending_retries(feed.pk)
     try:
         with transaction.atomic():
             return SyncRun.objects.create(

@@ -204,6 +204,25 @@ def test_it_triggers_a_run_and_reports_it(api, api_pipeline):
     assert run["data_interval_end"]
 
 
+def test_an_admin_restarts_a_stuck_run_through_the_api(api, api_as, api_pipeline):
+    from feeds.sync import queue
+
+    run_id = api.post("pipelines/crm-users/trigger").json()["pipeline_run_id"]
+    queue.claim(run_id)  # a worker took it up, and then hangs
+    url = f"pipelines/crm-users/runs/{run_id}/restart"
+    assert api_as(Role.EDITOR).post(url).status_code == 403
+    restarted = api.post(url)
+    assert restarted.status_code == 200, restarted.content
+    body = restarted.json()
+    assert body["state"] == "queued" and body["errors"] == []
+    assert [(a["number"], a["outcome"]) for a in body["attempts"]] == [(1, "stopped")]
+    engine.run(run_id)
+    done = api.get(f"pipelines/crm-users/runs/{run_id}").json()
+    assert done["status"] == "complete" and done["errors"] == []
+    again = api.post(url)
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "not_running"
+
+
 def test_it_pages_and_filters_runs(api, api_pipeline):
     ids = []
     for _ in range(3):

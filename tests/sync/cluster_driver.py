@@ -50,6 +50,30 @@ def status(run_id: str) -> dict:
         "error": run.error,
         "created": run.profiles_created,
         "unchanged": run.profiles_unchanged,
+        "reread": run.rows_reread,
+        "attempts": [[a.outcome, a.error] for a in run.attempts.all()],
+    }
+
+
+def page(run_id: str) -> dict:
+    """Return what the run's page says about errors, as a viewer of its workspace sees it."""
+    from django.test import Client
+
+    from feeds.accounts.models import Membership, Role
+    from feeds.accounts.people import ensure_user
+
+    run = SyncRun.objects.select_related("feed__workspace").get(pk=run_id)
+    user, _ = ensure_user("viewer@cluster.example", "viewer password")
+    Membership.objects.get_or_create(workspace=run.feed.workspace, user=user, defaults={"role": Role.VIEWER})
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    response = client.get(f"/w/{run.feed.workspace.slug}/feeds/{run.feed_id}/runs/{run.pk}/")
+    html = response.content.decode()
+    return {
+        "status": response.status_code,
+        "what_went_wrong": "What went wrong" in html,
+        "alerts": html.count('class="alert '),
+        "worker_stopped": html.count("The worker stopped; resuming from the last checkpoint."),
     }
 
 
@@ -82,6 +106,8 @@ if __name__ == "__main__":
     command, *args = sys.argv[1:]
     print(
         json.dumps(
-            {"setup": setup, "run": run, "status": status, "tick": tick, "verify": verify}[command](*args)
+            {"setup": setup, "run": run, "status": status, "page": page, "tick": tick, "verify": verify}[
+                command
+            ](*args)
         )
     )

@@ -1,4 +1,7 @@
-"""Warehouse errors: passing ones are retried with backoff, permanent ones fault the feed until a run succeeds."""
+"""Warehouse errors: passing ones are retried with backoff, permanent ones fault the feed until a run succeeds.
+
+A run waiting for its retry is Queued (Failed means no retry will come); each attempt keeps its own error.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from django.utils import timezone
 
 from feeds.models import Connection, Health
 from feeds.sync import engine, service
-from feeds.sync.models import RejectedRow, RunState, SyncRun
+from feeds.sync.models import AttemptOutcome, RejectedRow, RunState, SyncRun
 from feeds.warehouses.base import WarehouseError
 from tests.sync.conftest import T0, run_now, store_users, user_rows
 
@@ -35,19 +38,24 @@ def test_it_plans_a_retry_for_a_passing_warehouse_error(feed, warehouse, workspa
         locker.kill()
         locker.wait()
 
-    assert run.state == RunState.FAILED and not run.error_permanent
-    assert "another program" in run.error
+    assert run.state == RunState.QUEUED and run.error == "" and not run.error_permanent
     assert run.next_retry_at is not None and run.next_retry_at > timezone.now()
+    (first,) = run.attempts.all()
+    assert first.outcome == AttemptOutcome.FAILED and "another program" in first.error
     feed.refresh_from_db()
     assert feed.status == Health.HEALTHY
+    engine.run(run.pk)  # a task that comes before the retry time does nothing
+    assert run.attempts.count() == 1
 
     SyncRun.objects.filter(pk=run.pk).update(next_retry_at=timezone.now() - timedelta(seconds=1))
     service.tick(feed.pk)
     run.refresh_from_db()
-    assert run.state == RunState.QUEUED
+    assert run.state == RunState.QUEUED and run.next_retry_at is None
     engine.run(run.pk)
     run.refresh_from_db()
-    assert run.state == RunState.SUCCEEDED and run.attempt == 2
+    assert run.state == RunState.SUCCEEDED and run.attempt == 2 and run.error == ""
+    outcomes = [(a.number, a.outcome, "another program" in a.error) for a in run.attempts.all()]
+    assert outcomes == [(1, AttemptOutcome.FAILED, True), (2, AttemptOutcome.SUCCEEDED, False)]
     assert store_users(workspace) == warehouse.users()
 
 
@@ -57,13 +65,15 @@ def test_it_gives_up_retrying_after_a_few_attempts(feed, warehouse, fail_after):
     run = run_now(feed)
     delays = []
     for _ in range(engine.MAX_ATTEMPTS - 1):
-        delays.append(run.next_retry_at - run.finished_at)
+        assert run.state == RunState.QUEUED
+        delays.append(run.next_retry_at - run.attempts.last().finished_at)
         SyncRun.objects.filter(pk=run.pk).update(next_retry_at=timezone.now())
         service.tick(feed.pk)
         engine.run(run.pk)
         run.refresh_from_db()
     assert run.state == RunState.FAILED and run.attempt == engine.MAX_ATTEMPTS
-    assert run.next_retry_at is None
+    assert run.next_retry_at is None and run.error == "The query took too long and was stopped."
+    assert [a.outcome for a in run.attempts.all()] == [AttemptOutcome.FAILED] * engine.MAX_ATTEMPTS
     assert delays[1] > delays[0]  # backoff grows
 
 
@@ -144,7 +154,7 @@ def test_a_page_whose_new_mpid_is_taken_rolls_back_whole_and_is_retried(
     monkeypatch.setattr(store.secrets, "randbits", lambda bits: taken)
     run = run_now(feed)
 
-    assert run.state == RunState.FAILED and not run.error_permanent and run.next_retry_at is not None
+    assert run.state == RunState.QUEUED and not run.error_permanent and run.next_retry_at is not None
     assert (store_users(workspace), Checkpoint.objects.get(feed=feed).value) == before
     monkeypatch.undo()
     SyncRun.objects.filter(pk=run.pk).update(next_retry_at=timezone.now() - timedelta(seconds=1))
@@ -173,5 +183,5 @@ def test_the_cycle_collector_is_held_off_during_a_page_and_back_after_a_failed_o
     warehouse.upsert(user_rows(0, 3, T0))
     run = run_now(feed)
 
-    assert run.state == RunState.FAILED and seen == [False]
+    assert run.state == RunState.QUEUED and run.next_retry_at is not None and seen == [False]
     assert gc.isenabled()

@@ -1,92 +1,20 @@
-"""A real django-q2 cluster: SIGKILL it in the middle of a large sync, start it again, the store ends exact."""
+"""A real django-q2 cluster: SIGKILL it in the middle of a large sync, start a new one, and the run resumes
+by itself from its last committed page, counts each row once, shows no stale error, and the store ends exact.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
+from tests.sync.cluster import cluster_env, drive, kill, manage, start_cluster, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-ROWS = 200_000
-
-
-@pytest.fixture
-def cluster_env(tmp_path):
-    """Environment for a cluster on its own database: a SQLite file, or a fresh PostgreSQL database."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.sync.cluster_settings",
-        "WSYNC_DATA_DIR": str(tmp_path),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        # A folder of its own: the data folder (keys, database) may never be a DuckDB root.
-        "WSYNC_DUCKDB_ROOTS": str(tmp_path / "warehouses"),
-    }
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        env.pop("DATABASE_URL", None)
-        yield env
-        return
-    import psycopg
-
-    name = f"wsync_cluster_{os.getpid()}"
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name}")
-        connection.execute(f"CREATE DATABASE {name}")
-    env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
-    yield env
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+__all__ = ["cluster_env"]
+ROWS = 60_000  # twelve pages of 5,000
 
 
-def manage(env, *args):
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, capture_output=True)
-
-
-def drive(env, *args) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "tests.sync.cluster_driver", *map(str, args)],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def start_cluster(env, log: Path) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "qcluster"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def test_it_ends_exact_after_the_cluster_is_killed_mid_sync(cluster_env, tmp_path):
+def test_it_resumes_a_run_whose_cluster_was_killed_and_ends_exact(cluster_env, tmp_path):
     manage(cluster_env, "migrate", "--noinput")
-    duck = tmp_path / "warehouses" / "warehouse.duckdb"
-    duck.parent.mkdir()
+    duck = tmp_path / "warehouse.duckdb"
     feed = drive(cluster_env, "setup", duck, ROWS)["feed"]
     log = tmp_path / "qcluster.log"
     cluster = start_cluster(cluster_env, log)
@@ -99,25 +27,37 @@ def test_it_ends_exact_after_the_cluster_is_killed_mid_sync(cluster_env, tmp_pat
             return status if status["rows_read"] >= ROWS // 4 else None
 
         first = wait_for(a_quarter_done, 240, "a quarter of the rows")
-        os.killpg(cluster.pid, signal.SIGKILL)  # every process of the cluster, mid-run
-        cluster.wait()
+        kill(cluster)  # every process of the cluster, mid-run
         killed = drive(cluster_env, "status", run)
         assert killed["state"] == "running" and first["rows_read"] <= killed["rows_read"] < ROWS
 
+        # No tick, no person: the new cluster's workers see that the run's owner process is gone.
+        restarted = time.monotonic()
         cluster = start_cluster(cluster_env, log)
-        time.sleep(6)  # longer than WSYNC_STALE_RUN_SECONDS: the dead worker's run is taken over
-
-        def finished():
-            drive(cluster_env, "tick", feed)  # what the feed's django-q2 Schedule calls every minute
-            status = drive(cluster_env, "status", run)
-            return status if status["state"] in ("succeeded", "failed") else None
-
-        done = wait_for(finished, 400, "the run to finish after the restart")
+        wait_for(lambda: drive(cluster_env, "status", run)["attempt"] == 2, 60, "the run to resume")
+        resumed_after = time.monotonic() - restarted
+        done = wait_for(
+            lambda: (s := drive(cluster_env, "status", run))["state"] in ("succeeded", "failed") and s,
+            400,
+            "the run to finish after the restart",
+        )
     finally:
-        if cluster.poll() is None:
-            os.killpg(cluster.pid, signal.SIGKILL)
-            cluster.wait()
+        kill(cluster)
     assert done["state"] == "succeeded", (done, log.read_text()[-3000:])
-    assert done["attempt"] == 2
+    print(f"resumed {resumed_after:.1f} s after the new cluster started")
+    # The counters of a clean run: the rows at the resume point were read again and say so.
+    assert (done["rows_read"], done["created"], done["unchanged"]) == (ROWS, ROWS, 0)
+    assert 0 < done["reread"] <= 5000
+    assert done["error"] == "" and done["attempts"] == [
+        ["stopped", "The worker stopped; resuming from the last checkpoint."],
+        ["succeeded", ""],
+    ]
+    # The page shows the stopped worker against attempt 1 only: no alert, no "What went wrong".
+    assert drive(cluster_env, "page", run) == {
+        "status": 200,
+        "what_went_wrong": False,
+        "alerts": 0,
+        "worker_stopped": 1,
+    }
     result = drive(cluster_env, "verify", duck)
     assert result == {"profiles": ROWS, "identities": 2 * ROWS, "expected": ROWS, "wrong": 0, "extra": 0}

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 from django_q.models import Schedule
 
 from feeds.models import Feed, FeedState, ScheduleType
 from feeds.sync import engine, service
-from feeds.sync.models import Checkpoint, FeedSchedule, RunKind, RunState, SyncRun
+from feeds.sync.models import AttemptOutcome, Checkpoint, FeedSchedule, RunKind, RunState, SyncRun
 from tests.sync.conftest import T0, Crash, make_feed, profile_count, run_now, store_users, user_rows
 
 
@@ -188,27 +192,49 @@ def test_it_backfills_history_in_windows_that_do_not_block_or_move_the_main_run(
     assert store_users(workspace) == warehouse.users()
 
 
-def test_it_takes_over_a_run_whose_worker_died_and_ends_exact(
+def test_it_takes_over_a_run_whose_worker_went_silent_and_ends_exact(
     feed, warehouse, workspace, settings, fail_after
 ):
     settings.WSYNC_PAGE_SIZE = 10
-    settings.WSYNC_STALE_RUN_SECONDS = 0
     warehouse.upsert([r for i in range(6) for r in user_rows(i * 10, 10, T0 + i * timedelta(minutes=1))])
     fail_after(2, Crash())
     run = service.request_run(feed, None)
     with pytest.raises(Crash):
         engine.run(run.pk)
     fail_after.disarm()
+    # The worker ran on another host: only its heartbeat can tell that it is gone.
+    SyncRun.objects.filter(pk=run.pk).update(worker="elsewhere:4242:1")
     run.refresh_from_db()
     assert run.state == RunState.RUNNING and run.rows_read == 20
 
-    service.tick(feed.pk)  # the minute tick notices the silent worker
+    service.tick(feed.pk)  # a heartbeat younger than WSYNC_STALE_RUN_SECONDS: still someone's run
+    assert SyncRun.objects.get(pk=run.pk).state == RunState.RUNNING
+    with time_machine.travel(run.heartbeat_at + timedelta(seconds=settings.WSYNC_STALE_RUN_SECONDS + 1)):
+        service.tick(feed.pk)  # the minute tick notices the silent worker
     run.refresh_from_db()
-    assert run.state == RunState.QUEUED
+    assert run.state == RunState.QUEUED and run.error == ""
     engine.run(run.pk)
     run.refresh_from_db()
-    assert run.state == RunState.SUCCEEDED and run.attempt == 2
+    assert run.state == RunState.SUCCEEDED and run.attempt == 2 and run.error == ""
+    assert [(a.outcome, a.error) for a in run.attempts.all()] == [
+        (AttemptOutcome.STOPPED, "The worker stopped; resuming from the last checkpoint."),
+        (AttemptOutcome.SUCCEEDED, ""),
+    ]
+    # Each row counted once: the ten rows at the second page's value were read again, and say so.
+    assert (run.rows_read, run.rows_reread, run.profiles_created, run.profiles_unchanged) == (60, 10, 60, 0)
     assert store_users(workspace) == warehouse.users() and profile_count(workspace) == 60
+
+
+def test_it_takes_over_at_once_a_run_whose_worker_process_on_this_host_ended(feed, warehouse):
+    run = service.request_run(feed, None)
+    engine.queue.claim(run.pk)
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    SyncRun.objects.filter(pk=run.pk).update(worker=f"{socket.gethostname()}:{ended.stdout.strip()}:1")
+    engine.queue.take_over_local()  # what a worker does when it starts
+    run.refresh_from_db()
+    assert run.state == RunState.QUEUED and run.dispatched_at is not None
 
 
 def test_it_makes_a_dead_workers_late_commit_fail(feed, warehouse, workspace, settings):

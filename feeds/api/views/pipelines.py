@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 
+from feeds import overview
 from feeds.accounts.models import Role
 from feeds.api import pipelines as domain
 from feeds.api import serializers as s
@@ -82,6 +83,7 @@ def report(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> H
             else None,
             "latest_run": s.run_json(latest, feed.slug) if latest else None,
             "latest_successful_run": s.run_json(succeeded, feed.slug) if succeeded else None,
+            "windows_owed": [s.owed_window_json(r) for r in overview.owed_windows(feed)],
         }
     )
 
@@ -90,7 +92,8 @@ def report(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> H
 def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
     feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
     # Bounds on the run's logical date (its schedule slot), as mParticle's; a manual run has none: when queued.
-    runs = SyncRun.objects.filter(feed=feed).annotate(logical=Coalesce("logical_date", "queued_at"))
+    runs = SyncRun.objects.filter(feed=feed).prefetch_related("attempts")
+    runs = runs.annotate(logical=Coalesce("logical_date", "queued_at"))
     runs = runs.order_by("-pk")
     start = s.datetime_value(request.GET.get("startDate"), "startDate")
     end = s.datetime_value(request.GET.get("endDate"), "endDate")
@@ -116,8 +119,21 @@ def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) ->
 @endpoint(GET=Role.VIEWER)
 def run_detail(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
     feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    return ok(s.run_json(_run(feed, run_id), feed.slug))
+
+
+@endpoint(POST=Role.ADMIN)
+def restart_run(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
+    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
+    run = _run(feed, run_id)
+    domain.restart_run(run, caller.user)
+    run.refresh_from_db()
+    return ok(s.run_json(run, feed.slug))
+
+
+def _run(feed: Feed, run_id: str) -> SyncRun:
     run_pk = id_from_path(run_id)
     run = SyncRun.objects.filter(feed=feed, pk=run_pk).first() if run_pk is not None else None
     if run is None:
         raise NotFound(f"Pipeline {feed.slug} has no run {run_id}.")
-    return ok(s.run_json(run, feed.slug))
+    return run
