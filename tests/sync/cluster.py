@@ -28,7 +28,8 @@ def cluster_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.sync.cluster_settings",
-        "WSYNC_DATA_DIR": str(tmp_path),
+        # The data folder (keys, database) sits beside the warehouses' folder, never under a DuckDB root.
+        "WSYNC_DATA_DIR": str(tmp_path.with_name(f"{tmp_path.name}-data")),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "WSYNC_DUCKDB_ROOTS": str(tmp_path),
     }
