@@ -15,17 +15,6 @@ from feeds.warehouses.postgres import PostgresWarehouse
 from tests.standins.postgres_fixtures import PgDatabase, free_port
 
 
-def config(db: PgDatabase, **overrides: Any) -> dict[str, Any]:
-    base = {
-        "host": "127.0.0.1",
-        "port": db.cluster.port,
-        "database": db.database,
-        "user": db.user,
-        "password": db.password,
-    }
-    return {**base, **overrides}
-
-
 def run_sql(db: PgDatabase, *statements: str) -> None:
     """Run setup SQL as the test role (it owns the database)."""
     import psycopg
@@ -41,12 +30,12 @@ def run_sql(db: PgDatabase, *statements: str) -> None:
 
 
 def test_it_checks_the_connection(pg_database: PgDatabase) -> None:
-    result = PostgresWarehouse(config(pg_database)).check()
+    result = PostgresWarehouse(pg_database.config()).check()
     assert result.ok, result.message
 
 
 def test_it_reports_a_wrong_password_as_permanent(pg_database: PgDatabase) -> None:
-    result = PostgresWarehouse(config(pg_database, password="not-the-password")).check()
+    result = PostgresWarehouse(pg_database.config(password="not-the-password")).check()
     assert not result.ok
     assert result.message == "The user name or password is wrong. Check both and try again."
     assert result.permanent is True
@@ -54,21 +43,21 @@ def test_it_reports_a_wrong_password_as_permanent(pg_database: PgDatabase) -> No
 
 
 def test_it_reports_a_missing_database(pg_database: PgDatabase) -> None:
-    result = PostgresWarehouse(config(pg_database, database="no_such_db")).check()
+    result = PostgresWarehouse(pg_database.config(database="no_such_db")).check()
     assert not result.ok
     assert "“no_such_db” does not exist" in result.message
     assert (result.permanent, result.field) == (True, "database")
 
 
 def test_it_reports_a_refused_connection_as_retryable(pg_database: PgDatabase) -> None:
-    result = PostgresWarehouse(config(pg_database, port=free_port())).check()
+    result = PostgresWarehouse(pg_database.config(port=free_port())).check()
     assert not result.ok
     assert "refused the connection" in result.message
     assert result.permanent is False
 
 
 def test_it_reports_an_unknown_host(pg_database: PgDatabase) -> None:
-    result = PostgresWarehouse(config(pg_database, host="no-such-host.invalid")).check()
+    result = PostgresWarehouse(pg_database.config(host="no-such-host.invalid")).check()
     assert not result.ok
     assert "could not be found" in result.message
     assert result.field == "host"
@@ -78,14 +67,14 @@ def test_it_reports_a_missing_grant(pg_database: PgDatabase) -> None:
     with pg_database.admin() as conn:
         conn.execute("CREATE TABLE hidden (id int)")  # owned by the superuser, not granted
     with pytest.raises(WarehouseError) as info:
-        PostgresWarehouse(config(pg_database)).describe("SELECT * FROM hidden")
+        PostgresWarehouse(pg_database.config()).describe("SELECT * FROM hidden")
     assert "missing a permission" in info.value.message
     assert info.value.permanent is True
 
 
 def test_it_refuses_a_loopback_host_unless_allowed(pg_database: PgDatabase, settings: Any) -> None:
     settings.WSYNC_ALLOW_PRIVATE_HOSTS = False
-    warehouse = PostgresWarehouse(config(pg_database, host="localhost"))
+    warehouse = PostgresWarehouse(pg_database.config(host="localhost"))
     result = warehouse.check()
     assert not result.ok and result.field == "host"
     assert "private network address" in result.message
@@ -102,7 +91,7 @@ def test_it_describes_names_and_types(pg_database: PgDatabase) -> None:
         'CREATE TABLE people (id bigint, "Email" text, score numeric(12,2), seen timestamptz, '
         "born date, local_ts timestamp, attrs jsonb, tags text[], active boolean, ratio float8)",
     )
-    columns = PostgresWarehouse(config(pg_database)).describe("SELECT * FROM people")
+    columns = PostgresWarehouse(pg_database.config()).describe("SELECT * FROM people")
     assert [(c.name, c.type) for c in columns] == [
         ("id", FieldType.INTEGER),
         ("Email", FieldType.STRING),
@@ -120,13 +109,13 @@ def test_it_describes_names_and_types(pg_database: PgDatabase) -> None:
 
 def test_it_reports_a_query_mistake_plainly(pg_database: PgDatabase) -> None:
     with pytest.raises(WarehouseError) as info:
-        PostgresWarehouse(config(pg_database)).describe("SELECT * FROM nowhere")
+        PostgresWarehouse(pg_database.config()).describe("SELECT * FROM nowhere")
     assert info.value.message.startswith("The warehouse rejected the query:")
     assert "nowhere" in info.value.message
 
 
 def test_it_caps_the_preview(pg_database: PgDatabase) -> None:
-    warehouse = PostgresWarehouse(config(pg_database))
+    warehouse = PostgresWarehouse(pg_database.config())
     preview = warehouse.preview("SELECT g AS n FROM generate_series(1, 50) AS g", 10)
     assert [r[0] for r in preview.rows] == list(range(1, 11))
     assert preview.truncated is True
@@ -138,7 +127,7 @@ def test_it_caps_the_preview(pg_database: PgDatabase) -> None:
 def test_it_stops_a_slow_preview(pg_database: PgDatabase, settings: Any) -> None:
     settings.WSYNC_PREVIEW_TIMEOUT = 1
     with pytest.raises(WarehouseError) as info:
-        PostgresWarehouse(config(pg_database)).preview("SELECT pg_sleep(5) AS slow", 10)
+        PostgresWarehouse(pg_database.config()).preview("SELECT pg_sleep(5) AS slow", 10)
     assert "took too long" in info.value.message
     assert info.value.permanent is False
 
@@ -157,7 +146,7 @@ def test_it_reads_windows_without_losing_rows_on_the_boundary(pg_database: PgDat
     )
     # The LIKE '%' checks that the model's own percent signs survive parameter binding.
     sql = "SELECT id, updated_at FROM events WHERE kind LIKE 'a%'"
-    warehouse = PostgresWarehouse(config(pg_database))
+    warehouse = PostgresWarehouse(pg_database.config())
 
     def ids(lower: datetime | None, upper: datetime | None) -> list[int]:
         pages = list(warehouse.read(sql, ReadWindow("updated_at", "timestamptz", lower, upper), 100))
@@ -182,7 +171,7 @@ def test_it_compares_a_zoneless_iterator_as_wall_clock_time(pg_database: PgDatab
     )
     lower = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # 11:00 in Berlin
     window = ReadWindow("at", "timestamp", lower, None, timezone="Europe/Berlin")
-    pages = list(PostgresWarehouse(config(pg_database)).read("SELECT * FROM visits", window, 10))
+    pages = list(PostgresWarehouse(pg_database.config()).read("SELECT * FROM visits", window, 10))
     assert [r[0] for p in pages for r in p.rows] == [2, 3]
     assert pages[0].rows[0][1] == datetime(2026, 3, 1, 11, 0)  # noqa: DTZ001 - naive stays naive
 
@@ -201,7 +190,7 @@ def test_it_windows_every_iterator_type(
 ) -> None:
     sql = f"SELECT g AS id, {expression} AS it FROM generate_series(1, 10) AS g"
     window = ReadWindow("it", iterator_type, lower, upper)
-    pages = PostgresWarehouse(config(pg_database)).read(sql, window, 2)
+    pages = PostgresWarehouse(pg_database.config()).read(sql, window, 2)
     assert [r[0] for p in pages for r in p.rows] == expected
 
 
@@ -215,7 +204,7 @@ def test_it_keeps_types_intact(pg_database: PgDatabase) -> None:
         "'{1,2,3}', '{\"x y\",z}', true, 1.5, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')",
         "INSERT INTO t VALUES (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
     )
-    warehouse = PostgresWarehouse(config(pg_database))
+    warehouse = PostgresWarehouse(pg_database.config())
     rows = [r for p in warehouse.read("SELECT * FROM t", None, 10) for r in p.rows]
     assert rows[0] == (
         datetime(2026, 5, 6, 5, 8, 9, 123456, tzinfo=UTC),
@@ -253,7 +242,7 @@ def test_it_reads_every_character_a_value_can_hold(pg_database: PgDatabase) -> N
         ),
         "INSERT INTO odd VALUES (99, NULL, NULL, NULL, NULL)",
     )
-    warehouse = PostgresWarehouse(config(pg_database))
+    warehouse = PostgresWarehouse(pg_database.config())
     sql = "SELECT * FROM odd WHERE t LIKE '%' OR t IS NULL ORDER BY id"  # a percent sign and no parameters
     pages = list(warehouse.read(sql, None, 3))
     rows = [r for p in pages for r in p.rows]
@@ -271,7 +260,7 @@ def test_it_digests_each_row_as_sent_and_decodes_on_demand(pg_database: PgDataba
         "CREATE TABLE d (id int, v text)",
         "INSERT INTO d VALUES (1, 'same'), (2, 'same'), (3, 'other'), (4, NULL), (5, '')",
     )
-    warehouse = PostgresWarehouse(config(pg_database))
+    warehouse = PostgresWarehouse(pg_database.config())
     (page,) = warehouse.read("SELECT v FROM d ORDER BY id", None, 10)
     assert page.digests is not None and len(page.digests) == len(page) == 5
     assert page.digests[0] == page.digests[1]  # equal rows, equal digests
@@ -283,7 +272,7 @@ def test_it_digests_each_row_as_sent_and_decodes_on_demand(pg_database: PgDataba
 def test_it_ends_a_read_stopped_midway_and_explains_an_error_midway(pg_database: PgDatabase) -> None:
     import psycopg
 
-    warehouse = PostgresWarehouse(config(pg_database))
+    warehouse = PostgresWarehouse(pg_database.config())
     pages = warehouse.read("SELECT g FROM generate_series(1, 100000) AS g", None, 1000)
     assert len(next(pages)) == 1000
     pages.close()  # what the engine does when a feed is paused mid-run
@@ -305,7 +294,7 @@ def test_it_ends_a_read_stopped_midway_and_explains_an_error_midway(pg_database:
 def test_it_refuses_a_model_that_tries_to_end_the_copy_early(pg_database: PgDatabase, tmp_path: Any) -> None:
     # Reads wrap the model in COPY (...) TO STDOUT: breaking out of it could reach TO PROGRAM.
     marker = tmp_path / "ran"
-    warehouse = PostgresWarehouse(config(pg_database))
+    warehouse = PostgresWarehouse(pg_database.config())
     for sql in (
         f"SELECT 1) TO PROGRAM 'touch {marker}' --",
         f"SELECT 1 AS a\n) AS m) TO PROGRAM 'touch {marker}'; COPY (SELECT 1",
@@ -318,7 +307,7 @@ def test_it_refuses_a_model_that_tries_to_end_the_copy_early(pg_database: PgData
 
 def test_it_streams_a_large_read_in_pages_with_bounded_memory(pg_database: PgDatabase) -> None:
     sql = "SELECT g AS id, repeat('x', 200) || g AS pad FROM generate_series(1, 200000) AS g"
-    warehouse = PostgresWarehouse(config(pg_database))
+    warehouse = PostgresWarehouse(pg_database.config())
     sizes, total_chars = [], 0
     tracemalloc.start()
     try:

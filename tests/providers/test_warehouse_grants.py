@@ -93,13 +93,7 @@ def test_the_prepared_login_reads_tables_and_nothing_outside(pg_database, prepar
 
 
 def test_the_model_check_refuses_postgres_file_functions_before_the_server(pg_database):
-    config = {
-        "host": "127.0.0.1",
-        "port": pg_database.cluster.port,
-        "database": pg_database.database,
-        "user": pg_database.user,
-        "password": pg_database.password,
-    }
+    config = pg_database.config()
     for sql in (
         "SELECT pg_read_file('/etc/passwd')",
         "SELECT lo_import('/etc/passwd')",

@@ -21,34 +21,23 @@ from tests.standins.postgres_fixtures import make_certificates
 IN_TLS = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 
 
-def pg_config(db, **overrides):
-    base = {
-        "host": "127.0.0.1",
-        "port": db.cluster.port,
-        "database": db.database,
-        "user": db.user,
-        "password": db.password,
-    }
-    return {**base, **overrides}
-
-
 def fake_config(fake, **overrides):
     base = {"host": "127.0.0.1", "port": fake.port, "database": "d", "user": "u", "password": "the-secret"}
     return {**base, **overrides}
 
 
 def test_postgres_runs_over_tls_by_default(pg_database):
-    assert PostgresWarehouse(pg_config(pg_database)).preview(IN_TLS, 1).rows == [(True,)]
+    assert PostgresWarehouse(pg_database.config()).preview(IN_TLS, 1).rows == [(True,)]
 
 
 def test_postgres_verifies_the_server_against_a_given_ca(pg_database):
-    warehouse = PostgresWarehouse(pg_config(pg_database, ssl_ca=pg_database.cluster.ca_pem))
+    warehouse = PostgresWarehouse(pg_database.config(ssl_ca=pg_database.cluster.ca_pem))
     assert warehouse.preview(IN_TLS, 1).rows == [(True,)]
 
 
 def test_postgres_refuses_a_server_whose_certificate_another_ca_signed(pg_database, tmp_path):
     other_ca, _, _ = make_certificates(tmp_path)
-    result = PostgresWarehouse(pg_config(pg_database, ssl_ca=other_ca)).check()
+    result = PostgresWarehouse(pg_database.config(ssl_ca=other_ca)).check()
     assert not result.ok and result.field == "ssl_ca" and "could not be verified" in result.message
 
 
@@ -85,7 +74,7 @@ def test_redshift_reads_an_old_cleared_use_ssl_box_as_the_opt_out(redshift_datab
 def test_the_opt_out_is_audited_when_turned_on(workspace, admin, pg_database):
     issued = create_credential(workspace, name="script", role=Role.EDITOR, user=admin)
     api = ApiClient(token_for(issued.credential.client_id, issued.client_secret))
-    body = {"id": "pg", "name": "PG", "service_provider": "PostgreSQL", "config": pg_config(pg_database)}
+    body = {"id": "pg", "name": "PG", "service_provider": "PostgreSQL", "config": pg_database.config()}
     assert api.post("connections", body).status_code == 200
     assert not AuditEntry.objects.filter(action="allow unencrypted").exists()
     body["config"]["allow_unencrypted"] = True  # the password is typed again: a TLS change rebinds it
@@ -98,7 +87,7 @@ def test_the_opt_out_is_audited_when_turned_on(workspace, admin, pg_database):
 def test_turning_tls_off_needs_the_password_again(workspace, admin, pg_database):
     issued = create_credential(workspace, name="script", role=Role.EDITOR, user=admin)
     api = ApiClient(token_for(issued.credential.client_id, issued.client_secret))
-    body = {"id": "pg", "name": "PG", "service_provider": "PostgreSQL", "config": pg_config(pg_database)}
+    body = {"id": "pg", "name": "PG", "service_provider": "PostgreSQL", "config": pg_database.config()}
     saved = api.post("connections", body).json()
     response = api.put("connections/pg", {**saved, "config": {**saved["config"], "allow_unencrypted": True}})
     assert response.status_code == 400
@@ -117,7 +106,7 @@ def test_the_wizard_saves_the_opt_out_with_its_own_audit_entry(workspace, editor
         connection=None,
         provider="postgres",
         name="Local",
-        config={**pg_config(pg_database), "allow_unencrypted": True},
+        config={**pg_database.config(), "allow_unencrypted": True},
         secrets={"password": pg_database.password},
         user=editor,
     )

@@ -56,6 +56,17 @@ class PgDatabase:
     def admin(self) -> psycopg.Connection[Any]:
         return self.cluster.admin(self.database)
 
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        """Return a PostgreSQL connection's config for this database and role (TLS as the provider defaults)."""
+        base = {
+            "host": "127.0.0.1",
+            "port": self.cluster.port,
+            "database": self.database,
+            "user": self.user,
+            "password": self.password,
+        }
+        return {**base, **overrides}
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -64,13 +64,7 @@ def _psql(database):
 
 @pytest.fixture
 def _postgres_warehouse(pg_database):
-    config = {
-        "host": "127.0.0.1",
-        "port": pg_database.cluster.port,
-        "database": pg_database.database,
-        "user": pg_database.user,
-        "password": pg_database.password,
-    }
+    config = pg_database.config()
     return Warehouse("postgres", config, _psql(pg_database), "updated_at", "timestamptz", "TIMESTAMPTZ")
 
 
