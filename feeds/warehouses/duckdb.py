@@ -190,9 +190,14 @@ class DuckDBWarehouse:
             )
         try:
             connection = duckdb.connect(str(self.path), read_only=True, config=_LOCKED_DOWN)
-            # Zoned timestamps come back in UTC whatever the server's zone is.
-            connection.execute("SET TimeZone = 'UTC'")
-            connection.execute("SET lock_configuration = true")
+            # DuckDB shares one database instance among a process's open connections to a file, and its
+            # lock is the instance's: a second connection (a preview while a read is open) finds it locked
+            # already, with the zone the first one set globally.
+            ((locked,),) = connection.execute("SELECT current_setting('lock_configuration')").fetchall()
+            if not locked:
+                # Zoned timestamps come back in UTC whatever the server's zone is.
+                connection.execute("SET GLOBAL TimeZone = 'UTC'")
+                connection.execute("SET lock_configuration = true")
         except duckdb.Error as error:
             raise self._error(error) from None
         return connection

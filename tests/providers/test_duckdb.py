@@ -95,6 +95,19 @@ def test_it_keeps_types_intact(warehouse_file):
     assert numbers == [1, 2, 3] and detail == {"plan": "pro", "seats": 3} and doc == {"a": [1, 2]}
 
 
+def test_it_previews_while_a_read_of_the_same_file_is_open(warehouse_file):
+    # The review step samples the model while a sync may be reading the file: both share DuckDB's one
+    # locked instance, and the second still reads zoned timestamps in UTC.
+    pages = DuckDBWarehouse({"path": str(warehouse_file)}).read("SELECT * FROM users", None, page_size=100)
+    first = next(iter(pages))
+    (row,) = DuckDBWarehouse({"path": str(warehouse_file)}).preview("SELECT zoned FROM types", 1).rows
+    assert (
+        row[0] == datetime(2026, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
+        and row[0].utcoffset().total_seconds() == 0
+    )
+    assert len(first) == 100
+
+
 def test_it_caps_previews(warehouse_file):
     preview = DuckDBWarehouse({"path": str(warehouse_file)}).preview("SELECT * FROM users", 10)
     assert len(preview.rows) == 10 and preview.truncated
