@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 
 # Set when the connection opens, before the configuration is locked: a model cannot SET them back.
+_OPENING = threading.Lock()
 _LOCKED_DOWN: dict[str, Any] = {
     "enable_external_access": False,  # no files but this database, no URLs, no ATTACH, COPY, INSTALL or LOAD
     "autoinstall_known_extensions": False,
@@ -189,15 +190,17 @@ class DuckDBWarehouse:
                 field="path",
             )
         try:
-            connection = duckdb.connect(str(self.path), read_only=True, config=_LOCKED_DOWN)
             # DuckDB shares one database instance among a process's open connections to a file, and its
             # lock is the instance's: a second connection (a preview while a read is open) finds it locked
-            # already, with the zone the first one set globally.
-            ((locked,),) = connection.execute("SELECT current_setting('lock_configuration')").fetchall()
-            if not locked:
-                # Zoned timestamps come back in UTC whatever the server's zone is.
-                connection.execute("SET GLOBAL TimeZone = 'UTC'")
-                connection.execute("SET lock_configuration = true")
+            # already, with the zone the first one set globally. Opening one at a time keeps that check
+            # and the lock together when web threads open the same file at once.
+            with _OPENING:
+                connection = duckdb.connect(str(self.path), read_only=True, config=_LOCKED_DOWN)
+                ((locked,),) = connection.execute("SELECT current_setting('lock_configuration')").fetchall()
+                if not locked:
+                    # Zoned timestamps come back in UTC whatever the server's zone is.
+                    connection.execute("SET GLOBAL TimeZone = 'UTC'")
+                    connection.execute("SET lock_configuration = true")
         except duckdb.Error as error:
             raise self._error(error) from None
         return connection

@@ -11,8 +11,9 @@ import asyncio
 import http.server
 import socket
 import threading
-from collections.abc import Iterator
-from typing import ClassVar
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 import requests
@@ -95,7 +96,7 @@ def test_an_aiohttp_session_refuses_a_redirect_to_a_private_address(only_the_end
             await reply.read()
 
     with pytest.raises(WarehouseError) as raised:
-        asyncio.run(fetch())
+        run_apart(fetch())
     assert raised.value.field == "endpoint" and "127.0.0.2" in raised.value.message
     assert Inside.asked == []
 
@@ -112,12 +113,22 @@ def name_for_inside(monkeypatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
+T = TypeVar("T")
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a loop of its own thread: a browser test earlier in the session may have left
+    Playwright's event loop running on this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def fetch(url: str) -> bytes:
     async def run() -> bytes:
         async with guarded_client_session("endpoint") as session, session.get(url) as reply:
             return await reply.read()
 
-    return asyncio.run(run())
+    return run_apart(run())
 
 
 def test_an_aiohttp_session_checks_the_address_a_name_resolves_to(only_the_endpoint, inside, monkeypatch):
