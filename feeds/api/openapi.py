@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from feeds.api.serializers import MAX_LOOKBACK_SECONDS, RUN_COUNTS, SERVICE_PROVIDERS
+from feeds.api.serializers import MAX_LOOKBACK_SECONDS, RUN_COUNTS
+from feeds.warehouses.registry import PROVIDERS
 
 JSON = "application/json"
 TEXT = {"type": "string"}
@@ -34,6 +35,7 @@ HEALTH = {
     "errors": {"type": "array", "items": obj({"message": TEXT}, ("message",))},
 }
 READ_ONLY = (*AUDIT, "status", "errors")
+SERVICE_PROVIDER = enum(*(spec.api_name for spec in PROVIDERS.values()))
 
 
 def _schemas() -> dict[str, Any]:
@@ -76,7 +78,7 @@ def _schemas() -> dict[str, Any]:
                 "id": ID,
                 "name": TEXT,
                 "state": enum("active", "inactive"),
-                "service_provider": enum(*SERVICE_PROVIDERS.values()),
+                "service_provider": SERVICE_PROVIDER,
                 "config": {
                     "type": "object",
                     "additionalProperties": True,
@@ -444,7 +446,7 @@ def schema(server_url: str = "/") -> dict[str, Any]:
         if "{workspaceId}" in address:
             item["parameters"] = [workspace, *item.get("parameters", [])]
     paths["/platform/v2/workspaces/{workspaceId}/connections"]["get"]["parameters"] = [
-        query("serviceProvider", enum(*SERVICE_PROVIDERS.values()), "Only connections to this warehouse.")
+        query("serviceProvider", SERVICE_PROVIDER, "Only connections to this warehouse.")
     ]
     return {
         "openapi": "3.0.3",

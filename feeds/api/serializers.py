@@ -14,16 +14,9 @@ from feeds.models import Audited, Connection, DataModel, Feed, FieldTransformati
 from feeds.schedule.forms import TIMEZONES, ScheduleForm
 from feeds.sync.models import RunAttempt, SyncRun
 from feeds.warehouses.base import ConfigField
+from feeds.warehouses.registry import api_name
 
 MASK = "************"
-SERVICE_PROVIDERS = {
-    "snowflake": "Snowflake",
-    "bigquery": "BigQuery",
-    "redshift": "Redshift",
-    "databricks": "Databricks",
-    "postgres": "PostgreSQL",
-    "duckdb": "DuckDB",
-}
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -71,7 +64,7 @@ def connection_json(connection: Connection, fields: tuple[ConfigField, ...]) -> 
         "name": connection.name,
         "state": "active" if connection.is_active else "inactive",
         **_health(connection),
-        "service_provider": SERVICE_PROVIDERS.get(connection.provider, connection.provider),
+        "service_provider": api_name(connection.provider),
         "config": config,
         **audit_fields(connection),
     }

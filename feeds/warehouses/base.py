@@ -292,7 +292,6 @@ class Warehouse(Protocol):
     """A warehouse provider. One module per provider; construct with the decrypted config."""
 
     kind: ClassVar[str]  # registry key, e.g. "snowflake"
-    label: ClassVar[str]  # "Snowflake"
     dialect: ClassVar[str]  # sqlglot dialect name
     fields: ClassVar[tuple[ConfigField, ...]]
     iterator_types: ClassVar[tuple[str, ...]]  # the iterator data types this warehouse allows

@@ -484,7 +484,6 @@ def ssl_mode(config: Mapping[str, Any]) -> str:
 
 class PostgresWarehouse:
     kind: ClassVar[str] = "postgres"
-    label: ClassVar[str] = "PostgreSQL"
     dialect: ClassVar[str] = "postgres"
     has_sql: ClassVar[bool] = True
     iterator_types: ClassVar[tuple[str, ...]] = POSTGRES_ITERATOR_TYPES
