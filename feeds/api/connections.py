@@ -19,7 +19,7 @@ from feeds.api.params import ASCII_DIGITS
 from feeds.api.serializers import MASK
 from feeds.connect.providers import check_connection, load_provider
 from feeds.models import Connection, Health
-from feeds.warehouses.base import ConfigField, rebound_secrets
+from feeds.warehouses.base import ConfigField, check_setting, keeps_saved, rebound_secrets, with_default
 from feeds.warehouses.registry import PROVIDERS, label, provider_class
 
 # mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run. Also
@@ -69,25 +69,18 @@ def split_config(
 
 def _keeps_stored(spec: ConfigField, value: Any) -> bool:
     """True when the value sent (nothing, empty or the mask) means "keep the saved secret"."""
-    return (spec.secret or spec.kind == "file") and value in (None, "", MASK)
+    return keeps_saved(spec, None if value == MASK else value)
 
 
 def _field_value(spec: ConfigField, value: Any, stored: Any) -> Any:
     field = f"config.{spec.name}"
     if _keeps_stored(spec, value):
         value = stored
-    value = _coerce(spec, value, field)
-    if value in (None, "") and spec.default is not None and not spec.secret:
-        value = spec.default
-    if value in (None, ""):
-        if spec.required:
-            raise Invalid(f"{spec.label} is required.", field=field)
-        return value
-    if spec.validate is not None:
-        try:
-            spec.validate(value)
-        except ValueError as error:
-            raise Invalid(str(error), field=field) from None
+    value = with_default(spec, _coerce(spec, value, field))
+    try:
+        check_setting(spec, value)
+    except ValueError as error:
+        raise Invalid(str(error), field=field) from None
     return value
 
 

@@ -465,6 +465,32 @@ def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
+def keeps_saved(spec: ConfigField, value: Any) -> bool:
+    """True when an empty value means "keep the saved one": secrets and key files are never shown again."""
+    return (spec.secret or spec.kind == "file") and value in (None, "")
+
+
+def with_default(spec: ConfigField, value: Any) -> Any:
+    """Return the setting's default for an empty value (never for a secret)."""
+    if value in (None, "") and spec.default is not None and not spec.secret:
+        return spec.default
+    return value
+
+
+def check_setting(spec: ConfigField, value: Any) -> None:
+    """Raise ValueError, with the message to show beside the field, for a missing or refused setting.
+
+    `value` is already of the field's type (the wizard's form field or the API's JSON reader made it so)
+    and is the saved value where `keeps_saved` says the empty one stands for it.
+    """
+    if value in (None, ""):
+        if spec.required:
+            raise ValueError(f"{spec.label} is required.")
+        return
+    if spec.validate is not None:
+        spec.validate(value)
+
+
 def rebound_secrets(
     fields: Sequence[ConfigField], saved: Mapping[str, Any], typed: Mapping[str, Any], kept: Collection[str]
 ) -> dict[str, str]:
