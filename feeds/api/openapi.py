@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import models
 
-from feeds.api.serializers import CONNECTION_STATE, MAX_LOOKBACK_SECONDS, PIPELINE_RUN_TYPES, RUN_COUNTS
+from feeds.api.serializers import CONNECTION_STATE, MAX_LOOKBACK_SECONDS, PIPELINE_RUN_TYPE, RUN_COUNTS
 from feeds.models import (
     Environment,
     FeedState,
@@ -219,7 +219,7 @@ def _schemas() -> dict[str, Any]:
                 "pipeline_run_id": {"type": "integer"},
                 "pipeline_id": TEXT,
                 "type": choices(RunKind),
-                "pipeline_run_type": enum(*PIPELINE_RUN_TYPES),
+                "pipeline_run_type": enum(*dict.fromkeys(PIPELINE_RUN_TYPE.values())),
                 "state": choices(RunState),
                 "status": TEXT,
                 "is_externally_triggered": {"type": "boolean"},

@@ -33,7 +33,8 @@ MASK = "************"
 # The API's words where they differ from the model's values, each declared once (openapi.py publishes
 # them). Every other enum of the API is a model TextChoices' values, as they are.
 CONNECTION_STATE = {True: "active", False: "inactive"}  # Connection.is_active
-PIPELINE_RUN_TYPES = ("scheduled", "manual")  # mParticle v1's run types: a run is scheduled or not
+# mParticle v1's run type: a scheduled run is "scheduled", a run of any other kind "manual".
+PIPELINE_RUN_TYPE = {kind: "scheduled" if kind == RunKind.SCHEDULED else "manual" for kind in RunKind.values}
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -165,7 +166,7 @@ def run_json(run: SyncRun, pipeline_id: str) -> dict[str, Any]:
         "pipeline_run_id": run.pk,
         "pipeline_id": pipeline_id,
         "type": run.kind,
-        "pipeline_run_type": PIPELINE_RUN_TYPES[run.kind != RunKind.SCHEDULED],
+        "pipeline_run_type": PIPELINE_RUN_TYPE[run.kind],
         "state": run.state,
         "status": RUN_STATUS.get(run.state, run.state),
         "is_externally_triggered": run.kind == RunKind.MANUAL,
