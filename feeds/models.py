@@ -14,20 +14,18 @@ from django.db import models
 
 from feeds.accounts.models import Workspace
 from feeds.crypto import EncryptedJSONField, Secrets
-from feeds.warehouses.registry import LABELS
+from feeds.warehouses.registry import PROVIDERS
 
 slug_validator = RegexValidator(
     r"^[A-Za-z0-9_-]+$", "Use only letters, digits, “-” and “_” (no spaces), for example “crm-users”."
 )
 
 
-class Provider(models.TextChoices):
-    SNOWFLAKE = "snowflake", LABELS["snowflake"]
-    BIGQUERY = "bigquery", LABELS["bigquery"]
-    REDSHIFT = "redshift", LABELS["redshift"]
-    DATABRICKS = "databricks", LABELS["databricks"]
-    POSTGRES = "postgres", LABELS["postgres"]
-    DUCKDB = "duckdb", LABELS["duckdb"]
+# The provider table's rows as choices (Provider.POSTGRES == "postgres"). The functional form, because the
+# table is the one list of providers; django-stubs types only the class form of TextChoices.
+Provider = models.TextChoices(  # type: ignore[call-overload]
+    "Provider", [(spec.kind.upper(), (spec.kind, spec.label)) for spec in PROVIDERS.values()]
+)
 
 
 class Health(models.TextChoices):

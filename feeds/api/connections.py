@@ -16,11 +16,11 @@ from feeds import wizard
 from feeds.accounts.models import Workspace
 from feeds.api.errors import Conflict, Invalid
 from feeds.api.params import ASCII_DIGITS
-from feeds.api.serializers import MASK, SERVICE_PROVIDERS
+from feeds.api.serializers import MASK
 from feeds.connect.providers import check_connection, load_provider
 from feeds.models import Connection, Health
-from feeds.warehouses.base import ConfigField, rebound_secrets
-from feeds.warehouses.registry import LABELS, provider_class
+from feeds.warehouses.base import ConfigField, check_setting, keeps_saved, rebound_secrets, with_default
+from feeds.warehouses.registry import PROVIDERS, label, provider_class
 
 # mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run. Also
 # Redshift's old "ssl" box, which a GET of an older connection still shows: it is now allow_unencrypted.
@@ -30,11 +30,11 @@ IGNORED_SETTINGS = frozenset({"storage_integration", "aws_iam_user_arn", "aws_ex
 def provider_kind(name: Any) -> str:
     """Return the registry key for a service_provider name (“Snowflake”, “PostgreSQL”, “duckdb”...)."""
     wanted = str(name or "").strip().lower()
-    for kind, label in SERVICE_PROVIDERS.items():
-        if wanted in (kind, label.lower()):
-            return kind
+    for spec in PROVIDERS.values():
+        if wanted in (spec.kind, spec.api_name.lower()):
+            return spec.kind
     raise Invalid(
-        f"“service_provider” must be one of: {', '.join(SERVICE_PROVIDERS.values())}.",
+        f"“service_provider” must be one of: {', '.join(s.api_name for s in PROVIDERS.values())}.",
         field="service_provider",
     )
 
@@ -43,7 +43,7 @@ def provider_fields(kind: str) -> tuple[ConfigField, ...]:
     """Return the provider's settings; raises Invalid when its module is not installed here."""
     cls = load_provider(kind)
     if cls is None:
-        raise Invalid(f"{LABELS.get(kind, kind)} connections are not available on this server yet.")
+        raise Invalid(f"{label(kind)} connections are not available on this server yet.")
     return tuple(cls.fields)
 
 
@@ -55,7 +55,7 @@ def split_config(
     known = {spec.name for spec in fields}
     for key in raw:
         if key not in known and key not in IGNORED_SETTINGS:
-            raise Invalid(f"“{key}” is not a setting of {LABELS[kind]} connections.", field=f"config.{key}")
+            raise Invalid(f"“{key}” is not a setting of {label(kind)} connections.", field=f"config.{key}")
     config: dict[str, Any] = {}
     secrets: dict[str, Any] = {}
     for spec in fields:
@@ -69,25 +69,18 @@ def split_config(
 
 def _keeps_stored(spec: ConfigField, value: Any) -> bool:
     """True when the value sent (nothing, empty or the mask) means "keep the saved secret"."""
-    return (spec.secret or spec.kind == "file") and value in (None, "", MASK)
+    return keeps_saved(spec, None if value == MASK else value)
 
 
 def _field_value(spec: ConfigField, value: Any, stored: Any) -> Any:
     field = f"config.{spec.name}"
     if _keeps_stored(spec, value):
         value = stored
-    value = _coerce(spec, value, field)
-    if value in (None, "") and spec.default is not None and not spec.secret:
-        value = spec.default
-    if value in (None, ""):
-        if spec.required:
-            raise Invalid(f"{spec.label} is required.", field=field)
-        return value
-    if spec.validate is not None:
-        try:
-            spec.validate(value)
-        except ValueError as error:
-            raise Invalid(str(error), field=field) from None
+    value = with_default(spec, _coerce(spec, value, field))
+    try:
+        check_setting(spec, value)
+    except ValueError as error:
+        raise Invalid(str(error), field=field) from None
     return value
 
 

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from feeds.api.serializers import MAX_LOOKBACK_SECONDS, RUN_COUNTS, SERVICE_PROVIDERS
+from django.db import models
+
+from feeds.api.serializers import CONNECTION_STATE, MAX_LOOKBACK_SECONDS, PIPELINE_RUN_TYPE, RUN_COUNTS
+from feeds.models import (
+    Environment,
+    FeedState,
+    Frequency,
+    Health,
+    InputProtection,
+    PipelineType,
+    ScheduleType,
+    SyncMode,
+)
+from feeds.sync.models import AttemptOutcome, RunKind, RunState
+from feeds.warehouses.registry import PROVIDERS
 
 JSON = "application/json"
 TEXT = {"type": "string"}
@@ -28,12 +42,19 @@ def enum(*values: str, nullable: bool = False) -> dict[str, Any]:
     return {"type": "string", "enum": list(values), **({"nullable": True} if nullable else {})}
 
 
+def choices(declared: type[models.TextChoices], nullable: bool = False) -> dict[str, Any]:
+    """The model's choices as the API's enum: the API uses the model's values as they are."""
+    return enum(*declared.values, nullable=nullable)
+
+
 AUDIT = {"created_on": TIME, "created_by": NTEXT, "last_modified_on": TIME, "last_modified_by": NTEXT}
 HEALTH = {
-    "status": enum("healthy", "faulted"),
+    "status": choices(Health),
     "errors": {"type": "array", "items": obj({"message": TEXT}, ("message",))},
 }
 READ_ONLY = (*AUDIT, "status", "errors")
+SERVICE_PROVIDER = enum(*(spec.api_name for spec in PROVIDERS.values()))
+CONNECTION_STATES = enum(*CONNECTION_STATE.values())
 
 
 def _schemas() -> dict[str, Any]:
@@ -75,8 +96,8 @@ def _schemas() -> dict[str, Any]:
             {
                 "id": ID,
                 "name": TEXT,
-                "state": enum("active", "inactive"),
-                "service_provider": enum(*SERVICE_PROVIDERS.values()),
+                "state": CONNECTION_STATES,
+                "service_provider": SERVICE_PROVIDER,
                 "config": {
                     "type": "object",
                     "additionalProperties": True,
@@ -89,7 +110,7 @@ def _schemas() -> dict[str, Any]:
             {
                 "id": ID,
                 "name": TEXT,
-                "state": enum("active", "inactive"),
+                "state": CONNECTION_STATES,
                 **HEALTH,
                 "service_provider": TEXT,
                 "config": {"type": "object", "additionalProperties": True},
@@ -150,7 +171,7 @@ def _schemas() -> dict[str, Any]:
         ),
         "SyncMode": obj(
             {
-                "type": enum("incremental", "full"),
+                "type": choices(SyncMode),
                 "iterator": NTEXT,
                 "iterator_data_type": NTEXT,
                 "from": TIME,
@@ -173,8 +194,8 @@ def _schemas() -> dict[str, Any]:
         ),
         "Schedule": obj(
             {
-                "type": enum("interval", "once", "on_demand"),
-                "frequency": enum("hourly", "daily", "weekly", "monthly", nullable=True),
+                "type": choices(ScheduleType),
+                "frequency": choices(Frequency, nullable=True),
                 "start": TIME,
                 "end": TIME,
             }
@@ -185,7 +206,7 @@ def _schemas() -> dict[str, Any]:
             description="Fields left out keep their value; a PUT of state pauses or resumes.",
         ),
         "Pipeline": obj(
-            {**_pipeline_fields(), "state": enum("draft", "active", "paused"), **HEALTH, **AUDIT},
+            {**_pipeline_fields(), "state": choices(FeedState), **HEALTH, **AUDIT},
             ("id", "name", "pipeline_type", "state", "sync_mode", "schedule", *READ_ONLY),
         ),
         "Trigger": obj(
@@ -197,9 +218,9 @@ def _schemas() -> dict[str, Any]:
                 "id": {"type": "integer"},
                 "pipeline_run_id": {"type": "integer"},
                 "pipeline_id": TEXT,
-                "type": enum("scheduled", "manual", "catch_up", "backfill", "once"),
-                "pipeline_run_type": enum("scheduled", "manual"),
-                "state": enum("queued", "running", "succeeded", "failed", "cancelled"),
+                "type": choices(RunKind),
+                "pipeline_run_type": enum(*dict.fromkeys(PIPELINE_RUN_TYPE.values())),
+                "state": choices(RunState),
                 "status": TEXT,
                 "is_externally_triggered": {"type": "boolean"},
                 "logical_date": TIME,
@@ -221,7 +242,7 @@ def _schemas() -> dict[str, Any]:
                             "number": {"type": "integer"},
                             "start_date": TIME,
                             "end_date": TIME,
-                            "outcome": enum("running", "succeeded", "failed", "cancelled", "stopped"),
+                            "outcome": choices(AttemptOutcome),
                             "errors": HEALTH["errors"],
                         },
                         ("number", "outcome", "errors"),
@@ -242,9 +263,9 @@ def _schemas() -> dict[str, Any]:
         "Report": obj(
             {
                 "pipeline_id": TEXT,
-                "state": enum("draft", "active", "paused"),
+                "state": choices(FeedState),
                 **HEALTH,
-                "connection": obj({"id": TEXT, "state": enum("active", "inactive"), **HEALTH}, nullable=True),
+                "connection": obj({"id": TEXT, "state": CONNECTION_STATES, **HEALTH}, nullable=True),
                 "latest_run": {**ref("Run"), "nullable": True},
                 "latest_successful_run": {**ref("Run"), "nullable": True},
                 "windows_owed": {
@@ -254,7 +275,8 @@ def _schemas() -> dict[str, Any]:
                             "data_interval_start": NTEXT,
                             "data_interval_end": NTEXT,
                             "pipeline_run_id": {"type": "integer"},
-                            "state": enum("queued", "running", "failed", "cancelled"),
+                            # A window is owed until a run writes it: any state but succeeded.
+                            "state": enum(*(v for v in RunState.values if v != RunState.SUCCEEDED)),
                         }
                     ),
                 },
@@ -268,16 +290,16 @@ def _pipeline_fields() -> dict[str, Any]:
     return {
         "id": ID,
         "name": TEXT,
-        "pipeline_type": enum("user_attributes", "events"),
+        "pipeline_type": choices(PipelineType),
         "connection_id": TEXT,
         "data_model_id": TEXT,
         "field_transformation_id": {
             **NTEXT,
             "description": "Leave out for the automatic mapping of reserved column names.",
         },
-        "state": enum("draft", "active", "paused"),
-        "environment": enum("development", "production"),
-        "input_protection": enum("create_and_update", "update_only", "read_only"),
+        "state": choices(FeedState),
+        "environment": choices(Environment),
+        "input_protection": choices(InputProtection),
         "sync_mode": ref("SyncMode"),
         "schedule": ref("Schedule"),
     }
@@ -444,7 +466,7 @@ def schema(server_url: str = "/") -> dict[str, Any]:
         if "{workspaceId}" in address:
             item["parameters"] = [workspace, *item.get("parameters", [])]
     paths["/platform/v2/workspaces/{workspaceId}/connections"]["get"]["parameters"] = [
-        query("serviceProvider", enum(*SERVICE_PROVIDERS.values()), "Only connections to this warehouse.")
+        query("serviceProvider", SERVICE_PROVIDER, "Only connections to this warehouse.")
     ]
     return {
         "openapi": "3.0.3",

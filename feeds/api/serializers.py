@@ -10,20 +10,31 @@ from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
 
 from feeds.api.errors import Invalid
-from feeds.models import Audited, Connection, DataModel, Feed, FieldTransformation
+from feeds.models import (
+    Audited,
+    Connection,
+    DataModel,
+    Environment,
+    Feed,
+    FeedState,
+    FieldTransformation,
+    Frequency,
+    InputProtection,
+    PipelineType,
+    ScheduleType,
+    SyncMode,
+)
 from feeds.schedule.forms import TIMEZONES, ScheduleForm
-from feeds.sync.models import RunAttempt, SyncRun
+from feeds.sync.models import RunAttempt, RunKind, RunState, SyncRun
 from feeds.warehouses.base import ConfigField
+from feeds.warehouses.registry import api_name
 
 MASK = "************"
-SERVICE_PROVIDERS = {
-    "snowflake": "Snowflake",
-    "bigquery": "BigQuery",
-    "redshift": "Redshift",
-    "databricks": "Databricks",
-    "postgres": "PostgreSQL",
-    "duckdb": "DuckDB",
-}
+# The API's words where they differ from the model's values, each declared once (openapi.py publishes
+# them). Every other enum of the API is a model TextChoices' values, as they are.
+CONNECTION_STATE = {True: "active", False: "inactive"}  # Connection.is_active
+# mParticle v1's run type: a scheduled run is "scheduled", a run of any other kind "manual".
+PIPELINE_RUN_TYPE = {kind: "scheduled" if kind == RunKind.SCHEDULED else "manual" for kind in RunKind.values}
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -69,9 +80,9 @@ def connection_json(connection: Connection, fields: tuple[ConfigField, ...]) -> 
     return {
         "id": connection.slug,
         "name": connection.name,
-        "state": "active" if connection.is_active else "inactive",
+        "state": CONNECTION_STATE[connection.is_active],
         **_health(connection),
-        "service_provider": SERVICE_PROVIDERS.get(connection.provider, connection.provider),
+        "service_provider": api_name(connection.provider),
         "config": config,
         **audit_fields(connection),
     }
@@ -136,12 +147,13 @@ def pipeline_json(feed: Feed) -> dict[str, Any]:
     }
 
 
-RUN_STATUS = {
-    "queued": "queued",
-    "running": "in_progress",
-    "succeeded": "complete",
-    "failed": "failed",
-    "cancelled": "cancelled",
+# mParticle v2's run status for each run state.
+RUN_STATUS: dict[str, str] = {
+    RunState.QUEUED: "queued",
+    RunState.RUNNING: "in_progress",
+    RunState.SUCCEEDED: "complete",
+    RunState.FAILED: "failed",
+    RunState.CANCELLED: "cancelled",
 }
 
 
@@ -154,10 +166,10 @@ def run_json(run: SyncRun, pipeline_id: str) -> dict[str, Any]:
         "pipeline_run_id": run.pk,
         "pipeline_id": pipeline_id,
         "type": run.kind,
-        "pipeline_run_type": "scheduled" if run.kind == "scheduled" else "manual",
+        "pipeline_run_type": PIPELINE_RUN_TYPE[run.kind],
         "state": run.state,
         "status": RUN_STATUS.get(run.state, run.state),
-        "is_externally_triggered": run.kind == "manual",
+        "is_externally_triggered": run.kind == RunKind.MANUAL,
         "logical_date": timestamp(run.logical_date),
         "queued_on": timestamp(run.queued_at),
         "start_date": timestamp(run.started_at),
@@ -247,6 +259,12 @@ def choice(value: Any, allowed: list[str] | tuple[str, ...], field: str) -> str:
     return str(value)
 
 
+def connection_active(body: dict[str, Any]) -> bool:
+    """Return Connection.is_active for the body's state (“active” when left out); raises Invalid."""
+    state = choice(body.get("state", CONNECTION_STATE[True]), tuple(CONNECTION_STATE.values()), "state")
+    return state == CONNECTION_STATE[True]
+
+
 def datetime_value(value: Any, field: str) -> datetime | None:
     """Return an aware UTC datetime from ISO-8601 text (a time without zone is UTC); None stays None."""
     if value in (None, ""):
@@ -296,21 +314,21 @@ def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
         "field_transformation_id": _optional_text(
             merged.get("field_transformation_id"), "field_transformation_id"
         ),
-        "state": choice(merged.get("state", "active"), ("active", "paused", "draft"), "state"),
+        "state": choice(merged.get("state", FeedState.ACTIVE), FeedState.values, "state"),
         "pipeline_type": choice(
-            merged.get("pipeline_type", "user_attributes"), ("user_attributes", "events"), "pipeline_type"
+            merged.get("pipeline_type", PipelineType.USER_ATTRIBUTES), PipelineType.values, "pipeline_type"
         ),
         "environment": choice(
-            merged.get("environment", "production"), ("development", "production"), "environment"
+            merged.get("environment", Environment.PRODUCTION), Environment.values, "environment"
         ),
         "input_protection": choice(
-            merged.get("input_protection", "create_and_update"),
-            ("create_and_update", "update_only", "read_only"),
+            merged.get("input_protection", InputProtection.CREATE_AND_UPDATE),
+            InputProtection.values,
             "input_protection",
         ),
         "sync_mode": choice(
-            sync_mode.get("type") or ("incremental" if iterator else "full"),
-            ("incremental", "full"),
+            sync_mode.get("type") or (SyncMode.INCREMENTAL if iterator else SyncMode.FULL),
+            SyncMode.values,
             "sync_mode.type",
         ),
         "iterator": iterator,
@@ -319,7 +337,7 @@ def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
         "lookback_seconds": lookback_seconds(sync_mode.get("lookback_seconds")),
         "timezone": timezone_name(sync_mode.get("timezone") or "UTC"),
         "schedule_type": choice(
-            schedule.get("type") or "on_demand", ("interval", "once", "on_demand"), "schedule.type"
+            schedule.get("type") or ScheduleType.ON_DEMAND, ScheduleType.values, "schedule.type"
         ),
         "frequency": _frequency(schedule.get("frequency")),
         "schedule_start": datetime_value(schedule.get("start"), "schedule.start"),
@@ -373,4 +391,4 @@ def _optional_text(value: Any, field: str) -> str:
 def _frequency(value: Any) -> str:
     if value in (None, ""):
         return ""
-    return choice(value, ("hourly", "daily", "weekly", "monthly"), "schedule.frequency")
+    return choice(value, Frequency.values, "schedule.frequency")

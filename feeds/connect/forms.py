@@ -9,40 +9,24 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from feeds.models import Connection, Feed
-from feeds.warehouses.base import ConfigField, rebound_secrets
+from feeds.warehouses.base import ConfigField, check_setting, keeps_saved, rebound_secrets, with_default
 from feeds.wizard import ConnectionEdit
 
 NEW = "new"
 PREFIX = "cfg_"  # provider fields are prefixed so a provider's "name" never clashes with ours
 
 
-class ConfigValidator:
-    """Turns a ConfigField's validate callable (ValueError) into a Django validator."""
-
-    def __init__(self, check: Any) -> None:
-        self.check = check
-
-    def __call__(self, value: Any) -> None:
-        if value in (None, ""):
-            return
-        try:
-            self.check(value)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
-
-
 def config_form_field(spec: ConfigField, stored: bool) -> forms.Field:
     """Return the form field for one provider setting; `stored` says a secret value is saved already."""
-    # A file's validate reads its text, so it runs in the form's clean() once the upload is read.
-    validators = [ConfigValidator(spec.validate)] if spec.validate and spec.kind != "file" else []
     help_text = spec.help_text
     if spec.secret and stored:
         help_text = f"Leave empty to keep the saved {spec.label.lower()}. {help_text}".strip()
     common: dict[str, Any] = {
         "label": spec.label,
-        "required": False,  # enforced in clean(): only when this connection is the one being edited
+        # Required and the provider's rule are checked in clean() (check_setting, as the API does), where
+        # the saved secret an empty field keeps is known.
+        "required": False,
         "help_text": help_text,
-        "validators": validators,
     }
     attrs = {"placeholder": spec.placeholder} if spec.placeholder else {}
     if spec.kind == "password":
@@ -134,7 +118,7 @@ class ConnectForm(forms.Form):
             self.add_error("name", "Give the connection a name, for example “Analytics warehouse”.")
         elif self._name_taken(name, cleaned["connection"]):
             self.add_error("name", f"A connection called “{name}” already exists. Pick another name.")
-        self._require_settings(cleaned)
+        self._check_settings(cleaned)
         self._refuse_rebound_secrets(cleaned)
         if not self.errors:
             for field, message in self.provider_cls.validate_config(self.warehouse_config()).items():
@@ -142,18 +126,11 @@ class ConnectForm(forms.Form):
         return cleaned
 
     def _read_files(self, cleaned: dict[str, Any]) -> None:
-        """Replace each uploaded file by its text and check it with the provider's rule."""
+        """Replace each uploaded file by its text (the provider's rule reads the text)."""
         for spec in self.specs:
             upload = cleaned.get(PREFIX + spec.name)
-            if spec.kind != "file" or not upload:
-                continue
-            text = upload.read().decode("utf-8", errors="replace")
-            cleaned[PREFIX + spec.name] = text
-            if spec.validate:
-                try:
-                    spec.validate(text)
-                except ValueError as error:
-                    self.add_error(PREFIX + spec.name, str(error))
+            if spec.kind == "file" and upload:
+                cleaned[PREFIX + spec.name] = upload.read().decode("utf-8", errors="replace")
 
     def _name_taken(self, name: str, connection: Connection | None) -> bool:
         taken = Connection.objects.filter(workspace=self.workspace, name=name)
@@ -161,23 +138,24 @@ class ConnectForm(forms.Form):
             taken = taken.exclude(pk=connection.pk)
         return taken.exists()
 
-    def _require_settings(self, cleaned: dict[str, Any]) -> None:
+    def _check_settings(self, cleaned: dict[str, Any]) -> None:
+        """Check each setting as typed, or the saved secret an empty one keeps, with the provider's rules."""
         stored = self._stored_secrets(cleaned.get("connection"))
         for spec in self.specs:
-            value = cleaned.get(PREFIX + spec.name)
-            kept = spec.secret or spec.kind == "file"
-            if spec.required and value in (None, "") and not (kept and stored.get(spec.name)):
-                self.add_error(PREFIX + spec.name, f"{spec.label} is required.")
+            key = PREFIX + spec.name
+            if key in self.errors:
+                continue  # its input could not be read (text in a number field): that message says so
+            value = cleaned.get(key)
+            try:
+                check_setting(spec, stored.get(spec.name) if keeps_saved(spec, value) else value)
+            except ValueError as error:
+                self.add_error(key, str(error))
 
     def _refuse_rebound_secrets(self, cleaned: dict[str, Any]) -> None:
         """Ask for each saved secret again when the host, user... it was saved for changed (Save and Test)."""
         stored = self._stored_secrets(cleaned.get("connection"))
         kept = [
-            s.name
-            for s in self.specs
-            if (s.secret or s.kind == "file")
-            and cleaned.get(PREFIX + s.name) in (None, "")
-            and stored.get(s.name)
+            s.name for s in self.specs if keeps_saved(s, cleaned.get(PREFIX + s.name)) and stored.get(s.name)
         ]
         typed = {s.name: cleaned.get(PREFIX + s.name) for s in self.specs if not s.secret}
         for name, message in rebound_secrets(self.specs, stored, typed, kept).items():
@@ -199,9 +177,7 @@ class ConnectForm(forms.Form):
             value = self.cleaned_data.get(PREFIX + spec.name)
             if spec.kind == "file" and not value:
                 value = self._stored_secrets(self.cleaned_data.get("connection")).get(spec.name)
-            if value in (None, "") and spec.default is not None and not spec.secret:
-                value = spec.default
-            (secrets if spec.secret else config)[spec.name] = value
+            (secrets if spec.secret else config)[spec.name] = with_default(spec, value)
         return config, secrets
 
     def connection_edit(self) -> ConnectionEdit:

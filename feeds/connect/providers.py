@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feeds.warehouses.base import CheckResult, PrepareStep, WarehouseError
-from feeds.warehouses.registry import LABELS, PROVIDERS, open_warehouse, provider_class
+from feeds.warehouses.registry import PROVIDERS, label, open_warehouse, provider_class
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,11 @@ def directory(query: str = "") -> list[ProviderEntry]:
     """Return every provider whose name matches the search text, available ones first."""
     needle = query.strip().lower()
     entries = []
-    for kind, label in LABELS.items():
-        if needle and needle not in label.lower() and needle not in kind:
+    for spec in PROVIDERS.values():
+        if needle and needle not in spec.label.lower() and needle not in spec.kind:
             continue
-        cls = load_provider(kind)
-        entries.append(ProviderEntry(kind, label, cls is not None, getattr(cls, "has_sql", True)))
+        cls = load_provider(spec.kind)
+        entries.append(ProviderEntry(spec.kind, spec.label, cls is not None, getattr(cls, "has_sql", True)))
     return sorted(entries, key=lambda e: (not e.available, e.label.lower()))
 
 
@@ -44,9 +44,7 @@ def check_connection(kind: str, config: Mapping[str, Any]) -> CheckResult:
     """Return the result of one real round trip to the warehouse; never raises."""
     cls = load_provider(kind)
     if cls is None:
-        return CheckResult(
-            False, f"{LABELS.get(kind, kind)} connections are not available on this server yet."
-        )
+        return CheckResult(False, f"{label(kind)} connections are not available on this server yet.")
     problems = cls.validate_config(config)
     if problems:
         field, message = next(iter(problems.items()))
@@ -81,4 +79,4 @@ class ProviderInfo:
 def info(cls: Any) -> ProviderInfo:
     """Return what templates show of a provider class."""
     help_for = getattr(cls, "data_model_help", None)
-    return ProviderInfo(cls.kind, cls.label, cls.dialect, cls.has_sql, help_for() if help_for else "")
+    return ProviderInfo(cls.kind, label(cls.kind), cls.dialect, cls.has_sql, help_for() if help_for else "")

@@ -16,6 +16,7 @@ from feeds.connect.forms import NEW, ConnectForm, initial_for
 from feeds.connect.frame import step_context, step_feed
 from feeds.http import HtmxHttpRequest
 from feeds.models import Connection, Feed
+from feeds.warehouses import registry
 from feeds.warehouses.base import CheckResult
 
 PAGE = "connect/step.html"
@@ -37,7 +38,7 @@ def new(request: HtmxHttpRequest, ws: str, provider: str) -> HttpResponse:
     provider_cls = _provider_or_404(provider)
     selected = _selected(request, membership, provider, None)
     if request.method == "GET":
-        name = wizard.unique_feed_name(membership.workspace.pk, f"{provider_cls.label} feed")
+        name = wizard.unique_feed_name(membership.workspace.pk, f"{registry.label(provider)} feed")
         form = _form(
             membership, provider_cls, selected, None, initial=initial_for(selected, name, provider_cls)
         )

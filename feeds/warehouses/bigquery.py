@@ -288,7 +288,6 @@ def _typed_parameter(name: str, value: Any) -> Any:
 
 class BigQueryWarehouse:
     kind: ClassVar[str] = "bigquery"
-    label: ClassVar[str] = "Google BigQuery"
     dialect: ClassVar[str] = "bigquery"
     fields: ClassVar[tuple[ConfigField, ...]] = FIELDS
     iterator_types: ClassVar[tuple[str, ...]] = (

@@ -496,7 +496,6 @@ def file_may_match(stats_text: str | None, column: str, window: ReadWindow) -> b
 
 class DatabricksWarehouse:
     kind: ClassVar[str] = "databricks"
-    label: ClassVar[str] = "Databricks (Delta Sharing)"
     dialect: ClassVar[str] = "databricks"
     has_sql: ClassVar[bool] = False
     iterator_types: ClassVar[tuple[str, ...]] = (

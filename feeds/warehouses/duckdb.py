@@ -100,7 +100,6 @@ def _validate_path(value: str) -> None:
 
 class DuckDBWarehouse:
     kind: ClassVar[str] = "duckdb"
-    label: ClassVar[str] = "DuckDB"
     dialect: ClassVar[str] = "duckdb"
     has_sql: ClassVar[bool] = True
     iterator_types: ClassVar[tuple[str, ...]] = POSTGRES_ITERATOR_TYPES

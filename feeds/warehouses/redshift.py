@@ -280,7 +280,6 @@ def aws_error(exc: BaseException) -> WarehouseError:
 
 class RedshiftWarehouse:
     kind: ClassVar[str] = "redshift"
-    label: ClassVar[str] = "Amazon Redshift"
     dialect: ClassVar[str] = "redshift"
     has_sql: ClassVar[bool] = True
     iterator_types: ClassVar[tuple[str, ...]] = POSTGRES_ITERATOR_TYPES

@@ -375,7 +375,6 @@ def _guard_redirects() -> None:
 
 class SnowflakeWarehouse:
     kind: ClassVar[str] = "snowflake"
-    label: ClassVar[str] = "Snowflake"
     dialect: ClassVar[str] = "snowflake"
     fields: ClassVar[tuple[ConfigField, ...]] = FIELDS
     iterator_types: ClassVar[tuple[str, ...]] = (

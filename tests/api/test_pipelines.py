@@ -8,7 +8,17 @@ import pytest
 from django.test import Client
 
 from feeds.accounts.models import Role
-from feeds.models import AuditEntry, Feed, FeedState, FieldTransformation, Health
+from feeds.models import (
+    AuditEntry,
+    Environment,
+    Feed,
+    FeedState,
+    FieldTransformation,
+    Frequency,
+    Health,
+    InputProtection,
+    ScheduleType,
+)
 from feeds.sync import engine
 from feeds.sync.models import RunState, SyncRun
 from tests.api.conftest import MAPPINGS, pipeline_body
@@ -98,7 +108,7 @@ def test_it_maps_reserved_names_when_no_transformation_is_given(api, api_model):
             "data_model_id",
             "There is no data model “nowhere” in this workspace.",
         ),
-        ({"environment": "staging"}, "environment", "“environment” must be one of: development, production."),
+        ({"environment": "staging"}, "environment", "“environment” must be one of: production, development."),
         (
             {
                 "sync_mode": {
@@ -275,6 +285,29 @@ def test_it_sets_the_lookback_window_and_time_zone_as_the_wizard_does(api, api_m
     edit = AuditEntry.objects.filter(action="edit").first()
     assert edit.changes["lookback_seconds"] == [3600, 0]
     assert edit.changes["timezone"] == ["Europe/Berlin", "UTC"]
+
+
+@pytest.mark.parametrize(
+    ("field", "where", "declared"),
+    [
+        ("environment", "PipelineInput", Environment),
+        ("input_protection", "PipelineInput", InputProtection),
+        ("state", "Pipeline", FeedState),
+        ("type", "Schedule", ScheduleType),
+        ("frequency", "Schedule", Frequency),
+    ],
+)
+def test_it_publishes_every_value_the_model_holds(db, field, where, declared):
+    schema = Client().get("/platform/v2/openapi.json").json()["components"]["schemas"][where]
+    assert schema["properties"][field]["enum"] == declared.values
+
+
+@pytest.mark.parametrize("value", Environment.values + InputProtection.values)
+def test_it_accepts_and_saves_every_environment_and_input_protection(api, api_pipeline, value):
+    field = "environment" if value in Environment.values else "input_protection"
+    response = api.put("pipelines/crm-users", {**api_pipeline, field: value})
+    assert response.status_code == 200, response.content
+    assert response.json()[field] == value == getattr(Feed.objects.get(slug="crm-users"), field)
 
 
 def test_it_describes_lookback_and_time_zone_in_the_schema(db):

@@ -63,6 +63,29 @@ def test_it_shows_field_validation_before_testing(workspace, editor, demo_file):
     assert "Give the full path" in html
 
 
+@pytest.mark.parametrize(
+    ("typed", "message", "not_also"),
+    [
+        ({"cfg_host": "https://db.example.com/crm"}, "Host must be a bare host name", "Host is required"),
+        ({"cfg_port": "five"}, "Enter a whole number", "Port is required"),
+    ],
+)
+def test_it_says_once_what_is_wrong_with_a_setting_typed_wrong(workspace, editor, typed, message, not_also):
+    data = {
+        "feed_name": "CRM users",
+        "connection": "new",
+        "name": "CRM",
+        "cfg_host": "db.example.com",
+        "cfg_port": "5432",
+        "cfg_database": "crm",
+        "cfg_user": "wsync_reader",
+        "cfg_password": "pw",
+        **typed,
+    }
+    html = client_for(editor).post("/w/acme/feeds/new/postgres/test/", data, **HTMX).content.decode()
+    assert message in html and not_also not in html
+
+
 def test_it_creates_a_draft_feed_and_connection_on_next(workspace, editor, demo_file):
     response = client_for(editor).post("/w/acme/feeds/new/duckdb/", _form(demo_file))
     feed = Feed.objects.get()

@@ -48,6 +48,6 @@ def _save(caller: Caller, body: dict, connection: Connection | None) -> Connecti
         name=s.text(body, "name"),
         provider=domain.provider_kind(body.get("service_provider")),
         raw_config=s.section(body, "config"),
-        active=s.choice(body.get("state", "active"), ("active", "inactive"), "state") == "active",
+        active=s.connection_active(body),
         user=caller.user,
     )

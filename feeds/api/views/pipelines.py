@@ -75,7 +75,7 @@ def report(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> H
             "errors": pipeline["errors"],
             "connection": {
                 "id": connection.slug,
-                "state": "active" if connection.is_active else "inactive",
+                "state": s.CONNECTION_STATE[connection.is_active],
                 "status": connection.status,
                 "errors": connection.errors or [],
             }
