@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -153,15 +153,21 @@ class Crash(BaseException):
 
 
 class FlakyWarehouse:
-    """The real provider, with a failure injected after `pages` pages (the one seam tests fake)."""
+    """The real provider, with `event` happening as the engine asks for page `pages` (the one seam tests fake).
 
-    def __init__(self, real: Any, pages: int, error: BaseException) -> None:
-        self.real, self.pages, self.error = real, pages, error
+    Pages before it were written and committed by then; `event` may raise (a failure, a crash) or act
+    (pause the feed, look at the run) and return, and the page is then handed over as usual.
+    """
+
+    def __init__(self, real: Any, pages: int, event: BaseException | Callable[[], None]) -> None:
+        self.real, self.pages, self.event = real, pages, event
 
     def read(self, sql: str, window: Any, page_size: int) -> Iterator[Any]:
         for number, page in enumerate(self.real.read(sql, window, page_size)):
             if number == self.pages:
-                raise self.error
+                if isinstance(self.event, BaseException):
+                    raise self.event
+                self.event()
             yield page
 
     def check(self) -> Any:
@@ -171,6 +177,17 @@ class FlakyWarehouse:
         self.real.close()
 
 
+def _engine_reads_through(monkeypatch: pytest.MonkeyPatch, pages: int, event: Any) -> None:
+    from feeds.sync import engine
+    from feeds.warehouses.registry import open_warehouse
+
+    monkeypatch.setattr(
+        engine,
+        "open_warehouse",
+        lambda kind, config: FlakyWarehouse(open_warehouse(kind, config), pages, event),
+    )
+
+
 @pytest.fixture
 def fail_after(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Make the engine's next warehouse fail after n pages with the given error."""
@@ -178,16 +195,26 @@ def fail_after(monkeypatch: pytest.MonkeyPatch) -> Any:
     from feeds.warehouses.registry import open_warehouse
 
     def arm(pages: int, error: BaseException) -> None:
-        monkeypatch.setattr(
-            engine,
-            "open_warehouse",
-            lambda kind, config: FlakyWarehouse(open_warehouse(kind, config), pages, error),
-        )
+        _engine_reads_through(monkeypatch, pages, error)
 
     def disarm() -> None:
         monkeypatch.setattr(engine, "open_warehouse", open_warehouse)
 
     arm.disarm = disarm  # type: ignore[attr-defined]
+    return arm
+
+
+@pytest.fixture
+def while_reading(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make the engine's warehouses call `action()` as the engine asks for page n (0 is the first page).
+
+    For page n > 0 the pages before it are committed; page n itself is then written as usual, so an
+    action that pauses the feed stops the run after page n.
+    """
+
+    def arm(page: int, action: Callable[[], None]) -> None:
+        _engine_reads_through(monkeypatch, page, action)
+
     return arm
 
 
