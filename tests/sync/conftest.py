@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from feeds.accounts.models import Workspace
-from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, ScheduleType, SyncMode
+from feeds.models import Connection, Feed, FeedState, ScheduleType, SyncMode
+from tests.feed_fixtures import build_feed
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 USER_MAPPINGS = [
@@ -77,22 +78,6 @@ def make_feed(workspace: Workspace, path: Path, **settings: Any) -> Feed:
     connection = Connection.objects.create(
         workspace=workspace, slug="duck", name="Duck", provider="duckdb", config={"path": str(path)}
     )
-    model = DataModel.objects.create(
-        workspace=workspace,
-        slug="users",
-        name="Users",
-        connection=connection,
-        sql="SELECT customer_id, email, plan, score, updated_at FROM users",
-        columns=USER_COLUMNS,
-    )
-    model.columns_sql = model.sql
-    model.save()
-    mapping = FieldTransformation.objects.create(
-        workspace=workspace,
-        slug="users-map",
-        name="Users map",
-        mappings=settings.pop("mappings", USER_MAPPINGS),
-    )
     values: dict[str, Any] = {
         "sync_mode": SyncMode.INCREMENTAL,
         "iterator": "updated_at",
@@ -100,15 +85,14 @@ def make_feed(workspace: Workspace, path: Path, **settings: Any) -> Feed:
         "schedule_type": ScheduleType.ON_DEMAND,
         "state": FeedState.ACTIVE,
         "activated_on": T0,
+        "mappings": USER_MAPPINGS,
     }
     values.update(settings)
-    return Feed.objects.create(
-        workspace=workspace,
-        slug="users-feed",
-        name="Users feed",
-        connection=connection,
-        data_model=model,
-        field_transformation=mapping,
+    return build_feed(
+        workspace,
+        connection,
+        sql="SELECT customer_id, email, plan, score, updated_at FROM users",
+        columns=USER_COLUMNS,
         **values,
     )
 
