@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from feeds.mapping import auto_mappings
+from feeds.mapping.rules import auto_mappings
 from feeds.models import Connection, Feed, FeedState
 from feeds.profiles.models import Identity, Profile
 from feeds.sync import service
