@@ -39,7 +39,7 @@ CHANGED = 10_000
 
 
 def make_feed(table: str) -> Feed:
-    from feeds.mapping import auto_mappings
+    from feeds.mapping.rules import auto_mappings
 
     pipeline_type = PipelineType.EVENTS if table == "events" else PipelineType.USER_ATTRIBUTES
     workspace = Workspace.objects.create(slug="bench", name="Bench")

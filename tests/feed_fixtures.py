@@ -1,9 +1,13 @@
-"""A ready DuckDB-backed feed for page tests (created with the ORM, in the state a test needs)."""
+"""The one feed builder of the tests (a feed with its data model and mapping, made with the ORM), and a ready
+DuckDB-backed feed for page tests."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from feeds.accounts.models import Workspace
 from feeds.demo import write_demo_warehouse
 from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, Provider
 
@@ -24,6 +28,44 @@ USER_COLUMNS = [
 ]
 
 
+def build_feed(
+    workspace: Workspace,
+    connection: Connection,
+    *,
+    sql: str,
+    columns: list[dict[str, Any]] | None = None,
+    mappings: list[dict[str, Any]] | None = None,
+    slug: str = "users",
+    name: str = "Users",
+    **fields: Any,
+) -> Feed:
+    """Return a feed over `sql` on `connection`, its data model and mapping named after it.
+
+    The model's columns are taken as read for `sql`; `fields` are the feed's own (state, sync mode, ...).
+    """
+    model = DataModel.objects.create(
+        workspace=workspace,
+        slug=slug,
+        name=name,
+        connection=connection,
+        sql=sql,
+        columns_sql=sql,
+        columns=columns or [],
+    )
+    mapping = FieldTransformation.objects.create(
+        workspace=workspace, slug=slug, name=name, mappings=mappings or []
+    )
+    return Feed.objects.create(
+        workspace=workspace,
+        slug=slug,
+        name=name,
+        connection=connection,
+        data_model=model,
+        field_transformation=mapping,
+        **fields,
+    )
+
+
 @pytest.fixture
 def demo_warehouse(tmp_path, settings):
     settings.WSYNC_DUCKDB_ROOTS = [str(tmp_path)]
@@ -39,26 +81,12 @@ def active_feed(workspace, demo_warehouse):
         provider=Provider.DUCKDB,
         config={"path": str(demo_warehouse)},
     )
-    sql = "SELECT * FROM users"
-    model = DataModel.objects.create(
-        workspace=workspace,
-        slug="users",
-        name="Users",
-        connection=connection,
-        sql=sql,
-        columns_sql=sql,
+    return build_feed(
+        workspace,
+        connection,
+        sql="SELECT * FROM users",
         columns=[{"name": c, "type": "string", "warehouse_type": ""} for c in USER_COLUMNS],
-    )
-    mapping = FieldTransformation.objects.create(
-        workspace=workspace, slug="users", name="Users", mappings=USER_MAPPINGS
-    )
-    return Feed.objects.create(
-        workspace=workspace,
-        slug="users",
-        name="Users",
-        connection=connection,
-        data_model=model,
-        field_transformation=mapping,
+        mappings=USER_MAPPINGS,
         state=FeedState.ACTIVE,
         iterator="updated_at",
         iterator_type="timestamptz",

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from feeds.batches import compile_mappings, map_page
-from feeds.mapping import auto_mappings, validate_mappings
+from feeds.mapping.pages import compile_mappings, map_page
+from feeds.mapping.rules import auto_mappings, validate_mappings
 from feeds.warehouses.base import Column, FieldType, Page
 
 
@@ -376,7 +376,7 @@ def test_content_ids_stay_the_uuid5_they_always_were():
     import json
     import uuid
 
-    from feeds.batches import _EVENT_NAMESPACE, content_id
+    from feeds.mapping.pages import _EVENT_NAMESPACE, content_id
 
     for values in ([1, "a", None, True, 2.5], ["é", "\u2028", {"b": 1, "a": 2}], []):
         content = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)

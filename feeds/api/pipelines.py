@@ -1,6 +1,6 @@
 """Saving a pipeline (a feed) from API values, and its state changes, through the engine's service.
 
-No HTTP here: the rules are the wizard's (feeds.schedule.rules, feeds.mapping) and activation,
+No HTTP here: the rules are the wizard's (feeds.schedule.rules, feeds.mapping.rules) and activation,
 pause, resume, run and delete go through feeds.actions / feeds.sync.service, so a pipeline made
 here is the same feed the wizard and the feed pages show.
 """
@@ -15,7 +15,7 @@ from feeds import actions, audit
 from feeds.accounts.models import Workspace
 from feeds.api.errors import Conflict, Invalid
 from feeds.api.transformations import mapping_problem
-from feeds.mapping import auto_mappings
+from feeds.mapping.rules import auto_mappings
 from feeds.models import SCHEDULE_SETTINGS, Connection, DataModel, Feed, FeedState, FieldTransformation
 from feeds.schedule.rules import schedule_problems, without_unused
 from feeds.sync import service

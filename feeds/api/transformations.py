@@ -1,4 +1,4 @@
-"""Saving a field transformation (a mapping) from API values, with feeds.mapping's rules and messages.
+"""Saving a field transformation (a mapping) from API values, with feeds.mapping.rules' rules and messages.
 
 No HTTP here. A transformation is checked on its own (destinations, static values, identities) and
 again against the data model of every pipeline that uses it.
@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from feeds import audit
 from feeds.accounts.models import Workspace
 from feeds.api.errors import Conflict, Invalid
-from feeds.mapping import UNMAPPED, validate_mappings
+from feeds.mapping import UNMAPPED
+from feeds.mapping.rules import validate_mappings
 from feeds.models import FieldTransformation
 
 MAPPING_KEYS = ("mapping_type", "source", "destination", "value")

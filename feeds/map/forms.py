@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from feeds.map import tree
+from feeds.mapping import tree
 from feeds.models import PipelineType
 
 

@@ -13,18 +13,21 @@ from feeds import wizard
 from feeds.accounts.models import Membership, Role
 from feeds.connect.frame import step_context, step_feed
 from feeds.http import HtmxHttpRequest
-from feeds.map import tree
 from feeds.map.forms import AddForm, NodeForm, PipelineTypeForm
+from feeds.mapping import (
+    CUSTOM_EVENT_TYPES,
+    EVENT_TYPES,
+    IDENTITY_CHOICES,
+    PRODUCT_ACTIONS,
+    RESERVED_ATTRIBUTES,
+    RESERVED_IDENTITIES,
+    UNMAPPED,
+    rules,
+    tree,
+)
 from feeds.models import Feed
 
 PAGE = "map/step.html"
-
-
-def _rules() -> Any:
-    """Return feeds.mapping (imported on use, so the URL map loads without it)."""
-    from feeds import mapping
-
-    return mapping
 
 
 @require_http_methods(["GET", "POST"])
@@ -133,12 +136,12 @@ def _prefilled(feed: Feed, model: dict[str, Any], request: HtmxHttpRequest, can_
 def _auto(model: dict[str, Any], pipeline_type: str) -> list[dict[str, Any]]:
     """Return the automatic mapping of the model's columns (events take their time from the timestamp field)."""
     timestamp = model.get("timestamp_field") or None
-    return _rules().auto_mappings(wizard.column_names(model), pipeline_type, timestamp=timestamp)
+    return rules.auto_mappings(wizard.column_names(model), pipeline_type, timestamp=timestamp)
 
 
 def _validate(values: dict[str, Any], model: dict[str, Any]) -> list[Any]:
     return list(
-        _rules().validate_mappings(values["mappings"], wizard.column_names(model), values["pipeline_type"])
+        rules.validate_mappings(values["mappings"], wizard.column_names(model), values["pipeline_type"])
     )
 
 
@@ -165,13 +168,14 @@ def _ctx(
         pipeline_form=PipelineTypeForm(initial={"pipeline_type": values["pipeline_type"]}),
         pipeline_type=values["pipeline_type"],
         columns=wizard.column_names(model),
+        unmapped_source=UNMAPPED,
         unmapped=tree.unmapped_columns(values["mappings"], wizard.column_names(model)),
         identity_options=_identity_options(),
-        attribute_options=["*", *sorted(getattr(_rules(), "RESERVED_ATTRIBUTES", {}))],
+        attribute_options=["*", *sorted(RESERVED_ATTRIBUTES)],
         event_fields=tree.EVENT_FIELDS,
-        event_types=tree.EVENT_TYPES,
-        custom_event_types=_rules().CUSTOM_EVENT_TYPES,
-        product_actions=_rules().PRODUCT_ACTIONS,
+        event_types=EVENT_TYPES,
+        custom_event_types=CUSTOM_EVENT_TYPES,
+        product_actions=PRODUCT_ACTIONS,
         event_type_column_note=tree.EVENT_TYPE_COLUMN_NOTE,
         missing_objects=[k for k in tree.OBJECTS if k not in {g.key for g in groups}],
         **extra,
@@ -180,9 +184,5 @@ def _ctx(
 
 def _identity_options() -> list[tuple[str, str]]:
     """Return (destination, label) for the identity dropdown: identity types and device ids, then MPID."""
-    rules = _rules()
-    options = [
-        (rules.RESERVED_IDENTITIES.get(t) or f"user_identities.{t}", label)
-        for t, label in rules.IDENTITY_CHOICES
-    ]
+    options = [(RESERVED_IDENTITIES.get(t) or f"user_identities.{t}", label) for t, label in IDENTITY_CHOICES]
     return [*options, ("mpid", "MPID")]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from feeds.mapping.rules import auto_mappings
 from feeds.models import Connection
 from feeds.warehouses.base import Column, FieldType, WarehouseError
 from feeds.warehouses.registry import open_warehouse
@@ -65,8 +66,6 @@ def timestamp_candidates(columns: list[dict[str, str]]) -> list[str]:
 
 def auto_mapped(columns: list[dict[str, str]]) -> dict[str, str]:
     """Return {column: destination} for the columns the mapping step maps automatically (reserved names)."""
-    from feeds.mapping import auto_mappings
-
     names = [c["name"] for c in columns]
     return {
         m["source"]: m["destination"]

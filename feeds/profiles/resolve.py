@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from feeds.batches import NO_IDENTITY, Rejection
 from feeds.mapping import IDENTITY_TYPES
+from feeds.mapping.pages import NO_IDENTITY, Rejection
 from feeds.profiles.models import run_key
 
 MATCH_ORDER = IDENTITY_TYPES[1:]  # customer_id is the login id and is handled first

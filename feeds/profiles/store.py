@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from django.utils import timezone
 
-from feeds.batches import Rejection
+from feeds.mapping.pages import Rejection
 from feeds.models import Feed
 from feeds.profiles import sql
 from feeds.profiles.models import Event, Identity, Profile, run_key

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from feeds import audit, wizard
 from feeds.connect.providers import check_connection, load_provider
+from feeds.mapping.rules import validate_mappings
 from feeds.models import Connection, Feed, FeedState
 from feeds.schedule.rules import schedule_problems
 from feeds.warehouses.base import Page, WarehouseError
@@ -124,8 +125,6 @@ def _model_problems(connection: Connection, model: dict[str, Any]) -> list[Probl
 
 
 def _mapping_problems(feed: Feed, model: dict[str, Any]) -> list[Problem]:
-    from feeds.mapping import validate_mappings
-
     mapping = wizard.section_values(feed, "mapping")
     errors = validate_mappings(mapping["mappings"], wizard.column_names(model), mapping["pipeline_type"])
     return [Problem("map", e.message) for e in errors]
@@ -150,7 +149,7 @@ def sample_profiles(feed: Feed, limit: int = SAMPLE_ROWS) -> Sample:
 
 
 def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
-    from feeds.batches import compile_mappings, map_page
+    from feeds.mapping.pages import compile_mappings, map_page
     from feeds.profiles.preview import preview_batches
 
     connection = connection_of(feed)

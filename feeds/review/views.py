@@ -13,7 +13,7 @@ from feeds import wizard
 from feeds.accounts.models import Membership
 from feeds.connect.frame import step_context, step_feed
 from feeds.http import HtmxHttpRequest
-from feeds.map.tree import grouped
+from feeds.mapping.tree import grouped
 from feeds.models import Feed
 from feeds.review import readiness
 

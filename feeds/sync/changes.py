@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from feeds.batches import MappedPage
+from feeds.mapping.pages import MappedPage
 from feeds.sync import fingerprints
 from feeds.sync.fingerprints import as_int64
 from feeds.warehouses.base import Page

@@ -23,7 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from feeds.batches import MappedPage, compile_mappings, map_page
+from feeds.mapping.pages import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
 from feeds.profiles.store import apply_batches
 from feeds.sync import fingerprints, health, queue, windows, workers

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from feeds.mapping.rules import validate_mappings
 from feeds.models import Feed, FeedState, ScheduleType, SyncMode
 from feeds.sync import queue, scheduling, windows
 from feeds.sync.models import ACTIVE_STATES, Checkpoint, FeedSchedule, RunKind, RunState, SyncRun
@@ -74,8 +75,6 @@ def completeness_problems(feed: Feed) -> list[str]:
 
 
 def _mapping_problems(feed: Feed) -> list[str]:
-    from feeds.mapping import validate_mappings
-
     errors = validate_mappings(
         feed.field_transformation.mappings,  # type: ignore[union-attr]
         feed.data_model.column_names(),  # type: ignore[union-attr]

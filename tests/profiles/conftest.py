@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from feeds.accounts.models import Workspace
-from feeds.models import Connection, DataModel, Feed, FieldTransformation
+from feeds.models import Connection, Feed
 from feeds.profiles.models import Identity, Profile
 from feeds.profiles.store import ApplyResult, apply_batches
+from tests.feed_fixtures import build_feed
 
 
 def make_feed(workspace: Workspace, slug: str = "crm-users", **settings: Any) -> Feed:
@@ -18,17 +19,12 @@ def make_feed(workspace: Workspace, slug: str = "crm-users", **settings: Any) ->
         slug="demo",
         defaults={"name": "Demo", "provider": "duckdb", "config": {"path": "/tmp/demo.duckdb"}},
     )
-    model = DataModel.objects.create(
-        workspace=workspace, slug=f"{slug}-model", name=f"{slug} model", connection=connection, sql="SELECT 1"
-    )
-    mapping = FieldTransformation.objects.create(workspace=workspace, slug=f"{slug}-map", name=f"{slug} map")
-    return Feed.objects.create(
-        workspace=workspace,
+    return build_feed(
+        workspace,
+        connection,
+        sql="SELECT 1",
         slug=slug,
         name=slug,
-        connection=connection,
-        data_model=model,
-        field_transformation=mapping,
         iterator="updated_at",
         iterator_type="timestamp",
         **settings,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from feeds.accounts.models import Workspace
-from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, ScheduleType, SyncMode
+from feeds.models import Connection, Feed, FeedState, ScheduleType, SyncMode
+from tests.feed_fixtures import build_feed
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 USER_MAPPINGS = [
@@ -77,22 +78,6 @@ def make_feed(workspace: Workspace, path: Path, **settings: Any) -> Feed:
     connection = Connection.objects.create(
         workspace=workspace, slug="duck", name="Duck", provider="duckdb", config={"path": str(path)}
     )
-    model = DataModel.objects.create(
-        workspace=workspace,
-        slug="users",
-        name="Users",
-        connection=connection,
-        sql="SELECT customer_id, email, plan, score, updated_at FROM users",
-        columns=USER_COLUMNS,
-    )
-    model.columns_sql = model.sql
-    model.save()
-    mapping = FieldTransformation.objects.create(
-        workspace=workspace,
-        slug="users-map",
-        name="Users map",
-        mappings=settings.pop("mappings", USER_MAPPINGS),
-    )
     values: dict[str, Any] = {
         "sync_mode": SyncMode.INCREMENTAL,
         "iterator": "updated_at",
@@ -100,15 +85,14 @@ def make_feed(workspace: Workspace, path: Path, **settings: Any) -> Feed:
         "schedule_type": ScheduleType.ON_DEMAND,
         "state": FeedState.ACTIVE,
         "activated_on": T0,
+        "mappings": USER_MAPPINGS,
     }
     values.update(settings)
-    return Feed.objects.create(
-        workspace=workspace,
-        slug="users-feed",
-        name="Users feed",
-        connection=connection,
-        data_model=model,
-        field_transformation=mapping,
+    return build_feed(
+        workspace,
+        connection,
+        sql="SELECT customer_id, email, plan, score, updated_at FROM users",
+        columns=USER_COLUMNS,
         **values,
     )
 
@@ -153,15 +137,21 @@ class Crash(BaseException):
 
 
 class FlakyWarehouse:
-    """The real provider, with a failure injected after `pages` pages (the one seam tests fake)."""
+    """The real provider, with `event` happening as the engine asks for page `pages` (the one seam tests fake).
 
-    def __init__(self, real: Any, pages: int, error: BaseException) -> None:
-        self.real, self.pages, self.error = real, pages, error
+    Pages before it were written and committed by then; `event` may raise (a failure, a crash) or act
+    (pause the feed, look at the run) and return, and the page is then handed over as usual.
+    """
+
+    def __init__(self, real: Any, pages: int, event: BaseException | Callable[[], None]) -> None:
+        self.real, self.pages, self.event = real, pages, event
 
     def read(self, sql: str, window: Any, page_size: int) -> Iterator[Any]:
         for number, page in enumerate(self.real.read(sql, window, page_size)):
             if number == self.pages:
-                raise self.error
+                if isinstance(self.event, BaseException):
+                    raise self.event
+                self.event()
             yield page
 
     def check(self) -> Any:
@@ -171,6 +161,17 @@ class FlakyWarehouse:
         self.real.close()
 
 
+def _engine_reads_through(monkeypatch: pytest.MonkeyPatch, pages: int, event: Any) -> None:
+    from feeds.sync import engine
+    from feeds.warehouses.registry import open_warehouse
+
+    monkeypatch.setattr(
+        engine,
+        "open_warehouse",
+        lambda kind, config: FlakyWarehouse(open_warehouse(kind, config), pages, event),
+    )
+
+
 @pytest.fixture
 def fail_after(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Make the engine's next warehouse fail after n pages with the given error."""
@@ -178,16 +179,26 @@ def fail_after(monkeypatch: pytest.MonkeyPatch) -> Any:
     from feeds.warehouses.registry import open_warehouse
 
     def arm(pages: int, error: BaseException) -> None:
-        monkeypatch.setattr(
-            engine,
-            "open_warehouse",
-            lambda kind, config: FlakyWarehouse(open_warehouse(kind, config), pages, error),
-        )
+        _engine_reads_through(monkeypatch, pages, error)
 
     def disarm() -> None:
         monkeypatch.setattr(engine, "open_warehouse", open_warehouse)
 
     arm.disarm = disarm  # type: ignore[attr-defined]
+    return arm
+
+
+@pytest.fixture
+def while_reading(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make the engine's warehouses call `action()` as the engine asks for page n (0 is the first page).
+
+    For page n > 0 the pages before it are committed; page n itself is then written as usual, so an
+    action that pauses the feed stops the run after page n.
+    """
+
+    def arm(page: int, action: Callable[[], None]) -> None:
+        _engine_reads_through(monkeypatch, page, action)
+
     return arm
 
 

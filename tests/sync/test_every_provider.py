@@ -10,14 +10,15 @@ from typing import Any
 
 import pytest
 
-from feeds.mapping import auto_mappings
-from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation
+from feeds.mapping.rules import auto_mappings
+from feeds.models import Connection, Feed, FeedState
 from feeds.profiles.models import Identity, Profile
 from feeds.sync import service
 from feeds.sync.models import RunState
 from feeds.sync.tasks import run_feed
 from feeds.warehouses.base import secret_fields
 from feeds.warehouses.registry import open_warehouse, provider_class
+from tests.feed_fixtures import build_feed
 
 ROWS = [
     ("C1", "ada@example.com", "pro", "2026-03-01 10:00:00+00"),
@@ -99,27 +100,12 @@ def _feed_on(workspace, warehouse: Warehouse, sql: str) -> Feed:
         secrets={k: v for k, v in warehouse.config.items() if k in secret},
     )
     columns = open_warehouse(warehouse.provider, connection.warehouse_config()).describe(sql)
-    names = [c.name for c in columns]
-    model = DataModel.objects.create(
-        workspace=workspace,
-        slug="users",
-        name="Users",
-        connection=connection,
+    return build_feed(
+        workspace,
+        connection,
         sql=sql,
-        columns_sql=sql,
         columns=[{"name": c.name, "type": c.type.value, "warehouse_type": c.warehouse_type} for c in columns],
-    )
-    mappings = auto_mappings(names, "user_attributes", warehouse.iterator)
-    mapping = FieldTransformation.objects.create(
-        workspace=workspace, slug="users", name="Users", mappings=mappings
-    )
-    return Feed.objects.create(
-        workspace=workspace,
-        slug="users",
-        name="Users",
-        connection=connection,
-        data_model=model,
-        field_transformation=mapping,
+        mappings=auto_mappings([c.name for c in columns], "user_attributes", warehouse.iterator),
         state=FeedState.ACTIVE,
         iterator=warehouse.iterator,
         iterator_type=warehouse.iterator_type,

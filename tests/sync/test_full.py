@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from feeds.models import SyncMode
+from feeds.profiles.models import Profile
 from feeds.sync.models import RunState, SyncRun
 from tests.sync.conftest import T0, make_feed, profile_count, run_now, store_users, user_rows
 
@@ -56,31 +57,28 @@ def test_it_writes_only_the_rows_that_changed(full_feed, warehouse, workspace):
 def test_it_writes_everything_again_when_the_mapping_changes(full_feed, warehouse, workspace):
     warehouse.upsert(user_rows(0, 20, T0))
     run_now(full_feed)
+    # The rows did not change, the mapping did: score now lands in the attribute "points".
     mapping = full_feed.field_transformation
-    mapping.mappings = [m for m in mapping.mappings if m["source"] != "score"] + [
-        {"mapping_type": "ignore", "source": "score", "destination": None, "value": None}
+    mapping.mappings = [
+        {**m, "destination": "user_attributes.points"} if m["source"] == "score" else m
+        for m in mapping.mappings
     ]
     mapping.save()
     again = run_now(full_feed)
-    assert again.profiles_unchanged + again.profiles_updated == 20 and again.rows_mapped == 20
-    assert again.profiles_unchanged != 20 or again.profiles_updated == 0
+    # Had the fingerprints of the old mapping been trusted, all 20 rows would be skipped as unchanged.
+    assert (again.rows_mapped, again.profiles_updated, again.profiles_unchanged) == (20, 20, 0)
+    profile = Profile.objects.filter(workspace=workspace).first()
+    assert profile is not None and profile.attribute_values()["points"] == 1
 
 
-def test_it_expects_as_many_rows_as_the_last_full_run_read(full_feed, warehouse, monkeypatch):
-    from feeds.sync import engine
-
+def test_it_expects_as_many_rows_as_the_last_full_run_read(full_feed, warehouse, while_reading):
     warehouse.upsert(user_rows(0, 1200, T0))
     first = run_now(full_feed)
     assert first.total_rows is None and not first.total_rows_estimated  # nothing to go by yet
 
     seen = []
-    real_count = engine._count
-
-    def watch(job, *args):
-        real_count(job, *args)
-        seen.append(SyncRun.objects.get(pk=job.run.pk))
-
-    monkeypatch.setattr(engine, "_count", watch)
+    # Look at the run as it asks for its second page, once the first is committed.
+    while_reading(1, lambda: seen.append(SyncRun.objects.get(feed=full_feed, state=RunState.RUNNING)))
     warehouse.upsert(user_rows(1200, 300, T0))
     second = run_now(full_feed)
     assert (second.total_rows, second.total_rows_estimated, second.sync_mode) == (1200, True, "full")

@@ -9,10 +9,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from feeds.models import DataModel, Feed, FieldTransformation, InputProtection, PipelineType, SyncMode
+from feeds.models import InputProtection, PipelineType, SyncMode
 from feeds.profiles.models import Event, Identity
 from feeds.sync import engine
 from feeds.sync.models import RunState
+from tests.feed_fixtures import build_feed
 from tests.sync.conftest import T0, make_feed, run_now, user_rows
 from tests.sync.test_full import profile_writes
 
@@ -46,36 +47,20 @@ def events_feed(request, users_feed, warehouse, settings):
         "CREATE TABLE events (event_id VARCHAR PRIMARY KEY, customer_id VARCHAR, event_name VARCHAR, "
         "occurred_at TIMESTAMPTZ)"
     )
-    workspace = users_feed.workspace
-    sql = "SELECT event_id, customer_id, event_name, occurred_at FROM events"
-    model = DataModel.objects.create(
-        workspace=workspace,
-        slug="events",
-        name="Events",
-        connection=users_feed.connection,
-        sql=sql,
-        columns_sql=sql,
+    return build_feed(
+        users_feed.workspace,
+        users_feed.connection,
+        sql="SELECT event_id, customer_id, event_name, occurred_at FROM events",
         columns=[
             {"name": "event_id", "type": "string"},
             {"name": "customer_id", "type": "string"},
             {"name": "event_name", "type": "string"},
             {"name": "occurred_at", "type": "timestamp_tz"},
         ],
-    )
-    mapping = FieldTransformation.objects.create(
-        workspace=workspace,
-        slug="events-map",
-        name="Events map",
         mappings=[{"value": None, **m} for m in EVENT_MAPPINGS],
-    )
-    return Feed.objects.create(
-        workspace=workspace,
-        slug="events-feed",
-        name="Events feed",
+        slug="events",
+        name="Events",
         pipeline_type=PipelineType.EVENTS,
-        connection=users_feed.connection,
-        data_model=model,
-        field_transformation=mapping,
         sync_mode=SyncMode.FULL,
         schedule_type=users_feed.schedule_type,
         state=users_feed.state,

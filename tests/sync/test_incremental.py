@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db.models.signals import pre_save
 from django.utils import timezone
 
 from feeds.sync import windows
@@ -58,22 +59,24 @@ def test_it_leaves_the_checkpoint_at_the_last_committed_page_when_a_page_fails(
 
 
 def test_it_rolls_back_a_page_when_the_worker_dies_between_writing_and_checkpointing(
-    feed, warehouse, workspace, monkeypatch
+    feed, warehouse, workspace
 ):
-    from feeds.sync import engine
-
     warehouse.upsert([r for i in range(5) for r in user_rows(i * 100, 100, T0 + i * timedelta(minutes=1))])
-    real_advance, calls = engine._advance, []
+    saves = []
 
-    def dies_on_third_page(job, bounds):
-        calls.append(bounds)
-        if len(calls) == 3:
-            raise Crash  # after apply_batches wrote the page, before the checkpoint moved
-        real_advance(job, bounds)
+    # The checkpoint is saved after the page's profiles are written, in the same transaction: the
+    # model's pre_save signal (Django's public seam) is the moment between the two.
+    def dies_on_third_page(sender, instance, **kwargs):
+        saves.append(instance.value)
+        if len(saves) == 3:
+            raise Crash
 
-    monkeypatch.setattr(engine, "_advance", dies_on_third_page)
-    with pytest.raises(Crash):
-        run_now(feed)
+    pre_save.connect(dies_on_third_page, sender=Checkpoint, weak=False)
+    try:
+        with pytest.raises(Crash):
+            run_now(feed)
+    finally:
+        pre_save.disconnect(dies_on_third_page, sender=Checkpoint)
     assert profile_count(workspace) == 200  # the third page's profiles were rolled back
     assert checkpoint_value(feed) == T0 + timedelta(minutes=1)
 

@@ -92,17 +92,12 @@ def test_a_window_that_fails_for_good_three_times_is_read_again_until_it_succeed
 
 
 def test_pausing_during_a_window_cancels_it_and_resuming_reads_it_again(
-    backfilled, warehouse, workspace, admin, settings, monkeypatch
+    backfilled, warehouse, workspace, admin, settings, monkeypatch, while_reading
 ):
     warehouse.sql("UPDATE users SET score = 7 WHERE score = ?", [POISON])
     settings.WSYNC_PAGE_SIZE = 5
-    real_count = engine._count
-
-    def pause_after_first_page(job, *args):
-        real_count(job, *args)
-        Feed.objects.filter(pk=job.feed.pk).update(state=FeedState.PAUSED)
-
-    monkeypatch.setattr(engine, "_count", pause_after_first_page)
+    # Paused while the window's first page is being read: the window writes that page and stops.
+    while_reading(0, lambda: Feed.objects.filter(pk=backfilled.pk).update(state=FeedState.PAUSED))
     window = run_queued(backfilled)[0]
     monkeypatch.undo()
     assert window.state == RunState.CANCELLED and window.owed and window.rows_read == 5
@@ -116,16 +111,13 @@ def test_pausing_during_a_window_cancels_it_and_resuming_reads_it_again(
     assert store_users(workspace) == warehouse.users() and profile_count(workspace) == 60
 
 
-def test_pausing_during_a_main_run_cancels_it_without_a_retry(feed, warehouse, admin, settings, monkeypatch):
+def test_pausing_during_a_main_run_cancels_it_without_a_retry(
+    feed, warehouse, admin, settings, while_reading
+):
     settings.WSYNC_PAGE_SIZE = 5
     warehouse.upsert(user_rows(0, 20, timezone.now() - timedelta(days=1)))
-    real_count = engine._count
-
-    def pause_after_first_page(job, *args):
-        real_count(job, *args)
-        service.pause(Feed.objects.get(pk=job.feed.pk), admin)
-
-    monkeypatch.setattr(engine, "_count", pause_after_first_page)
+    # An admin pauses while the second page is being read: the run writes it and stops.
+    while_reading(1, lambda: service.pause(Feed.objects.get(pk=feed.pk), admin))
     run = service.request_run(feed, admin)
     engine.run(run.pk)
     run.refresh_from_db()

@@ -137,17 +137,12 @@ def test_it_does_not_run_a_paused_feed_and_resumes_with_one_catch_up_run(feed, a
 
 
 def test_it_stops_a_running_run_after_its_page_when_the_feed_is_paused(
-    feed, admin, warehouse, settings, monkeypatch
+    feed, admin, warehouse, settings, while_reading
 ):
     settings.WSYNC_PAGE_SIZE = 10
     warehouse.upsert([r for i in range(5) for r in user_rows(i * 10, 10, T0 + i * timedelta(minutes=1))])
-    real_count = engine._count
-
-    def pause_after_first_page(job, *args):
-        real_count(job, *args)
-        Feed.objects.filter(pk=job.feed.pk).update(state=FeedState.PAUSED)
-
-    monkeypatch.setattr(engine, "_count", pause_after_first_page)
+    # Paused while the first page is being read: the run writes that page and stops.
+    while_reading(0, lambda: Feed.objects.filter(pk=feed.pk).update(state=FeedState.PAUSED))
     run = run_now(feed)
     assert run.state == RunState.CANCELLED and run.rows_read == 10
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from feeds import wizard
-from feeds.map import tree
+from feeds.mapping import tree
 from tests.personas import client_for
 from tests.wizard.conftest import USERS_SQL
 

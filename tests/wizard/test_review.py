@@ -115,7 +115,7 @@ def test_it_asks_for_a_complete_mapping_before_sampling_profiles(workspace, edit
 
 
 def test_it_shows_the_events_an_event_feed_would_write(workspace, editor, draft):
-    from feeds.mapping import auto_mappings
+    from feeds.mapping.rules import auto_mappings
     from feeds.model.query import run_query
 
     sql = "SELECT event_id, event_name, customer_id, occurred_at FROM events ORDER BY event_id"
@@ -138,7 +138,7 @@ COUNTS_SQL = (
 
 def store_first_rows(feed, count, change_plan_of):
     """Write the feed's first rows to the profile store as a run would, one of them with another plan."""
-    from feeds.batches import compile_mappings, map_page
+    from feeds.mapping.pages import compile_mappings, map_page
     from feeds.profiles.store import apply_batches
     from feeds.warehouses.base import Page
     from feeds.warehouses.registry import open_warehouse

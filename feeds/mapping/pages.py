@@ -1,7 +1,7 @@
 """Turning a page of warehouse rows into mParticle batches, as a feed's mapping says (FieldTransformation.mappings).
 
 `compile_mappings` resolves a mapping against the data model's columns once per run; `map_page` then makes one
-batch per row, set-wise and fast, and rejects the rows that have no identity (feeds.mapping checks mappings).
+batch per row, set-wise and fast, and rejects the rows that have no identity (feeds.mapping.rules checks mappings).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from feeds.mapping import EVENT_TYPES, REQUIRED_EVENT_FIELDS, UNMAPPED
+from feeds.mapping import EVENT_TYPES, IDENTITY_SECTIONS, REQUIRED_EVENT_FIELDS, UNMAPPED
 from feeds.warehouses.base import Page
 
 
@@ -80,13 +80,13 @@ def compile_mappings(mappings: list[dict], columns: list[str]) -> CompiledMappin
             targets.append((index[source], _path(destination)))
     unmapped = tuple((i, c) for i, c in enumerate(columns) if c not in named) if into else ()
     has_events = any(p[0] == "events" for _, p in targets) or any(p[0] == "events" for p, _ in statics)
-    identities = tuple((i, p[0], p[1]) for i, p in targets if p[0] in _IDENTITY_SECTIONS and len(p) == 2)
+    identities = tuple((i, p[0], p[1]) for i, p in targets if p[0] in IDENTITY_SECTIONS and len(p) == 2)
     attributes = [(i, p[1]) for i, p in targets if p[0] == "user_attributes" and len(p) == 2]
     if into == ("user_attributes",):  # "*" into the user attributes: the same bulk update, after the targets
         attributes += unmapped
         unmapped, into = (), None
     others = tuple(
-        (i, p) for i, p in targets if not (p[0] in (*_IDENTITY_SECTIONS, "user_attributes") and len(p) == 2)
+        (i, p) for i, p in targets if not (p[0] in (*IDENTITY_SECTIONS, "user_attributes") and len(p) == 2)
     )
     return CompiledMapping(
         tuple(columns),
@@ -99,9 +99,6 @@ def compile_mappings(mappings: list[dict], columns: list[str]) -> CompiledMappin
         tuple(i for i, _ in attributes),
         others,
     )
-
-
-_IDENTITY_SECTIONS = ("user_identities", "device_info")
 
 
 def json_value(value: Any, tz: ZoneInfo) -> Any:
@@ -204,7 +201,7 @@ def row_key(batch: dict, number: int, iterator: str | None, iterator_value: Any,
     """Return a short human key for a row: its first identity, else its position and iterator value."""
     if "mpid" in batch:
         return f"mpid={batch['mpid']}"
-    for section in ("user_identities", "device_info"):
+    for section in IDENTITY_SECTIONS:
         for key, value in (batch.get(section) or {}).items():
             return f"{key}={value}"
     if iterator and iterator_value is not None:
@@ -268,7 +265,7 @@ def content_id(feed_id: int, values: list[Any]) -> str:
 
 def _put(batch: dict, event: dict, path: tuple[str, ...], value: Any) -> None:
     head = path[0]
-    if head in ("user_identities", "device_info"):
+    if head in IDENTITY_SECTIONS:
         if value is not None and str(value).strip() != "":
             batch.setdefault(head, {})[path[1]] = str(value)
     elif head == "mpid":

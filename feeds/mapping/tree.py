@@ -3,13 +3,21 @@
 The stored shape stays the flat list of the interface (mapping_type, source, destination, value);
 the object a node sits in is read from its destination, so the tree needs no state of its own.
 A node the user has just added carries only its object's prefix (e.g. "user_identities.") until a
-field is picked; validate_mappings reports it at that node.
+field is picked; rules.validate_mappings reports it at that node.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from feeds.mapping import (
+    EVENT_DATA_FIELDS,
+    EVENT_TYPES,
+    IDENTITY_SECTIONS,
+    REQUIRED_EVENT_FIELDS,
+    TOP_LEVEL_IDENTITIES,
+)
 
 OBJECTS: dict[str, str] = {
     "user_identities": "user_identities.",
@@ -21,25 +29,28 @@ OBJECT_LABELS = {
     "user_attributes": "user_attributes — what you know about them",
     "events": "events — what they did",
 }
-IDENTITY_PREFIXES = ("user_identities.", "device_info.")
-IDENTITY_TOP_LEVEL = ("mpid", "mp_deviceid")
-UNMAPPED = "$unmapped"
-EVENT_TYPES = ("custom_event", "screen_view", "commerce_event")
-# Said at an event_type node mapped from a column (the rule feeds.mapping applies).
+IDENTITY_PREFIXES = tuple(f"{section}." for section in IDENTITY_SECTIONS)
+
+
+def _listed(words: list[str], last: str) -> str:
+    return ", ".join(words[:-1]) + f" {last} " + words[-1]
+
+
+# Said at an event_type node mapped from a column (the rule feeds.mapping.pages applies).
 EVENT_TYPE_COLUMN_NOTE = (
-    "Each row's value in this column must be custom_event, screen_view or commerce_event; rows with "
+    f"Each row's value in this column must be {_listed(list(EVENT_TYPES), 'or')}; rows with "
     "another value, or without the fields their type needs, are rejected with that reason. As any row "
-    "may be any type, map every type's required fields: event_name and custom_event_type, screen_name, "
-    "product_action.action."
+    "may be any type, map every type's required fields: "
+    + ", ".join(
+        " and ".join(f.removeprefix("events[].data.") for f in fields)
+        for fields in REQUIRED_EVENT_FIELDS.values()
+    )
+    + "."
 )
+# The event fields the tree offers (session_uuid, which the API accepts, is not offered).
 EVENT_FIELDS = (
     "event_type",
-    "data.event_name",
-    "data.custom_event_type",
-    "data.screen_name",
-    "data.product_action.action",
-    "data.timestamp_unixtime_ms",
-    "data.source_message_id",
+    *(f"data.{f}" for f in EVENT_DATA_FIELDS if f != "session_uuid"),
     "data.custom_attributes.*",
 )
 
@@ -78,7 +89,7 @@ def default_objects(pipeline_type: str) -> list[str]:
 def object_of(mapping: dict[str, Any], pipeline_type: str) -> str:
     """Return the object a mapping sits in; ignored columns sit in the pipeline's main object."""
     destination = mapping.get("destination") or ""
-    if destination.startswith(IDENTITY_PREFIXES) or destination in IDENTITY_TOP_LEVEL:
+    if destination.startswith(IDENTITY_PREFIXES) or destination in TOP_LEVEL_IDENTITIES:
         return "user_identities"
     for key, prefix in OBJECTS.items():
         if destination.startswith(prefix):
