@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def _start_time(pid: int) -> str | None:
-    """Return the process's start time in clock ticks since boot (Linux), "" elsewhere, None when gone."""
+    """Return the process's start time in clock ticks since boot (Linux), "" elsewhere, None when gone (or a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
@@ -27,7 +27,12 @@ def _start_time(pid: int) -> str | None:
     except OSError:
         return ""
     # The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    # A killed worker whose parent died with it stays a zombie until init reaps it, which some container
+    # inits do late or never: it has stopped all the same.
+    if fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
 
 
 def this_worker() -> str:
