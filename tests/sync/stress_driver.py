@@ -31,6 +31,7 @@ from feeds.api.credentials import create_credential  # noqa: E402
 from feeds.models import Feed, FeedState  # noqa: E402
 from feeds.sync import service  # noqa: E402
 from feeds.sync.models import ACTIVE_STATES, SyncRun  # noqa: E402
+from tests.sync.cluster import wait_for  # noqa: E402
 from tests.sync.conftest import Warehouse, make_feed, profile_count, store_users, user_rows  # noqa: E402
 
 WINDOWS = 12
@@ -104,7 +105,11 @@ def load(folder: str, port: str) -> dict:
                 url = f"/w/stress-b/feeds/{feed_b.pk}/run/"
                 call("POST", url, data={"csrfmiddlewaretoken": web.cookies["csrftoken"]})
                 assert SyncRun.objects.filter(feed=feed_b).count() == before + 1, "Run Sync made no run"
-                _wait(lambda: not SyncRun.objects.filter(feed=feed_b, state__in=ACTIVE_STATES).exists(), 240)
+                wait_for(
+                    lambda: not SyncRun.objects.filter(feed=feed_b, state__in=ACTIVE_STATES).exists(),
+                    240,
+                    "the second feed's run to end",
+                )
         finally:
             done.set()
             connections.close_all()
@@ -148,13 +153,6 @@ def _api_token(web: httpx.Client, workspace: Workspace) -> str:
     response = web.post("/oauth/token", json=body)
     assert response.status_code == 200, response.text[:500]
     return str(response.json()["access_token"])
-
-
-def _wait(condition: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def verify(folder: str) -> dict:
