@@ -12,6 +12,13 @@ import django  # noqa: E402
 
 django.setup()
 
+if os.environ.get("WSYNC_BENCH_SQLITE_PRAGMAS"):  # measuring SQLite settings (bench/README.md)
+    from django.db import connections
+
+    connections.settings["default"].setdefault("OPTIONS", {})["init_command"] = os.environ[
+        "WSYNC_BENCH_SQLITE_PRAGMAS"
+    ]
+
 import psycopg  # noqa: E402
 from _measure import measure  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -54,6 +61,7 @@ def make_feed(table: str) -> Feed:
             "database": SOURCE,
             "user": "postgres",
             "sslmode": "disable",
+            "allow_unencrypted": True,
         },
         secrets={"password": ""},
     )

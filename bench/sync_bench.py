@@ -31,7 +31,7 @@ from _measure import measure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = "postgresql://postgres@127.0.0.1:5432/"
-SOURCE = "wsync_bench_src"
+SOURCE = os.environ.get("WSYNC_BENCH_SOURCE", "wsync_bench_src")  # another name keeps a second size around
 MODELS = {
     "users": (
         "SELECT customer_id, email, first_name, last_name, plan, score, updated_at, a1, a2, a3, a4, a5, a6, a7, "

@@ -157,9 +157,14 @@ else:
             # WAL lets the web process read while a worker writes a page. IMMEDIATE: every transaction
             # takes the write lock at BEGIN, where SQLite waits up to `timeout` for it; a DEFERRED one
             # would upgrade a read lock mid-transaction, and SQLite answers that upgrade "database is
-            # locked" at once, without waiting (docs/sync.md).
+            # locked" at once, without waiting (docs/sync.md). A 64 MB page cache and a WAL checkpoint every
+            # 64 MB (not every 4 MB) write a first load's pages to disk ~40% fewer times (docs/store.md);
+            # durability is unchanged: a commit is in the WAL either way.
             "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=16384;"
+                ),
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 60,
             },

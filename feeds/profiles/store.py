@@ -325,7 +325,7 @@ def _update_profiles(profiles: list[ProfileState], stamp: Any) -> None:
             f"UPDATE {PROFILES} SET attributes = d.doc, set_at = d.stamps, updated_at = %s FROM "
             "(SELECT value ->> 0 AS id, value -> 1 AS doc, value -> 2 AS stamps FROM json_each(%s)) AS d "
             f"WHERE {PROFILES}.id = d.id",
-            [stamp, json.dumps(rows)],
+            [stamp, sql.json_text(rows)],
         )
         return
     changes = []
