@@ -11,7 +11,11 @@ import psutil
 
 
 def measure(name: str, step: Callable[[], int], **extra: Any) -> dict[str, Any]:
-    """Run step() (which returns a row count) and return name, rows, seconds, rows/s and peak RSS in MB."""
+    """Run step() (which returns a row count); return name, rows, seconds, rows/s, peak RSS in MB and CPU seconds.
+
+    CPU seconds are this process's (user + system): on a shared machine they stay comparable when the wall
+    time does not. Work done by another process (a database server) is not in them.
+    """
     process, peak, done = psutil.Process(), [0], threading.Event()
 
     def sample() -> None:
@@ -21,9 +25,10 @@ def measure(name: str, step: Callable[[], int], **extra: Any) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rows = step()
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu
     done.set()
     sampler.join()
     return {
@@ -32,5 +37,6 @@ def measure(name: str, step: Callable[[], int], **extra: Any) -> dict[str, Any]:
         "seconds": seconds,
         "rows_per_s": rows / seconds if seconds else 0,
         "peak_rss_mb": peak[0] / 2**20,
+        "cpu_seconds": cpu_seconds,
         **extra,
     }

@@ -42,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sync_bench import ITERATORS, MODELS, PG, SOURCE  # noqa: E402
 
 STORE = "postgres" if connection.vendor == "postgresql" else "sqlite"
+DUCKDB = os.environ.get("WSYNC_BENCH_DUCKDB", "")  # the DuckDB file the feed reads, instead of PostgreSQL
+SOURCE_NAME = "DuckDB" if DUCKDB else "PostgreSQL"
 CHANGED = 10_000
 
 
@@ -50,21 +52,26 @@ def make_feed(table: str) -> Feed:
 
     pipeline_type = PipelineType.EVENTS if table == "events" else PipelineType.USER_ATTRIBUTES
     workspace = Workspace.objects.create(slug="bench", name="Bench")
-    source = Connection.objects.create(
-        workspace=workspace,
-        slug="pg",
-        name="PG",
-        provider="postgres",
-        config={
-            "host": "127.0.0.1",
-            "port": 5432,
-            "database": SOURCE,
-            "user": "postgres",
-            "sslmode": "disable",
-            "allow_unencrypted": True,
-        },
-        secrets={"password": ""},
-    )
+    if DUCKDB:
+        source = Connection.objects.create(
+            workspace=workspace, slug="duck", name="Duck", provider="duckdb", config={"path": DUCKDB}
+        )
+    else:
+        source = Connection.objects.create(
+            workspace=workspace,
+            slug="pg",
+            name="PG",
+            provider="postgres",
+            config={
+                "host": "127.0.0.1",
+                "port": 5432,
+                "database": SOURCE,
+                "user": "postgres",
+                "sslmode": "disable",
+                "allow_unencrypted": True,
+            },
+            secrets={"password": ""},
+        )
     sql = MODELS[table]
     columns = [c.strip() for c in sql.split("SELECT")[1].split("FROM")[0].split(",")]
     model = DataModel.objects.create(workspace=workspace, slug=table, name=table, connection=source, sql=sql)
@@ -99,7 +106,7 @@ def sync(feed: Feed, name: str) -> dict:
             raise SystemExit(f"{name}: {run.state}: {run.error}")
         return run.rows_read
 
-    result = measure(f"wsync {name} → {STORE} store", step)
+    result = measure(f"wsync {name}: {SOURCE_NAME} → {STORE} store", step)
     result["timings"] = run.timings
     result["counts"] = {k: v for k, v in run.count_items}
     return result
@@ -121,14 +128,26 @@ CHANGES = {
 }
 
 
+def on_source(statement: str) -> list[tuple]:
+    """Run one statement on the feed's source (committed at once) and return its rows."""
+    if DUCKDB:
+        import duckdb
+
+        with duckdb.connect(DUCKDB) as source:  # closed at once: DuckDB lets one process open the file
+            result = source.execute(statement)
+            return result.fetchall() if result.description else []
+    with psycopg.connect(PG + SOURCE, autocommit=True) as source:
+        cursor = source.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
 def main() -> None:
     table = sys.argv[1]
     call_command("migrate", verbosity=0)
     feed = make_feed(table)
     results = [sync(feed, "full sync, empty store"), sync(feed, "full re-sync, unchanged")]
     iterator = ITERATORS[table]
-    with psycopg.connect(PG + SOURCE) as source:
-        high = source.execute(f"SELECT max({iterator}) FROM {table}").fetchone()[0]
+    ((high,),) = on_source(f"SELECT max({iterator}) FROM {table}")
     Feed.objects.filter(pk=feed.pk).update(sync_mode=SyncMode.INCREMENTAL)
     feed.refresh_from_db()
     Checkpoint.objects.update_or_create(
@@ -140,15 +159,13 @@ def main() -> None:
         },
     )
     change, restore = CHANGES[table]
-    with psycopg.connect(PG + SOURCE, autocommit=True) as source:
-        source.execute(change)
+    on_source(change)
     try:
         what = "new events" if table == "events" else "changed rows"
         results.append(sync(feed, f"incremental after {CHANGED} {what}"))
     finally:
         if restore:
-            with psycopg.connect(PG + SOURCE, autocommit=True) as source:
-                source.execute(restore)
+            on_source(restore)
     print(json.dumps(results, default=str))
 
 
