@@ -50,6 +50,24 @@ class ApplyResult:
     rejected: list[Rejection] = field(default_factory=list)
     conflicts: list[IdentityConflict] = field(default_factory=list)
     resolve_seconds: float = 0.0  # of the call: loading what the page reaches and resolving it in memory
+    # What the page changed, per profile (connected outputs send exactly this: docs/outputs.md).
+    changes: list[ProfileChange] = field(default_factory=list)
+
+
+@dataclass
+class ProfileChange:
+    """One profile's part of a page's diff: what the page created, changed or removed, and its new events."""
+
+    mpid: int
+    created: bool
+    identities: dict[str, str]  # all of the profile's identities after the page (to address it downstream)
+    identities_changed: dict[str, str]  # identity types the page set (new or another value)
+    identities_removed: list[str]  # identity types the page released
+    attributes: dict[str, Any]  # attributes the page created or gave another value
+    attributes_removed: list[str]
+    events: list[
+        dict
+    ]  # events written for the first time: {"event_type", "data"} with data.source_message_id
 
 
 def load_state(
@@ -219,8 +237,39 @@ def apply_batches(
             setattr(result, _COUNTERS[outcome.outcome], getattr(result, _COUNTERS[outcome.outcome]) + 1)
         result.conflicts.extend(outcome.conflicts)
     _write_profiles(feed, resolver, now)
-    result.events_written = _write_events(feed, run_id, batches, outcomes, now)
+    written = _write_events(feed, run_id, batches, outcomes, now)
+    result.events_written = len(written)
+    result.changes = page_changes(resolver, written)
     return result
+
+
+def page_changes(resolver: Resolver, events: list[tuple]) -> list[ProfileChange]:
+    """Return the page's diff per profile: changed identities and attribute values, removals, new events.
+
+    An attribute whose value stayed the same (only its run or order moved) is not a change.
+    """
+    new_events: dict[int, list[dict]] = {}
+    for row in events:
+        data = {"source_message_id": row[3], **(row[9] or {})}
+        new_events.setdefault(row[2], []).append({"event_type": row[6], "data": data})
+    changes = []
+    for p in resolver.state.by_mpid.values():
+        change = _profile_change(p, new_events.get(p.id, [])) if p.changed or p.id in new_events else None
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _profile_change(p: ProfileState, events: list[dict]) -> ProfileChange | None:
+    before, after = p.attributes_before, p.attributes
+    attributes = {k: v[0] for k, v in after.items() if k not in before or before[k][0] != v[0]}
+    removed = sorted(before.keys() - after.keys())
+    ids_before, ids = p.identities_before, p.identities
+    set_ids = {t: v for t, v in ids.items() if ids_before.get(t) != v}
+    released = sorted(ids_before.keys() - ids.keys())
+    if not (attributes or removed or set_ids or released or events or p.created):
+        return None
+    return ProfileChange(p.mpid, p.created, dict(ids), set_ids, released, attributes, removed, events)
 
 
 _COUNTERS = {"create": "created", "update": "updated", "unchanged": "unchanged"}
@@ -381,7 +430,8 @@ def _content_id(feed: Feed, batch: dict) -> str:
 
 def _write_events(
     feed: Feed, run_id: int | None, batches: list[dict], outcomes: list[tuple[int, RowOutcome]], now: datetime
-) -> int:
+) -> list[tuple]:
+    """Write the page's events that are not in the store yet; return their rows."""
     stamp = sql.db_datetime(now)
     rows: dict[str, tuple] = {}
     for i, outcome in outcomes:
@@ -389,7 +439,7 @@ def _write_events(
             for row in event_rows(feed, run_id, batches[i], outcome.profile.id, stamp):
                 rows.setdefault(row[3], row)  # the same event twice in a page is one event
     if not rows:
-        return 0
+        return []
     # Probes, not `event_id = ANY(list)`: that is planned as a scan of the workspace's every event while the
     # table has no statistics (a first load, autovacuum off), 0.5 s a page at a million events.
     existing = sql.fetch_matching(
@@ -421,4 +471,4 @@ def _write_events(
         list(rows.values()),
         "ON CONFLICT (workspace_id, environment, event_id) DO NOTHING",
     )
-    return len(rows)
+    return list(rows.values())

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from feeds.mapping.pages import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
+from feeds.outputs import outbox
 from feeds.profiles.store import apply_batches
 from feeds.sync import fingerprints, health, queue, windows, workers
 from feeds.sync.changes import ChangedRows, Fingerprint
@@ -360,6 +361,7 @@ def _write_page(job: Job, page: Page) -> None:
                 row_keys=mapped.row_keys,
                 iterator_values=mapped.iterator_values or [None] * len(mapped.batches),
             )
+        outbox.record_page(feed, job.run.pk, result)  # connected outputs get the page's diff with it
         resolving = result.resolve_seconds if result else 0.0
         job.add("resolve", resolving)
         _record(job, mapped.rejects, result, digests)
