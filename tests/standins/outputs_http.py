@@ -102,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
         if check is None:
             return self._reply(404, {"error": "no such route"})
         status, answer, accepted = check(raw)
-        if status == 200 or status == 202:
+        if 200 <= status < 300:
             with self.receiver.lock:
                 self.receiver.accepted.append(accepted)
         else:
