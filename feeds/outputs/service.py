@@ -6,6 +6,7 @@ Callers check access first (feeds.accounts.access.require_member); every change 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
@@ -28,6 +29,7 @@ from feeds.profiles.models import Event, Profile
 from feeds.profiles.store import ProfileChange
 from feeds.warehouses.base import check_setting, keeps_saved, rebound_secrets, with_default
 
+log = logging.getLogger(__name__)
 TICK_NAME = "wsync-outputs-tick"
 HISTORY_CHUNK = 5000
 
@@ -314,6 +316,21 @@ def ensure_tick() -> None:
 def tick(now: datetime | None = None) -> None:
     """Kick every active output with a due batch; prune; remove drained disconnected connections."""
     now = now or timezone.now()
+    tick_outputs(now)
+    prune(now)
+    FeedOutput.objects.filter(disconnected=True).exclude(outbox__state=BatchState.PENDING).delete()
+
+
+def take_over_local(**_: object) -> None:
+    """Kick every active output with a due batch (a drain whose worker is gone is taken over by kick)."""
+    try:
+        tick_outputs(timezone.now())
+    except DatabaseError:  # a worker starting before migrate; the minute tick covers it
+        log.warning("outputs: could not look for drains to take over", exc_info=True)
+
+
+def tick_outputs(now: datetime) -> None:
+    """Kick every active output that has a due batch on a running connection."""
     due = (
         OutboxBatch.objects.filter(
             state=BatchState.PENDING,
@@ -326,8 +343,6 @@ def tick(now: datetime | None = None) -> None:
     )
     for output_id in set(due):
         delivery.kick(output_id)
-    prune(now)
-    FeedOutput.objects.filter(disconnected=True).exclude(outbox__state=BatchState.PENDING).delete()
 
 
 def prune(now: datetime | None = None) -> int:

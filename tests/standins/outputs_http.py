@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import urllib.parse
 from collections import deque
 from collections.abc import Iterator
@@ -67,6 +68,7 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     release: threading.Event = field(default_factory=threading.Event)
     requests: int = 0
+    latency: float = 0.0  # seconds each answer takes (a destination that is not instant)
 
     def answer(self, *answers: str) -> None:
         """Script the next answers: "429:<retry-after>", "429", "500", "503:<retry-after>", "401", "timeout"."""
@@ -92,6 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
             scripted = self.receiver.script.popleft() if self.receiver.script else None
         if scripted is not None and self._scripted(scripted):
             return
+        if self.receiver.latency:
+            time.sleep(self.receiver.latency)
         check = {
             "/webhook": self._webhook,
             "/v2/bulkevents": self._mparticle,
