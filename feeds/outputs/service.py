@@ -392,3 +392,27 @@ def _history_change(profile: Profile, feed_id: int, events: list[dict]) -> Profi
     if not attributes and not events:
         return None
     return ProfileChange(profile.mpid, False, identities, identities, [], attributes, [], events)
+
+
+@dataclass(frozen=True)
+class ConnectedOutput:
+    """A row of the feed summary's Connected Outputs card."""
+
+    connection: FeedOutput
+    counters: Counters
+
+
+def connected_outputs(feed: Feed) -> list[ConnectedOutput]:
+    """Return the feed's connections with their counters (a constant number of queries)."""
+    connections = list(feed.output_connections.select_related("output").order_by("output__name"))
+    found = counters(connections)
+    return [ConnectedOutput(c, found[c.pk]) for c in connections]
+
+
+def attach_connections(feeds: list[Feed]) -> None:
+    """Set `connected_outputs` (the connections, with their output) on each feed, in one query."""
+    by_feed: dict[int, list[FeedOutput]] = {}
+    for c in FeedOutput.objects.filter(feed__in=feeds).select_related("output").order_by("output__name"):
+        by_feed.setdefault(c.feed_id, []).append(c)
+    for feed in feeds:
+        feed.connected_outputs = by_feed.get(feed.pk, [])  # type: ignore[attr-defined]
