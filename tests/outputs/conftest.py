@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from feeds.outputs import service
 from feeds.outputs.models import Output
+from tests.browser.conftest import browser, page_as  # noqa: F401 - fixtures of the browser tests here
 from tests.standins import outputs_http
 from tests.sync.conftest import fail_after, feed, warehouse  # noqa: F401 - fixtures used by this folder's tests
 
