@@ -249,3 +249,11 @@ def receiver() -> Iterator[Receiver]:
     found.release.set()
     server.shutdown()
     server.server_close()
+
+
+if __name__ == "__main__":  # the benchmark runs the receiver in a process of its own
+    import sys
+
+    found, _ = start_receiver(int(sys.argv[1]))
+    print(found.url, flush=True)
+    threading.Event().wait()
