@@ -59,8 +59,13 @@ def changes(start: int, count: int) -> list[ProfileChange]:
         ids = {"customer_id": f"C{i:08d}", "email": f"user{i}@example.com"}
         event = {
             "event_type": "custom_event",
-            "data": {"event_name": "plan_changed", "custom_event_type": "other", "source_message_id": f"e-{i}",
-                     "timestamp_unixtime_ms": 1767225600000 + i, "custom_attributes": {"plan": "pro"}},
+            "data": {
+                "event_name": "plan_changed",
+                "custom_event_type": "other",
+                "source_message_id": f"e-{i}",
+                "timestamp_unixtime_ms": 1767225600000 + i,
+                "custom_attributes": {"plan": "pro"},
+            },
         }
         out.append(ProfileChange(i + 1, False, ids, {}, [], {"plan": "pro", "score": i % 1000}, [], [event]))
     return out
@@ -69,7 +74,9 @@ def changes(start: int, count: int) -> list[ProfileChange]:
 def queue_changes(connection: FeedOutput, profiles: int) -> int:
     for start in range(0, profiles, CHUNK):
         with transaction.atomic():
-            outbox.record_connection(connection, connection.feed, 1, changes(start, min(CHUNK, profiles - start)))
+            outbox.record_connection(
+                connection, connection.feed, 1, changes(start, min(CHUNK, profiles - start))
+            )
     return profiles * 2
 
 
@@ -93,12 +100,28 @@ def rabbit_queue() -> None:
 
 
 def delivery_phase(workspace: Workspace, feed, profiles: int, port: int) -> list[dict]:
-    hook = service.save_output(workspace, "webhook", "Bench webhook",
-                               {"url": f"http://127.0.0.1:{port}/webhook", "signing_secret": SECRET, "batch_size": 1000}, None)
+    hook = service.save_output(
+        workspace,
+        "webhook",
+        "Bench webhook",
+        {"url": f"http://127.0.0.1:{port}/webhook", "signing_secret": SECRET, "batch_size": 1000},
+        None,
+    )
     rabbit_queue()
-    rabbit = service.save_output(workspace, "rabbitmq", "Bench RabbitMQ",
-                                 {"host": "127.0.0.1", "port": 5672, "username": "guest", "password": "guest",
-                                  "routing_key": QUEUE, "batch_size": 1000}, None)
+    rabbit = service.save_output(
+        workspace,
+        "rabbitmq",
+        "Bench RabbitMQ",
+        {
+            "host": "127.0.0.1",
+            "port": 5672,
+            "username": "guest",
+            "password": "guest",
+            "routing_key": QUEUE,
+            "batch_size": 1000,
+        },
+        None,
+    )
     results = []
     for output in (hook, rabbit):
         connection = service.connect(feed, output, None)
@@ -126,8 +149,13 @@ def sync_phase(rows: int) -> list[dict]:
         workspace = Workspace.objects.create(slug=f"sync{outputs}", name=f"Sync {outputs}")
         feed = make_feed(workspace, warehouse.path)
         for n in range(outputs):
-            output = service.save_output(workspace, "webhook", f"Hook {n}",
-                                         {"url": "http://127.0.0.1:9/none", "signing_secret": "x"}, None)
+            output = service.save_output(
+                workspace,
+                "webhook",
+                f"Hook {n}",
+                {"url": "http://127.0.0.1:9/none", "signing_secret": "x"},
+                None,
+            )
             connection = service.connect(feed, output, None)
             FeedOutput.objects.filter(pk=connection.pk).update(paused=True)  # measure the sync, not delivery
 
@@ -149,8 +177,12 @@ def main() -> None:
 
     from tests.sync.conftest import Warehouse, make_feed
 
-    receiver = subprocess.Popen([sys.executable, "-m", "tests.standins.outputs_http", "0"], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "tests.standins.outputs_http", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     port = int(receiver.stdout.readline().strip().rsplit(":", 1)[1])
     try:
         folder = Path(os.environ["WSYNC_DUCKDB_ROOTS"])
@@ -162,8 +194,10 @@ def main() -> None:
     finally:
         receiver.terminate()
     for r in results:
-        print(f"{r['name']:<32} {r['rows']:>10,} changes {r['seconds']:>8.1f} s {r['rows_per_s']:>10,.0f}/s "
-              f"peak RSS {r['peak_rss_mb']:>6.0f} MB")
+        print(
+            f"{r['name']:<32} {r['rows']:>10,} changes {r['seconds']:>8.1f} s {r['rows_per_s']:>10,.0f}/s "
+            f"peak RSS {r['peak_rss_mb']:>6.0f} MB"
+        )
     plain, two = results[-2]["seconds"], results[-1]["seconds"]
     print(f"sync slowdown with two outputs connected: {100 * (two / plain - 1):+.1f}%")
     print(json.dumps(results))

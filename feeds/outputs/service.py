@@ -52,7 +52,10 @@ def settings_for(kind: str, values: Mapping[str, Any], saved: Output | None = No
         raise Invalid({"kind": f"Choose one of: {', '.join(OutputKind.values)}."})
     destination = kind_class(kind)
     old_secrets = dict(saved.secrets or {}) if saved else {}
-    config, secrets, errors, kept = {}, {}, {}, []
+    config: dict[str, Any] = {}
+    secrets: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    kept: list[str] = []
     for spec in destination.fields:
         value = values.get(spec.name)
         if saved and keeps_saved(spec, value):
@@ -93,7 +96,7 @@ def save_output(
     name = (name or "").strip()
     if not name:
         raise Invalid({"name": "Give the output a name."})
-    clash = Output.objects.filter(workspace=workspace, name=name).exclude(pk=output.pk if output else None)
+    clash = Output.objects.filter(workspace=workspace, name=name).exclude(pk=output.pk if output else 0)
     if clash.exists():
         raise Invalid({"name": f"Another output is called “{name}”; choose another name."})
     config, secrets = settings_for(kind, values, output)

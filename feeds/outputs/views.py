@@ -3,18 +3,19 @@ a connection's Pause/Resume/Disconnect and its dead letters."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from feeds.accounts.access import require_member
-from feeds.accounts.models import Role
+from feeds.accounts.models import Membership, Role, Workspace
 from feeds.outputs import service
 from feeds.outputs.access import connection_for_user, output_for_user
 from feeds.outputs.forms import ConnectForm, DisconnectForm, output_form
 from feeds.outputs.kinds import KINDS, kind_class
-from feeds.outputs.models import BatchState, OutputKind
+from feeds.outputs.models import BatchState, Output, OutputKind
 from feeds.pages.access import feed_for_user
 from feeds.pages.http import HtmxHttpRequest
 
@@ -48,26 +49,28 @@ def edit_output(request: HtmxHttpRequest, ws: str, output_id: int) -> HttpRespon
     return _form_page(request, membership, form, output.kind, output)
 
 
-def _save(request: HtmxHttpRequest, form: object, workspace: object, kind: str, output: object) -> bool:
-    if not form.is_valid():  # type: ignore[attr-defined]
+def _save(
+    request: HtmxHttpRequest, form: forms.Form, workspace: Workspace, kind: str, output: Output | None
+) -> bool:
+    if not form.is_valid():
         return False
-    values = dict(form.cleaned_data)  # type: ignore[attr-defined]
+    values = dict(form.cleaned_data)
     try:
         service.save_output(
             workspace, kind, values.pop("name"), values, request.user, output=output, request=request
-        )  # type: ignore[arg-type]
+        )
     except service.Invalid as invalid:
         for name, message in invalid.errors.items():
-            form.add_error(name if name in form.fields else None, message)  # type: ignore[attr-defined]
+            form.add_error(name if name in form.fields else None, message)
         return False
     messages.success(request, "Output saved.")
     return True
 
 
 def _form_page(
-    request: HtmxHttpRequest, membership: object, form: object, kind: str, output: object
+    request: HtmxHttpRequest, membership: Membership, form: forms.Form, kind: str, output: Output | None
 ) -> HttpResponse:
-    ctx = {"workspace": membership.workspace, "membership": membership, "form": form, "nav": "outputs"}  # type: ignore[attr-defined]
+    ctx = {"workspace": membership.workspace, "membership": membership, "form": form, "nav": "outputs"}
     return render(request, "outputs/output_form.html", {**ctx, "kind": kind_class(kind), "output": output})
 
 

@@ -254,7 +254,8 @@ def page_changes(resolver: Resolver, events: list[tuple]) -> list[ProfileChange]
         new_events.setdefault(row[2], []).append({"event_type": row[6], "data": data})
     changes = []
     for p in resolver.state.by_mpid.values():
-        change = _profile_change(p, new_events.get(p.id, [])) if p.changed or p.id in new_events else None
+        found = new_events.get(p.id, []) if p.id is not None else []
+        change = _profile_change(p, found) if p.changed or found else None
         if change is not None:
             changes.append(change)
     return changes

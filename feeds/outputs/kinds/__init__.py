@@ -20,7 +20,8 @@ KINDS = {
 def kind_class(kind: str) -> type[Destination]:
     """Return the class of an output kind; raises KeyError for an unknown kind."""
     module, _, name = KINDS[kind].rpartition(".")
-    return getattr(import_module(module), name)  # type: ignore[no-any-return]
+    found: type[Destination] = getattr(import_module(module), name)
+    return found
 
 
 def open_destination(kind: str, config: Mapping[str, Any], secrets: Mapping[str, Any] | None) -> Destination:
