@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +173,6 @@ def main() -> None:
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     from feeds.sync.models import SyncRun  # noqa: F401 - models loaded
-
     from tests.sync.conftest import Warehouse, make_feed
 
     receiver = subprocess.Popen(
