@@ -22,7 +22,10 @@ def session(field: str) -> Any:
     import requests  # type: ignore[import-untyped,unused-ignore]
 
     timeout = float(getattr(settings, "WSYNC_OUTPUT_TIMEOUT", 30))
-    return mount_guard(requests.Session(), field, timeout=(min(timeout, 10.0), timeout))
+    client = requests.Session()
+    # No proxy or .netrc from the environment: the address the guard checked is the one connected to.
+    client.trust_env = False
+    return mount_guard(client, field, timeout=(min(timeout, 10.0), timeout))
 
 
 def post(client: Any, url: str, *, field: str, **kwargs: Any) -> Answer:
