@@ -36,6 +36,36 @@ def test_it_sends_anonymous_visitors_to_the_login_page(client, workspace):
     assert response["Location"].startswith("/accounts/login/")
 
 
+def test_it_reloads_an_htmx_fragment_request_into_the_login_page(client, workspace):
+    # htmx would swap a redirect's login page into the fragment; HX-Redirect reloads the whole page instead.
+    response = client.get("/w/acme/feeds/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/accounts/login/"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/login/",
+        "/accounts/password/reset/",
+        "/accounts/reset/MQ/set-password/",
+        "/accounts/invite/MQ/x-y/",
+    ],
+)
+def test_it_lets_anonymous_visitors_reach_the_sign_in_reset_and_invitation_pages(client, workspace, path):
+    # A bad link answers its own page ("this link is not valid"), not the sign-in redirect.
+    assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/platform/v2/workspaces/acme/pipelines", "/platform/nowhere", "/oauth/token"]
+)
+def test_it_leaves_the_api_to_its_own_authentication(client, workspace, path):
+    response = client.get(path)
+    assert response.status_code in (401, 404, 405)
+    assert response["Content-Type"].startswith("application/json")
+
+
 def test_it_signs_in_with_email_and_password(client, admin):
     response = client.post("/accounts/login/", {"username": "alice@acme.example", "password": PASSWORD})
     assert response.status_code == 302
