@@ -79,6 +79,7 @@ def _members_page(
     ctx = {"workspace": membership.workspace, "membership": membership, "people": people, "form": form}
     # The link is in this one response only: never in a redirect, a message cookie or the session.
     ctx["invited"] = invited
+    ctx["roles"] = Role.choices
     return render(request, "accounts/members.html", ctx)
 
 
