@@ -44,15 +44,15 @@ from django.db import transaction  # noqa: E402
 
 from feeds.accounts.models import Workspace  # noqa: E402
 from feeds.outputs import delivery, outbox, service  # noqa: E402
+from feeds.outputs.diff import Change  # noqa: E402
 from feeds.outputs.models import FeedOutput  # noqa: E402
-from feeds.profiles.store import ProfileChange  # noqa: E402
 from tests.standins.outputs_http import SECRET  # noqa: E402
 
 CHUNK = 10_000
 QUEUE = "outputs-bench"
 
 
-def changes(start: int, count: int) -> list[ProfileChange]:
+def changes(start: int, count: int) -> list[Change]:
     out = []
     for i in range(start, start + count):
         ids = {"customer_id": f"C{i:08d}", "email": f"user{i}@example.com"}
@@ -66,7 +66,7 @@ def changes(start: int, count: int) -> list[ProfileChange]:
                 "custom_attributes": {"plan": "pro"},
             },
         }
-        out.append(ProfileChange(i + 1, False, ids, {}, [], {"plan": "pro", "score": i % 1000}, [], [event]))
+        out.append(Change(i + 1, False, ids, {}, [], {"plan": "pro", "score": i % 1000}, [], [event]))
     return out
 
 

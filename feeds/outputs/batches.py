@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from feeds.outputs.diff import Change
 from feeds.outputs.models import Sends
-from feeds.profiles.store import ProfileChange
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Selection:
     environment: str
 
 
-def build(selection: Selection, changes: Iterable[ProfileChange]) -> list[dict]:
+def build(selection: Selection, changes: Iterable[Change]) -> list[dict]:
     """Return one mParticle batch per changed profile this connection receives; unchanged ones are absent."""
     attributes = selection.sends in (Sends.ATTRIBUTES, Sends.BOTH)
     events = selection.sends in (Sends.EVENTS, Sends.BOTH)

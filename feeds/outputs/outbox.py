@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from feeds.models import Feed
 from feeds.outputs.batches import Selection, build
+from feeds.outputs.diff import Change, page_changes
 from feeds.outputs.kinds import kind_class
 from feeds.outputs.kinds.base import Limits
 from feeds.outputs.models import FeedOutput, OutboxBatch
-from feeds.profiles.store import ProfileChange
 
 
 def record_page(feed: Feed, run_id: int | None, result: Any) -> int:
@@ -28,14 +28,14 @@ def record_page(feed: Feed, run_id: int | None, result: Any) -> int:
     Must run inside the page's transaction. Each connection's row is locked, so its sequence numbers
     follow the order in which pages commit.
     """
-    changes: list[ProfileChange] = getattr(result, "changes", None) or []
-    if not changes:
-        return 0
     connections = list(
         FeedOutput.objects.select_for_update(of=("self",))
         .select_related("output")
         .filter(feed=feed, disconnected=False)
     )
+    if not connections:
+        return 0  # a feed without outputs pays one indexed query a page
+    changes = page_changes(result)
     written = 0
     for connection in connections:
         written += _record(connection, feed, run_id, changes)
@@ -45,9 +45,7 @@ def record_page(feed: Feed, run_id: int | None, result: Any) -> int:
     return written
 
 
-def record_connection(
-    connection: FeedOutput, feed: Feed, run_id: int | None, changes: list[ProfileChange]
-) -> int:
+def record_connection(connection: FeedOutput, feed: Feed, run_id: int | None, changes: list[Change]) -> int:
     """Write one connection's outbox rows for `changes` (its history); inside the caller's transaction."""
     locked = FeedOutput.objects.select_for_update(of=("self",)).select_related("output").get(pk=connection.pk)
     written = _record(locked, feed, run_id, changes)
@@ -56,7 +54,7 @@ def record_connection(
     return written
 
 
-def _record(connection: FeedOutput, feed: Feed, run_id: int | None, changes: list[ProfileChange]) -> int:
+def _record(connection: FeedOutput, feed: Feed, run_id: int | None, changes: list[Change]) -> int:
     destination = kind_class(connection.output.kind)
     selection = Selection(
         connection.sends, frozenset(connection.attributes or ()), destination.removals, feed.environment

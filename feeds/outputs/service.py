@@ -22,11 +22,11 @@ from feeds import audit
 from feeds.accounts.models import Workspace
 from feeds.models import Feed
 from feeds.outputs import delivery, outbox
+from feeds.outputs.diff import Change
 from feeds.outputs.kinds import kind_class, open_destination
 from feeds.outputs.kinds.base import Answer
 from feeds.outputs.models import BatchState, FeedOutput, OutboxBatch, Output, OutputKind, OutputState, Sends
 from feeds.profiles.models import Event, Profile
-from feeds.profiles.store import ProfileChange
 from feeds.warehouses.base import check_setting, keeps_saved, rebound_secrets, with_default
 
 log = logging.getLogger(__name__)
@@ -384,7 +384,7 @@ def send_history(connection_id: int) -> int:
             written += outbox.record_connection(connection, feed, None, changes)
 
 
-def _history_change(profile: Profile, feed_id: int, events: list[dict]) -> ProfileChange | None:
+def _history_change(profile: Profile, feed_id: int, events: list[dict]) -> Change | None:
     document = (
         profile.attributes
         if isinstance(profile.attributes, dict)
@@ -394,7 +394,7 @@ def _history_change(profile: Profile, feed_id: int, events: list[dict]) -> Profi
     identities = {i.identity_type: i.value for i in profile.identities.all()}
     if not attributes and not events:
         return None
-    return ProfileChange(profile.mpid, False, identities, identities, [], attributes, [], events)
+    return Change(profile.mpid, False, identities, identities, [], attributes, [], events)
 
 
 @dataclass(frozen=True)
