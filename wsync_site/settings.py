@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "axes",
     "feeds.accounts",
     "feeds",
+    "feeds.pages",
     "feeds.profiles",
     "feeds.sync",
     "feeds.connect",
@@ -96,6 +97,7 @@ INSTALLED_APPS = [
     "feeds.schedule",
     "feeds.review",
     "feeds.api",
+    "feeds.outputs",
 ]
 
 MIDDLEWARE = [
