@@ -36,6 +36,9 @@ from _measure import measure  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 PG = "postgresql://postgres@127.0.0.1:5432/"
 SOURCE = os.environ.get("WSYNC_BENCH_SOURCE", "wsync_bench_src")  # another name keeps a second size around
+# The stores a run drops and creates, named after the source so two runs with different sources do not meet.
+STORE_DB = "wsync_bench_store" if SOURCE == "wsync_bench_src" else f"{SOURCE}_store"
+FLOOR_DB = "wsync_bench_floor" if SOURCE == "wsync_bench_src" else f"{SOURCE}_floor"
 MODELS = {
     "users": (
         "SELECT customer_id, email, first_name, last_name, plan, score, updated_at, a1, a2, a3, a4, a5, a6, a7, "
@@ -188,8 +191,8 @@ def wsync(store: str, table: str, rows: int, duckdb_source: Path | None = None) 
         env["WSYNC_BENCH_DUCKDB"] = str(duckdb_source)
         env["WSYNC_DUCKDB_ROOTS"] = str(duckdb_source.parent)
     if store == "postgres":
-        ensure_database("wsync_bench_store", fresh=True)
-        env["DATABASE_URL"] = PG + "wsync_bench_store"
+        ensure_database(STORE_DB, fresh=True)
+        env["DATABASE_URL"] = PG + STORE_DB
     script = Path(__file__).resolve().parent / "_wsync_phase.py"
     out = subprocess.run([sys.executable, str(script), table], env=env, capture_output=True, text=True)
     if out.returncode:
@@ -219,11 +222,11 @@ SELECT 1, hashtextextended(id::text, 1), hashtextextended(id::text, 2) FROM prof
 
 
 def store_floor(rows: int) -> dict:
-    ensure_database("wsync_bench_floor", fresh=True)
-    env = {**os.environ, "WSYNC_DEV": "1", "DATABASE_URL": PG + "wsync_bench_floor", "PYTHONPATH": str(ROOT)}
+    ensure_database(FLOOR_DB, fresh=True)
+    env = {**os.environ, "WSYNC_DEV": "1", "DATABASE_URL": PG + FLOOR_DB, "PYTHONPATH": str(ROOT)}
     env["WSYNC_DATA_DIR"] = tempfile.mkdtemp(prefix="wsync-bench-floor-")
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True)
-    with psycopg.connect(PG + "wsync_bench_floor") as connection:
+    with psycopg.connect(PG + FLOOR_DB) as connection:
         ws = connection.execute(
             "INSERT INTO accounts_workspace (slug, name, created_at) VALUES ('floor', 'Floor', now()) RETURNING id"
         ).fetchone()[0]
