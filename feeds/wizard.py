@@ -17,9 +17,9 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils.text import slugify
 
 from feeds import audit, crypto
+from feeds.connections import save_connection, unique_slug  # noqa: F401  (wizard.save_connection: tests, steps)
 from feeds.crypto import Secrets
 from feeds.models import (
     SCHEDULE_SETTINGS,
@@ -30,7 +30,6 @@ from feeds.models import (
     FieldTransformation,
     PipelineType,
 )
-from feeds.warehouses.base import ALLOW_UNENCRYPTED
 
 
 @dataclass(frozen=True)
@@ -256,18 +255,6 @@ def effective_feed(feed: Feed) -> Feed:
 # --- creating a draft -------------------------------------------------------------------------
 
 
-def unique_slug(model: Any, workspace_id: int, base: str) -> str:
-    """Return `base` slugified, with a numeric suffix when the workspace already uses it."""
-    root = (slugify(base) or "item")[:80]
-    taken = set(
-        model.objects.filter(workspace_id=workspace_id, slug__startswith=root).values_list("slug", flat=True)
-    )
-    slug, n = root, 2
-    while slug in taken:
-        slug, n = f"{root}-{n}", n + 1
-    return slug
-
-
 def unique_feed_name(workspace_id: int, base: str) -> str:
     """Return `base`, or `base 2`, `base 3`... whichever no feed of the workspace uses yet."""
     taken = set(Feed.objects.filter(workspace_id=workspace_id).values_list("name", flat=True))
@@ -291,49 +278,6 @@ def create_draft(workspace: Any, name: str, connection: Connection, user: Any) -
         last_modified_by=user,
         wizard_step="model",
     )
-
-
-def save_connection(
-    workspace: Any,
-    *,
-    connection: Connection | None,
-    provider: str,
-    name: str,
-    config: dict[str, Any],
-    secrets: dict[str, Any],
-    user: Any,
-    request: HttpRequest | None = None,
-) -> Connection:
-    """Create or update a connection; an empty secret keeps the stored value."""
-    if connection is None:
-        connection = Connection(
-            workspace=workspace,
-            provider=provider,
-            slug=unique_slug(Connection, workspace.pk, name),
-            created_by=user,
-        )
-    is_new = connection.pk is None
-    before = {"name": connection.name, **(connection.config or {})}
-    kept = dict(connection.secrets or {})
-    changed_secrets = sorted(k for k, v in secrets.items() if v not in (None, "") and kept.get(k) != v)
-    kept.update({k: v for k, v in secrets.items() if v not in (None, "")})
-    connection.name = name
-    connection.config = config
-    connection.secrets = kept
-    connection.last_modified_by = user
-    connection.save()
-    # Secrets are named, never shown, in the audit log.
-    changes = audit.diff(before, {"name": name, **config}) | {
-        k: ("•••", "new value") for k in changed_secrets
-    }
-    if is_new or changes:
-        action = "create connection" if is_new else "edit connection"
-        audit.record(workspace, user, action, name, changes=None if is_new else changes, request=request)
-    if config.get(ALLOW_UNENCRYPTED) is True and before.get(ALLOW_UNENCRYPTED) is not True:
-        # Its own entry, not only a line of an edit: giving up TLS is what a reviewer looks for.
-        changes = {ALLOW_UNENCRYPTED: (False, True), "host": (None, config.get("host"))}
-        audit.record(workspace, user, "allow unencrypted", name, changes=changes, request=request)
-    return connection
 
 
 def remember_step(feed: Feed, key: str) -> None:
