@@ -95,7 +95,7 @@ def v2_address(path: str, method: str) -> str | None:
     rest = found["rest"] or ""
     for pattern, v2 in _V1_RENAMES:
         if renamed := pattern.match(rest):
-            rest = v2.format(id=renamed["id"], run=renamed["run"] or "")
+            rest = v2.format(id=renamed["id"], run=renamed.groupdict().get("run") or "")
             break
     else:
         if method == "POST" and re.fullmatch(r"/pipelines/[^/]+", rest):
