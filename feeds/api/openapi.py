@@ -400,6 +400,12 @@ def _crud(plural: str, noun: str, schema: str, id_name: str) -> dict[str, Any]:
             role="editor",
         ),
     }
+    # Stateful links: what a create answers names the object the other operations address.
+    by_id = {"workspaceId": "$request.path.workspaceId", id_name: "$response.body#/id"}
+    listing["post"]["responses"]["200"]["links"] = {
+        f"{verb}{schema}": {"operationId": f"{verb.lower()}_{schema}", "parameters": by_id}
+        for verb in ("Get", "Update", "Delete")
+    }
     update_body = f"{schema}Update"
     detail = {
         "parameters": [path_param(id_name)],
@@ -422,6 +428,11 @@ def _crud(plural: str, noun: str, schema: str, id_name: str) -> dict[str, Any]:
 LOGICAL = "Runs whose logical date (schedule slot; for a manual run, when it was queued) is {} this time."
 
 
+def _with_links(operation: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+    operation["responses"]["200"]["links"] = links
+    return operation
+
+
 def _pipeline_extras() -> dict[str, Any]:
     base = "/platform/v2/workspaces/{workspaceId}/pipelines/{pipelineId}"
     pipeline = [path_param("pipelineId")]
@@ -434,12 +445,24 @@ def _pipeline_extras() -> dict[str, Any]:
     return {
         f"{base}/trigger": {
             "parameters": pipeline,
-            "post": op(
-                "trigger_pipeline",
-                "Start an on-demand run",
-                out=ref("Trigger"),
-                errors=(400, 401, 403, 404, 429),
-                role="editor",
+            "post": _with_links(
+                op(
+                    "trigger_pipeline",
+                    "Start an on-demand run",
+                    out=ref("Trigger"),
+                    errors=(400, 401, 403, 404, 429),
+                    role="editor",
+                ),
+                {
+                    "GetRun": {
+                        "operationId": "get_run",
+                        "parameters": {
+                            "workspaceId": "$request.path.workspaceId",
+                            "pipelineId": "$request.path.pipelineId",
+                            "runId": "$response.body#/pipeline_run_id",
+                        },
+                    }
+                },
             ),
         },
         f"{base}/report": {
