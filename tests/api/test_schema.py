@@ -188,9 +188,14 @@ def test_every_operation_answers_401_without_a_valid_token(api_schema):
             assert response.json()["errors"][0]["code"] == "unauthorized"
 
 
-def test_every_write_answers_403_to_a_viewer(api_schema, workspace, admin):
+@pytest.fixture
+def viewer(workspace, admin) -> dict[str, str]:
+    """A viewer's Authorization header; asked for before api_schema, whose WSGI calls keep one connection."""
     issued = create_credential(workspace, name="viewer", role=Role.VIEWER, user=admin)
-    viewer = {"Authorization": f"Bearer {token_for(issued.credential.client_id, issued.client_secret)}"}
+    return {"Authorization": f"Bearer {token_for(issued.credential.client_id, issued.client_secret)}"}
+
+
+def test_every_write_answers_403_to_a_viewer(viewer, api_schema):
     writes = [o for o in _operations(api_schema) if o.method.upper() != "GET" and o.path != "/oauth/token"]
     assert len(writes) >= 12
     for operation in writes:
