@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from feeds.warehouses.base import Column, FieldType, ReadWindow, WarehouseError
-from feeds.warehouses.postgres import clean_rows
+from feeds.warehouses.pgfamily import clean_rows
 from feeds.warehouses.redshift import TEXT_JSON, RedshiftWarehouse, type_name
 from tests.standins.postgres_fixtures import free_port
 from tests.standins.redshift import RedshiftDatabase
