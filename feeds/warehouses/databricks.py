@@ -35,20 +35,18 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from feeds.warehouses.base import (
-    CheckResult,
     Column,
     ConfigField,
     FieldType,
     IteratorKind,
     Page,
     PrepareStep,
-    Preview,
     ReadWindow,
-    Timer,
     WarehouseError,
     guard_host,
 )
 from feeds.warehouses.outbound import guarded_client_session, mount_guard
+from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -494,7 +492,7 @@ def file_may_match(stats_text: str | None, column: str, window: ReadWindow) -> b
 # --- errors ------------------------------------------------------------------------------------
 
 
-class DatabricksWarehouse:
+class DatabricksWarehouse(SqlWarehouse):
     kind: ClassVar[str] = "databricks"
     dialect: ClassVar[str] = "databricks"
     has_sql: ClassVar[bool] = False
@@ -560,6 +558,7 @@ class DatabricksWarehouse:
     merge_rows: int = 1024
 
     def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
         self.share = str(config.get("provider") or "").strip()
         self.schema = str(config.get("schema") or "").strip()
         self._profile_text = config.get("profile_file") or ""
@@ -645,40 +644,36 @@ class DatabricksWarehouse:
 
     # --- the four operations ------------------------------------------------------------
 
-    def check(self) -> CheckResult:
+    def _explain(self, error: BaseException) -> WarehouseError:
+        return self._error(error)  # type: ignore[arg-type]  # _error words any exception
+
+    def _round_trip(self, seconds: float) -> str:
         from delta_sharing.protocol import Schema
 
-        try:
-            with self._errors(), self._client(CONNECT_TIMEOUT_S, retries=0) as client:
-                tables = client.list_tables(Schema(name=self.schema, share=self.share)).tables
-        except WarehouseError as error:
-            return CheckResult(False, error.message, error.permanent, error.field)
+        with self._errors(), self._client(seconds, retries=0) as client:
+            tables = client.list_tables(Schema(name=self.schema, share=self.share)).tables
         names = ", ".join(t.name for t in tables[:5]) + (" …" if len(tables) > 5 else "")
         detail = f": {names}" if tables else "; it has no tables yet (ALTER SHARE … ADD TABLE)"
-        return CheckResult(
-            True, f"Connected to share {self.share}. Schema {self.schema} has {len(tables)} tables{detail}."
-        )
+        return f"Connected to share {self.share}. Schema {self.schema} has {len(tables)} tables{detail}."
 
-    def describe(self, sql: str) -> list[Column]:
+    def _describe(self, sql: str, seconds: float) -> list[Column]:
         ref = self._ref(sql)
-        with self._errors(), self._client(CONNECT_TIMEOUT_S, retries=1) as client:
+        with self._errors(), self._client(seconds, retries=0) as client:
             metadata = client.query_table_metadata(self._table(ref)).metadata
             return [f.column for f in table_fields(metadata, ref)]
 
-    def preview(self, sql: str, limit: int) -> Preview:
+    def _fetch(self, sql: str, rows: int, seconds: float) -> tuple[tuple[Column, ...], list[tuple[Any, ...]]]:
         ref = self._ref(sql)
-        timeout = float(settings.WSYNC_PREVIEW_TIMEOUT)
-        deadline = time.monotonic() + timeout
-        with Timer() as timer, self._errors(), self._client(timeout, retries=0) as client:
-            listing = client.list_files_in_table(self._table(ref), limitHint=limit + 1)
+        deadline = time.monotonic() + seconds
+        found: list[tuple[Any, ...]] = []
+        with self._errors(), self._client(seconds, retries=0) as client:
+            listing = client.list_files_in_table(self._table(ref), limitHint=rows)
             fields = table_fields(listing.metadata, ref)
-            rows: list[tuple[Any, ...]] = []
-            for batch in self._batches(listing.add_files, fields, timeout, deadline, size=limit + 1):
-                rows.extend(batch_rows(batch, fields))
-                if len(rows) > limit:
+            for batch in self._batches(listing.add_files, fields, seconds, deadline, size=rows):
+                found.extend(batch_rows(batch, fields))
+                if len(found) >= rows:
                     break
-        columns = tuple(f.column for f in fields)
-        return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
+        return tuple(f.column for f in fields), found[:rows]
 
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
         ref = self._ref(sql)
@@ -697,9 +692,6 @@ class DatabricksWarehouse:
             index = self._iterator_index(fields, window)
             files = [f for f in listing.add_files if file_may_match(f.stats, fields[index].name, window)]
             yield from _pages(self._sorted_rows(files, fields, index, window), columns, page_size)
-
-    def close(self) -> None:
-        return None  # each operation opens and closes its own HTTP session
 
     # --- reading ------------------------------------------------------------------------
 
@@ -833,7 +825,7 @@ class DatabricksWarehouse:
         guard_host(urlsplit(profile.endpoint).hostname or "", field=self._endpoint_field)
         client = DataSharingRestClient(profile, num_retries=retries)
         # Every request and redirect hop is checked; the sharing client sets no timeout itself.
-        mount_guard(client._session, self._endpoint_field, (CONNECT_TIMEOUT_S, timeout))
+        mount_guard(client._session, self._endpoint_field, (min(CONNECT_TIMEOUT_S, timeout), timeout))
         try:
             yield client
         finally:
@@ -843,7 +835,8 @@ class DatabricksWarehouse:
         import aiohttp
         import fsspec
 
-        client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=timeout)
+        connect = min(CONNECT_TIMEOUT_S, timeout)
+        client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=timeout)
         field = self._endpoint_field
 
         async def get_client(**kwargs: Any) -> aiohttp.ClientSession:

@@ -464,8 +464,8 @@ class RedshiftWarehouse(SqlWarehouse):
             cur.execute(parse_model(sql, self.dialect, limit=rows))
             return columns, clean_rows(columns, cur.fetchall(), TEXT_JSON)
 
-        # The socket may wait as long as the statement: the server's own "took too long" comes first.
-        return self._in_transaction(run, timeout=seconds)
+        # The socket waits a second longer than the statement, so the server's own "took too long" comes first.
+        return self._in_transaction(run, timeout=seconds + 1)
 
     def _in_transaction(self, work: Callable[[Any], Any], *, timeout: float = 30) -> Any:
         import redshift_connector

@@ -76,7 +76,7 @@ def bounded(work: Callable[[], T], seconds: float, explain: Callable[[BaseExcept
     if "error" in outcome:
         error = outcome["error"]
         raise error if isinstance(error, WarehouseError) else explain(error) from None
-    return outcome["value"]  # type: ignore[no-any-return]
+    return outcome["value"]
 
 
 class SqlWarehouse:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import urllib.request
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -522,12 +521,11 @@ def test_it_explains_a_login_refused_for_a_missing_object(
 def test_it_stops_a_slow_preview(snowflake_config: dict[str, Any], settings: Any) -> None:
     settings.WSYNC_PREVIEW_TIMEOUT = 1
     warehouse = SnowflakeWarehouse(snowflake_config)
-    started = time.monotonic()
     with pytest.raises(WarehouseError) as caught:
         warehouse.preview("SELECT SYSTEM$WAIT(20) AS slow", 5)
     warehouse.close()
+    # The connector's own cancellation, not the SqlWarehouse bound (which says "did not answer within").
     assert (caught.value.message, caught.value.permanent) == (TOO_SLOW, False)
-    assert time.monotonic() - started < 10  # the connector cancelled it after about 1 s
 
 
 def test_it_refuses_a_model_that_writes(snowflake_config: dict[str, Any]) -> None:
