@@ -224,6 +224,9 @@ def map_error(exc: BaseException) -> WarehouseError:
     text = str(exc).lower()
     for kind, fragment, message, permanent, field in _error_table():
         if isinstance(exc, kind) and fragment in text:
+            if kind.__name__ == "BadRequest" and (said := _server_words(exc)):
+                # A mistake in the SQL: BigQuery's own sentence names it and where ("at [1:8]").
+                message = f"BigQuery could not run the query: {said}"
             return WarehouseError(message, permanent=permanent, field=field)
     if isinstance(exc, requests.RequestException):
         return WarehouseError(
@@ -231,6 +234,12 @@ def map_error(exc: BaseException) -> WarehouseError:
         )
     logger.warning("Unrecognised BigQuery error %s", type(exc).__name__)
     return WarehouseError("BigQuery returned an unexpected error. Try again later.", permanent=False)
+
+
+def _server_words(exc: BaseException) -> str:
+    """BigQuery's own message of an API error, without the status code and the reason/location tail."""
+    said = str(getattr(exc, "message", "") or "").strip().splitlines()
+    return said[0].split("; reason:")[0].strip()[:300] if said else ""
 
 
 def _column(field: Any) -> Column:
