@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from feeds.warehouses.base import FieldType, WarehouseError
+from feeds.warehouses.base import WarehouseError
 from feeds.warehouses.postgres import PostgresWarehouse
 from tests.standins.postgres_fixtures import PgDatabase
 
@@ -23,31 +23,6 @@ def run_sql(db: PgDatabase, *statements: str) -> None:
     ) as conn:
         for statement in statements:
             conn.execute(statement)
-
-
-# --- describe / preview ----------------------------------------------------------------------
-
-
-def test_it_describes_names_and_types(pg_database: PgDatabase) -> None:
-    run_sql(
-        pg_database,
-        'CREATE TABLE people (id bigint, "Email" text, score numeric(12,2), seen timestamptz, '
-        "born date, local_ts timestamp, attrs jsonb, tags text[], active boolean, ratio float8)",
-    )
-    columns = PostgresWarehouse(pg_database.config()).describe("SELECT * FROM people")
-    assert [(c.name, c.type) for c in columns] == [
-        ("id", FieldType.INTEGER),
-        ("Email", FieldType.STRING),
-        ("score", FieldType.DECIMAL),
-        ("seen", FieldType.TIMESTAMP_TZ),
-        ("born", FieldType.DATE),
-        ("local_ts", FieldType.TIMESTAMP),
-        ("attrs", FieldType.JSON),
-        ("tags", FieldType.ARRAY),
-        ("active", FieldType.BOOLEAN),
-        ("ratio", FieldType.FLOAT),
-    ]
-    assert columns[2].warehouse_type == "numeric(12,2)"
 
 
 # --- read ----------------------------------------------------------------------------------

@@ -32,31 +32,6 @@ def run_sql(rs: RedshiftDatabase, *statements: str) -> None:
             conn.execute(statement)
 
 
-# --- describe / preview ----------------------------------------------------------------------
-
-
-def test_it_describes_names_and_types(redshift_database: RedshiftDatabase) -> None:
-    run_sql(
-        redshift_database,
-        'CREATE TABLE people (id bigint, "Email" text, score numeric(12,2), seen timestamptz, '
-        "born date, local_ts timestamp, attrs jsonb, tags text[], active boolean, ratio float8)",
-    )
-    columns = RedshiftWarehouse(config(redshift_database)).describe("SELECT * FROM people")
-    assert [(c.name, c.type) for c in columns] == [
-        ("id", FieldType.INTEGER),
-        ("Email", FieldType.STRING),
-        ("score", FieldType.DECIMAL),
-        ("seen", FieldType.TIMESTAMP_TZ),
-        ("born", FieldType.DATE),
-        ("local_ts", FieldType.TIMESTAMP),
-        ("attrs", FieldType.JSON),
-        ("tags", FieldType.ARRAY),
-        ("active", FieldType.BOOLEAN),
-        ("ratio", FieldType.FLOAT),
-    ]
-    assert [c.warehouse_type for c in columns[:4]] == ["bigint", "text", "numeric", "timestamptz"]
-
-
 # --- configuration -------------------------------------------------------------------------
 
 
