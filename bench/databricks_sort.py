@@ -108,7 +108,8 @@ def main() -> None:
                     text=True,
                     check=True,
                 )
-                result = json.loads(done.stdout.strip().splitlines()[-1])
+                result = json.loads([ln for ln in done.stdout.splitlines() if ln.startswith("{")][-1])
+                assert done.stdout.lstrip().startswith("{"), f"the read printed: {done.stdout[:200]!r}"
                 results[result["name"]] = result
                 print(
                     f"{result['name']:>8} read: {result['rows']:,} rows in {result['seconds']:.1f} s, "

@@ -45,6 +45,7 @@ def sorted_batches(
                 "preserve_insertion_order": False,
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
+                "enable_progress_bar": False,  # DuckDB would draw one on the server's stdout for a long sort
             },
         )
         try:
