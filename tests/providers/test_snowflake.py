@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from feeds.warehouses.base import Column, FieldType, ReadWindow, WarehouseError
+from feeds.warehouses.base import Column, FieldType, ReadWindow, WarehouseError, check_setting, with_default
 from feeds.warehouses.snowflake import SnowflakeWarehouse, map_error
 from tests.providers.memory import MemoryProbe
 
@@ -144,6 +144,29 @@ def test_it_names_the_field_in_validation_messages() -> None:
         _field("port").validate("99999")
     with pytest.raises(ValueError, match="^Protocol: enter https"):
         _field("protocol").validate("ftp")
+
+
+# mParticle's v2 connection `config` for Snowflake, as its API reference shows it, without the settings of
+# mParticle's own S3 unload (storage_integration, aws_*), which the API handles: no `environment` in it.
+MPARTICLE_V2_CONFIG = {
+    "account_identifier": "xy12345.eu-west-1.aws",
+    "region": "eu-west-1",
+    "warehouse": "WSYNC_WH",
+    "database": "ANALYTICS",
+    "role": "WSYNC_READER",
+    "user": "WSYNC_USER",
+    "password": "a-long-password",
+}
+
+
+def test_it_accepts_mparticle_s_v2_connection_without_an_environment() -> None:
+    # Each setting is read the way the wizard's form and the API read it (issue 21: "Environment is required").
+    for spec in SnowflakeWarehouse.fields:
+        check_setting(spec, with_default(spec, MPARTICLE_V2_CONFIG.get(spec.name)))
+    assert SnowflakeWarehouse.validate_config(MPARTICLE_V2_CONFIG) == {}
+    environment = _field("environment")
+    assert environment.required is False and environment.secret is False  # kept and shown when given
+    check_setting(environment, "dev")
 
 
 def test_it_declares_its_form_and_iterator_types() -> None:
