@@ -106,8 +106,11 @@ def main() -> None:
                     cwd=ROOT,
                     capture_output=True,
                     text=True,
-                    check=True,
                 )
+                if done.returncode != 0:
+                    sys.exit(
+                        f"the {'windowed' if windowed == '1' else 'full'} read failed:\n{done.stderr[-3000:]}"
+                    )
                 result = json.loads([ln for ln in done.stdout.splitlines() if ln.startswith("{")][-1])
                 assert done.stdout.lstrip().startswith("{"), f"the read printed: {done.stdout[:200]!r}"
                 results[result["name"]] = result

@@ -45,10 +45,11 @@ def sorted_batches(
                 "preserve_insertion_order": False,
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
-                "enable_progress_bar": False,  # DuckDB would draw one on the server's stdout for a long sort
             },
         )
         try:
+            # DuckDB would draw a progress bar on the server's stdout during a long sort (a session setting).
+            connection.execute("SET enable_progress_bar = false")
             connection.execute("SET enable_external_access = false")
             connection.execute("SET lock_configuration = true")
             connection.register("incoming", schema.empty_table())
