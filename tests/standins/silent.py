@@ -18,6 +18,12 @@ class SilentServer:
     port: int
     accepted: int = 0
     _held: list[socket.socket] = field(default_factory=list)
+    _first: threading.Event = field(default_factory=threading.Event)
+
+    def was_reached(self) -> bool:
+        """True once a client connected. The kernel completes a connection before the server accepts it, so a
+        client that gave up fast may be accepted a moment later: wait for that (an event, not a sleep)."""
+        return self._first.wait(timeout=30)
 
     @property
     def url(self) -> str:
@@ -41,6 +47,7 @@ def serve_silently() -> Iterator[SilentServer]:
                 return  # the listener was closed: the test is over
             server._held.append(conn)  # read nothing, answer nothing
             server.accepted += 1
+            server._first.set()
 
     thread = threading.Thread(target=accept, name="silent-server", daemon=True)
     thread.start()
