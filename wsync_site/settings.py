@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "feeds.schedule",
     "feeds.review",
     "feeds.api",
+    "feeds.outputs",
 ]
 
 MIDDLEWARE = [
