@@ -14,16 +14,20 @@ from feeds.warehouses.base import WarehouseError, guard_host
 class AlertSettingsForm(forms.ModelForm):
     """Who is told about incidents: members by email, a webhook, and when an interval feed counts as late."""
 
+    webhook_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Webhook URL (Slack-compatible)",
+        help_text='wsync POSTs {"text": …} here when an incident opens and when it is resolved.',
+    )
+
     class Meta:
         model = AlertSettings
         fields = ["recipients", "webhook_url", "late_after_intervals"]
         labels = {
             "recipients": "Email these members",
-            "webhook_url": "Webhook URL (Slack-compatible)",
             "late_after_intervals": "Alert when an interval feed has not succeeded for this many intervals",
-        }
-        help_texts = {
-            "webhook_url": 'wsync POSTs {"text": …} here when an incident opens and when it is resolved.',
         }
         widgets = {"recipients": forms.CheckboxSelectMultiple}
 
