@@ -64,9 +64,8 @@ def problem_of(feed: Feed, now: datetime, late_after_intervals: int) -> Problem 
     interval = interval_of(feed)
     if feed.state != FeedState.ACTIVE or interval is None:
         return None
-    since = feed.last_success or max(
-        t for t in (feed.activated_on, feed.schedule_start, feed.created_on) if t
-    )  # type: ignore[attr-defined]
+    started = [t for t in (feed.activated_on, feed.schedule_start) if t is not None] or [feed.created_on]
+    since = feed.last_success or max(started)  # type: ignore[attr-defined]
     if now - since > late_after_intervals * interval:
         return Problem(
             IncidentKind.LATE,

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from feeds import audit
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Role
-from feeds.ops import alerts, health, metrics
+from feeds.ops import alerts, deliver, health, metrics
 from feeds.ops.forms import AlertSettingsForm
 from feeds.ops.models import AlertSettings
 
@@ -56,6 +56,7 @@ def alert_settings(request: HttpRequest, ws: str) -> HttpResponse:
         return redirect("ops:alerts", ws)
     context = {"workspace": workspace, "form": form, "can_edit": membership.allows(Role.ADMIN)}
     context["incidents"] = alerts.history(workspace)
+    context["emailed"] = deliver.recipients(workspace.pk, current if current.pk else None)
     return render(request, "ops/alerts.html", context)
 
 

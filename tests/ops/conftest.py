@@ -1,3 +1,3 @@
-"""The engine's fixtures (a real DuckDB warehouse and a feed over it) for the operations tests."""
+"""The engine's fixtures (a real DuckDB warehouse, a feed over it, a failing read) for the operations tests."""
 
-from tests.sync.conftest import feed, warehouse  # noqa: F401
+from tests.sync.conftest import fail_after, feed, warehouse  # noqa: F401
