@@ -354,6 +354,3 @@ WSYNC_HEALTH_STALE_SECONDS = int(env("WSYNC_HEALTH_STALE_SECONDS") or 180)
 WSYNC_METRICS_TOKEN = env("WSYNC_METRICS_TOKEN") or ""
 # Where people reach wsync: the links in alert emails and webhook messages.
 WSYNC_BASE_URL = env("WSYNC_BASE_URL") or "http://127.0.0.1:8000"
-# gunicorn (manage.py demo and the production command): processes and threads per process.
-WSYNC_WEB_WORKERS = int(env("WSYNC_WEB_WORKERS") or 2)
-WSYNC_WEB_THREADS = int(env("WSYNC_WEB_THREADS") or 4)
