@@ -23,3 +23,6 @@ accesslog = None
 errorlog = "-"
 # The proxy in front ends TLS and sets X-Forwarded-For/-Proto; only trust it from these addresses.
 forwarded_allow_ips = os.environ.get("WSYNC_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's runtime control socket sits at one path per user: several servers on a host would take it from
+# each other, and wsync needs none of it.
+control_socket_disable = True

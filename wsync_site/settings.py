@@ -102,6 +102,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "feeds.ops.logs.RequestLogMiddleware",  # first: its time covers every other middleware
+    "feeds.ops.proxy.TrustedProxyMiddleware",  # the browser's address, before sign-in throttling reads it
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -353,5 +354,7 @@ LOGGING = {
 WSYNC_HEALTH_STALE_SECONDS = int(env("WSYNC_HEALTH_STALE_SECONDS") or 180)
 # /metrics answers only with `Authorization: Bearer <this token>`; unset, it is off (404).
 WSYNC_METRICS_TOKEN = env("WSYNC_METRICS_TOKEN") or ""
+# Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the browser's address.
+WSYNC_TRUSTED_PROXIES = [n.strip() for n in (env("WSYNC_TRUSTED_PROXIES") or "").split(",") if n.strip()]
 # Where people reach wsync: the links in alert emails and webhook messages.
 WSYNC_BASE_URL = env("WSYNC_BASE_URL") or "http://127.0.0.1:8000"
