@@ -81,7 +81,9 @@ class Marketer(HttpUser):
 
     @task(2)
     def profile_search(self) -> None:
-        query = random.choice(["ada", "grace.turing", "C00012", "B0001", "example.com", "linus"])
+        # What people type: a customer id, an email (any case), an MPID-like number that matches nothing.
+        i = random.randrange(1, STATE["rows"] + 1)
+        query = random.choice([f"C{i:06d}", f"B{i:06d}", f"ada.lovelace{i}@example.com", f"{i}{i}"])
         self.client.get(f"/w/demo/profiles/?q={query}", headers={"HX-Request": "true"}, name="profile search")
 
 
@@ -98,7 +100,7 @@ def main() -> None:
     parser.add_argument("--capacity-steps", default="4,8,16,32")
     parser.add_argument("--step-seconds", type=int, default=20)
     args = parser.parse_args()
-    STATE["users"] = args.users
+    STATE["users"], STATE["rows"] = args.users, args.rows
     folder = Path(tempfile.mkdtemp(prefix="wsync-load-"))
     env = _environment(folder, args)
     port = _free_port()

@@ -36,7 +36,6 @@ class AlertSettingsForm(forms.ModelForm):
         field = self.fields["recipients"]
         field.queryset = get_user_model().objects.filter(memberships__workspace=workspace).order_by("email")  # type: ignore[attr-defined]
         field.label_from_instance = lambda user: user.email or user.get_username()  # type: ignore[attr-defined]
-        self.fields["late_after_intervals"].min_value = 1
         self.fields["late_after_intervals"].widget.attrs.update(min=1, max=100)
 
     def clean_late_after_intervals(self) -> int:

@@ -32,7 +32,7 @@ def run_ended(task: dict[str, Any] | None = None, **_: object) -> None:
     from feeds.sync.models import SyncRun
 
     ids = _ids(task)
-    run = SyncRun.objects.filter(pk=ids.get("run_id")).first()
+    run = SyncRun.objects.filter(pk=ids["run_id"]).first() if ids else None
     if run is None:
         return
     extra = {**ids, "state": run.state}

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from feeds.accounts.models import Workspace
+from feeds.mapping import IDENTITY_TYPES
 from feeds.models import Environment, Feed
 from feeds.profiles.models import AttributeFact, Event, Identity, Profile
 
@@ -35,7 +36,12 @@ def search_profiles(workspace: Workspace, environment: str, query: str) -> Query
     if "\x00" in query:  # no identity holds NUL, and PostgreSQL refuses it in a query (a 500)
         return profiles.none()
     values = {query, query.lower()}
-    owners = Identity.objects.filter(workspace=workspace, environment=environment, value__in=values)
+    # Every identity type spelled out: the unique index is (workspace, environment, identity_type, value), and
+    # without the type a value lookup scanned every identity of the environment (400,000 rows for 200,000
+    # profiles, the slowest page under bench/load_bench.py); with it, one index probe per type.
+    owners = Identity.objects.filter(
+        workspace=workspace, environment=environment, identity_type__in=IDENTITY_TYPES, value__in=values
+    )
     matches = profiles.filter(id__in=owners.values("profile_id"))
     mpid = mpid_from(query)
     if mpid is not None:
