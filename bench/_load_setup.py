@@ -18,6 +18,7 @@ django.setup()
 
 import duckdb  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.test import Client  # noqa: E402
 
 from feeds.accounts.models import Membership, Role, Workspace  # noqa: E402
 from feeds.accounts.people import ensure_user  # noqa: E402
@@ -42,14 +43,19 @@ def setup(rows: int, users: int, password: str) -> dict:
             "replace(email, '@', '.b@') AS email) FROM users"
         )
     workspace = Workspace.objects.get(slug="demo")
+    sessions = []
     for i in range(users):
         user, _ = ensure_user(f"load{i}@wsync.local", password)
         Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": Role.EDITOR})
+        # Signed in here, once: password hashing (deliberately slow) is not what the benchmark measures.
+        client = Client()
+        client.force_login(user)
+        sessions.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
     connection = Connection.objects.create(
         workspace=workspace, slug="load", name="Load warehouse", provider="duckdb", config={"path": path}
     )
     feeds = {name: _feed(workspace, connection, name, table).pk for name, table in TABLES.items()}
-    return {"feeds": feeds}
+    return {"feeds": feeds, "sessions": sessions}
 
 
 def _feed(workspace: Workspace, connection: Connection, name: str, table: str) -> Feed:
