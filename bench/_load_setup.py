@@ -29,7 +29,9 @@ from feeds.sync import engine, service  # noqa: E402
 from feeds.sync.models import RunState, SyncRun  # noqa: E402
 from feeds.warehouses.registry import open_warehouse  # noqa: E402
 
-TABLES = {"baseline": "users_b", "loaded": "users"}
+# Three feeds over disjoint customers (C…, B…, A…): the same first sync alone before the load, under it, and
+# alone after it (the machine is shared; two runs alone bracket what its other work did meanwhile).
+TABLES = {"baseline": "users_b", "loaded": "users", "after": "users_a"}
 
 
 def setup(rows: int, users: int, password: str) -> dict:
@@ -38,10 +40,11 @@ def setup(rows: int, users: int, password: str) -> dict:
     with duckdb.connect(path) as con:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(USERS_SQL.replace("$users", str(rows)))
-        con.execute(
-            "CREATE TABLE users_b AS SELECT * REPLACE ('B' || substr(customer_id, 2) AS customer_id, "
-            "replace(email, '@', '.b@') AS email) FROM users"
-        )
+        for letter in "ab":
+            con.execute(
+                f"CREATE TABLE users_{letter} AS SELECT * REPLACE ('{letter.upper()}' || substr(customer_id, 2) "
+                f"AS customer_id, replace(email, '@', '.{letter}@') AS email) FROM users"
+            )
     workspace = Workspace.objects.get(slug="demo")
     sessions = []
     for i in range(users):
