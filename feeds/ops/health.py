@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from feeds.ops import beats
+
+BROKER_TIMEOUT_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,25 @@ def _database() -> Check:
 def _broker() -> Check:
     from django_q.brokers import get_broker
 
+    # A broker host that drops packets would hold the probe for the client's own (long) timeout: a load
+    # balancer wants its answer sooner. The thread is left to finish on its own.
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        get_broker().ping()
+        pool.submit(_ping, get_broker()).result(timeout=BROKER_TIMEOUT_SECONDS)
+    except FutureTimeout:
+        return Check("broker", False, f"The task broker did not answer within {BROKER_TIMEOUT_SECONDS} s.")
     except Exception as error:  # the broker's own client raised: it does not answer
         return Check("broker", False, f"The task broker does not answer ({type(error).__name__}).")
+    finally:
+        pool.shutdown(wait=False)
     return Check("broker", True, "answers")
+
+
+def _ping(broker: Any) -> None:
+    try:
+        broker.ping()
+    finally:
+        connections.close_all()  # this thread's own database connection, if the broker opened one
 
 
 def _beats() -> list[Check]:
