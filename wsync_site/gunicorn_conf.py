@@ -17,7 +17,9 @@ worker_class = "gthread"
 # A request slower than this is cut off and its worker replaced; long work belongs to the task workers.
 timeout = int(os.environ.get("WSYNC_WEB_TIMEOUT") or 60)
 graceful_timeout = int(os.environ.get("WSYNC_WEB_GRACEFUL_SECONDS") or 8)
-keepalive = 5
+# An idle keep-alive connection stays open this long (s). It must outlast the client's (or the proxy's) own idle
+# time: when both close at once, the client's next request meets a reset (seen in bench/load_bench.py with 5 s).
+keepalive = int(os.environ.get("WSYNC_WEB_KEEPALIVE") or 75)
 # wsync's own request line (feeds.ops.logs.RequestLogMiddleware) carries the user and workspace: no access log.
 accesslog = None
 errorlog = "-"
