@@ -29,6 +29,7 @@ class AlertSettingsForm(forms.ModelForm):
             "recipients": "Email these members",
             "late_after_intervals": "Alert when an interval feed has not succeeded for this many intervals",
         }
+        help_texts = {"recipients": "Until an admin saves this page, the workspace's admins are emailed."}
         widgets = {"recipients": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
