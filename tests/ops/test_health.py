@@ -100,6 +100,9 @@ def test_it_pings_a_running_redis_broker(redis_broker):
     assert status == 200 and body["checks"]["broker"]["ok"] is True
 
 
+# django-q2's scheduler closes the database connection when it is done, as a cluster process should: outside a
+# test transaction, with the migration's rows (the minute Schedule) put back for this test.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_scheduler_enqueueing_the_minute_task_is_its_tick_and_the_worker_running_it_its_beat():
     scheduler(broker=get_broker())  # django-q2's own scheduler, over the migration's minute Schedule
     assert Beat.objects.filter(name=beats.SCHEDULER).exists()
