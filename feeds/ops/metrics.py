@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Sum
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -41,6 +41,7 @@ class DatabaseCollector(Collector):
         yield _durations(feeds)
         yield _since_success(feeds)
         yield from _queue()
+        yield from _outputs()
 
 
 def render() -> bytes:
@@ -128,3 +129,40 @@ def _broker_depth() -> Metric:
     except Exception:  # a broker that does not answer shows in /healthz; the other metrics still count
         family.add_metric([], float("nan"))
     return family
+
+
+def _outputs() -> Iterable[Metric]:
+    """Each output's outbox: batches waiting, dead letters, and how long the oldest waiting one has waited."""
+    from feeds.outputs.models import BatchState, OutboxBatch, Output
+
+    outputs = {
+        o["pk"]: [o["workspace__slug"], o["name"]]
+        for o in Output.objects.values("pk", "name", "workspace__slug")
+    }
+    rows = {
+        r["connection__output_id"]: r
+        for r in OutboxBatch.objects.values("connection__output_id")
+        .annotate(
+            pending=Count("pk", filter=Q(state=BatchState.PENDING)),
+            dead=Count("pk", filter=Q(state=BatchState.DEAD)),
+            oldest=Min("created_at", filter=Q(state=BatchState.PENDING)),
+        )
+        .order_by()
+    }
+    labels = ["workspace", "output"]
+    backlog = GaugeMetricFamily(
+        "wsync_outbox_backlog", "Batches waiting in the output's outbox", labels=labels
+    )
+    dead = GaugeMetricFamily("wsync_outbox_dead_letters", "Batches the output gave up on", labels=labels)
+    lag = GaugeMetricFamily(
+        "wsync_output_delivery_lag_seconds",
+        "How long the oldest waiting batch has waited (0: none waits)",
+        labels=labels,
+    )
+    now = timezone.now()
+    for output_id, names in outputs.items():
+        row = rows.get(output_id) or {}
+        backlog.add_metric(names, row.get("pending", 0))
+        dead.add_metric(names, row.get("dead", 0))
+        lag.add_metric(names, (now - row["oldest"]).total_seconds() if row.get("oldest") else 0.0)
+    yield from (backlog, dead, lag)

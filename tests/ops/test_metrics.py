@@ -102,3 +102,31 @@ def test_a_scrape_takes_the_same_queries_for_one_feed_or_many(feed, warehouse):
         )
         SyncRun.objects.create(feed=other, state=RunState.SUCCEEDED, rows_read=i)
     assert queries_of_a_scrape() == one
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_shows_each_outputs_backlog_and_delivery_lag(feed, warehouse):
+    from feeds.outputs import delivery, service
+    from tests.outputs.conftest import FakeClock, make_output
+    from tests.standins.outputs_http import start_receiver
+
+    receiver, server = start_receiver()
+    try:
+        output = make_output(feed.workspace, "webhook", receiver, name="CRM hook")
+        service.connect(feed, output, None)
+        warehouse.upsert(user_rows(0, 30, T0))
+        run_now(feed)
+        labels = (("output", "CRM hook"), ("workspace", feed.workspace.slug))
+        waiting = scrape()
+        assert waiting[("wsync_outbox_backlog", labels)] == 1  # 30 profiles, 100 a batch
+        assert waiting[("wsync_output_delivery_lag_seconds", labels)] >= 0
+        assert waiting[("wsync_outbox_dead_letters", labels)] == 0
+
+        delivery.drain(output.pk, clock=FakeClock())
+        drained = scrape()
+        assert drained[("wsync_outbox_backlog", labels)] == 0
+        assert drained[("wsync_output_delivery_lag_seconds", labels)] == 0
+    finally:
+        receiver.release.set()
+        server.shutdown()
+        server.server_close()
