@@ -6,20 +6,36 @@ another host cannot always read; a row per beat can be read by every process (do
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import datetime
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.models import Max
 from django.utils import timezone
 
 from feeds.ops.models import Beat
 from feeds.sync.models import RunState, SyncRun
 
+log = logging.getLogger(__name__)
 MINUTE_TASK = "feeds.ops.tasks.minute"
 MINUTE_SCHEDULE = "wsync-ops-minute"
 WORKER, SCHEDULER = "worker", "scheduler"
+
+
+def ensure_schedule(**_: object) -> None:
+    """Create the minute Schedule if it is missing (django-q2's post_spawn: each worker process that starts)."""
+    from django_q.models import Schedule
+
+    try:
+        Schedule.objects.get_or_create(
+            name=MINUTE_SCHEDULE,
+            defaults={"func": MINUTE_TASK, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+        )
+    except DatabaseError:  # a worker starting before migrate; the next one to start creates it
+        log.warning("could not create the %s schedule", MINUTE_SCHEDULE, exc_info=True)
 
 
 def beat(name: str, at: datetime | None = None) -> None:

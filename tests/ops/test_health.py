@@ -10,8 +10,9 @@ from django.test import Client
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.conf import Conf
-from django_q.models import OrmQ
+from django_q.models import OrmQ, Schedule
 from django_q.scheduler import scheduler
+from django_q.signals import post_spawn
 
 from feeds.ops import beats, tasks
 from feeds.ops.models import Beat
@@ -101,10 +102,13 @@ def test_it_pings_a_running_redis_broker(redis_broker):
 
 
 # django-q2's scheduler closes the database connection when it is done, as a cluster process should: outside a
-# test transaction, with the migration's rows (the minute Schedule) put back for this test.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# test transaction.
+@pytest.mark.django_db(transaction=True)
 def test_the_scheduler_enqueueing_the_minute_task_is_its_tick_and_the_worker_running_it_its_beat():
-    scheduler(broker=get_broker())  # django-q2's own scheduler, over the migration's minute Schedule
+    post_spawn.send(sender="django_q", proc_name="worker-1")  # a worker starts: the minute Schedule exists
+    post_spawn.send(sender="django_q", proc_name="worker-2")  # once, however many start
+    assert Schedule.objects.filter(name=beats.MINUTE_SCHEDULE, func=beats.MINUTE_TASK).count() == 1
+    scheduler(broker=get_broker())  # django-q2's own scheduler
     assert Beat.objects.filter(name=beats.SCHEDULER).exists()
     assert OrmQ.objects.count() == 1  # the minute task waits in the broker for a worker
     assert not Beat.objects.filter(name=beats.WORKER).exists()
