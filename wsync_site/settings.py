@@ -97,10 +97,13 @@ INSTALLED_APPS = [
     "feeds.schedule",
     "feeds.review",
     "feeds.api",
+    "feeds.ops",
     "feeds.outputs",
 ]
 
 MIDDLEWARE = [
+    "feeds.ops.logs.RequestLogMiddleware",  # first: its time covers every other middleware
+    "feeds.ops.proxy.TrustedProxyMiddleware",  # the browser's address, before sign-in throttling reads it
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -337,11 +340,38 @@ WSYNC_PAGE_SIZE = int(env("WSYNC_PAGE_SIZE") or 5000)
 # page by page.
 WSYNC_FINGERPRINTS_IN_MEMORY = int(env("WSYNC_FINGERPRINTS_IN_MEMORY") or 8_000_000)
 
+# --- Operations: logs, health, metrics, alerts (docs/operations.md) ----------------------------------------
+# One line per request and per run step, carrying run/feed/workspace ids; JSON objects with WSYNC_LOG_JSON=1.
+WSYNC_LOG_JSON = env_bool("WSYNC_LOG_JSON")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"wsync_context": {"()": "feeds.ops.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "feeds.ops.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s%(wsync_context)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["wsync_context"],
+            "formatter": "json" if WSYNC_LOG_JSON else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("WSYNC_LOG_LEVEL") or "INFO"},
     # axes logs every sign-in at INFO; its warnings (failures, lockouts) are the ones worth keeping.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # django.request repeats each 4xx/5xx the request line already has (a 5xx's traceback still shows).
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
 }
+# /healthz: a worker or scheduler not seen for longer than this is unhealthy (both beat at least every minute).
+WSYNC_HEALTH_STALE_SECONDS = int(env("WSYNC_HEALTH_STALE_SECONDS") or 180)
+# /metrics answers only with `Authorization: Bearer <this token>`; unset, it is off (404).
+WSYNC_METRICS_TOKEN = env("WSYNC_METRICS_TOKEN") or ""
+# Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the browser's address.
+WSYNC_TRUSTED_PROXIES = [n.strip() for n in (env("WSYNC_TRUSTED_PROXIES") or "").split(",") if n.strip()]
+# Where people reach wsync: the links in alert emails and webhook messages.
+WSYNC_BASE_URL = env("WSYNC_BASE_URL") or "http://127.0.0.1:8000"

@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("feeds.schedule.urls")),
     path("", include("feeds.review.urls")),
     path("", include("feeds.api.urls")),
+    path("", include("feeds.ops.urls")),
     path("", include("feeds.outputs.urls")),
 ]

@@ -20,6 +20,7 @@ OPEN_PREFIXES = (
     "/platform/",
     "/oauth/",
     "/healthz",
+    "/metrics",  # its own bearer token (feeds.ops.views.metrics_view)
 )
 # The session's end moves with each request, but saving it on every one (htmx polls every 2 s) would be a
 # database write per request: once a minute is enough to keep an active user signed in.

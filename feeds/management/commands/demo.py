@@ -1,4 +1,5 @@
-"""manage.py demo: migrate, create the demo workspace and warehouse, then run the web server and a worker."""
+"""manage.py demo: migrate, create the demo workspace and warehouse, then run the production web server
+(gunicorn) and a worker."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,8 @@ from feeds.demo import demo_warehouse_path, move_old_demo_warehouse, write_demo_
 from feeds.models import Connection, Provider
 
 DEMO_EMAIL = "demo@wsync.local"
+# Ctrl-C or SIGTERM stops the web server and the worker within this many seconds (then they are killed).
+STOP_SECONDS = 9
 
 
 class Command(BaseCommand):
@@ -60,19 +65,50 @@ class Command(BaseCommand):
         return password
 
     def serve(self, addr: str) -> None:
-        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        worker = subprocess.Popen([*manage, "qcluster"])
-        web = subprocess.Popen([*manage, "runserver", addr, "--noreload"])
-        try:
-            web.wait()
-        except KeyboardInterrupt:
+        """Run gunicorn and a worker until Ctrl-C or SIGTERM, then stop both within STOP_SECONDS."""
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        children = [_start([*_manage(), "qcluster"]), _start(_gunicorn(addr))]
+        # Either child ending on its own (a port in use, a crash) ends the demo too.
+        while not stop.wait(0.5) and all(c.poll() is None for c in children):
             pass
-        finally:
-            for process in (web, worker):
-                if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
-            for process in (web, worker):
-                process.wait(timeout=30)
+        self.stdout.write("Stopping wsync: the web server finishes its requests, the worker its task…")
+        killed = _stop(children)
+        self.stdout.write(f"Killed {len(killed)} that did not stop in time." if killed else "wsync stopped.")
+
+
+def _manage() -> list[str]:
+    return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+
+
+def _gunicorn(addr: str) -> list[str]:
+    """Return the production server's command line (wsync_site/gunicorn_conf.py), bound to `addr`."""
+    conf = "python:wsync_site.gunicorn_conf"
+    return [sys.executable, "-m", "gunicorn", "-c", conf, "--bind", addr, "wsync_site.wsgi:application"]
+
+
+def _start(command: list[str]) -> subprocess.Popen[bytes]:
+    # A session of its own: Ctrl-C reaches only the demo, which stops each child in order; a child that
+    # does not stop in time is killed with everything it started.
+    return subprocess.Popen(command, start_new_session=True, cwd=settings.BASE_DIR)
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> list[subprocess.Popen[bytes]]:
+    """SIGTERM each child (graceful for both), then kill what is left after STOP_SECONDS; return those."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline, killed = time.monotonic() + STOP_SECONDS, []
+    for child in children:
+        try:
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            # A sync still running is taken over by the next worker that starts (docs/sync.md).
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            killed.append(child)
+    return killed
 
 
 def _stored_password() -> str:

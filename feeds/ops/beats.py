@@ -1,0 +1,61 @@
+"""Liveness beats: the scheduler's last tick and the workers' last sign of life, kept in the database.
+
+django-q2 keeps its own cluster statistics in the broker or a per-process cache, which a web process on
+another host cannot always read; a row per beat can be read by every process (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime
+from typing import Any
+
+from django.db import DatabaseError
+from django.db.models import Max
+from django.utils import timezone
+
+from feeds.ops.models import Beat
+from feeds.sync.models import RunState, SyncRun
+
+log = logging.getLogger(__name__)
+MINUTE_TASK = "feeds.ops.tasks.minute"
+MINUTE_SCHEDULE = "wsync-ops-minute"
+WORKER, SCHEDULER = "worker", "scheduler"
+
+
+def ensure_schedule(**_: object) -> None:
+    """Create the minute Schedule if it is missing (django-q2's post_spawn: each worker process that starts)."""
+    from django_q.models import Schedule
+
+    try:
+        Schedule.objects.get_or_create(
+            name=MINUTE_SCHEDULE,
+            defaults={"func": MINUTE_TASK, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+        )
+    except DatabaseError:  # a worker starting before migrate; the next one to start creates it
+        log.warning("could not create the %s schedule", MINUTE_SCHEDULE, exc_info=True)
+
+
+def beat(name: str, at: datetime | None = None) -> None:
+    """Record that `name` is alive now (or at `at`)."""
+    Beat.objects.update_or_create(
+        name=name, defaults={"at": at or timezone.now(), "detail": f"{socket.gethostname()}:{os.getpid()}"}
+    )
+
+
+def scheduler_ticked(task: dict[str, Any] | None = None, **_: object) -> None:
+    """django-q2's pre_enqueue: the scheduler enqueueing the minute task is its tick."""
+    if task and task.get("func") == MINUTE_TASK:
+        beat(SCHEDULER)
+
+
+def last(name: str) -> datetime | None:
+    """Return when `name` last beat; a worker running a sync counts by that run's heartbeat too."""
+    at = Beat.objects.filter(name=name).values_list("at", flat=True).first()
+    if name == WORKER:
+        # Workers busy with long syncs take no new task, but each running run sends its heartbeat.
+        running = SyncRun.objects.filter(state=RunState.RUNNING).aggregate(at=Max("heartbeat_at"))["at"]
+        at = max((t for t in (at, running) if t is not None), default=None)
+    return at
