@@ -161,6 +161,7 @@ SCHEDULE_SETTINGS = (
     "lookback_seconds",
     "timezone",
     "from_time",
+    "until_time",
     "schedule_type",
     "frequency",
     "schedule_start",
@@ -195,6 +196,8 @@ class Feed(Audited):
     # Wall-clock zone for iterator / timestamp columns without zone; never guessed.
     timezone = models.CharField(max_length=64, default="UTC")
     from_time = models.DateTimeField(null=True, blank=True)  # Sync Start Date for historical data
+    # mParticle's `sync_mode.until` (set through the API): rows whose iterator is at or past it are never read.
+    until_time = models.DateTimeField(null=True, blank=True)
     schedule_type = models.CharField(
         max_length=16, choices=ScheduleType.choices, default=ScheduleType.ON_DEMAND
     )

@@ -189,7 +189,12 @@ def _schemas() -> dict[str, Any]:
                 "iterator": NTEXT,
                 "iterator_data_type": NTEXT,
                 "from": TIME,
-                "until": {**TIME, "description": "Only null: wsync refuses a value (400); see the README."},
+                "until": {
+                    **TIME,
+                    "description": "Optional end on the iterator: rows whose iterator is at or past it are never "
+                    "read (main runs and the history load). Incremental pipelines with a date or time iterator "
+                    "only, and after `from`; null for no end.",
+                },
                 "lookback_seconds": {
                     "type": "integer",
                     "minimum": 0,

@@ -32,6 +32,7 @@ API_FIELDS = {
     "iterator": "sync_mode.iterator",
     "iterator_type": "sync_mode.iterator_data_type",
     "from_time": "sync_mode.from",
+    "until_time": "sync_mode.until",
     "lookback_seconds": "sync_mode.lookback_seconds",
     "timezone": "sync_mode.timezone",
     "frequency": "schedule.frequency",

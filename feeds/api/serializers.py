@@ -159,7 +159,7 @@ def pipeline_json(feed: Feed) -> dict[str, Any]:
             "iterator": feed.iterator or None,
             "iterator_data_type": feed.iterator_type or None,
             "from": timestamp(feed.from_time),
-            "until": None,  # refused when set (UNSUPPORTED): returned so a GET-edit-PUT round trip passes
+            "until": timestamp(feed.until_time),
             "lookback_seconds": feed.lookback_seconds,
             "timezone": feed.timezone,
         },
@@ -351,20 +351,13 @@ UNSUPPORTED_PIPELINE_FIELDS = {
     "partner_feed_id": _NO_INPUT_FEEDS,
     "partner_feed_key": _NO_INPUT_FEEDS,
 }
-UNSUPPORTED_UNTIL = (
-    "wsync does not stop reading at an iterator value: leave “sync_mode.until” out or null, and bound the "
-    "rows in the data model's SQL (for example WHERE updated_at < '2024-01-01') or end the schedule with "
-    "“schedule.end”."
-)
 
 
-def refuse_unsupported(body: dict[str, Any], sync_mode: dict[str, Any]) -> None:
+def refuse_unsupported(body: dict[str, Any]) -> None:
     """Raise Invalid naming the first mParticle setting the body sets that wsync cannot honour."""
     for name, reason in UNSUPPORTED_PIPELINE_FIELDS.items():
         if body.get(name) is not None:
             raise Invalid(reason, code="unsupported", field=name)
-    if sync_mode.get("until") is not None:
-        raise Invalid(UNSUPPORTED_UNTIL, code="unsupported", field="sync_mode.until")
 
 
 def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
@@ -373,7 +366,7 @@ def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
     merged = {**base, **body}
     sync_mode = {**(base.get("sync_mode") or {}), **section(body, "sync_mode")}
     schedule = {**(base.get("schedule") or {}), **section(body, "schedule")}
-    refuse_unsupported(body, sync_mode)
+    refuse_unsupported(body)
     iterator = _optional_text(sync_mode.get("iterator"), "sync_mode.iterator")
     return {
         "slug": object_id(body, feed.slug if feed else None),
@@ -403,6 +396,7 @@ def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
         "iterator": iterator,
         "iterator_type": _optional_text(sync_mode.get("iterator_data_type"), "sync_mode.iterator_data_type"),
         "from_time": datetime_value(sync_mode.get("from"), "sync_mode.from"),
+        "until_time": datetime_value(sync_mode.get("until"), "sync_mode.until"),
         "lookback_seconds": lookback_seconds(sync_mode.get("lookback_seconds")),
         "timezone": timezone_name(sync_mode.get("timezone") or "UTC"),
         "schedule_type": choice(

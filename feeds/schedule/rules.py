@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
+from feeds.warehouses.base import IteratorKind, iterator_kind
+
 # The time zones a feed may read zoneless timestamps in, and the longest lookback window: the schedule
 # form and the API both read them from here.
 TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))]
@@ -52,7 +54,24 @@ def schedule_problems(
         problems["from_time"] = (
             "A Sync Start Date needs the data model's timestamp field: pick one on the data model step."
         )
+    until_problem = _until_problem(values)
+    if until_problem:
+        problems["until_time"] = until_problem
     return problems
+
+
+def _until_problem(values: dict[str, Any]) -> str:
+    """Return why the iterator's end (`until`, set through the API) cannot apply, or ""."""
+    until, start = values.get("until_time"), values.get("from_time")
+    if until is None:
+        return ""
+    if values.get("sync_mode") != "incremental" or not values.get("iterator"):
+        return "An end on the iterator (until) needs an incremental sync with an iterator; leave it out."
+    if iterator_kind(str(values.get("iterator_type") or "")) is IteratorKind.NUMBER:
+        return "An end on the iterator (until) needs a date or time iterator, not a number; leave it out."
+    if start is not None and until <= start:
+        return "The end on the iterator (until) must be after the Sync Start Date (from)."
+    return ""
 
 
 def without_unused(values: dict[str, Any]) -> dict[str, Any]:

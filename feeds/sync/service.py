@@ -284,7 +284,9 @@ def _queue_backfill(feed: Feed, user: Any) -> None:
     runs = []
     lower: windows.Bound | None
     upper: windows.Bound | None
-    for lower_at, upper_at in windows.split(feed.from_time, now, days):
+    # History past the iterator's end (`until`) is never read: no windows after it (plan caps the last one).
+    end = min(now, feed.until_time) if feed.until_time is not None and not by_field else now
+    for lower_at, upper_at in windows.split(feed.from_time, end, days):
         if by_field:
             lower, upper, window = lower_at, upper_at, _since_window(lower_at, upper_at)
         else:

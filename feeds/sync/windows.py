@@ -179,11 +179,30 @@ def plan(feed: Feed, sync_run: SyncRun, kind: IteratorKind | None, resume_at: Bo
         result.checkpoint = decode(checkpoint.value, kind) if checkpoint else None
         lower, start = _start_bounds(feed, kind, checkpoint, result.checkpoint)
         result.since = start
+    upper = _at_most(upper, until_bound(feed, kind))
     _record(sync_run, lower, upper, start)
     if resume_at is not None and (lower is None or resume_at > lower):
         lower = resume_at
     result.window = ReadWindow(feed.iterator, feed.iterator_type, lower, upper, feed.timezone, start)
     return result
+
+
+def until_bound(feed: Feed, kind: IteratorKind) -> Bound | None:
+    """Return the last iterator value a run may read under the feed's `until` (None: no end).
+
+    `until` excludes itself while window bounds include theirs, so the bound is the instant just before it
+    (one microsecond, the finest step of the warehouses' timestamps wsync reads) in the iterator's kind:
+    the day before for dates when `until` is midnight, the second or millisecond before for epochs.
+    """
+    if feed.until_time is None:
+        return None
+    return from_instant(feed.until_time - timedelta(microseconds=1), kind, feed.timezone)
+
+
+def _at_most(upper: Any, end: Bound | None) -> Any:
+    if end is None:
+        return upper
+    return end if upper is None or end < upper else upper
 
 
 def _backfill_bounds(feed: Feed, kind: IteratorKind, saved: dict) -> tuple[Any, Any, Since | None]:

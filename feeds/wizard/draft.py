@@ -30,7 +30,7 @@ from feeds.models import (
 )
 
 MODEL_FIELDS = ("sql", "columns", "columns_sql", "timestamp_field")
-DATETIME_FIELDS = {"from_time", "schedule_start", "schedule_end"}
+DATETIME_FIELDS = {"from_time", "until_time", "schedule_start", "schedule_end"}
 
 
 def is_live(feed: Feed) -> bool:

@@ -263,18 +263,6 @@ def test_snowflakes_unload_settings_are_stored_and_returned(api, snowflake_confi
         ({"data_plan_version": 2}, "data_plan_version", "no data plans"),
         ({"partner_feed_id": 1234}, "partner_feed_id", "no input feeds"),
         ({"partner_feed_key": "us1-abc"}, "partner_feed_key", "no input feeds"),
-        (
-            {
-                "sync_mode": {
-                    "type": "incremental",
-                    "iterator": "updated_at",
-                    "iterator_data_type": "timestamptz",
-                    "until": "2030-01-01T00:00:00Z",
-                }
-            },
-            "sync_mode.until",
-            "does not stop reading",
-        ),
     ],
 )
 def test_settings_wsync_cannot_honour_are_refused_not_dropped(api, api_mapping, change, field, words):
@@ -282,6 +270,48 @@ def test_settings_wsync_cannot_honour_are_refused_not_dropped(api, api_mapping, 
     assert response.status_code == 400
     error = response.json()["errors"][0]
     assert error["field"] == field and error["code"] == "unsupported" and words in error["message"]
+
+
+INCREMENTAL = {"type": "incremental", "iterator": "updated_at", "iterator_data_type": "timestamptz"}
+
+
+def test_until_is_stored_returned_and_bounds_what_runs_read(api, api_mapping):
+    until = "2024-06-01T00:00:00.000Z"  # as the API writes times
+    sync_mode = {**INCREMENTAL, "from": "2020-01-01T00:00:00Z", "until": until}
+    created = api.post("pipelines", pipeline_body(sync_mode=sync_mode))
+    assert created.status_code == 200, created.content
+    assert created.json()["sync_mode"]["until"] == until
+    fetched = api.get("pipelines/crm-users").json()
+    assert fetched["sync_mode"]["until"] == until
+    assert api.put("pipelines/crm-users", fetched).status_code == 200  # the GET-edit-PUT round trip keeps it
+    assert api.get("pipelines/crm-users").json()["sync_mode"]["until"] == until
+    # The run's window ends just before until (rows at or past it are never read), not at the trigger.
+    run_id = api.post("pipelines/crm-users/trigger").json()["pipeline_run_id"]
+    engine.run(run_id)
+    run = api.get(f"pipelines/crm-users/runs/{run_id}").json()
+    assert run["pipeline_run_state"] == "success" and datetime.fromisoformat(
+        run["data_interval_end"]
+    ) == datetime.fromisoformat("2024-05-31T23:59:59Z")
+    # Null clears it again.
+    cleared = api.put("pipelines/crm-users", {**fetched, "sync_mode": {**INCREMENTAL, "until": None}})
+    assert cleared.status_code == 200 and cleared.json()["sync_mode"]["until"] is None
+
+
+@pytest.mark.parametrize(
+    ("sync_mode", "words"),
+    [
+        ({**INCREMENTAL, "from": "2024-01-01T00:00:00Z", "until": "2024-01-01T00:00:00Z"}, "after"),
+        ({**INCREMENTAL, "from": "2024-01-01T00:00:00Z", "until": "2023-12-31T00:00:00Z"}, "after"),
+        ({"type": "full", "until": "2030-01-01T00:00:00Z"}, "iterator"),
+        ({**INCREMENTAL, "until": "next year"}, "ISO-8601"),
+    ],
+)
+def test_until_that_cannot_apply_is_refused_naming_it(api, api_mapping, sync_mode, words):
+    response = api.post("pipelines", pipeline_body(sync_mode=sync_mode))
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert error["field"] == "sync_mode.until" and words in error["message"]
+    assert api.get("pipelines/crm-users").status_code == 404  # nothing half-saved
 
 
 def test_null_mparticle_settings_are_accepted_and_returned(api, api_mapping):
