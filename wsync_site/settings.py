@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "feeds.schedule",
     "feeds.review",
     "feeds.api",
+    "feeds.rules",
 ]
 
 MIDDLEWARE = [

@@ -26,6 +26,7 @@ from django.utils import timezone
 from feeds.mapping.pages import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
 from feeds.profiles.store import apply_batches
+from feeds.rules.runs import apply_for_run
 from feeds.sync import fingerprints, health, queue, windows, workers
 from feeds.sync.changes import ChangedRows, Fingerprint
 from feeds.sync.models import (
@@ -385,7 +386,7 @@ def _commit_mode() -> None:
 
 def _map(job: Job, page: Page) -> MappedPage:
     feed = job.feed
-    return map_page(
+    mapped = map_page(
         page,
         job.compiled,
         feed_id=feed.pk,
@@ -393,6 +394,7 @@ def _map(job: Job, page: Page) -> MappedPage:
         iterator=feed.iterator or None,
         timezone=feed.timezone,
     )
+    return apply_for_run(job.run, mapped)  # the feed's rules, between mapping and resolving (docs/rules.md)
 
 
 @dataclass
