@@ -5,15 +5,14 @@ The engine calls `apply_for_run` once per page, between mapping and resolving (d
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from feeds.mapping.pages import MappedPage
 from feeds.rules.execute import CompiledRules
 from feeds.rules.models import RuleSet, RunRules
 from feeds.sync.models import SyncRun
 
-_CACHE_RUNS = 16
-_compiled: OrderedDict[int, tuple[int | None, CompiledRules]] = OrderedDict()  # run id → (version id, rules)
+# The compiled rules ride on the run object the engine passes for every page of an attempt, so they are
+# compiled once per attempt and never mistaken for another run's.
+_ATTRIBUTE = "_wsync_compiled_rules"
 
 
 def apply_for_run(run: SyncRun, mapped: MappedPage) -> MappedPage:
@@ -28,20 +27,16 @@ def rules_for_run(run: SyncRun) -> CompiledRules:
     A retried attempt finds the version its run recorded, so every attempt of a run applies the same
     rules even when they are edited in between (edits take effect from the next run).
     """
-    cached = _compiled.get(run.pk)
+    cached = getattr(run, _ATTRIBUTE, None)
     if cached is not None:
-        _compiled.move_to_end(run.pk)
-        return cached[1]
+        return cached
     used = RunRules.objects.select_related("version").filter(run_id=run.pk).first()
     if used is None:
         rule_set = RuleSet.objects.filter(feed_id=run.feed_id).first()
         active = rule_set.active() if rule_set else None
         used, _ = RunRules.objects.get_or_create(run_id=run.pk, defaults={"version": active})
-    steps = used.version.steps if used.version else []
-    compiled = CompiledRules(steps)
-    _compiled[run.pk] = (used.version_id, compiled)
-    while len(_compiled) > _CACHE_RUNS:
-        _compiled.popitem(last=False)
+    compiled = CompiledRules(used.version.steps if used.version else [])
+    setattr(run, _ATTRIBUTE, compiled)
     return compiled
 
 
