@@ -171,11 +171,19 @@ def _action(action: dict[str, Any]) -> Action:
     if kind == "remove_attribute":
         return lambda b: (d := holder(b)) is not None and d.pop(key, None)
     if kind == "rename_attribute":
-        to = action["to"]
-        return lambda b: (d := holder(b)) is not None and key in d and d.__setitem__(to, d.pop(key))
+        return _rename(holder, key, action["to"])
     if kind == "set_attribute":
         return _set(holder, key, action, is_identity(name))
     return _change_value(holder, key, _transform(kind, action))
+
+
+def _rename(holder: Callable[[dict], dict | None], key: str, to: str) -> Action:
+    def rename(b: dict) -> None:
+        d = holder(b)
+        if d is not None and key in d:
+            d[to] = d.pop(key)
+
+    return rename
 
 
 def _drop_event(event_name: str) -> Action:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from feeds.mapping import IDENTITY_TYPES
 from feeds.rules import ACTIONS, FIELD_ACTIONS, VALUE_KINDS
 from feeds.rules.cel import expression_problem
 from feeds.rules.conditions import value_problem
@@ -125,6 +126,11 @@ def _action(raw: Any, problems: dict[str, str]) -> dict[str, Any]:
         ):
             problems["action.field"] = "Choose an identity, a user attribute or an event attribute."
     _settings(kind, raw, action, problems)
+    if kind == "rename_attribute" and action["field"].startswith("identities.") and action.get("to"):
+        if action["to"] not in IDENTITY_TYPES:
+            problems["action.to"] = (
+                f"“{action['to']}” is not an identity type; an identity can only become another one."
+            )
     return action
 
 

@@ -44,6 +44,11 @@ from feeds.rules.steps import StepsInvalid, clean_step, clean_steps, describe
             "whole number",
         ),
         (
+            {"name": "x", "action": {"type": "rename_attribute", "field": "identities.email", "to": "mail"}},
+            "action.to",
+            "not an identity type",
+        ),
+        (
             {
                 "name": "x",
                 "action": {"type": "drop_user"},
