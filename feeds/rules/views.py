@@ -1,0 +1,114 @@
+"""The rule editor: the feed's steps (add, edit, reorder, enable/disable, delete), the preview, Activate.
+
+Viewers read; editors write. Every view looks the feed up through feeds.access.feed_for_user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from feeds.access import feed_for_user
+from feeds.accounts.models import Membership, Role
+from feeds.http import HtmxHttpRequest
+from feeds.models import Feed
+from feeds.rules import service
+from feeds.rules.forms import StepForm
+from feeds.rules.steps import StepsInvalid, describe
+
+PAGE = "rules/editor.html"
+
+
+def _feed(request: HtmxHttpRequest, ws: str, feed_id: int) -> tuple[Membership, Feed]:
+    role = Role.VIEWER if request.method in ("GET", "HEAD") else Role.EDITOR
+    return feed_for_user(request.user, ws, feed_id, role)
+
+
+@require_GET
+def editor(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    membership, feed = _feed(request, ws, feed_id)
+    editing = request.GET.get("edit", "")
+    step = next((s for s in service.rule_set(feed).draft if s.get("id") == editing), None)
+    form = (
+        StepForm(initial=StepForm.initial_for(step))
+        if step
+        else StepForm(initial={"action": "", "condition_kind": ""})
+    )
+    return render(request, PAGE, _ctx(membership, feed, form=form, editing=step["id"] if step else ""))
+
+
+@require_POST
+def save_step(request: HtmxHttpRequest, ws: str, feed_id: int, step_id: str = "") -> HttpResponse:
+    membership, feed = _feed(request, ws, feed_id)
+    form = StepForm(request.POST)
+    if form.is_valid():
+        try:
+            service.save_step(feed, form.step(), step_id or None)
+        except StepsInvalid as invalid:
+            form.add_problems(invalid.problems)
+        else:
+            messages.success(request, "Step saved. Preview it, then activate the rules.")
+            return redirect("rules:editor", ws, feed.pk)
+    return render(request, PAGE, _ctx(membership, feed, form=form, editing=step_id), status=200)
+
+
+@require_POST
+def change_step(request: HtmxHttpRequest, ws: str, feed_id: int, step_id: str, change: str) -> HttpResponse:
+    _, feed = _feed(request, ws, feed_id)
+    if change == "up":
+        service.move_step(feed, step_id, -1)
+    elif change == "down":
+        service.move_step(feed, step_id, 1)
+    elif change == "toggle":
+        service.toggle_step(feed, step_id)
+    elif change == "delete":
+        service.delete_step(feed, step_id)
+    else:
+        raise Http404("No such change")
+    return redirect("rules:editor", ws, feed.pk)
+
+
+@require_GET
+def preview(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    """The draft's steps on the data model's sample rows, before → after per step."""
+    membership, feed = _feed(request, ws, feed_id)
+    shown = service.preview(feed, service.rule_set(feed).draft)
+    ctx = _ctx(membership, feed, form=StepForm(), preview=shown)
+    return render(request, f"{PAGE}#preview" if request.htmx else PAGE, ctx)
+
+
+@require_POST
+def activate(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    _, feed = _feed(request, ws, feed_id)
+    try:
+        version = service.activate(feed, request.user, request)
+    except StepsInvalid as invalid:
+        messages.error(request, f"Fix the steps first: {invalid}")
+        return redirect("rules:editor", ws, feed.pk)
+    if version is None:
+        messages.info(request, "The rules in effect are already these.")
+    else:
+        messages.success(
+            request, f"Rules version {version.number} is active: the feed's next run applies it."
+        )
+    return redirect("rules:editor", ws, feed.pk)
+
+
+def _ctx(membership: Membership, feed: Feed, **extra: Any) -> dict[str, Any]:
+    found = service.rule_set(feed)
+    return {
+        "workspace": membership.workspace,
+        "membership": membership,
+        "nav": "feeds",
+        "feed": feed,
+        "can_edit": membership.allows(Role.EDITOR),
+        "rule_set": found,
+        "steps": [{**s, "words": describe(s)} for s in found.draft],
+        "active_steps": [{**s, "words": describe(s)} for s in service.active_steps(feed)],
+        "unactivated": service.has_unactivated_changes(found),
+        **extra,
+    }
