@@ -54,6 +54,7 @@ def make_feed(table: str) -> Feed:
             "database": SOURCE,
             "user": "postgres",
             "sslmode": "disable",
+            "allow_unencrypted": True,  # the local bench source has no TLS
         },
         secrets={"password": ""},
     )

@@ -77,7 +77,7 @@ class StepForm(forms.Form):
     def add_problems(self, problems: dict[str, str]) -> None:
         """Show feeds.rules.steps' problems on the fields they are about."""
         for setting, message in problems.items():
-            self.add_error(FIELD_OF.get(setting.split("]", 1)[-1].lstrip("."), None), message)
+            self.add_error(FIELD_OF.get(setting.split("]", 1)[-1].lstrip(".")), message)
 
     @classmethod
     def initial_for(cls, step: dict[str, Any]) -> dict[str, Any]:

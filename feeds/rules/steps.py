@@ -126,11 +126,12 @@ def _action(raw: Any, problems: dict[str, str]) -> dict[str, Any]:
         ):
             problems["action.field"] = "Choose an identity, a user attribute or an event attribute."
     _settings(kind, raw, action, problems)
-    if kind == "rename_attribute" and action["field"].startswith("identities.") and action.get("to"):
-        if action["to"] not in IDENTITY_TYPES:
-            problems["action.to"] = (
-                f"“{action['to']}” is not an identity type; an identity can only become another one."
-            )
+    renamed = action.get("to")
+    identity = action.get("field", "").startswith("identities.")
+    if kind == "rename_attribute" and identity and renamed and renamed not in IDENTITY_TYPES:
+        problems["action.to"] = (
+            f"“{renamed}” is not an identity type; an identity can only become another one."
+        )
     return action
 
 
