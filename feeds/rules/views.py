@@ -1,6 +1,6 @@
 """The rule editor: the feed's steps (add, edit, reorder, enable/disable, delete), the preview, Activate.
 
-Viewers read; editors write. Every view looks the feed up through feeds.access.feed_for_user.
+Viewers read; editors write. Every view looks the feed up through feeds.pages.access.feed_for_user.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from feeds.access import feed_for_user
+from feeds.pages.access import feed_for_user
 from feeds.accounts.models import Membership, Role
-from feeds.http import HtmxHttpRequest
+from feeds.pages.http import HtmxHttpRequest
 from feeds.models import Feed
 from feeds.rules import service
 from feeds.rules.forms import StepForm
