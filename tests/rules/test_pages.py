@@ -87,3 +87,15 @@ def test_a_viewer_reads_the_rules_but_may_not_change_them(active_feed, viewer):
 @pytest.mark.parametrize("name", ["editor", "preview"])
 def test_an_outsider_gets_404(active_feed, outsider, name):
     assert client_for(outsider).get(url(active_feed, name)).status_code == 404
+
+
+def test_the_feed_list_and_summary_show_rules_applied_with_setup(active_feed, editor, viewer):
+    client = client_for(editor)
+    listing = client.get(reverse("feeds:list", args=[active_feed.workspace.slug])).content.decode()
+    assert "Rules Applied" in listing and "+ Setup" in listing
+    service.save_step(active_feed, {"name": "Hash", "action": {"type": "hash", "field": "identities.email"}})
+    service.activate(active_feed, editor)
+    summary = client.get(reverse("feeds:summary", args=[active_feed.workspace.slug, active_feed.pk])).content.decode()
+    assert 'id="rules-applied-card"' in summary and "Version 1" in summary
+    viewer_list = client_for(viewer).get(reverse("feeds:list", args=[active_feed.workspace.slug])).content.decode()
+    assert "Version 1" in viewer_list and "+ Setup" not in viewer_list
