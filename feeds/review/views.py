@@ -16,6 +16,7 @@ from feeds.mapping.tree import grouped
 from feeds.models import Feed
 from feeds.pages.http import HtmxHttpRequest
 from feeds.review import readiness
+from feeds.rules import service as rules
 
 PAGE = "review/step.html"
 
@@ -87,6 +88,7 @@ def _ctx(membership: Membership, feed: Feed, **extra: Any) -> dict[str, Any]:
         schedule=schedule,
         labels=_labels(feed, schedule, mapping),
         pending=wizard.has_pending(feed),
+        rules_in_effect=rules.in_effect(feed),
         **extra,
     )
 

@@ -37,6 +37,17 @@ def active_steps(feed: Feed) -> list[dict[str, Any]]:
     return list(version.steps) if version else []
 
 
+def in_effect(feed: Feed) -> list[dict[str, Any]]:
+    """Return the active steps with their description in words (the review step and the editor list them)."""
+    return [{**s, "words": describe(s)} for s in active_steps(feed)]
+
+
+def apply_active(feed: Feed, mapped: Any) -> Any:
+    """Return a mapped page after the feed's active rules (the review step's sample shows their result)."""
+    steps = active_steps(feed)
+    return CompiledRules(steps).apply(mapped) if steps else mapped
+
+
 def has_unactivated_changes(found: RuleSet) -> bool:
     """Return True when the draft differs from the active version."""
     version = found.active()

@@ -95,7 +95,11 @@ def test_the_feed_list_and_summary_show_rules_applied_with_setup(active_feed, ed
     assert "Rules Applied" in listing and "+ Setup" in listing
     service.save_step(active_feed, {"name": "Hash", "action": {"type": "hash", "field": "identities.email"}})
     service.activate(active_feed, editor)
-    summary = client.get(reverse("feeds:summary", args=[active_feed.workspace.slug, active_feed.pk])).content.decode()
+    summary = client.get(
+        reverse("feeds:summary", args=[active_feed.workspace.slug, active_feed.pk])
+    ).content.decode()
     assert 'id="rules-applied-card"' in summary and "Version 1" in summary
-    viewer_list = client_for(viewer).get(reverse("feeds:list", args=[active_feed.workspace.slug])).content.decode()
+    viewer_list = (
+        client_for(viewer).get(reverse("feeds:list", args=[active_feed.workspace.slug])).content.decode()
+    )
     assert "Version 1" in viewer_list and "+ Setup" not in viewer_list
