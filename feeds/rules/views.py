@@ -12,10 +12,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from feeds.pages.access import feed_for_user
 from feeds.accounts.models import Membership, Role
-from feeds.pages.http import HtmxHttpRequest
 from feeds.models import Feed
+from feeds.pages.access import feed_for_user
+from feeds.pages.http import HtmxHttpRequest
 from feeds.rules import service
 from feeds.rules.forms import StepForm
 from feeds.rules.steps import StepsInvalid, describe
