@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from feeds.accounts.access import require_member
 from feeds.pages.http import HtmxHttpRequest
 from feeds.profiles import search
+from feeds.rules import service as rules
 
 
 @require_GET
@@ -31,4 +32,5 @@ def profile_detail(request: HtmxHttpRequest, ws: str, mpid: int) -> HttpResponse
     events = search.events_page(profile, request.GET.get("page"))
     ctx = {"workspace": membership.workspace, "nav": "profiles", "profile": profile, "events": events}
     ctx.update(search.profile_facts(profile))
+    rules.annotate_lineage(ctx["attributes"])  # which rule step set an attribute (docs/rules.md)
     return render(request, "feeds/profile_detail.html", ctx)

@@ -300,6 +300,14 @@ def lineage(run_ids: set[int]) -> dict[int, dict[str, str]]:
                 continue
             name = action["to"] if action.get("type") == "rename_attribute" else target[len("attributes.") :]
             if action.get("type") != "remove_attribute":
-                names[name] = f"rule step {n} “{step['name']}” (rules v{used.version.number})"  # type: ignore[union-attr]
+                when = ", where its condition held" if step.get("condition") else ""
+                names[name] = f"rule step {n} “{step['name']}” (rules v{used.version.number}{when})"  # type: ignore[union-attr]
         found[used.run_id] = names
     return found
+
+
+def annotate_lineage(facts: list[Any]) -> None:
+    """Set `rule` on each attribute fact (feeds.profiles AttributeFact) to the step that set it, or ""."""
+    found = lineage({f.run_id for f in facts if f.run_id is not None})
+    for fact in facts:
+        fact.rule = found.get(fact.run_id, {}).get(fact.name, "")

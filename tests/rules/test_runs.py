@@ -117,3 +117,25 @@ def test_without_rules_a_run_records_none(feed, warehouse):
     run = run_now(feed)
     assert version_of(run) is None
     assert RunRules.objects.get(run=run).version is None
+
+
+def test_the_profile_page_says_which_rule_step_set_an_attribute(feed, warehouse, workspace, admin):
+    from django.urls import reverse
+
+    from tests.personas import client_for
+
+    warehouse.upsert(user_rows(0, 1, T0))
+    activate(
+        feed,
+        admin,
+        {"name": "Tier", "action": {"type": "rename_attribute", "field": "attributes.plan", "to": "tier"}},
+    )
+    run_now(feed)
+    profile = Profile.objects.get(workspace=workspace)
+    html = (
+        client_for(admin).get(reverse("feeds:profile", args=[workspace.slug, profile.mpid])).content.decode()
+    )
+    tier = html.split("<code>tier</code>")[1].split("</tr>")[0]
+    assert "set by rule step 1 “Tier” (rules v1)" in tier
+    score = html.split("<code>score</code>")[1].split("</tr>")[0]
+    assert "rule-lineage" not in score
