@@ -31,6 +31,7 @@ def profile_detail(request: HtmxHttpRequest, ws: str, mpid: int) -> HttpResponse
     profile = search.profile_or_404(membership.workspace, environment, mpid)
     events = search.events_page(profile, request.GET.get("page"))
     ctx = {"workspace": membership.workspace, "nav": "profiles", "profile": profile, "events": events}
-    ctx.update(search.profile_facts(profile))
-    rules.annotate_lineage(ctx["attributes"])  # which rule step set an attribute (docs/rules.md)
+    facts = search.profile_facts(profile)
+    rules.annotate_lineage(facts["attributes"])  # which rule step set an attribute (docs/rules.md)
+    ctx.update(facts)
     return render(request, "feeds/profile_detail.html", ctx)
