@@ -39,22 +39,34 @@ class StepForm(forms.Form):
     name = forms.CharField(max_length=200, label="Step name")
     condition_kind = forms.ChoiceField(choices=CONDITION_KINDS, required=False, label="Apply")
     field = forms.CharField(
-        max_length=300, required=False, help_text="e.g. attributes.plan, identities.email, event.name"
+        max_length=300,
+        required=False,
+        label="Condition field",
+        help_text="e.g. attributes.plan, identities.email, event.name",
     )
     operator = forms.ChoiceField(choices=[("", "—")] + list(OPERATORS.items()), required=False)
     value = forms.CharField(
-        max_length=2000, required=False, help_text="For “is one of”, separate values with commas."
+        max_length=2000,
+        required=False,
+        label="Compare with",
+        help_text="For “is one of”, separate values with commas.",
     )
     expression = forms.CharField(
-        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="CEL expression"
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Condition (CEL expression)",
     )
     action = forms.ChoiceField(choices=[("", "—")] + list(ACTIONS.items()))
     target = forms.CharField(
-        max_length=300, required=False, label="Field", help_text="The field the action changes."
+        max_length=300,
+        required=False,
+        label="Field to change",
+        help_text="e.g. identities.email, attributes.plan",
     )
     to = forms.CharField(max_length=200, required=False, label="New name")
-    set_value = forms.CharField(max_length=2000, required=False, label="Value")
-    set_expression = forms.CharField(max_length=2000, required=False, label="Or a CEL expression")
+    set_value = forms.CharField(max_length=2000, required=False, label="New value")
+    set_expression = forms.CharField(max_length=2000, required=False, label="New value as a CEL expression")
     event_name = forms.CharField(max_length=256, required=False, label="Event name (empty: any event)")
     keep = forms.IntegerField(required=False, min_value=0, max_value=64, label="Characters left visible")
 
