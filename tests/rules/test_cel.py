@@ -63,3 +63,12 @@ def test_a_missing_field_is_an_error_on_that_row_that_says_how_to_guard_it():
 def test_a_type_error_is_an_error_on_that_row():
     with pytest.raises(CelError):
         evaluate(compile_expression("attributes.plan + 1"), ROW)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["open('/etc/passwd')", "import('os')", "http_get('http://x')", "__import__('os')", "exec('1')"],
+)
+def test_nothing_reaches_the_file_system_or_the_network(expression):
+    """CEL has no such functions, and names outside its own are refused before anything runs."""
+    assert "is not a function" in (expression_problem(expression) or "")
