@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from feeds.api import errors
-from feeds.api.views import connections, data_models, docs, oauth, pipelines, settings, transformations
+from feeds.api.views import connections, data_models, docs, oauth, pipelines, rules, settings, transformations
 
 app_name = "api"
 V2 = "platform/v2/workspaces/<slug:ws>/"
@@ -45,6 +45,8 @@ urlpatterns = [
         pipelines.restart_run,
         name="run_restart",
     ),
+    path(V2 + "rules", rules.rules_list, name="rules"),
+    path(V2 + "rules/<str:pipeline_id>", rules.rules_detail, name="rule"),
     # Anything else under the API's prefixes answers in the API's error shape, not an HTML page.
     re_path(r"^(?P<path>(platform|oauth)(/.*)?)$", errors.not_found, name="not_found"),
 ]
