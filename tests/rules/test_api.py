@@ -8,7 +8,6 @@ from django.test import Client
 from feeds.accounts.models import Role
 from feeds.models import AuditEntry
 from feeds.rules import service
-from tests.api.conftest import api, api_as, fresh_rate_limit  # noqa: F401  (the API's fixtures)
 
 STEPS = [
     {"name": "Lowercase email", "action": {"type": "normalise_identity", "field": "identities.email"}},
