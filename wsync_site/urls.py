@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("feeds.review.urls")),
     path("", include("feeds.api.urls")),
     path("", include("feeds.rules.urls")),
+    path("", include("feeds.outputs.urls")),
 ]

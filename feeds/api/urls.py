@@ -5,7 +5,17 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from feeds.api import errors
-from feeds.api.views import connections, data_models, docs, oauth, pipelines, rules, settings, transformations
+from feeds.api.views import (
+    connections,
+    data_models,
+    docs,
+    oauth,
+    outputs,
+    pipelines,
+    rules,
+    settings,
+    transformations,
+)
 
 app_name = "api"
 V2 = "platform/v2/workspaces/<slug:ws>/"
@@ -33,6 +43,20 @@ urlpatterns = [
         V2 + "field-transformations/<str:transformation_id>",
         transformations.transformation_detail,
         name="transformation",
+    ),
+    path(V2 + "outputs", outputs.output_list, name="outputs"),
+    path(V2 + "outputs/<str:output_id>", outputs.output_detail, name="output"),
+    path(V2 + "outputs/<str:output_id>/test", outputs.output_test, name="output_test"),
+    path(V2 + "pipelines/<str:pipeline_id>/outputs", outputs.connection_list, name="pipeline_outputs"),
+    path(
+        V2 + "pipelines/<str:pipeline_id>/outputs/<str:connection_id>",
+        outputs.connection_detail,
+        name="pipeline_output",
+    ),
+    path(
+        V2 + "pipelines/<str:pipeline_id>/outputs/<str:connection_id>/dead-letters",
+        outputs.dead_letters,
+        name="pipeline_output_dead_letters",
     ),
     path(V2 + "pipelines", pipelines.pipeline_list, name="pipelines"),
     path(V2 + "pipelines/<str:pipeline_id>", pipelines.pipeline_detail, name="pipeline"),
