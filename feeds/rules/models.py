@@ -7,21 +7,40 @@ from django.db import models
 
 from feeds.accounts.models import Workspace
 from feeds.models import Feed
+from feeds.outputs.models import FeedOutput
 from feeds.sync.models import SyncRun
 
 
 class RuleSet(models.Model):
-    """The ordered steps of one feed: `draft` is what the editor shows; `version` is what runs use."""
+    """The ordered steps of one feed, or of one feed→output connection (only what that output receives).
+
+    Exactly one of `feed` and `connection` is set. `draft` is what the editor shows; `version` is what runs use.
+    """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    feed = models.OneToOneField(Feed, on_delete=models.CASCADE, related_name="rule_set")
+    feed = models.OneToOneField(
+        Feed, null=True, blank=True, on_delete=models.CASCADE, related_name="rule_set"
+    )
+    connection = models.OneToOneField(
+        FeedOutput, null=True, blank=True, on_delete=models.CASCADE, related_name="rule_set"
+    )
     # The steps as the editor left them (docs/rules.md#steps); activating copies them into a new version.
     draft = models.JSONField(default=list, blank=True)
     version = models.PositiveIntegerField(default=0)  # the active version's number; 0: none yet
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(feed__isnull=False, connection__isnull=True)
+                | models.Q(feed__isnull=True, connection__isnull=False),
+                name="rules_one_owner",
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"rules of feed {self.feed_id} v{self.version}"
+        owner = f"feed {self.feed_id}" if self.feed_id else f"connection {self.connection_id}"
+        return f"rules of {owner} v{self.version}"
 
     def active(self) -> RuleVersion | None:
         """Return the version runs use now, or None."""
@@ -45,6 +64,20 @@ class RuleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.number}"
+
+
+class RunOutputRules(models.Model):
+    """Which rules a run applied to what one connected output receives (fixed at the run's first page for it)."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="output_rules_used")
+    connection = models.ForeignKey(FeedOutput, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(RuleVersion, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "connection"], name="rules_run_output")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} → connection {self.connection_id}: {self.version}"
 
 
 class RunRules(models.Model):

@@ -1,4 +1,5 @@
-"""A feed's rules as people edit them: the draft's steps, activation (a new version, audited), the preview.
+"""A feed's rules, or a feed→output connection's, as people edit them: the draft's steps, activation (a new
+version, audited), the preview. An "owner" is the Feed or the FeedOutput the rule set belongs to.
 
 The draft is saved as it is edited and only affects runs once activated; runs started afterwards use the
 new version (feeds.rules.runs).
@@ -14,6 +15,7 @@ from django.http import HttpRequest
 
 from feeds import audit, wizard
 from feeds.models import Feed
+from feeds.outputs.models import FeedOutput
 from feeds.rules.execute import CompiledRules, Trace
 from feeds.rules.fields import flat
 from feeds.rules.models import RuleSet, RuleVersion
@@ -24,22 +26,40 @@ from feeds.warehouses.base import Page, WarehouseError
 SAMPLE_ROWS = 10
 
 
-def rule_set(feed: Feed) -> RuleSet:
-    """Return the feed's rule set, made empty the first time."""
-    found, _ = RuleSet.objects.get_or_create(feed=feed, defaults={"workspace_id": feed.workspace_id})
+Owner = Feed | FeedOutput
+
+
+def _of(owner: Owner) -> dict[str, Any]:
+    return (
+        {"feed": owner, "connection": None}
+        if isinstance(owner, Feed)
+        else {"feed": None, "connection": owner}
+    )
+
+
+def feed_of(owner: Owner) -> Feed:
+    """Return the feed an owner belongs to (a connection's feed)."""
+    return owner if isinstance(owner, Feed) else owner.feed
+
+
+def rule_set(owner: Owner) -> RuleSet:
+    """Return the owner's rule set, made empty the first time."""
+    found, _ = RuleSet.objects.get_or_create(
+        **_of(owner), defaults={"workspace_id": feed_of(owner).workspace_id}
+    )
     return found
 
 
-def active_steps(feed: Feed) -> list[dict[str, Any]]:
-    """Return the steps runs of the feed apply now ([] without rules)."""
-    found = RuleSet.objects.filter(feed=feed).first()
+def active_steps(owner: Owner) -> list[dict[str, Any]]:
+    """Return the steps runs apply now for the owner ([] without rules)."""
+    found = RuleSet.objects.filter(**_of(owner)).first()
     version = found.active() if found else None
     return list(version.steps) if version else []
 
 
-def in_effect(feed: Feed) -> list[dict[str, Any]]:
+def in_effect(owner: Owner) -> list[dict[str, Any]]:
     """Return the active steps with their description in words (the review step and the editor list them)."""
-    return [{**s, "words": describe(s)} for s in active_steps(feed)]
+    return [{**s, "words": describe(s)} for s in active_steps(owner)]
 
 
 def apply_active(feed: Feed, mapped: Any) -> Any:
@@ -54,13 +74,13 @@ def has_unactivated_changes(found: RuleSet) -> bool:
     return found.draft != (version.steps if version else [])
 
 
-def save_step(feed: Feed, raw: dict[str, Any], step_id: str | None = None) -> dict[str, Any]:
+def save_step(owner: Owner, raw: dict[str, Any], step_id: str | None = None) -> dict[str, Any]:
     """Add a step to the draft (or replace the one with `step_id`); returns it. Raises StepsInvalid."""
     step, problems = clean_step(raw)
     if problems:
         raise StepsInvalid(problems)
     with transaction.atomic():
-        found = _locked(feed)
+        found = _locked(owner)
         steps = list(found.draft)
         at = _index(steps, step_id) if step_id else None
         if at is None:
@@ -72,10 +92,10 @@ def save_step(feed: Feed, raw: dict[str, Any], step_id: str | None = None) -> di
     return step
 
 
-def move_step(feed: Feed, step_id: str, by: int) -> None:
+def move_step(owner: Owner, step_id: str, by: int) -> None:
     """Move a draft step up (by < 0) or down; a step at an end stays there."""
     with transaction.atomic():
-        found = _locked(feed)
+        found = _locked(owner)
         steps = list(found.draft)
         at = _index(steps, step_id)
         if at is not None and 0 <= at + by < len(steps):
@@ -83,10 +103,10 @@ def move_step(feed: Feed, step_id: str, by: int) -> None:
             _save(found, steps)
 
 
-def toggle_step(feed: Feed, step_id: str) -> None:
+def toggle_step(owner: Owner, step_id: str) -> None:
     """Enable a disabled draft step, or disable an enabled one."""
     with transaction.atomic():
-        found = _locked(feed)
+        found = _locked(owner)
         steps = [dict(s) for s in found.draft]
         at = _index(steps, step_id)
         if at is not None:
@@ -94,28 +114,28 @@ def toggle_step(feed: Feed, step_id: str) -> None:
             _save(found, steps)
 
 
-def delete_step(feed: Feed, step_id: str) -> None:
+def delete_step(owner: Owner, step_id: str) -> None:
     """Remove a step from the draft."""
     with transaction.atomic():
-        found = _locked(feed)
+        found = _locked(owner)
         _save(found, [s for s in found.draft if s.get("id") != step_id])
 
 
-def replace_steps(feed: Feed, raw: Any) -> list[dict[str, Any]]:
+def replace_steps(owner: Owner, raw: Any) -> list[dict[str, Any]]:
     """Set the whole draft (the API's PUT); returns the stored steps. Raises StepsInvalid."""
     steps = clean_steps(raw)
     with transaction.atomic():
-        _save(_locked(feed), steps)
+        _save(_locked(owner), steps)
     return steps
 
 
-def activate(feed: Feed, user: Any, request: HttpRequest | None = None) -> RuleVersion | None:
-    """Make the draft the version the feed's next runs use; returns it (None when nothing changed).
+def activate(owner: Owner, user: Any, request: HttpRequest | None = None) -> RuleVersion | None:
+    """Make the draft the version the owner's next runs use; returns it (None when nothing changed).
 
     Raises StepsInvalid when a draft step no longer passes the checks.
     """
     with transaction.atomic():
-        found = _locked(feed)
+        found = _locked(owner)
         steps = clean_steps(found.draft)
         before = found.active()
         if before is not None and before.steps == steps:
@@ -126,9 +146,11 @@ def activate(feed: Feed, user: Any, request: HttpRequest | None = None) -> RuleV
         )
         found.version = number
         found.save(update_fields=["version", "updated_at"])
-        # A full-mode run skips rows whose fingerprint is on file; forgetting them makes the next run
-        # write every row again under the new rules (docs/rules.md#versions).
-        RowFingerprint.objects.filter(feed=feed).delete()
+        feed = feed_of(owner)
+        if owner is feed:
+            # A full-mode run skips rows whose fingerprint is on file; forgetting them makes the next run
+            # write every row again under the new rules (docs/rules.md#versions).
+            RowFingerprint.objects.filter(feed=feed).delete()
         changes = {
             "rules": (_words(before.steps if before else []), _words(steps)),
             "version": (found.version - 1 or None, number),
@@ -137,7 +159,7 @@ def activate(feed: Feed, user: Any, request: HttpRequest | None = None) -> RuleV
             feed.workspace,
             user,
             "rules",
-            f"Rules of {feed.name}",
+            _title(owner),
             feed=feed,
             changes=changes,
             request=request,
@@ -152,9 +174,15 @@ def _words(steps: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _locked(feed: Feed) -> RuleSet:
-    rule_set(feed)
-    return RuleSet.objects.select_for_update().get(feed=feed)
+def _title(owner: Owner) -> str:
+    if isinstance(owner, Feed):
+        return f"Rules of {owner.name}"
+    return f"Rules of {owner.feed.name} → {owner.output.name}"
+
+
+def _locked(owner: Owner) -> RuleSet:
+    rule_set(owner)
+    return RuleSet.objects.select_for_update().get(**_of(owner))
 
 
 def _index(steps: list[dict[str, Any]], step_id: str | None) -> int | None:
@@ -198,12 +226,18 @@ class Preview:
     error: str = ""
 
 
-def preview(feed: Feed, steps: list[dict[str, Any]], limit: int = SAMPLE_ROWS) -> Preview:
-    """Return what `steps` do to the data model's first rows, step by step; nothing is written."""
+def preview(owner: Owner, steps: list[dict[str, Any]], limit: int = SAMPLE_ROWS) -> Preview:
+    """Return what `steps` do to the data model's first rows, step by step; nothing is written.
+
+    A connection's steps start from the rows after the feed's own rules (what the output would be sent).
+    """
+    feed = feed_of(owner)
     try:
         mapped = sample_batches(feed, limit)
     except WarehouseError as error:
         return Preview(error=error.message)
+    if owner is not feed:
+        mapped = apply_active(feed, mapped)
     return preview_batches(steps, mapped.batches, mapped.row_keys)
 
 

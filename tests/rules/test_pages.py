@@ -19,8 +19,8 @@ FORM = {
 }
 
 
-def url(feed, name="editor", *args):
-    return reverse(f"rules:{name}", args=[feed.workspace.slug, feed.pk, *args])
+def url(feed, name="editor", *args, scope="feed"):
+    return reverse(f"rules:{name}", args=[feed.workspace.slug, feed.pk, scope, *args])
 
 
 def test_an_editor_adds_a_step_from_the_form_and_sees_it_listed(active_feed, editor):
