@@ -52,12 +52,13 @@ def schemas() -> dict[str, Any]:
         "Rules": obj(
             {
                 "pipeline_id": ID,
+                "connection_id": {"type": "integer", "nullable": True},
                 "version": {"type": "integer", "nullable": True},
                 "steps": steps,
                 "draft_steps": steps,
                 "has_unactivated_changes": {"type": "boolean"},
             },
-            ("pipeline_id", "version", "steps", "draft_steps", "has_unactivated_changes"),
+            ("pipeline_id", "connection_id", "version", "steps", "draft_steps", "has_unactivated_changes"),
         ),
         "RulesInput": obj(
             {"steps": steps, "activate": {"type": "boolean", "default": True}},
@@ -69,7 +70,20 @@ def schemas() -> dict[str, Any]:
 def paths() -> dict[str, Any]:
     """Return the list and the per-pipeline paths."""
     base = "/platform/v2/workspaces/{workspaceId}/rules"
+    connection = {
+        "parameters": [path_param("pipelineId"), path_param("connectionId")],
+        "get": op("get_OutputRules", "Get the rules of a pipeline's connected output", out=ref("Rules")),
+        "put": op(
+            "update_OutputRules",
+            "Replace the rule steps of a pipeline's connected output (only what it receives)",
+            out=ref("Rules"),
+            body="RulesInput",
+            errors=(400, 401, 403, 404, 429),
+            role="editor",
+        ),
+    }
     return {
+        f"{base}/{{pipelineId}}/outputs/{{connectionId}}": connection,
         base: {
             "get": op(
                 "list_Rules", "List each pipeline's rules", out={"type": "array", "items": ref("Rules")}

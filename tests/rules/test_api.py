@@ -86,3 +86,21 @@ def test_the_openapi_document_has_the_rules_resource(db):
     document = Client().get("/platform/v2/openapi.json").json()
     assert "put" in document["paths"]["/platform/v2/workspaces/{workspaceId}/rules/{pipelineId}"]
     assert "RuleStep" in document["components"]["schemas"]
+
+
+def test_a_connected_outputs_rules_are_read_and_replaced_apart_from_the_pipelines(active_feed, api):
+    from feeds.outputs import service as outputs
+    from tests.outputs.conftest import make_output
+
+    connection = outputs.connect(
+        active_feed, make_output(active_feed.workspace, "rabbitmq", name="Ads", routing_key="rules-ads"), None
+    )
+    path = f"rules/{active_feed.slug}/outputs/{connection.pk}"
+    response = api.put(
+        path, {"steps": [{"name": "Hash", "action": {"type": "hash", "field": "identities.email"}}]}
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["connection_id"] == connection.pk and response.json()["version"] == 1
+    assert service.active_steps(connection)[0]["name"] == "Hash"
+    assert api.get(f"rules/{active_feed.slug}").json()["steps"] == []
+    assert api.get(f"rules/{active_feed.slug}/outputs/999").status_code == 404
