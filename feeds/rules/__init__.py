@@ -3,11 +3,14 @@
 One module per job (docs/rules.md):
 
 - `steps`: what a step is, checked field by field (the editor, the API and activation share it);
+- `fields`: reading and writing a named field of a batch; `conditions`: form conditions as predicates;
 - `cel`: Common Expression Language conditions and values (cel-python), with errors at their position;
 - `execute`: steps compiled once into set-wise operations over a page's batches, CEL row by row only
   where a step uses it, a time limit per page, failing rows rejected with the reason;
-- `service`: the feed's rule set (a draft and numbered versions), activation with audit, the version a
-  run uses, and the preview on the data model's sample rows.
+- `models`: rule sets (of a feed or of a feed→output connection), versions, the version each run used;
+- `runs`: the engine's and the outbox's one call each (which version a run applies, applying it);
+- `service`: editing the draft, activation with audit, the preview on the data model's sample rows,
+  lineage; `forms`, `views`, `urls`: the editor.
 
 This module declares, once, the vocabulary they share. It imports nothing.
 """
