@@ -50,6 +50,11 @@ def rule_set(owner: Owner) -> RuleSet:
     return found
 
 
+def find(owner: Owner) -> RuleSet:
+    """Return the owner's rule set, or an unsaved empty one (reading never creates it)."""
+    return RuleSet.objects.filter(**_of(owner)).first() or RuleSet(**_of(owner), draft=[], version=0)
+
+
 def active_steps(owner: Owner) -> list[dict[str, Any]]:
     """Return the steps runs apply now for the owner ([] without rules)."""
     found = RuleSet.objects.filter(**_of(owner)).first()
@@ -70,7 +75,7 @@ def apply_active(feed: Feed, mapped: Any) -> Any:
 
 def has_unactivated_changes(found: RuleSet) -> bool:
     """Return True when the draft differs from the active version."""
-    version = found.active()
+    version = found.active() if found.pk else None
     return found.draft != (version.steps if version else [])
 
 

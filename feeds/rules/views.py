@@ -46,7 +46,7 @@ def _owner(request: HtmxHttpRequest, ws: str, feed_id: int, scope: str) -> tuple
 def editor(request: HtmxHttpRequest, ws: str, feed_id: int, scope: str) -> HttpResponse:
     membership, feed, owner = _owner(request, ws, feed_id, scope)
     editing = request.GET.get("edit", "")
-    step = next((s for s in service.rule_set(owner).draft if s.get("id") == editing), None)
+    step = next((s for s in service.find(owner).draft if s.get("id") == editing), None)
     form = (
         StepForm(initial=StepForm.initial_for(step))
         if step
@@ -94,7 +94,7 @@ def change_step(
 def preview(request: HtmxHttpRequest, ws: str, feed_id: int, scope: str) -> HttpResponse:
     """The draft's steps on the data model's sample rows, before → after per step."""
     membership, feed, owner = _owner(request, ws, feed_id, scope)
-    shown = service.preview(owner, service.rule_set(owner).draft)
+    shown = service.preview(owner, service.find(owner).draft)
     ctx = _ctx(membership, feed, owner, scope, form=StepForm(), preview=shown)
     return render(request, f"{PAGE}#preview" if request.htmx else PAGE, ctx)
 
@@ -117,7 +117,7 @@ def activate(request: HtmxHttpRequest, ws: str, feed_id: int, scope: str) -> Htt
 
 
 def _ctx(membership: Membership, feed: Feed, owner: Owner, scope: str, **extra: Any) -> dict[str, Any]:
-    found = service.rule_set(owner)
+    found = service.find(owner)
     return {
         "workspace": membership.workspace,
         "membership": membership,

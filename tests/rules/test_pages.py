@@ -103,3 +103,8 @@ def test_the_feed_list_and_summary_show_rules_applied_with_setup(active_feed, ed
         client_for(viewer).get(reverse("feeds:list", args=[active_feed.workspace.slug])).content.decode()
     )
     assert "Version 1" in viewer_list and "+ Setup" not in viewer_list
+
+
+def test_reading_the_editor_creates_nothing(active_feed, viewer):
+    assert client_for(viewer).get(url(active_feed)).status_code == 200
+    assert not RuleSet.objects.exists()
