@@ -72,6 +72,8 @@ urlpatterns = [
     path(V2 + "rules", rules.rules_list, name="rules"),
     path(V2 + "rules/<str:pipeline_id>", rules.rules_detail, name="rule"),
     path(V2 + "rules/<str:pipeline_id>/outputs/<str:connection_id>", rules.output_rules, name="output_rule"),
+    # mParticle's v1 (and early-access) addresses: 410 with the v2 address to use instead.
+    re_path(r"^(?P<path>platform/(v1|experimental)/.*)$", errors.gone, name="v1_gone"),
     # Anything else under the API's prefixes answers in the API's error shape, not an HTML page.
     re_path(r"^(?P<path>(platform|oauth)(/.*)?)$", errors.not_found, name="not_found"),
 ]

@@ -407,7 +407,7 @@ class ConnectedOutput:
 
 def connected_outputs(feed: Feed) -> list[ConnectedOutput]:
     """Return the feed's connections with their counters (a constant number of queries)."""
-    connections = list(feed.output_connections.select_related("output").order_by("output__name"))
+    connections = list(FeedOutput.objects.filter(feed=feed).select_related("output").order_by("output__name"))
     found = counters(connections)
     return [ConnectedOutput(c, found[c.pk]) for c in connections]
 

@@ -23,7 +23,7 @@ from feeds.pages.http import HtmxHttpRequest
 @require_GET
 def directory(request: HtmxHttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws)
-    outputs = list(membership.workspace.outputs.all())
+    outputs = list(Output.objects.filter(workspace=membership.workspace))
     kinds = [(k, kind_class(k)) for k in KINDS]
     ctx = {"workspace": membership.workspace, "membership": membership, "outputs": outputs, "kinds": kinds}
     return render(request, "outputs/directory.html", {**ctx, "nav": "outputs"})
