@@ -75,5 +75,5 @@ urlpatterns = [
     # mParticle's v1 (and early-access) addresses: 410 with the v2 address to use instead.
     re_path(r"^(?P<path>platform/(v1|experimental)/.*)$", errors.gone, name="v1_gone"),
     # Anything else under the API's prefixes answers in the API's error shape, not an HTML page.
-    re_path(r"^(?P<path>(platform|oauth)(/.*)?)$", errors.not_found, name="not_found"),
+    re_path(r"^(?P<path>(platform|oauth)(/[\s\S]*)?)$", errors.not_found, name="not_found"),
 ]

@@ -104,3 +104,12 @@ def test_a_connected_outputs_rules_are_read_and_replaced_apart_from_the_pipeline
     assert service.active_steps(connection)[0]["name"] == "Hash"
     assert api.get(f"rules/{active_feed.slug}").json()["steps"] == []
     assert api.get(f"rules/{active_feed.slug}/outputs/999").status_code == 404
+
+
+def test_an_api_address_with_a_newline_answers_in_the_apis_shape(db):
+    """Found by schemathesis once the rules operations joined the schema: `.` in the catch-all missed "\\n"."""
+    response = Client().put(
+        "/platform/v2/workspaces/acme/data-models/a%0Ab", "{}", content_type="application/json"
+    )
+    assert response["Content-Type"] == "application/json"
+    assert response.status_code in (401, 404)
