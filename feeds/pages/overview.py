@@ -26,7 +26,7 @@ def feeds_by_provider(workspace: Workspace) -> list[ProviderGroup]:
     """Return the workspace's feeds grouped by provider, each with its last run attached (two queries)."""
     feeds = list(
         Feed.objects.filter(workspace=workspace)
-        .select_related("connection", "sync_schedule")
+        .select_related("connection", "sync_schedule", "rule_set")
         .order_by("name")
     )
     last_runs = _last_runs([f.pk for f in feeds])

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from feeds.accounts.access import require_member
 from feeds.pages.http import HtmxHttpRequest
 from feeds.profiles import search
+from feeds.rules import service as rules
 
 
 @require_GET
@@ -30,5 +31,7 @@ def profile_detail(request: HtmxHttpRequest, ws: str, mpid: int) -> HttpResponse
     profile = search.profile_or_404(membership.workspace, environment, mpid)
     events = search.events_page(profile, request.GET.get("page"))
     ctx = {"workspace": membership.workspace, "nav": "profiles", "profile": profile, "events": events}
-    ctx.update(search.profile_facts(profile))
+    facts = search.profile_facts(profile)
+    rules.annotate_lineage(facts["attributes"])  # which rule step set an attribute (docs/rules.md)
+    ctx.update(facts)
     return render(request, "feeds/profile_detail.html", ctx)

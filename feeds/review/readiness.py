@@ -151,6 +151,7 @@ def sample_profiles(feed: Feed, limit: int = SAMPLE_ROWS) -> Sample:
 def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
     from feeds.mapping.pages import compile_mappings, map_page
     from feeds.profiles.preview import preview_batches
+    from feeds.rules import service as rules
 
     connection = connection_of(feed)
     mapping = wizard.section_values(feed, "mapping")
@@ -168,6 +169,7 @@ def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
         iterator=target.iterator or None,
         timezone=target.timezone,
     )
+    mapped = rules.apply_active(feed, mapped)  # the rules in effect, as runs apply them (docs/rules.md)
     changes = preview_batches(feed=target, batches=mapped.batches, row_keys=mapped.row_keys)
     counts = {"create": 0, "update": 0, "unchanged": 0, "reject": len(mapped.rejects), "skip": 0}
     for change in changes:
