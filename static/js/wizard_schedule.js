@@ -17,6 +17,7 @@
     show("full-warning", mode === "full");
     show("frequency-field", type === "interval");
     show("start-field", type === "interval" || type === "once");
+    show("end-field", type === "interval");  // an end date applies only to a repeating schedule
   }
   form.addEventListener("change", sync);
   sync();
