@@ -1,6 +1,7 @@
 from django.urls import path
 
-from feeds import explorer_views, views
+from feeds.pages import views
+from feeds.profiles import views as explorer_views
 
 app_name = "feeds"
 urlpatterns = [

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "axes",
     "feeds.accounts",
     "feeds",
+    "feeds.pages",
     "feeds.profiles",
     "feeds.sync",
     "feeds.connect",

@@ -1,7 +1,7 @@
 """Saving a pipeline (a feed) from API values, and its state changes, through the engine's service.
 
 No HTTP here: the rules are the wizard's (feeds.schedule.rules, feeds.mapping.rules) and activation,
-pause, resume, run and delete go through feeds.actions / feeds.sync.service, so a pipeline made
+pause, resume, run and delete go through feeds.pages.actions / feeds.sync.service, so a pipeline made
 here is the same feed the wizard and the feed pages show.
 """
 
@@ -11,12 +11,13 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from feeds import actions, audit
+from feeds import audit
 from feeds.accounts.models import Workspace
 from feeds.api.errors import Conflict, Invalid
 from feeds.api.transformations import mapping_problem
 from feeds.mapping.rules import auto_mappings
 from feeds.models import SCHEDULE_SETTINGS, Connection, DataModel, Feed, FeedState, FieldTransformation
+from feeds.pages import actions
 from feeds.schedule.rules import schedule_problems, without_unused
 from feeds.sync import service
 from feeds.sync.models import SyncRun

@@ -7,9 +7,9 @@ from typing import Any
 from django.http import HttpRequest
 
 from feeds import wizard
-from feeds.access import feed_for_user
 from feeds.accounts.models import Membership, Role
 from feeds.models import Feed
+from feeds.pages.access import feed_for_user
 
 
 def step_feed(request: HttpRequest, ws: str, feed_id: int) -> tuple[Membership, Feed]:

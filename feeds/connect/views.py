@@ -14,8 +14,8 @@ from feeds.accounts.models import Membership, Role
 from feeds.connect import providers
 from feeds.connect.forms import NEW, ConnectForm, initial_for
 from feeds.connect.frame import step_context, step_feed
-from feeds.http import HtmxHttpRequest
 from feeds.models import Connection, Feed
+from feeds.pages.http import HtmxHttpRequest
 from feeds.warehouses import registry
 from feeds.warehouses.base import CheckResult
 

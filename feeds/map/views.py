@@ -12,7 +12,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from feeds import wizard
 from feeds.accounts.models import Membership, Role
 from feeds.connect.frame import step_context, step_feed
-from feeds.http import HtmxHttpRequest
 from feeds.map.forms import AddForm, NodeForm, PipelineTypeForm
 from feeds.mapping import (
     CUSTOM_EVENT_TYPES,
@@ -26,6 +25,7 @@ from feeds.mapping import (
     tree,
 )
 from feeds.models import Feed
+from feeds.pages.http import HtmxHttpRequest
 
 PAGE = "map/step.html"
 

@@ -14,10 +14,10 @@ from feeds import wizard
 from feeds.accounts.models import Membership
 from feeds.connect.frame import step_context, step_feed
 from feeds.connect.providers import info
-from feeds.http import HtmxHttpRequest
 from feeds.model import query
 from feeds.model.forms import ModelForm
 from feeds.models import Connection, Feed
+from feeds.pages.http import HtmxHttpRequest
 from feeds.warehouses.registry import provider_class
 from feeds.warehouses.sqlcheck import check_select
 

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_POST
 from feeds import wizard
 from feeds.accounts.models import Membership
 from feeds.connect.frame import step_context, step_feed
-from feeds.http import HtmxHttpRequest
 from feeds.mapping.tree import grouped
 from feeds.models import Feed
+from feeds.pages.http import HtmxHttpRequest
 from feeds.review import readiness
 
 PAGE = "review/step.html"

@@ -6,7 +6,6 @@ from django.core.paginator import Paginator
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 
-from feeds import overview
 from feeds.accounts.models import Role
 from feeds.api import pipelines as domain
 from feeds.api import serializers as s
@@ -15,6 +14,7 @@ from feeds.api.errors import NotFound
 from feeds.api.params import id_from_path, whole_number
 from feeds.api.views.common import get_in_workspace, no_content, ok
 from feeds.models import Feed, FeedState
+from feeds.pages import overview
 from feeds.sync.models import RunState, SyncRun
 
 FEEDS = Feed.objects.select_related(

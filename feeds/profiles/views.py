@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from feeds.accounts.access import require_member
-from feeds.http import HtmxHttpRequest
+from feeds.pages.http import HtmxHttpRequest
 from feeds.profiles import search
 
 

@@ -11,12 +11,13 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from feeds import actions, audit, overview, wizard
-from feeds.access import feed_for_user
+from feeds import audit, wizard
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
-from feeds.http import HtmxHttpRequest
 from feeds.models import Feed
+from feeds.pages import actions, overview
+from feeds.pages.access import feed_for_user
+from feeds.pages.http import HtmxHttpRequest
 from feeds.sync.models import SyncRun
 from feeds.sync.service import RunRefused
 
