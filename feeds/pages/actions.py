@@ -45,6 +45,6 @@ def restart_run(run: SyncRun, user: Any, request: HttpRequest | None = None) -> 
         restarted = queue.restart(run)
         if restarted:
             audit.record(
-                run.feed.workspace, user, "restart", f"run #{run.pk}", feed=run.feed, request=request
+                run.feed.workspace, user, "restart", f"run #{run.number}", feed=run.feed, request=request
             )
     return restarted
