@@ -63,7 +63,7 @@ def test_connect_errors_leave_once_the_fields_are_filled(page_as, editor, demo_w
     errors = page.locator(".invalid-feedback:visible")
     expect(errors.first).to_be_visible()
     assert errors.count() >= 2
-    check_page(page, "10-connect-errors")
+    check_page(page, "15-connect-errors")
     page.get_by_label("Feed name").fill("Shop users")
     page.get_by_label("Configuration name").fill("Shop warehouse")
     page.get_by_label("Database file").fill(str(demo_warehouse))
@@ -72,7 +72,7 @@ def test_connect_errors_leave_once_the_fields_are_filled(page_as, editor, demo_w
     expect(page.locator("#test-result")).to_contain_text("Connected to demo.duckdb")
     expect(page.locator(".is-invalid")).to_have_count(0)
     expect(page.locator(".invalid-feedback")).to_have_count(0)
-    check_page(page, "11-connect-tested")
+    check_page(page, "16-connect-tested")
 
 
 def test_a_schedule_error_leaves_once_a_frequency_is_picked(page_as, editor, active_feed):
@@ -83,7 +83,7 @@ def test_a_schedule_error_leaves_once_a_frequency_is_picked(page_as, editor, act
     page.get_by_role("button", name="Next").click()
     frequency_error = page.locator("#frequency-field .invalid-feedback")
     expect(frequency_error).to_be_visible()
-    check_page(page, "12-schedule-errors")
+    check_page(page, "17-schedule-errors")
     page.get_by_label("Frequency").select_option("hourly")
     expect(frequency_error).to_have_count(0)
     # An end date only applies to a repeating schedule.
@@ -105,7 +105,7 @@ def test_a_failed_run_query_shows_its_error_once_and_no_old_columns(page_as, edi
     page.get_by_role("button", name="Run Query").click()
     expect(page.locator("#results .alert-danger")).to_contain_text("could not run the query")
     expect(page.locator("#columns")).to_have_count(0)
-    check_page(page, "13-model-failed-query")
+    check_page(page, "18-model-failed-query")
     page.evaluate("() => document.querySelector('.CodeMirror').CodeMirror.setValue('DELETE FROM users')")
     page.get_by_role("button", name="Run Query").click()
     expect(page.locator("#sql-check")).to_contain_text("DELETE")
