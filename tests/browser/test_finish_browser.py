@@ -32,7 +32,11 @@ def test_each_tab_shows_its_pane_right_under_the_tab_bar(page_as, admin, active_
     page = page_as(admin)
     page.goto(f"/w/acme/feeds/{active_feed.pk}/")
     check_page(page, "30-summary-data-model")
-    for tab, pane in (("Settings", "#tab-settings"), ("Mapping", "#tab-mapping"), ("Activity", "#tab-activity")):
+    for tab, pane in (
+        ("Settings", "#tab-settings"),
+        ("Mapping", "#tab-mapping"),
+        ("Activity", "#tab-activity"),
+    ):
         page.get_by_role("tab", name=tab).click()
         expect(page.locator(pane)).to_be_visible()
         expect(page.locator(pane)).to_have_class(re.compile(r"\bshow\b"))
@@ -156,7 +160,9 @@ def test_feed_pages_read_well_after_a_run(page_as, admin, active_feed):
     page.get_by_role("button", name="Run Sync").click()
     run = SyncRun.objects.get(feed=active_feed)
     run_feed(run.pk)
-    RejectedRow.objects.create(run=run, row_key="row 7", reason="The row has no identity.", values={"id": None})
+    RejectedRow.objects.create(
+        run=run, row_key="row 7", reason="The row has no identity.", values={"id": None}
+    )
     page.goto("/w/acme/feeds/")
     row = page.locator("tr", has_text="Users")
     expect(row).to_contain_text("300 rows")
