@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from feeds import wizard
 from tests.personas import client_for
 
@@ -253,3 +255,19 @@ def test_it_prefills_the_event_time_from_the_models_timestamp_field(workspace, e
         "destination": "events[].data.timestamp_unixtime_ms",
         "value": None,
     } in mappings(draft)
+
+
+def test_its_intro_names_where_unmapped_columns_go_for_each_type_of_data(workspace, editor, modelled):
+    client = client_for(editor)
+    users = client.get(url(modelled)).content.decode()
+    assert "<code>$unmapped → user_attributes.*</code>" in users
+    events = client.post(url(modelled, "type/"), {"pipeline_type": "events"}, **HTMX).content.decode()
+    assert "<code>$unmapped → events[].data.custom_attributes.*</code>" in events
+    assert "$unmapped → user_attributes" not in events
+
+
+def test_each_object_header_names_its_object_once(workspace, editor, modelled):
+    html = client_for(editor).get(url(modelled)).content.decode()
+    section = html.split('data-object="user_identities"')[1]
+    title = section.split('<code class="fs-6">')[1].split("</span>")[0]  # the key and its label, as read
+    assert " ".join(re.sub("<[^>]+>", " ", title).split()) == "user_identities — who the row is about"
