@@ -71,6 +71,11 @@ def _next_numbers(feed_id: int, count: int) -> range:
     return range(last + 1, last + 1 + count)
 
 
+def run_numbers(run_ids: set[int]) -> dict[int, int]:
+    """Return {run id: its number within its feed} for the runs that still exist."""
+    return dict(SyncRun.objects.filter(pk__in=run_ids).values_list("pk", "number"))
+
+
 class SyncRun(models.Model):
     """One execution of a feed: its data interval, counters, progress and outcome."""
 
