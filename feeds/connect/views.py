@@ -13,11 +13,11 @@ from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
 from feeds.connect import providers
 from feeds.connect.forms import NEW, ConnectForm, initial_for
-from feeds.connect.frame import step_context, step_feed
 from feeds.models import Connection, Feed
 from feeds.pages.http import HtmxHttpRequest
 from feeds.warehouses import registry
 from feeds.warehouses.base import CheckResult
+from feeds.wizard.frame import step_context, step_feed
 
 PAGE = "connect/step.html"
 

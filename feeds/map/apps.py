@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class MapConfig(AppConfig):
     name = "feeds.map"
-    label = "mapping"
+    label = "map"

@@ -2,7 +2,7 @@ from django.urls import path
 
 from feeds.map import views
 
-app_name = "mapping"
+app_name = "map"
 base = "w/<slug:ws>/feeds/<int:feed_id>/setup/map/"
 urlpatterns = [
     path(base, views.step, name="step"),

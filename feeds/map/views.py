@@ -11,7 +11,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership, Role
-from feeds.connect.frame import step_context, step_feed
 from feeds.map.forms import AddForm, NodeForm, PipelineTypeForm
 from feeds.mapping import (
     CUSTOM_EVENT_TYPES,
@@ -26,6 +25,7 @@ from feeds.mapping import (
 )
 from feeds.models import Feed
 from feeds.pages.http import HtmxHttpRequest
+from feeds.wizard.frame import step_context, step_feed
 
 PAGE = "map/step.html"
 
@@ -115,7 +115,7 @@ def _tree(
     request: HtmxHttpRequest, membership: Membership, feed: Feed, node_errors: dict[int, Any] | None = None
 ) -> HttpResponse:
     if not request.htmx:
-        return redirect("mapping:step", membership.workspace.slug, feed.pk)
+        return redirect("map:step", membership.workspace.slug, feed.pk)
     model = wizard.section_values(feed, "model")
     values = wizard.section_values(feed, "mapping")
     ctx = _ctx(membership, feed, model, values, _validate(values, model), node_errors=node_errors or {})

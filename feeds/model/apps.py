@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class ModelConfig(AppConfig):
     name = "feeds.model"
-    label = "datamodel"
+    label = "model"

@@ -9,7 +9,7 @@ from django import forms
 from feeds.model.validators import SQLValidator
 
 
-class ModelForm(forms.Form):
+class DataModelForm(forms.Form):
     sql = forms.CharField(
         label="SQL query",
         strip=False,

@@ -12,14 +12,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership
-from feeds.connect.frame import step_context, step_feed
 from feeds.connect.providers import info
 from feeds.model import query
-from feeds.model.forms import ModelForm
+from feeds.model.forms import DataModelForm
 from feeds.models import Connection, Feed
 from feeds.pages.http import HtmxHttpRequest
 from feeds.warehouses.registry import provider_class
 from feeds.warehouses.sqlcheck import check_select
+from feeds.wizard.frame import step_context, step_feed
 
 PAGE = "model/step.html"
 
@@ -41,7 +41,7 @@ def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
                 feed, "model", {"timestamp_field": form.cleaned_data["timestamp_field"]}, request.user
             )
             wizard.remember_step(feed, "map")
-            return redirect("mapping:step", ws, feed.pk)
+            return redirect("map:step", ws, feed.pk)
     return render(request, PAGE, _ctx(membership, feed, connection, form, values))
 
 
@@ -92,11 +92,11 @@ def _keep_ts(picked: str, outcome: query.QueryOutcome) -> str:
     return candidates[0] if len(candidates) == 1 else ""
 
 
-def _form(connection: Connection, values: dict[str, Any], data: Any) -> ModelForm:
+def _form(connection: Connection, values: dict[str, Any], data: Any) -> DataModelForm:
     provider_cls = provider_class(connection.provider)
     candidates = query.timestamp_candidates(values.get("columns") or [])
     initial = {"sql": values.get("sql") or "", "timestamp_field": values.get("timestamp_field") or ""}
-    return ModelForm(
+    return DataModelForm(
         data,
         initial=initial,
         dialect=provider_cls.dialect,
@@ -109,7 +109,7 @@ def _ctx(
     membership: Membership,
     feed: Feed,
     connection: Connection,
-    form: ModelForm,
+    form: DataModelForm,
     values: dict[str, Any],
     **extra: Any,
 ) -> dict[str, Any]:

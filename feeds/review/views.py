@@ -11,11 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership
-from feeds.connect.frame import step_context, step_feed
 from feeds.mapping.tree import grouped
 from feeds.models import Feed
 from feeds.pages.http import HtmxHttpRequest
 from feeds.review import readiness
+from feeds.wizard.frame import step_context, step_feed
 
 PAGE = "review/step.html"
 

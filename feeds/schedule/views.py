@@ -11,12 +11,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from feeds import wizard
 from feeds.accounts.models import Membership
-from feeds.connect.frame import step_context, step_feed
 from feeds.models import Feed
 from feeds.pages.http import HtmxHttpRequest
 from feeds.schedule import checks, rules
 from feeds.schedule.forms import TIMEZONES, PreviewForm, ScheduleForm
 from feeds.warehouses.registry import provider_class
+from feeds.wizard.frame import step_context, step_feed
 
 PAGE = "schedule/step.html"
 FORM_FIELDS = (

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from feeds import wizard
 from feeds.accounts.models import Membership, Role
 from feeds.models import Feed
 from feeds.pages.access import feed_for_user
+from feeds.wizard import draft, steps
 
 
 def step_feed(request: HttpRequest, ws: str, feed_id: int) -> tuple[Membership, Feed]:
@@ -25,10 +25,10 @@ def step_context(membership: Membership, feed: Feed | None, step: str, **extra: 
         "membership": membership,
         "nav": "feeds",
         "feed": feed,
-        "steps": wizard.STEPS,
+        "steps": steps.STEPS,
         "step": step,
-        "step_index": wizard.step_index(step),
+        "step_index": steps.step_index(step),
         "can_edit": membership.allows(Role.EDITOR),
-        "live": feed is not None and wizard.is_live(feed),
+        "live": feed is not None and draft.is_live(feed),
         **extra,
     }
