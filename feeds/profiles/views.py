@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from feeds.accounts.access import require_member
 from feeds.pages.http import HtmxHttpRequest
 from feeds.profiles import search
+from feeds.profiles.models import AttributeFact
 from feeds.sync.models import run_numbers
 
 
@@ -31,8 +32,10 @@ def profile_detail(request: HtmxHttpRequest, ws: str, mpid: int) -> HttpResponse
     profile = search.profile_or_404(membership.workspace, environment, mpid)
     events = search.events_page(profile, request.GET.get("page"))
     ctx = {"workspace": membership.workspace, "nav": "profiles", "profile": profile, "events": events}
-    ctx.update(search.profile_facts(profile))
-    numbers = run_numbers({a.run_id for a in ctx["attributes"] if a.run_id is not None})
-    for attribute in ctx["attributes"]:
-        attribute.run_number = numbers.get(attribute.run_id)
+    facts = search.profile_facts(profile)
+    attributes: list[AttributeFact] = facts["attributes"]
+    numbers = run_numbers({a.run_id for a in attributes if a.run_id is not None})
+    for attribute in attributes:
+        attribute.run_number = numbers.get(attribute.run_id) if attribute.run_id is not None else None
+    ctx.update(facts)
     return render(request, "feeds/profile_detail.html", ctx)

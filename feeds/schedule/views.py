@@ -106,8 +106,9 @@ def _form(feed: Feed, model: dict[str, Any], data: Any, saved: dict[str, Any]) -
     initial = {name: saved.get(name) for name in FORM_FIELDS}
     initial["lookback_minutes"] = (saved.get("lookback_seconds") or 0) // 60
     suggested = rules.suggested_iterator_types(model.get("columns") or [], types)
-    if initial.get("iterator") and not initial.get("iterator_type"):
-        initial["iterator_type"] = suggested.get(initial["iterator"], "")
+    iterator = initial.get("iterator")
+    if iterator and not initial.get("iterator_type"):
+        initial["iterator_type"] = suggested.get(str(iterator), "")
     return ScheduleForm(
         data,
         initial=initial,

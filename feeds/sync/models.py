@@ -7,7 +7,9 @@ two web requests racing each other cannot start a second one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -49,8 +51,8 @@ class AttemptOutcome(models.TextChoices):
 ACTIVE_STATES = (RunState.QUEUED, RunState.RUNNING)
 
 
-class SyncRunQuerySet(models.QuerySet["SyncRun"]):
-    def bulk_create(self, objs, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+class SyncRunManager(models.Manager["SyncRun"]):
+    def bulk_create(self, objs: Iterable[SyncRun], *args: Any, **kwargs: Any) -> list[SyncRun]:
         """Number the new runs of each feed before inserting them (bulk_create skips save())."""
         objs = list(objs)
         for feed_id in {run.feed_id for run in objs if not run.number}:
@@ -132,7 +134,7 @@ class SyncRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects = SyncRunQuerySet.as_manager()
+    objects = SyncRunManager()
 
     class Meta:
         ordering = ["-pk"]
@@ -154,7 +156,7 @@ class SyncRun(models.Model):
     def __str__(self) -> str:
         return f"Run #{self.number} of {self.feed_id} ({self.state})"
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args, **kwargs):
         if self._state.adding and not self.number:
             with transaction.atomic():
                 self.number = _next_numbers(self.feed_id, 1)[0]

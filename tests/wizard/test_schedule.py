@@ -221,4 +221,3 @@ def test_the_time_zone_is_typed_with_suggestions_and_checked(workspace, editor, 
     html = client_for(editor).get(f"/w/acme/feeds/{modelled.pk}/setup/schedule/").content.decode()
     assert 'list="timezones"' in html and '<option value="Europe/Berlin">' in html
     assert "Pick a time zone from the list" in str(form(timezone="Berlin").errors["timezone"])
-
