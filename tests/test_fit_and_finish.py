@@ -26,10 +26,10 @@ def _url(feed, suffix=""):
 def test_it_shows_rejected_values_as_json_like_the_csv(active_feed, viewer):
     run = SyncRun.objects.create(feed=active_feed, state=RunState.SUCCEEDED)
     RejectedRow.objects.create(
-        run=run, row_key="row 1", reason="The row has no identity.", values={"customer_id": None, "vip": True}
+        run=run, row_key="row 1", reason="The row has no identity.", values={"customer_id": None}
     )
     html = client_for(viewer).get(_url(active_feed, f"runs/{run.pk}/")).content.decode()
-    assert "{&quot;customer_id&quot;: null, &quot;vip&quot;: true}" in html
+    assert "{&quot;customer_id&quot;: null}" in html
     assert "None" not in html.split('id="rejected"')[1]
 
 
@@ -47,9 +47,9 @@ def test_it_numbers_runs_per_feed_from_one(active_feed, workspace, viewer):
         2,
         3,
     ]
-    assert latest.number == 2 and latest.pk == 5
+    assert latest.number == 2 and latest.pk >= 5  # four runs were made before it
     html = client_for(viewer).get(_url(active_feed, f"runs/{latest.pk}/")).content.decode()
-    assert "Run #2" in html and "Run #5" not in html
+    assert "Run #2" in html and f"Run #{latest.pk}" not in html
     summary = client_for(viewer).get(_url(active_feed)).content.decode()
     assert f'href="/w/acme/feeds/{active_feed.pk}/runs/{latest.pk}/">#2</a>' in summary
 
