@@ -198,3 +198,28 @@ def test_removing_a_member_asks_first(page_as, admin, viewer):
     expect(page.locator("tr", has_text="vera@acme.example")).to_have_count(1)  # nothing happened yet
     row.get_by_role("button", name="Yes, remove").click()
     expect(page.locator("tr", has_text="vera@acme.example")).to_have_count(0)
+
+
+def test_the_iterator_type_fills_in_from_the_picked_column(page_as, editor, active_feed):
+    Feed.objects.filter(pk=active_feed.pk).update(iterator="", iterator_type="")
+    model = active_feed.data_model  # as Run Query read the demo's TIMESTAMPTZ column
+    for column in model.columns:
+        if column["name"] == "updated_at":
+            column.update(type="timestamp_tz", warehouse_type="TIMESTAMP WITH TIME ZONE")
+    model.save()
+    page = page_as(editor)
+    page.goto(f"/w/acme/feeds/{active_feed.pk}/setup/schedule/")
+    page.get_by_label(re.compile("^Incremental")).check()
+    expect(page.get_by_label("Iterator data type")).to_have_value("")
+    page.get_by_label("Iterator", exact=True).select_option("updated_at")
+    expect(page.get_by_label("Iterator data type")).to_have_value("timestamptz")
+    # A type the person picked stays theirs.
+    page.get_by_label("Iterator data type").select_option("timestamp")
+    page.get_by_label("Iterator", exact=True).select_option("customer_id")
+    page.get_by_label("Iterator", exact=True).select_option("updated_at")
+    expect(page.get_by_label("Iterator data type")).to_have_value("timestamp")
+    # The time zone is typed, with the zones as suggestions.
+    zone = page.get_by_label("Time zone of timestamps without a zone")
+    expect(zone).to_have_attribute("list", "timezones")
+    assert page.locator("#timezones option[value='Europe/Berlin']").count() == 1
+    check_page(page, "19-schedule-iterator-suggested")
