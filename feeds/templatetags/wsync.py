@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import timezone
 
 register = template.Library()
 
@@ -33,3 +36,13 @@ def changed(diffs: Iterable[Any]) -> list[Any]:
 def unchanged_count(profile: Any) -> int:
     """Return how many of a sample profile's identities and attributes the sync would leave as they are."""
     return len(unchanged(profile.identities)) + len(unchanged(profile.attributes))
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """Return "just now" within the first minute, else humanize's "5 minutes ago" (never "0 minutes ago")."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return str(naturaltime(moment))
