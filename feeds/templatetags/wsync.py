@@ -15,9 +15,9 @@ register = template.Library()
 
 
 @register.filter
-def as_json(value: Any) -> str:
+def as_json(value: Any, indent: int | None = None) -> str:
     """Return the value as JSON text, as the rejected-rows CSV writes it (`null`, not Python's `None`)."""
-    return json.dumps(value, default=str, ensure_ascii=False)
+    return json.dumps(value, default=str, ensure_ascii=False, indent=indent)
 
 
 @register.filter

@@ -222,4 +222,14 @@ def test_the_iterator_type_fills_in_from_the_picked_column(page_as, editor, acti
     zone = page.get_by_label("Time zone of timestamps without a zone")
     expect(zone).to_have_attribute("list", "timezones")
     assert page.locator("#timezones option[value='Europe/Berlin']").count() == 1
-    check_page(page, "19-schedule-iterator-suggested")
+    check_page(page, "19-schedule-iterator")
+
+
+def test_the_mapping_step_previews_mapped_rows(page_as, editor, active_feed):
+    page = page_as(editor)
+    page.goto(f"/w/acme/feeds/{active_feed.pk}/setup/map/")
+    expect(page.locator("#mapping-intro")).to_contain_text("$unmapped → user_attributes.*")
+    page.get_by_role("button", name="Preview the first rows").click()
+    expect(page.locator(".mapped-batch")).to_have_count(3)
+    expect(page.locator(".mapped-batch").first).to_contain_text('"user_identities"')
+    check_page(page, "14-mapping-preview")

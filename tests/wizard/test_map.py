@@ -271,3 +271,17 @@ def test_each_object_header_names_its_object_once(workspace, editor, modelled):
     section = html.split('data-object="user_identities"')[1]
     title = section.split('<code class="fs-6">')[1].split("</span>")[0]  # the key and its label, as read
     assert " ".join(re.sub("<[^>]+>", " ", title).split()) == "user_identities — who the row is about"
+
+
+def test_it_previews_the_batches_the_mapping_makes_of_the_first_rows(workspace, editor, viewer, modelled):
+    client_for(editor).get(url(modelled))  # the automatic mapping is saved on the first visit
+    for user in (editor, viewer):
+        html = client_for(user).get(url(modelled, "preview/"), **HTMX).content.decode()
+        assert html.count('class="small bg-white border rounded p-2 mt-2 mb-0 sql-wrap mapped-batch"') == 3
+        assert "&quot;user_identities&quot;: {" in html and "&quot;customer_id&quot;: &quot;C0" in html
+    # Removing the identities shows at once what the mapping would reject.
+    client = client_for(editor)
+    for _ in range(2):
+        client.post(url(modelled, "node/0/delete/"), **HTMX)
+    html = client.get(url(modelled, "preview/"), **HTMX).content.decode()
+    assert "mapped-batch" not in html and "text-danger" in html
