@@ -12,6 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from feeds.models import Connection, Provider
+
 DEMO_FILE = "demo-warehouse.duckdb"
 
 USERS_SQL = """
@@ -80,8 +82,6 @@ def move_old_demo_warehouse() -> Path | None:
     Connections that pointed at the old file point at the new one afterwards. Returns the new path,
     or None when there was nothing to move.
     """
-    from feeds.models import Connection, Provider
-
     old, new = Path(settings.DATA_DIR) / DEMO_FILE, demo_warehouse_path()
     if not old.exists() or old.resolve() == new.resolve():
         return None

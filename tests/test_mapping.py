@@ -103,6 +103,22 @@ def static(destination, value):
     return {"mapping_type": "static", "source": None, "destination": destination, "value": value}
 
 
+@pytest.mark.parametrize("kind", ["Column", "copy", None, ""])
+def test_it_names_the_mapping_type_field_when_the_kind_is_unknown(kind):
+    mapping = {"mapping_type": kind, "source": "email", "destination": "user_attributes.mail", "value": None}
+    assert messages([col("email", "user_identities.email"), mapping], ["email"]) == [
+        (1, "mapping_type", "Choose Column, Static or Ignore.")
+    ]
+
+
+def test_the_map_steps_choices_are_the_mapping_types_the_rules_accept():
+    from feeds.map.forms import NodeForm
+    from feeds.mapping import MappingType
+
+    assert NodeForm().fields["mapping_type"].choices == MappingType.choices
+    assert MappingType.values == ["column", "static", "ignore"]
+
+
 def test_it_accepts_the_auto_mapping():
     columns = ["email", "plan", "updated_at"]
     assert (

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 
 from feeds.accounts.models import Role
 
@@ -12,3 +15,11 @@ class AddMemberForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form; people sign in with their email address, which is their username."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Email address"

@@ -17,6 +17,8 @@ from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from feeds.accounts.forms import SignInForm
+
 API_PREFIX = "/oauth/"
 
 
@@ -51,7 +53,9 @@ def locked_out(request: HttpRequest, response: HttpResponse | None, credentials:
     """Return what a refused attempt sees: the sign-in page with the reason, or the API's own 429 answer."""
     if request.path.startswith(API_PREFIX) and response is not None:
         return response
-    ctx = {"locked_out": True, "minutes": cool_off_minutes(), "failure_limit": settings.AXES_FAILURE_LIMIT}
+    ctx: dict[str, Any] = {"locked_out": True, "minutes": cool_off_minutes()}
+    ctx["failure_limit"] = settings.AXES_FAILURE_LIMIT
+    ctx["form"] = SignInForm(request)  # empty: the page still offers the form for after the wait
     return render(request, "accounts/login.html", ctx, status=429)
 
 

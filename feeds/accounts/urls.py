@@ -2,12 +2,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from feeds.accounts import views
+from feeds.accounts.forms import SignInForm
 
 app_name = "accounts"
 FORM_PAGE = "accounts/password_form.html"
 DONE_PAGE = "accounts/password_done.html"
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="accounts/login.html", authentication_form=SignInForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/",

@@ -6,9 +6,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -77,9 +79,12 @@ def _members_page(
     ctx = {"workspace": membership.workspace, "membership": membership, "people": people, "form": form}
     # The link is in this one response only: never in a redirect, a message cookie or the session.
     ctx["invited"] = invited
+    ctx["roles"] = Role.choices
     return render(request, "accounts/members.html", ctx)
 
 
+# Django's reset views are login_not_required already; said again here because these two are ours and open.
+@method_decorator(login_not_required, name="dispatch")
 class ResetConfirmView(auth_views.PasswordResetConfirmView):
     """Django's "choose a new password" page; a password set through an emailed link lifts the account's lockout."""
 
@@ -89,6 +94,7 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
         return super().form_valid(form)
 
 
+@method_decorator(login_not_required, name="dispatch")
 class InviteAcceptView(ResetConfirmView):
     """An invited person chooses a password through the one-time link, and is signed in."""
 

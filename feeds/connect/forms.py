@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -80,9 +79,6 @@ class ConnectForm(forms.Form):
         stored = dict(selected.secrets or {}) if selected else {}
         for spec in self.specs:
             self.fields[PREFIX + spec.name] = config_form_field(spec, bool(stored.get(spec.name)))
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
 
     def destination(self) -> dict[str, str]:
         """Return the typed settings that decide where the secrets go (host, port, user...), as sent."""

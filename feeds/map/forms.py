@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from feeds.mapping import tree
+from feeds.mapping import MappingType, tree
 from feeds.models import PipelineType
 
 
@@ -20,15 +20,11 @@ class AddForm(forms.Form):
     """ "Add Mapping" (an object) or "+" inside an object (a child of a kind)."""
 
     object = forms.ChoiceField(choices=[(k, k) for k in tree.OBJECTS])
-    kind = forms.ChoiceField(
-        choices=[("column", "Column"), ("static", "Static"), ("ignore", "Ignore")], required=False
-    )
+    kind = forms.ChoiceField(choices=MappingType.choices, required=False)
 
 
 class NodeForm(forms.Form):
-    mapping_type = forms.ChoiceField(
-        choices=[("column", "Column"), ("static", "Static"), ("ignore", "Ignore")]
-    )
+    mapping_type = forms.ChoiceField(choices=MappingType.choices)
     object = forms.ChoiceField(choices=[(k, k) for k in tree.OBJECTS])
     source = forms.CharField(required=False)
     field = forms.CharField(required=False, max_length=300)
@@ -43,29 +39,29 @@ class NodeForm(forms.Form):
         if self.errors:
             return cleaned
         kind, obj = cleaned["mapping_type"], cleaned["object"]
-        if kind == "ignore":
+        if kind == MappingType.IGNORE:
             cleaned["node"] = {
-                "mapping_type": "ignore",
+                "mapping_type": MappingType.IGNORE,
                 "source": cleaned["source"],
                 "destination": None,
                 "value": None,
             }
             return cleaned
         destination = tree.destination_for(obj, cleaned["field"])
-        if kind == "static":
+        if kind == MappingType.STATIC:
             try:
                 value = tree.static_value(cleaned["value"], cleaned.get("value_type") or "string")
             except ValueError as error:
                 raise forms.ValidationError(str(error)) from None
             cleaned["node"] = {
-                "mapping_type": "static",
+                "mapping_type": MappingType.STATIC,
                 "source": None,
                 "destination": destination,
                 "value": value,
             }
             return cleaned
         cleaned["node"] = {
-            "mapping_type": "column",
+            "mapping_type": MappingType.COLUMN,
             "source": cleaned["source"],
             "destination": destination,
             "value": None,

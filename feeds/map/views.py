@@ -20,6 +20,7 @@ from feeds.mapping import (
     RESERVED_ATTRIBUTES,
     RESERVED_IDENTITIES,
     UNMAPPED,
+    MappingType,
     rules,
     tree,
 )
@@ -81,7 +82,9 @@ def add(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     if form.is_valid():
         values = wizard.section_values(feed, "mapping")
         node = tree.new_node(
-            form.cleaned_data["object"], form.cleaned_data["kind"] or "column", values["pipeline_type"]
+            form.cleaned_data["object"],
+            form.cleaned_data["kind"] or MappingType.COLUMN,
+            values["pipeline_type"],
         )
         wizard.save_section(
             feed, "mapping", {"mappings": tree.add_node(values["mappings"], node)}, request.user

@@ -8,11 +8,23 @@ FieldTransformation.mappings). One module per job:
 - `pages`: turn a page of rows into one batch per row (the engine's map stage and the review's preview);
 - `tree`: the mapping as the wizard's tree of objects and nodes shows and edits it.
 
-This module declares, once, the vocabulary they share: identity types, reserved column names, `$unmapped`,
-event types and the fields each needs. It imports nothing.
+This module declares, once, the vocabulary they share: the kinds of mapping, identity types, reserved
+column names, `$unmapped`, event types and the fields each needs. It imports nothing but Django's
+TextChoices.
 """
 
 from __future__ import annotations
+
+from django.db import models
+
+
+class MappingType(models.TextChoices):
+    """A mapping's `mapping_type`: the wizard's choices, the rules' check and the API's enum."""
+
+    COLUMN = "column", "Column"
+    STATIC = "static", "Static"
+    IGNORE = "ignore", "Ignore"
+
 
 USER_IDENTITY_TYPES: tuple[str, ...] = (
     "customer_id",

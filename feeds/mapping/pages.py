@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from feeds.mapping import EVENT_TYPES, IDENTITY_SECTIONS, REQUIRED_EVENT_FIELDS, UNMAPPED
+from feeds.mapping import EVENT_TYPES, IDENTITY_SECTIONS, REQUIRED_EVENT_FIELDS, UNMAPPED, MappingType
 from feeds.warehouses.base import Page
 
 
@@ -72,11 +72,11 @@ def compile_mappings(mappings: list[dict], columns: list[str]) -> CompiledMappin
     for m in mappings:
         source, destination = m.get("source"), m.get("destination") or ""
         named.add(source)
-        if m.get("mapping_type") == "static":
+        if m.get("mapping_type") == MappingType.STATIC:
             statics.append((_path(destination), m.get("value")))
-        elif m.get("mapping_type") == "column" and source == UNMAPPED:
+        elif m.get("mapping_type") == MappingType.COLUMN and source == UNMAPPED:
             into = _path(destination)[:-1]
-        elif m.get("mapping_type") == "column" and source in index:
+        elif m.get("mapping_type") == MappingType.COLUMN and source in index:
             targets.append((index[source], _path(destination)))
     unmapped = tuple((i, c) for i, c in enumerate(columns) if c not in named) if into else ()
     has_events = any(p[0] == "events" for _, p in targets) or any(p[0] == "events" for p, _ in statics)

@@ -20,6 +20,7 @@ from feeds.mapping import (
     RESERVED_ATTRIBUTES,
     RESERVED_IDENTITIES,
     UNMAPPED,
+    MappingType,
 )
 
 _IDENTITY_DESTINATIONS = frozenset(RESERVED_IDENTITIES.values())
@@ -39,15 +40,15 @@ class MappingError:
 
 
 def _column(source: str, destination: str) -> dict[str, Any]:
-    return {"mapping_type": "column", "source": source, "destination": destination, "value": None}
+    return {"mapping_type": MappingType.COLUMN, "source": source, "destination": destination, "value": None}
 
 
 def _static(destination: str, value: Any) -> dict[str, Any]:
-    return {"mapping_type": "static", "source": None, "destination": destination, "value": value}
+    return {"mapping_type": MappingType.STATIC, "source": None, "destination": destination, "value": value}
 
 
 def _ignore(source: str) -> dict[str, Any]:
-    return {"mapping_type": "ignore", "source": source, "destination": None, "value": None}
+    return {"mapping_type": MappingType.IGNORE, "source": source, "destination": None, "value": None}
 
 
 def auto_mappings(
@@ -113,7 +114,7 @@ def validate_mappings(mappings: list[dict], columns: list[str], pipeline_type: s
     for index, mapping in enumerate(mappings):
         errors.extend(_check_one(index, mapping, columns))
         destination = mapping.get("destination")
-        if destination and mapping.get("mapping_type") != "ignore":
+        if destination and mapping.get("mapping_type") != MappingType.IGNORE:
             if destination in seen:
                 errors.append(
                     MappingError(index, "destination", f"“{destination}” is mapped twice. Keep one of them.")
@@ -127,14 +128,17 @@ def validate_mappings(mappings: list[dict], columns: list[str], pipeline_type: s
 def _check_one(index: int, mapping: dict, columns: list[str]) -> list[MappingError]:
     kind, source = mapping.get("mapping_type"), mapping.get("source")
     destination = mapping.get("destination")
-    if kind not in ("column", "static", "ignore"):
+    if kind not in MappingType.values:
         return [MappingError(index, "mapping_type", "Choose Column, Static or Ignore.")]
-    if kind == "static":
+    if kind == MappingType.STATIC:
         return _check_static(index, mapping)
     if not source:
         return [MappingError(index, "source", f"Pick a column for “{destination}”.")]
     if source == UNMAPPED:
-        if kind == "column" and destination in ("user_attributes.*", "events[].data.custom_attributes.*"):
+        if kind == MappingType.COLUMN and destination in (
+            "user_attributes.*",
+            "events[].data.custom_attributes.*",
+        ):
             return []
         return [
             MappingError(
@@ -149,7 +153,7 @@ def _check_one(index: int, mapping: dict, columns: list[str]) -> list[MappingErr
                 f"The column “{source}” is not in the data model's query. Run the query again or pick another column.",
             )
         ]
-    if kind == "ignore":
+    if kind == MappingType.IGNORE:
         return []
     if not destination or not valid_destination(destination) or destination.endswith(".*"):
         return [MappingError(index, "destination", f"“{destination or ''}” is not a field wsync can fill.")]
@@ -204,11 +208,12 @@ def _check_tree(mappings: list[dict], pipeline_type: str) -> list[MappingError]:
     active = {
         m.get("destination"): i
         for i, m in reversed(list(enumerate(mappings)))
-        if m.get("mapping_type") in ("column", "static")
+        if m.get("mapping_type") in (MappingType.COLUMN, MappingType.STATIC)
     }
     errors = []
     if not any(
-        m.get("mapping_type") == "column" and m.get("destination") in _IDENTITY_DESTINATIONS for m in mappings
+        m.get("mapping_type") == MappingType.COLUMN and m.get("destination") in _IDENTITY_DESTINATIONS
+        for m in mappings
     ):
         message = "Map at least one identity (for example customer_id or email) from a column."
         errors.append(MappingError(None, "identities", message, section="user_identities"))
@@ -230,7 +235,7 @@ def _required_event_fields(event_type: dict) -> list[tuple[str, str]]:
     A static type needs its own fields. A type read from a column may differ per row, so every type's
     fields are needed (a row whose type is not one of EVENT_TYPES is rejected when mapped).
     """
-    if event_type.get("mapping_type") == "static":
+    if event_type.get("mapping_type") == MappingType.STATIC:
         value = str(event_type.get("value"))
         return [(f, f"A {value} needs “{f}”.") for f in REQUIRED_EVENT_FIELDS.get(value, ())]
     source = event_type.get("source")

@@ -17,6 +17,7 @@ from feeds.mapping import (
     IDENTITY_SECTIONS,
     REQUIRED_EVENT_FIELDS,
     TOP_LEVEL_IDENTITIES,
+    MappingType,
 )
 
 OBJECTS: dict[str, str] = {
@@ -146,11 +147,11 @@ def new_node(obj: str, kind: str, pipeline_type: str) -> dict[str, Any]:
     """Return a fresh child for an object: a column, a static value or an ignored column."""
     if obj not in OBJECTS:
         raise ValueError(f"Unknown object {obj!r}")
-    if kind == "ignore":
-        return {"mapping_type": "ignore", "source": "", "destination": None, "value": None}
-    if kind == "static":
-        return {"mapping_type": "static", "source": None, "destination": OBJECTS[obj], "value": ""}
-    return {"mapping_type": "column", "source": "", "destination": OBJECTS[obj], "value": None}
+    if kind == MappingType.IGNORE:
+        return {"mapping_type": MappingType.IGNORE, "source": "", "destination": None, "value": None}
+    if kind == MappingType.STATIC:
+        return {"mapping_type": MappingType.STATIC, "source": None, "destination": OBJECTS[obj], "value": ""}
+    return {"mapping_type": MappingType.COLUMN, "source": "", "destination": OBJECTS[obj], "value": None}
 
 
 def add_node(mappings: list[dict[str, Any]], node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -188,5 +189,7 @@ def static_value(raw: str, value_type: str) -> Any:
 
 def unmapped_columns(mappings: list[dict[str, Any]], columns: list[str]) -> list[str]:
     """Return the columns `$unmapped` stands for: those no other mapping names as its source."""
-    named = {m.get("source") for m in mappings if m.get("mapping_type") in ("column", "ignore")}
+    named = {
+        m.get("source") for m in mappings if m.get("mapping_type") in (MappingType.COLUMN, MappingType.IGNORE)
+    }
     return [c for c in columns if c not in named]

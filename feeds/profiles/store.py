@@ -41,6 +41,19 @@ PROFILES, IDENTITIES, EVENTS = Profile._meta.db_table, Identity._meta.db_table, 
 _SCOPE = "workspace_id = %s AND environment = %s"
 
 
+@dataclass(frozen=True)
+class ProfileChange:
+    """What one page did to one profile: the identities and attribute values it set, and the ones it removed."""
+
+    profile_id: int
+    mpid: int
+    created: bool
+    identities: dict[str, str]  # type → value, set or changed
+    identities_removed: list[str]  # types released
+    attributes: dict[str, Any]  # name → value, set or changed
+    attributes_removed: list[str]
+
+
 @dataclass
 class ApplyResult:
     created: int = 0
@@ -50,6 +63,27 @@ class ApplyResult:
     rejected: list[Rejection] = field(default_factory=list)
     conflicts: list[IdentityConflict] = field(default_factory=list)
     resolve_seconds: float = 0.0  # of the call: loading what the page reaches and resolving it in memory
+    changed: list[ProfileState] = field(default_factory=list)  # the profiles the page wrote
+    event_ids: list[str] = field(default_factory=list)  # the events the page wrote
+
+    def profile_changes(self) -> list[ProfileChange]:
+        """Return what the page changed, profile by profile (computed on demand: a first load needs none)."""
+        return [_change(p) for p in self.changed]
+
+
+def _change(p: ProfileState) -> ProfileChange:
+    assert p.id is not None
+    removed, patch = _changes(p.attributes_before, p.attributes)
+    identities = {t: v for t, v in p.identities.items() if p.identities_before.get(t) != v}
+    return ProfileChange(
+        p.id,
+        p.mpid,
+        p.created,
+        identities,
+        sorted(p.identities_before.keys() - p.identities.keys()),
+        {name: entry[0] for name, entry in patch.items()},
+        removed,
+    )
 
 
 def load_state(
@@ -218,21 +252,24 @@ def apply_batches(
         else:
             setattr(result, _COUNTERS[outcome.outcome], getattr(result, _COUNTERS[outcome.outcome]) + 1)
         result.conflicts.extend(outcome.conflicts)
-    _write_profiles(feed, resolver, now)
-    result.events_written = _write_events(feed, run_id, batches, outcomes, now)
+    result.changed = _write_profiles(feed, resolver, now)
+    result.event_ids = _write_events(feed, run_id, batches, outcomes, now)
+    result.events_written = len(result.event_ids)
     return result
 
 
 _COUNTERS = {"create": "created", "update": "updated", "unchanged": "unchanged"}
 
 
-def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> None:
+def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> list[ProfileState]:
+    """Write the page's new and changed profiles; return them."""
     stamp = sql.db_datetime(now)
     if resolver.created:
         _insert_profiles(feed, resolver.created, stamp)
     changed = [p for p in resolver.state.by_mpid.values() if p.changed]
     _write_identities(feed, changed, stamp)
     _update_profiles([p for p in changed if not p.created], stamp)
+    return changed
 
 
 def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> None:
@@ -381,7 +418,8 @@ def _content_id(feed: Feed, batch: dict) -> str:
 
 def _write_events(
     feed: Feed, run_id: int | None, batches: list[dict], outcomes: list[tuple[int, RowOutcome]], now: datetime
-) -> int:
+) -> list[str]:
+    """Write the page's new events; return their ids."""
     stamp = sql.db_datetime(now)
     rows: dict[str, tuple] = {}
     for i, outcome in outcomes:
@@ -389,7 +427,7 @@ def _write_events(
             for row in event_rows(feed, run_id, batches[i], outcome.profile.id, stamp):
                 rows.setdefault(row[3], row)  # the same event twice in a page is one event
     if not rows:
-        return 0
+        return []
     # Probes, not `event_id = ANY(list)`: that is planned as a scan of the workspace's every event while the
     # table has no statistics (a first load, autovacuum off), 0.5 s a page at a million events.
     existing = sql.fetch_matching(
@@ -421,4 +459,4 @@ def _write_events(
         list(rows.values()),
         "ON CONFLICT (workspace_id, environment, event_id) DO NOTHING",
     )
-    return len(rows)
+    return list(rows)

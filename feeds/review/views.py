@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 from feeds import wizard
 from feeds.accounts.models import Membership
 from feeds.mapping.tree import grouped
-from feeds.models import Feed
+from feeds.models import Environment, Feed, Frequency, InputProtection, PipelineType, ScheduleType, SyncMode
 from feeds.pages.http import HtmxHttpRequest
 from feeds.review import readiness
+from feeds.sync.service import RunRefused
 from feeds.wizard.frame import step_context, step_feed
 
 PAGE = "review/step.html"
@@ -48,8 +49,6 @@ def sample(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 @require_POST
 def activate(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    from feeds.sync.service import RunRefused
-
     membership, feed = step_feed(request, ws, feed_id)
     try:
         message = readiness.save_and_activate(feed, request.user, request)
@@ -93,16 +92,15 @@ def _ctx(membership: Membership, feed: Feed, **extra: Any) -> dict[str, Any]:
 
 def _labels(feed: Feed, schedule: dict[str, Any], mapping: dict[str, Any]) -> dict[str, str]:
     """Return the human labels of the chosen settings (the values may be pending, not on the feed)."""
-    from feeds import models as m
 
     def label(choices: Any, value: Any) -> str:
         return str(dict(choices.choices).get(value, value or "—"))
 
     return {
-        "environment": label(m.Environment, schedule["environment"]),
-        "input_protection": label(m.InputProtection, schedule["input_protection"]),
-        "sync_mode": label(m.SyncMode, schedule["sync_mode"]),
-        "schedule_type": label(m.ScheduleType, schedule["schedule_type"]),
-        "frequency": label(m.Frequency, schedule["frequency"]),
-        "pipeline_type": label(m.PipelineType, mapping["pipeline_type"]),
+        "environment": label(Environment, schedule["environment"]),
+        "input_protection": label(InputProtection, schedule["input_protection"]),
+        "sync_mode": label(SyncMode, schedule["sync_mode"]),
+        "schedule_type": label(ScheduleType, schedule["schedule_type"]),
+        "frequency": label(Frequency, schedule["frequency"]),
+        "pipeline_type": label(PipelineType, mapping["pipeline_type"]),
     }

@@ -15,6 +15,7 @@ from feeds.models import Feed
 from feeds.pages.http import HtmxHttpRequest
 from feeds.schedule import checks, rules
 from feeds.schedule.forms import TIMEZONES, PreviewForm, ScheduleForm
+from feeds.sync.service import next_run_times
 from feeds.warehouses.registry import provider_class
 from feeds.wizard.frame import step_context, step_feed
 
@@ -81,8 +82,6 @@ def iterator_check(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpRespo
 
 
 def _next_runs(values: dict[str, Any]) -> list[Any] | None:
-    from feeds.sync.service import next_run_times
-
     if values.get("schedule_type") == "on_demand" or not values.get("schedule_start"):
         return None
     if values.get("schedule_type") == "interval" and not values.get("frequency"):

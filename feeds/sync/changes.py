@@ -11,7 +11,6 @@ customer are ten records, not one row read ten times.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, NamedTuple
@@ -19,6 +18,7 @@ from typing import Any, NamedTuple
 from feeds.mapping.pages import MappedPage
 from feeds.sync import fingerprints
 from feeds.sync.fingerprints import as_int64
+from feeds.sync.timings import Timings
 from feeds.warehouses.base import Page
 
 
@@ -33,20 +33,28 @@ class Fingerprint(NamedTuple):
 class ChangedRows:
     """One full run's view of its feed's fingerprints (loaded once), splitting each page into changed and unchanged."""
 
-    def __init__(self, feed_id: int, shape: tuple[Any, ...], map_page: Callable[[Page], MappedPage]) -> None:
-        """`shape` is what makes a row's batch besides its values; `map_page` maps rows into batches."""
-        started = time.perf_counter()
-        self.known = fingerprints.Known(feed_id)
+    def __init__(
+        self,
+        feed_id: int,
+        shape: tuple[Any, ...],
+        map_page: Callable[[Page], MappedPage],
+        timings: Timings,
+    ) -> None:
+        """`shape` is what makes a row's batch besides its values; `map_page` maps rows into batches.
+
+        Loading, digesting and looking up count under the "fingerprint" step of `timings`.
+        """
+        self.timings = timings
+        with timings.step("fingerprint"):
+            self.known = fingerprints.Known(feed_id)
         self.salt = repr(shape).encode()
         self.map_page = map_page
-        self.seconds = time.perf_counter() - started  # spent loading, digesting and looking up, over the run
 
     def split(self, page: Page) -> tuple[MappedPage, int, list[Fingerprint]]:
         """Return the changed rows mapped, the number of unchanged rows, and the fingerprints to record."""
-        started = time.perf_counter()
-        digests = self.digests(page)
-        positions, unchanged_keys = self.known.lookup(digests)
-        self.seconds += time.perf_counter() - started
+        with self.timings.step("fingerprint"):
+            digests = self.digests(page)
+            positions, unchanged_keys = self.known.lookup(digests)
         mapped, sources = self._map(page, positions)
         keys = _filed_under(mapped)
         if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k) for k in keys}:

@@ -1,4 +1,5 @@
-"""Handing runs to the django-q2 cluster, claiming them, retries, and taking over runs of dead workers.
+"""Handing runs to the django-q2 cluster, claiming them, finishing them, retries, and taking over runs of
+dead workers.
 
 A run is only ever executed by the worker that claimed it (queued → running with a fresh claim
 token and a new attempt); the partial unique constraints on SyncRun make a second main run of the
@@ -10,20 +11,25 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from feeds.models import Feed, FeedState
-from feeds.sync import workers
-from feeds.sync.models import AttemptOutcome, RunAttempt, RunKind, RunState, SyncRun
+from feeds.models import Feed, FeedState, SyncMode
+from feeds.sync import health, workers
+from feeds.sync.models import AttemptOutcome, Checkpoint, RejectedRow, RunAttempt, RunKind, RunState, SyncRun
 
 log = logging.getLogger(__name__)
 TASK = "feeds.sync.tasks.run_feed"
 WORKER_STOPPED = "The worker stopped; resuming from the last checkpoint."
+MAX_ATTEMPTS = 3
+RETRY_BASE_SECONDS = 30
 
 
 def stale_after() -> timedelta:
@@ -71,6 +77,50 @@ def claim(run_id: int) -> str | None:
         _undispatch(run_id)  # another main run of the feed is running; it dispatches this one at its end
         return None
     return token if claimed else None
+
+
+@contextmanager
+def heartbeat(run_id: int, token: str) -> Iterator[None]:
+    """Bump the run's heartbeat from a thread while it runs, so a long page does not look like a dead worker.
+
+    Not inside an outer transaction (tests that run the engine in theirs): the thread's own connection
+    would wait for that transaction's lock, which the engine's thread holds until the test ends.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+
+    def beat() -> None:
+        SyncRun.objects.filter(pk=run_id, claim=token, state=RunState.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+
+    with workers.Heartbeat(beat, heartbeat_every()):
+        yield
+
+
+def start(sync_run: SyncRun, *, full: bool) -> None:
+    """Record the run's mode and, for a full run, its expected row count: the last full run's (an estimate).
+
+    A full run's retry reads everything again, so its counters start from zero. Incremental runs leave the
+    expected count unknown: only a count query on the warehouse could tell.
+    """
+    total = None
+    fields = {}
+    if full:
+        last = SyncRun.objects.filter(
+            feed_id=sync_run.feed_id, sync_mode=SyncMode.FULL, state=RunState.SUCCEEDED
+        )
+        total = last.exclude(pk=sync_run.pk).order_by("-pk").values_list("rows_read", flat=True).first()
+        if sync_run.attempt > 1:
+            RejectedRow.objects.filter(run=sync_run).delete()
+            fields = {"rows_read": 0, "rows_mapped": 0, "rows_rejected": 0}
+    SyncRun.objects.filter(pk=sync_run.pk).update(
+        sync_mode=SyncMode.FULL if full else SyncMode.INCREMENTAL,
+        total_rows=total,
+        total_rows_estimated=total is not None,
+        **fields,
+    )
 
 
 def _retry_pending(run: SyncRun) -> bool:
@@ -200,3 +250,64 @@ def redispatch_lost(feed_id: int) -> None:
         dispatched_at=None
     )
     dispatch_waiting(feed_id)
+
+
+def end(sync_run: SyncRun, token: str, state: str, error: str = "", **fields: Any) -> bool:
+    """End the run's attempt and put the run in `state`; False when the run was no longer ours.
+
+    A queued state plans the next attempt (next_retry_at in `fields`); the run itself shows no error
+    meanwhile: the attempt keeps it.
+    """
+    outcome = AttemptOutcome.FAILED
+    if state in (RunState.SUCCEEDED, RunState.CANCELLED):
+        outcome = AttemptOutcome(str(state))
+    final = state != RunState.QUEUED
+    with transaction.atomic():
+        ended = SyncRun.objects.filter(pk=sync_run.pk, claim=token).update(
+            state=state,
+            claim="",
+            worker="",
+            finished_at=timezone.now() if final else None,
+            dispatched_at=None,
+            error=error if final else "",
+            **fields,
+        )
+        if ended:
+            close_attempt(sync_run.pk, outcome, error)
+    return bool(ended)
+
+
+def succeed(sync_run: SyncRun, token: str, timings: dict[str, float]) -> None:
+    """Finish the run; a run that carried the Sync Start Date filter has finished the first load."""
+    with transaction.atomic():
+        # The timings again: the ones saved with the last page lack that page's write and commit.
+        end(sync_run, token, RunState.SUCCEEDED, timings=timings, error_permanent=False)
+        window = SyncRun.objects.filter(pk=sync_run.pk).values_list("window", flat=True).first() or {}
+        if sync_run.kind != RunKind.BACKFILL and "since" in window:
+            Checkpoint.objects.filter(feed_id=sync_run.feed_id).update(initial_load=False)
+    if not SyncRun.objects.filter(feed_id=sync_run.feed_id, owed=True).exists():
+        health.heal(sync_run.feed)  # a window that failed for good keeps the feed faulted until it is read
+
+
+def fail(
+    sync_run: SyncRun,
+    token: str,
+    message: str,
+    *,
+    permanent: bool = False,
+    connection_id: int | None = None,
+) -> None:
+    """End a failed attempt: plan the next one for a passing problem, else fail the run for good.
+
+    A historical window that fails for good stays owed: the feed's next run reads it again. A permanent
+    problem also faults the feed (and the connection, when it is the connection's).
+    """
+    attempt = SyncRun.objects.filter(pk=sync_run.pk).values_list("attempt", flat=True).first() or 1
+    if not permanent and attempt < MAX_ATTEMPTS:
+        retry_at = timezone.now() + timedelta(seconds=RETRY_BASE_SECONDS * 4 ** (attempt - 1))
+        end(sync_run, token, RunState.QUEUED, message, next_retry_at=retry_at, error_permanent=False)
+        return
+    owed = sync_run.kind == RunKind.BACKFILL
+    end(sync_run, token, RunState.FAILED, message, error_permanent=permanent, owed=owed, next_retry_at=None)
+    if permanent:
+        health.fault(sync_run.feed_id, connection_id, message)

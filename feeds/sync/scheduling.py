@@ -1,9 +1,10 @@
-"""Schedule math (anchored on the initial sync time in UTC) and the feed's django-q2 Schedule.
+"""Schedule math (anchored on the initial sync time in UTC) and wsync's one django-q2 Schedule, the tick.
 
 django-q2's own schedule types drift (each next run is computed from the last one, and a monthly
 run on the 31st would slide to the 28th for good), so wsync keeps its own anchored clock
-(FeedSchedule.next_run_at: start + k × frequency) and the feed's django-q2 Schedule only polls
-`tick_feed` every minute.
+(FeedSchedule.next_run_at: start + k × frequency). ONE django-q2 Schedule (`TICK`) calls `tasks.tick`
+every minute for all feeds; it ticks the active feeds that have something to do (a run due, queued or
+running), so a thousand idle feeds cost one query a minute, not a thousand schedules.
 """
 
 from __future__ import annotations
@@ -11,21 +12,18 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from feeds.models import Feed, Frequency, ScheduleType
+from feeds.models import Feed, FeedState, Frequency, ScheduleType
 
 STEPS = {
     Frequency.HOURLY: timedelta(hours=1),
     Frequency.DAILY: timedelta(days=1),
     Frequency.WEEKLY: timedelta(weeks=1),
 }
-TICK_FUNC = "feeds.sync.tasks.tick_feed"
-
-
-def schedule_name(feed_id: int) -> str:
-    """Return the deterministic name of a feed's django-q2 Schedule."""
-    return f"wsync-feed-{feed_id}"
+TICK = "wsync-tick"
+TICK_FUNC = "feeds.sync.tasks.tick"
 
 
 def add_months(start: datetime, months: int) -> datetime:
@@ -90,25 +88,29 @@ def next_due(feed: Feed, after: datetime, *, inclusive: bool = False) -> datetim
     return moment
 
 
-def ensure_poller(feed: Feed) -> None:
-    """Create or update the feed's django-q2 Schedule (one per feed, deterministic name)."""
+def ensure_tick() -> None:
+    """Create the minute tick's django-q2 Schedule unless it exists (a feed was activated or resumed)."""
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
-        name=schedule_name(feed.pk),
-        defaults={
-            "func": TICK_FUNC,
-            "args": repr((feed.pk,)),
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-            "next_run": timezone.now(),
-        },
-    )
+    if not Schedule.objects.filter(name=TICK).exists():
+        Schedule.objects.create(
+            name=TICK,
+            func=TICK_FUNC,
+            schedule_type=Schedule.MINUTES,
+            minutes=1,
+            repeats=-1,
+            next_run=timezone.now(),
+        )
 
 
-def remove_poller(feed_id: int) -> None:
-    """Delete the feed's django-q2 Schedule, if any."""
-    from django_q.models import Schedule
+def feeds_to_tick() -> list[int]:
+    """Return the active feeds with something for the tick to do: a scheduled run due, or runs queued or running.
 
-    Schedule.objects.filter(name=schedule_name(feed_id)).delete()
+    The others have nothing to recover, retry, start or dispatch (`service.tick`), so they are not visited.
+    """
+    from feeds.sync.models import ACTIVE_STATES, FeedSchedule, SyncRun
+
+    due = FeedSchedule.objects.filter(feed=OuterRef("pk"), next_run_at__lte=timezone.now())
+    busy = SyncRun.objects.filter(feed=OuterRef("pk"), state__in=ACTIVE_STATES)
+    active = Feed.objects.filter(state=FeedState.ACTIVE).filter(Q(Exists(due)) | Q(Exists(busy)))
+    return list(active.order_by("pk").values_list("pk", flat=True))

@@ -84,7 +84,7 @@ def _mapping_problems(feed: Feed) -> list[str]:
 
 
 def reschedule(feed: Feed, *, initial: bool = False) -> None:
-    """Recompute the feed's next run time and keep its django-q2 Schedule in step (after any settings change).
+    """Recompute the feed's next run time (after any settings change); an active feed needs the minute tick.
 
     `initial` (activation) arms a Once feed, and an Interval feed whose initial sync has not come
     due yet runs it at its time, or at once when that time has passed (later runs stay anchored).
@@ -98,9 +98,7 @@ def reschedule(feed: Feed, *, initial: bool = False) -> None:
         due = scheduling.next_due(feed, now, inclusive=True)
     FeedSchedule.objects.update_or_create(feed=feed, defaults={"next_run_at": due})
     if feed.state == FeedState.ACTIVE:
-        scheduling.ensure_poller(feed)
-    else:
-        scheduling.remove_poller(feed.pk)
+        scheduling.ensure_tick()
 
 
 def _initial_sync_pending(feed: Feed, now: datetime) -> bool:
@@ -121,7 +119,6 @@ def pause(feed: Feed, user: Any) -> None:
     feed.last_modified_by = user
     with transaction.atomic():
         feed.save(update_fields=["state", "last_modified_by", "last_modified_on"])
-        scheduling.remove_poller(feed.pk)
         waiting = SyncRun.objects.filter(queue.main_runs(feed.pk), state=RunState.QUEUED)
         cancelled = {"state": RunState.CANCELLED, "finished_at": timezone.now(), "next_retry_at": None}
         waiting.filter(attempt=0).update(error=PAUSED_BEFORE_START, **cancelled)
@@ -144,9 +141,7 @@ def resume(feed: Feed, user: Any) -> SyncRun:
 
 def delete_feed(feed: Feed, user: Any) -> None:
     """Delete the feed, its schedule, runs and checkpoint; the profiles it synced stay."""
-    with transaction.atomic():
-        scheduling.remove_poller(feed.pk)
-        feed.delete()
+    feed.delete()
 
 
 def request_run(feed: Feed, user: Any, kind: str = RunKind.MANUAL) -> SyncRun:

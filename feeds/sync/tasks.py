@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
+
 
 def run_feed(run_id: int) -> None:
     """Execute one sync run (see feeds.sync.engine.run)."""
@@ -10,8 +14,15 @@ def run_feed(run_id: int) -> None:
     engine.run(run_id)
 
 
-def tick_feed(feed_id: int) -> None:
-    """Called every minute by the feed's django-q2 Schedule: start what is due."""
-    from feeds.sync import service
+def tick() -> None:
+    """Called every minute by wsync's one django-q2 Schedule: start what is due, for every feed.
 
-    service.tick(feed_id)
+    One feed's failure (a locked database, say) does not keep the others from their tick.
+    """
+    from feeds.sync import scheduling, service
+
+    for feed_id in scheduling.feeds_to_tick():
+        try:
+            service.tick(feed_id)
+        except Exception:
+            log.exception("the tick of feed %s failed; the next tick tries again", feed_id)

@@ -1,5 +1,6 @@
-"""Iterator values in each kind: normalising, encoding for JSON, lookback and backfill windows;
-and the data model's timestamp field, which the Sync Start Date and backfill windows filter.
+"""A run's read window: iterator values in each kind (normalising, encoding for JSON, lookback), the data
+model's timestamp field (which the Sync Start Date and backfill windows filter), and `plan`, which decides
+the window a run reads and records it on the run.
 
 Window bounds are Python values of the iterator's kind (base.iterator_kind): aware datetimes
 for timestamps, dates, and ints for epoch and number iterators.
@@ -9,11 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from feeds.warehouses.base import TIME_TYPES, IteratorKind, Since, WarehouseError
+from django.utils import timezone as django_timezone
+
+from feeds.sync.models import Checkpoint, RunKind, SyncRun
+from feeds.warehouses.base import TIME_TYPES, IteratorKind, ReadWindow, Since, WarehouseError
 
 if TYPE_CHECKING:
     from feeds.models import Feed
@@ -137,3 +142,106 @@ def since(feed: Feed, iterator: str, start: datetime | None, end: datetime | Non
     if column is None or start is None:
         return None
     return Since(column[0], column[1], start, end)
+
+
+@dataclass
+class Plan:
+    """What a run reads (`window`, None for a full run without a Sync Start Date) and where a main run starts.
+
+    `checkpoint` is the feed's checkpoint value when the run started (main incremental runs), `since` the
+    Sync Start Date filter a main run carries (it marks the checkpoints it moves as the first load's).
+    """
+
+    window: ReadWindow | None
+    checkpoint: Bound | None = None
+    since: Since | None = None
+
+
+def plan(feed: Feed, sync_run: SyncRun, kind: IteratorKind | None, resume_at: Bound | None) -> Plan:
+    """Decide the run's read window and record it on the run (the run pages show it).
+
+    `kind` is None for a full run. `resume_at` is where a resumed attempt of an incremental run starts: the
+    rows below it were committed by the attempt before (pages are read in iterator order).
+    """
+    if kind is None:
+        start = since(feed, "", feed.from_time)
+        if start is None:
+            return Plan(None)
+        _record(sync_run, None, None, start)
+        return Plan(ReadWindow("", "", timezone=feed.timezone, since=start))
+    result = Plan(None)
+    saved = sync_run.window or {}
+    if sync_run.kind == RunKind.BACKFILL:
+        lower, upper, start = _backfill_bounds(feed, kind, saved)
+    else:
+        upper = decode(saved["upper"], kind) if "upper" in saved else _now_bound(feed, kind)
+        checkpoint = _checkpoint(feed)
+        result.checkpoint = decode(checkpoint.value, kind) if checkpoint else None
+        lower, start = _start_bounds(feed, kind, checkpoint, result.checkpoint)
+        result.since = start
+    _record(sync_run, lower, upper, start)
+    if resume_at is not None and (lower is None or resume_at > lower):
+        lower = resume_at
+    result.window = ReadWindow(feed.iterator, feed.iterator_type, lower, upper, feed.timezone, start)
+    return result
+
+
+def _backfill_bounds(feed: Feed, kind: IteratorKind, saved: dict) -> tuple[Any, Any, Since | None]:
+    """Return a backfill window: on the timestamp field when it was made so, else on the iterator."""
+    if "since" not in saved:
+        return decode(saved.get("lower"), kind), decode(saved.get("upper"), kind), None
+    start, end = (decode(saved.get(k), IteratorKind.TIMESTAMP) for k in ("since", "until"))
+    found = since(feed, "", start, end)  # type: ignore[arg-type]
+    if found is None:
+        raise WarehouseError(
+            "This historical window reads the data model's timestamp field, which is no longer set. "
+            "Pick the timestamp field again on the data model step.",
+            permanent=True,
+            field="timestamp_field",
+        )
+    return None, None, found
+
+
+def _start_bounds(
+    feed: Feed, kind: IteratorKind, checkpoint: Checkpoint | None, value: Any
+) -> tuple[Any, Since | None]:
+    """Return where a main run starts on the iterator, and the Sync Start Date filter if it applies.
+
+    The filter applies to the first load (no checkpoint yet) and, when that load was interrupted
+    (paused, failed), to the runs that finish it, so an interruption changes nothing.
+    """
+    if value is not None:
+        lower = minus_lookback(value, kind, feed.lookback_seconds)
+        pending = checkpoint is not None and checkpoint.initial_load
+        return lower, since(feed, feed.iterator, feed.from_time) if pending else None
+    start = since(feed, feed.iterator, feed.from_time)
+    if start is not None or feed.from_time is None:
+        return None, start
+    # The timestamp field is the iterator (or unset): the iterator's lower bound is the start date.
+    return from_instant(feed.from_time, kind, feed.timezone), None
+
+
+def _record(sync_run: SyncRun, lower: Any, upper: Any, start: Since | None) -> None:
+    window = {"lower": encode(lower), "upper": encode(upper)}
+    if start is not None:
+        window.update(since=encode(start.value), until=encode(start.until))
+        lower = start.value if lower is None else lower
+        upper = start.until if upper is None else upper
+    SyncRun.objects.filter(pk=sync_run.pk).update(
+        window=window, window_from=display(lower), window_to=display(upper)
+    )
+
+
+def _now_bound(feed: Feed, kind: IteratorKind) -> Any:
+    # Fixed at run start: rows committed in the warehouse during the run wait for the next run.
+    return from_instant(django_timezone.now(), kind, feed.timezone)
+
+
+def _checkpoint(feed: Feed) -> Checkpoint | None:
+    checkpoint = Checkpoint.objects.filter(feed=feed).first()
+    if checkpoint is None or (checkpoint.iterator, checkpoint.iterator_type) != (
+        feed.iterator,
+        feed.iterator_type,
+    ):
+        return None  # a changed iterator starts over from the historical start
+    return checkpoint

@@ -29,6 +29,35 @@ def test_it_changes_nothing_when_the_same_batches_are_applied_twice(feed):
     assert (profiles(feed), Event.objects.count()) == before
 
 
+def test_it_returns_what_a_page_changed_profile_by_profile(feed):
+    first = apply(
+        feed, batch({"customer_id": "C1", "email": "a@x"}, {"plan": "pro", "age": 3}, events=[event("m1")])
+    )
+    (created,) = first.profile_changes()
+    assert (created.created, created.identities, created.attributes) == (
+        True,
+        {"customer_id": "C1", "email": "a@x"},
+        {"plan": "pro", "age": 3},
+    )
+    assert first.event_ids == ["m1"]
+
+    page = [
+        batch({"customer_id": "C1", "email": "b@x"}, {"plan": "team", "age": None}),
+        batch({"customer_id": "C2"}, {"plan": "free"}),
+        batch({"customer_id": "C3"}, {}),
+    ]
+    apply(feed, page[2])
+    second = apply(feed, *page, orders=[5, 5, 5])
+    changes = {c.identities.get("customer_id", "C1"): c for c in second.profile_changes()}
+    assert changes.keys() == {"C1", "C2"}  # C3 is unchanged
+    updated = changes["C1"]
+    assert (updated.created, updated.profile_id, updated.mpid) == (False, created.profile_id, created.mpid)
+    assert (updated.identities, updated.identities_removed) == ({"email": "b@x"}, [])
+    assert (updated.attributes, updated.attributes_removed) == ({"plan": "team"}, ["age"])
+    assert changes["C2"].created and changes["C2"].attributes == {"plan": "free"}
+    assert second.event_ids == []
+
+
 def test_it_removes_an_attribute_sent_as_null(feed):
     apply(feed, batch({"email": "a@x"}, {"plan": "pro", "age": 3}))
     result = apply(feed, batch({"email": "a@x"}, {"plan": None}), orders=[5])

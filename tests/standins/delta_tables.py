@@ -1,7 +1,8 @@
 """Build the Delta tables the Delta Sharing stand-in serves: `python -m tests.standins.delta_tables ROOT`.
 
 Run it as a subprocess, never inside pytest: deltalake 1.6.6 can abort at interpreter exit, so the
-script ends with os._exit(0) once everything is flushed (see /work/shared/STANDINS.md).
+script ends with os._exit(0) once everything is flushed (docs/providers.md, "What the stand-ins work
+around").
 
 Layout: ROOT/<share>/<schema>/<table>/ (a Delta table each), which is how the server finds them.
 """

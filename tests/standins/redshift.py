@@ -1,7 +1,8 @@
 """Redshift stand-in: the throwaway PostgreSQL cluster behind a small wire-protocol proxy.
 
-redshift_connector 2.2 cannot talk to plain PostgreSQL (see /work/shared/STANDINS.md): it sends
-Redshift-only startup parameters that PostgreSQL refuses, and it parses `server_version` strictly.
+redshift_connector 2.2 cannot talk to plain PostgreSQL (docs/providers.md, "What the stand-ins work
+around"): it sends Redshift-only startup parameters that PostgreSQL refuses, and it parses
+`server_version` strictly.
 The proxy keeps only the startup keys PostgreSQL knows, answers "N" to SSLRequest, rewrites the
 server_version ParameterStatus to Redshift's "8.0.2", then pipes bytes unchanged.
 """

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from feeds.models import Connection, Health
-from feeds.sync import engine, service
+from feeds.sync import engine, queue, service
 from feeds.sync.models import AttemptOutcome, RejectedRow, RunState, SyncRun
 from feeds.warehouses.base import WarehouseError
 from tests.sync.conftest import T0, run_now, store_users, user_rows
@@ -64,16 +64,16 @@ def test_it_gives_up_retrying_after_a_few_attempts(feed, warehouse, fail_after):
     fail_after(0, WarehouseError("The query took too long and was stopped.", permanent=False))
     run = run_now(feed)
     delays = []
-    for _ in range(engine.MAX_ATTEMPTS - 1):
+    for _ in range(queue.MAX_ATTEMPTS - 1):
         assert run.state == RunState.QUEUED
         delays.append(run.next_retry_at - run.attempts.last().finished_at)
         SyncRun.objects.filter(pk=run.pk).update(next_retry_at=timezone.now())
         service.tick(feed.pk)
         engine.run(run.pk)
         run.refresh_from_db()
-    assert run.state == RunState.FAILED and run.attempt == engine.MAX_ATTEMPTS
+    assert run.state == RunState.FAILED and run.attempt == queue.MAX_ATTEMPTS
     assert run.next_retry_at is None and run.error == "The query took too long and was stopped."
-    assert [a.outcome for a in run.attempts.all()] == [AttemptOutcome.FAILED] * engine.MAX_ATTEMPTS
+    assert [a.outcome for a in run.attempts.all()] == [AttemptOutcome.FAILED] * queue.MAX_ATTEMPTS
     assert delays[1] > delays[0]  # backoff grows
 
 

@@ -117,10 +117,10 @@ def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, wareho
     from types import SimpleNamespace
 
     from feeds.profiles import store
-    from feeds.sync import changes, engine
+    from feeds.sync import changes, timings
 
     clock = StepClock()
-    for module in (engine, store, changes):  # the modules that time the steps, on the clock above
+    for module in (timings, store):  # the modules that time the steps, on the clock above
         monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=clock.perf_counter))
     monkeypatch.setattr(changes.ChangedRows, "digests", clock.slowed("digests", changes.ChangedRows.digests))
     monkeypatch.setattr(store, "resolve_page", clock.slowed("resolve", store.resolve_page))

@@ -13,8 +13,9 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from feeds.models import Feed, FeedState, ScheduleType
-from feeds.sync import engine, service
+from feeds.sync import engine, scheduling, service, tasks
 from feeds.sync.models import AttemptOutcome, Checkpoint, FeedSchedule, RunKind, RunState, SyncRun
+from tests.feed_fixtures import build_feed
 from tests.sync.conftest import T0, Crash, make_feed, profile_count, run_now, store_users, user_rows
 
 
@@ -35,8 +36,8 @@ def test_it_activates_a_feed_with_one_named_schedule_and_an_anchored_next_run(dr
     service.activate(draft, admin)
     draft.refresh_from_db()
     assert draft.state == FeedState.ACTIVE and draft.activated_on is not None
-    schedule = Schedule.objects.get(name=f"wsync-feed-{draft.pk}")
-    assert schedule.func == "feeds.sync.tasks.tick_feed" and schedule.args == f"({draft.pk},)"
+    schedule = Schedule.objects.get()  # one minute tick for all feeds
+    assert (schedule.name, schedule.func, schedule.minutes) == ("wsync-tick", "feeds.sync.tasks.tick", 1)
     # The initial date and time has passed: the initial sync runs at once, for its own slot ...
     initial = SyncRun.objects.get(feed=draft)
     assert initial.kind == RunKind.SCHEDULED and initial.state == RunState.QUEUED
@@ -45,8 +46,53 @@ def test_it_activates_a_feed_with_one_named_schedule_and_an_anchored_next_run(dr
     next_at = FeedSchedule.objects.get(feed=draft).next_run_at
     assert next_at > timezone.now() and (next_at.hour, next_at.minute) == (6, 0)
     service.activate(draft, admin)  # activating again (after a settings change) keeps one schedule
-    assert Schedule.objects.filter(name=f"wsync-feed-{draft.pk}").count() == 1
+    assert Schedule.objects.count() == 1
     assert SyncRun.objects.filter(feed=draft).count() == 1  # and does not run the initial sync again
+
+
+def test_one_minute_tick_starts_what_is_due_in_every_feed_and_visits_no_idle_one(workspace, warehouse, admin):
+    hourly = {
+        "state": FeedState.DRAFT,
+        "activated_on": None,
+        "schedule_type": ScheduleType.INTERVAL,
+        "frequency": "hourly",
+        "schedule_start": datetime(2026, 1, 1, 6, tzinfo=UTC),
+    }
+    due = make_feed(workspace, warehouse.path, **hourly)
+    later, idle = (
+        build_feed(
+            workspace,
+            due.connection,
+            sql=due.data_model.sql,
+            columns=due.data_model.columns,
+            mappings=due.field_transformation.mappings,
+            slug=name,
+            name=name,
+            sync_mode=due.sync_mode,
+            iterator=due.iterator,
+            iterator_type=due.iterator_type,
+            **hourly,
+        )
+        for name in ("later", "idle")
+    )
+    for feed in (due, later, idle):
+        service.activate(feed, admin)  # each queues its initial sync
+    SyncRun.objects.all().delete()
+    soon = timezone.now() + timedelta(minutes=1)
+    FeedSchedule.objects.filter(feed__in=[due, later]).update(
+        next_run_at=timezone.now() - timedelta(seconds=1)
+    )
+    FeedSchedule.objects.filter(feed=idle).update(next_run_at=soon)
+    assert scheduling.feeds_to_tick() == [due.pk, later.pk]
+
+    tasks.tick()
+    assert sorted(SyncRun.objects.values_list("feed_id", flat=True)) == [due.pk, later.pk]
+    assert Schedule.objects.count() == 1
+    # Their runs are queued now, so the tick keeps visiting them (to dispatch, retry, take over) ...
+    assert scheduling.feeds_to_tick() == [due.pk, later.pk]
+    with time_machine.travel(soon + timedelta(seconds=1), tick=False):
+        tasks.tick()  # ... and the idle feed once its time comes
+    assert SyncRun.objects.filter(feed=idle, kind=RunKind.SCHEDULED).count() == 1
 
 
 def test_it_runs_an_initial_sync_in_the_future_at_its_time(draft, admin):
@@ -120,8 +166,9 @@ def test_it_does_not_run_a_paused_feed_and_resumes_with_one_catch_up_run(feed, a
     service.activate(feed, admin)  # the initial sync (its time has passed) is queued at once ...
     service.pause(feed, admin)  # ... and cancelled by the pause
     assert SyncRun.objects.get(feed=feed).state == RunState.CANCELLED
-    assert not Schedule.objects.filter(name=f"wsync-feed-{feed.pk}").exists()
     FeedSchedule.objects.filter(feed=feed).update(next_run_at=timezone.now() - timedelta(days=3))  # 72 missed
+    assert feed.pk not in scheduling.feeds_to_tick()  # the minute tick passes a paused feed by
+    tasks.tick()
     assert service.tick(feed.pk) is None
     with pytest.raises(service.RunRefused, match="paused"):
         service.request_run(feed, admin)
@@ -154,7 +201,7 @@ def test_it_deletes_the_feed_and_its_schedule_but_keeps_profiles(feed, admin, wa
     pk = feed.pk
     service.delete_feed(feed, admin)
     assert not Feed.objects.filter(pk=pk).exists()
-    assert not Schedule.objects.filter(name=f"wsync-feed-{pk}").exists()
+    assert not FeedSchedule.objects.filter(feed_id=pk).exists()
     assert profile_count(workspace) == 3
 
 
@@ -250,3 +297,26 @@ def test_it_queues_a_once_feed_a_single_time(feed, admin):
     assert first.kind == RunKind.ONCE
     SyncRun.objects.filter(pk=first.pk).update(state=RunState.SUCCEEDED)
     assert service.tick(feed.pk) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_moves_the_per_feed_schedules_to_one_tick_and_back(workspace, warehouse):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([target])
+
+    active = make_feed(workspace, warehouse.path)
+    paused = build_feed(
+        workspace, active.connection, sql="SELECT 1", slug="paused", name="Paused", state=FeedState.PAUSED
+    )
+    migrate(("sync", "0005_run_attempts_owed_windows_heartbeat"))
+    assert set(Schedule.objects.values_list("name", "func", "args")) == {
+        (f"wsync-feed-{active.pk}", "feeds.sync.tasks.tick_feed", f"({active.pk},)")
+    }
+    assert paused.pk != active.pk
+    migrate(("sync", "0006_one_scheduler_tick"))
+    assert list(Schedule.objects.values_list("name", "func")) == [("wsync-tick", "feeds.sync.tasks.tick")]

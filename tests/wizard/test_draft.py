@@ -12,7 +12,7 @@ from tests.wizard.conftest import USERS_SQL
 
 def test_it_orders_the_five_steps_with_their_url_names():
     assert [s.key for s in wizard.STEPS] == ["connect", "model", "map", "schedule", "review"]
-    assert wizard.STEPS[2].url_name == "mapping:step"
+    assert wizard.STEPS[2].url_name == "map:step"
 
 
 def test_it_edits_a_draft_in_place(workspace, editor, modelled):

@@ -1,0 +1,43 @@
+"""Where a run's time goes (SyncRun.timings): each second counted under exactly one step.
+
+Steps nest: a step timed inside another (fingerprints inside map) is taken off the outer one, and so are
+seconds measured elsewhere and handed in with `count` (the store's resolve time inside write). The steps
+therefore add up to the run's wall time spent in them, which the bench's "where the time goes" relies on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Timings(dict[str, float]):
+    """Seconds per step, with the steps now open (innermost last)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inner: list[float] = []  # per open step: seconds already counted under other steps
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Count the time spent in the block under `name`, less what nested steps count."""
+        started = time.perf_counter()
+        self._inner.append(0.0)
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            inner = self._inner.pop()
+            self[name] = self.get(name, 0.0) + spent - inner
+            if self._inner:
+                self._inner[-1] += spent
+
+    def count(self, name: str, seconds: float) -> None:
+        """Count `seconds` measured elsewhere, inside the open step, under `name` instead."""
+        self[name] = self.get(name, 0.0) + seconds
+        if self._inner:
+            self._inner[-1] += seconds
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.items()}
