@@ -1,6 +1,5 @@
 """Runs are numbered per feed (#1, #2, ...): existing runs get their numbers in the order they were made."""
 
-from django.conf import settings
 from django.db import migrations, models
 
 
@@ -20,9 +19,7 @@ def number_existing_runs(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("feeds", "0002_audit_entry"),
-        ("sync", "0005_run_attempts_owed_windows_heartbeat"),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("sync", "0006_one_scheduler_tick"),
     ]
 
     operations = [
