@@ -26,7 +26,7 @@ def test_it_runs_a_sync_and_watches_it_finish(page_as, admin, active_feed):
     expect(page.locator("#runs tbody tr").first).to_contain_text("300")  # rows read
     check_page(page, "20-feed-summary-after-run")
     assert Profile.objects.count() == 300
-    page.get_by_role("link", name=f"#{run.pk}").click()
+    page.get_by_role("link", name=f"#{run.number}", exact=True).click()
     expect(page.locator("body")).to_contain_text("No rows were rejected.")
 
 
