@@ -233,3 +233,18 @@ def test_the_mapping_step_previews_mapped_rows(page_as, editor, active_feed):
     expect(page.locator(".mapped-batch")).to_have_count(3)
     expect(page.locator(".mapped-batch").first).to_contain_text('"user_identities"')
     check_page(page, "14-mapping-preview")
+
+
+def test_copy_buttons_sit_above_their_code_and_a_page_asks_for_no_missing_favicon(page_as, editor):
+    page = page_as(editor)
+    missing = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.goto("/w/acme/feeds/new/postgres/")
+    steps = page.locator("#prepare .prepare-step")
+    expect(steps.first).to_be_visible()
+    for i in range(steps.count()):
+        button = steps.nth(i).locator("[data-copy]").bounding_box()
+        code = steps.nth(i).locator("pre").bounding_box()
+        assert button["y"] + button["height"] <= code["y"] + 0.5, f"step {i + 1}: Copy covers its code"
+    check_page(page, "09-connect-postgres-prepare")
+    assert missing == []  # no /favicon.ico (or anything else) answered 404
