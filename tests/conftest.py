@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.standins.redshift",
     "tests.standins.delta_sharing",
     "tests.standins.fake_postgres",
+    "tests.standins.outputs_http",
 ]

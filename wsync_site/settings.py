@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "feeds.schedule",
     "feeds.review",
     "feeds.api",
+    "feeds.outputs",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +287,17 @@ if WSYNC_REDIS_URL:
     Q_CLUSTER["redis"] = WSYNC_REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# The cache every process shares (the API's rate-limit counters live in it): Redis when WSYNC_REDIS_URL is
+# set, else the database's cache table, which the feeds.api migrations create.
+CACHE_TABLE = "wsync_cache"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": WSYNC_REDIS_URL}
+    if WSYNC_REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CACHE_TABLE}
+}
+# API requests per minute per API credential (and token requests per client id), counted in that cache.
+WSYNC_API_RATE_LIMIT = int(env("WSYNC_API_RATE_LIMIT") or 600)
 # A running run's worker bumps its heartbeat every few seconds; a run without one for this long is taken
 # over by the feed's next minute tick (a worker on the same host that finds the owner process gone takes it
 # over at once).

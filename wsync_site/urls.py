@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("feeds.schedule.urls")),
     path("", include("feeds.review.urls")),
     path("", include("feeds.api.urls")),
+    path("", include("feeds.outputs.urls")),
 ]

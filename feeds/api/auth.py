@@ -79,9 +79,10 @@ def authenticate(request: HttpRequest) -> Caller:
 def authorize(request: HttpRequest, workspace_slug: str, role: str) -> Caller:
     """Return the caller when it may use `role` in the workspace; raises the matching ApiError."""
     caller = authenticate(request)
-    wait = ratelimit.retry_after(f"credential:{caller.credential.pk}")
-    if wait is not None:
-        raise RateLimited(wait)
+    quota = ratelimit.count(f"credential:{caller.credential.pk}")
+    request.wsync_quota = quota  # type: ignore[attr-defined]  # read by guarded() for the headers
+    if quota.exceeded:
+        raise RateLimited(quota.reset)
     if caller.workspace.slug != workspace_slug:
         raise errors.NotFound(errors.NOT_FOUND_MESSAGE)
     require_role(caller, role)
@@ -102,6 +103,16 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
     body = json_body(_raw_body(request))
     if not isinstance(body, dict):
         raise errors.Invalid("Send a JSON object in the request body.", code="invalid_json")
+    return body
+
+
+def read_form(request: HttpRequest) -> dict[str, str]:
+    """Return a form-encoded body's fields (the last value of each); the same size and NUL rules as JSON."""
+    _raw_body(request)  # refuses a body over the limit before Django parses it
+    body = {key: request.POST.get(key, "") for key in request.POST}
+    for key, value in body.items():
+        if "\x00" in key or "\x00" in value:
+            raise errors.Invalid("Text may not contain the NUL character.", code="invalid", field=key[:100])
     return body
 
 
@@ -187,7 +198,7 @@ def endpoint(**roles: str) -> Callable[[View], View]:
             role = roles.get(request.method or "")
             if role is None:
                 return errors.method_not_allowed(sorted(roles))
-            return guarded(lambda: _call(view, request, ws, role, kwargs))
+            return guarded(lambda: _call(view, request, ws, role, kwargs), request)
 
         return wrapper
 
@@ -200,8 +211,21 @@ def _call(view: View, request: HttpRequest, ws: str, role: str, kwargs: dict[str
         return view(request, caller, ws, **kwargs)
 
 
-def guarded(call: Callable[[], HttpResponse]) -> HttpResponse:
-    """Return the view's response, or the API error shape for anything it raised."""
+def guarded(call: Callable[[], HttpResponse], request: HttpRequest | None = None) -> HttpResponse:
+    """Return the view's response, or the API error shape for anything it raised.
+
+    Every answer to a counted request carries the X-mp-rate-limit-* headers, as mParticle's do, so
+    pacing scripts work unchanged.
+    """
+    response = _answer(call)
+    quota: ratelimit.Quota | None = getattr(request, "wsync_quota", None)
+    if quota is not None:
+        for name, value in quota.headers().items():
+            response[name] = value
+    return response
+
+
+def _answer(call: Callable[[], HttpResponse]) -> HttpResponse:
     try:
         return call()
     except RateLimited as limited:

@@ -1,6 +1,6 @@
 """Saving a connection from API values: the provider's field rules, its config check, one real test.
 
-No HTTP here: the wizard can call `save_checked_connection` too. Every refusal is an ApiError whose
+No HTTP here, and no form or wizard: the saving itself is feeds.connections'. Every refusal is an ApiError whose
 message is the provider's (or the wizard's) words, never a stack trace and never a secret.
 """
 
@@ -12,30 +12,37 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from feeds import wizard
 from feeds.accounts.models import Workspace
 from feeds.api.errors import Conflict, Invalid
 from feeds.api.params import ASCII_DIGITS
 from feeds.api.serializers import MASK
 from feeds.connect.providers import check_connection, load_provider
+from feeds.connections import save_connection
 from feeds.models import Connection, Health
 from feeds.warehouses.base import ConfigField, check_setting, keeps_saved, rebound_secrets, with_default
 from feeds.warehouses.registry import PROVIDERS, label, provider_class
 
-# mParticle settings that have no meaning here (its S3 unload path); accepted so ported scripts run. Also
+# mParticle's Snowflake settings for unloading query results into its own S3 bucket. wsync reads through the
+# connector and unloads nothing, but stores and returns them, so a script's GET-edit-PUT round trip keeps them.
+KEPT_MPARTICLE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "snowflake": ("storage_integration", "aws_iam_user_arn", "aws_external_id"),
+}
 # Redshift's old "ssl" box, which a GET of an older connection still shows: it is now allow_unencrypted.
-IGNORED_SETTINGS = frozenset({"storage_integration", "aws_iam_user_arn", "aws_external_id", "ssl"})
+IGNORED_SETTINGS = frozenset({"ssl"})
 
 
-def provider_kind(name: Any) -> str:
-    """Return the registry key for a service_provider name (“Snowflake”, “PostgreSQL”, “duckdb”...)."""
+def provider_kind(name: Any, field: str = "service_provider") -> str:
+    """Return the registry key for a service_provider name (“Snowflake”, “PostgreSQL”, “duckdb”...).
+
+    `field` is where the request gave the name: the body's service_provider or the serviceProvider filter.
+    """
     wanted = str(name or "").strip().lower()
     for spec in PROVIDERS.values():
         if wanted in (spec.kind, spec.api_name.lower()):
             return spec.kind
     raise Invalid(
-        f"“service_provider” must be one of: {', '.join(s.api_name for s in PROVIDERS.values())}.",
-        field="service_provider",
+        f"“{field}” must be one of: {', '.join(s.api_name for s in PROVIDERS.values())}.",
+        field=field,
     )
 
 
@@ -52,19 +59,28 @@ def split_config(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (config, secrets) checked field by field; a secret sent as the mask keeps the stored one."""
     fields = provider_fields(kind)
+    kept = KEPT_MPARTICLE_SETTINGS.get(kind, ())
     known = {spec.name for spec in fields}
     for key in raw:
-        if key not in known and key not in IGNORED_SETTINGS:
+        if key not in known and key not in IGNORED_SETTINGS and key not in kept:
             raise Invalid(f"“{key}” is not a setting of {label(kind)} connections.", field=f"config.{key}")
-    config: dict[str, Any] = {}
+    config: dict[str, Any] = {name: _kept_text(raw.get(name), f"config.{name}") for name in kept}
     secrets: dict[str, Any] = {}
     for spec in fields:
         value = _field_value(spec, raw.get(spec.name), stored.get(spec.name))
         (secrets if spec.secret else config)[spec.name] = value
-    kept = [s.name for s in fields if _keeps_stored(s, raw.get(s.name)) and stored.get(s.name)]
-    for name, message in rebound_secrets(fields, stored, config, kept).items():
+    unchanged = [s.name for s in fields if _keeps_stored(s, raw.get(s.name)) and stored.get(s.name)]
+    for name, message in rebound_secrets(fields, stored, config, unchanged).items():
         raise Invalid(message, field=f"config.{name}")
     return config, secrets
+
+
+def _kept_text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 500:
+        raise Invalid(f"“{field}” must be a text of at most 500 characters, or null.", field=field)
+    return value.strip()
 
 
 def _keeps_stored(spec: ConfigField, value: Any) -> bool:
@@ -164,7 +180,7 @@ def _save(
         connection = Connection(workspace=workspace, provider=provider, slug=slug, created_by=user)
     try:
         with transaction.atomic():
-            saved = wizard.save_connection(
+            saved = save_connection(
                 workspace,
                 connection=connection,
                 provider=provider,

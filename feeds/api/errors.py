@@ -6,7 +6,10 @@ decorator in feeds.api.auth turns every exception into this shape, so no path an
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 
 class ApiError(Exception):
@@ -70,9 +73,50 @@ def from_error(error: ApiError) -> JsonResponse:
 NOT_FOUND_MESSAGE = "Nothing was found at this address."
 
 
+@csrf_exempt  # token-authenticated clients send no CSRF token: a POST here gets the JSON answer too
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Answer any unknown address under /platform/ and /oauth/ (the catch-all route)."""
     return error_response(404, "not_found", NOT_FOUND_MESSAGE)
+
+
+_V1 = re.compile(r"^platform/(?:v1|experimental)/workspaces/(?P<ws>[^/]+)/inputs/warehouse(?P<rest>/.*)?$")
+# v1's pipeline sub-addresses and their v2 names (mParticle's v2 migration guide).
+_V1_RENAMES = (
+    (re.compile(r"^/pipelines/(?P<id>[^/]+)/status/runs(?P<run>/[^/]+)?$"), "/pipelines/{id}/runs{run}"),
+    (re.compile(r"^/pipelines/(?P<id>[^/]+)/status$"), "/pipelines/{id}/report"),
+)
+
+
+def v2_address(path: str, method: str) -> str | None:
+    """Return the v2 address of a v1 (or early-access) one, or None when `path` is not one."""
+    found = _V1.match(path)
+    if found is None:
+        return None
+    rest = found["rest"] or ""
+    for pattern, v2 in _V1_RENAMES:
+        if renamed := pattern.match(rest):
+            rest = v2.format(id=renamed["id"], run=renamed.groupdict().get("run") or "")
+            break
+    else:
+        if method == "POST" and re.fullmatch(r"/pipelines/[^/]+", rest):
+            rest += "/trigger"  # v1 triggered a run with a POST to the pipeline itself
+    return f"/platform/v2/workspaces/{found['ws']}{rest}"
+
+
+@csrf_exempt
+def gone(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Answer a v1 address with 410 and the v2 address to use (wsync serves v2 only)."""
+    v2 = v2_address(path, request.method or "GET")
+    if v2 is None:
+        return not_found(request, path)
+    response = error_response(
+        410,
+        "gone",
+        f"wsync serves the v2 API only: use {request.method} {v2} (v2 bodies nest provider settings in "
+        "“config” and pipelines use “state”, “sync_mode” and “schedule”; see /platform/v2/docs/).",
+    )
+    response["Link"] = f'<{v2}>; rel="successor-version"'
+    return response
 
 
 def method_not_allowed(allowed: list[str]) -> JsonResponse:

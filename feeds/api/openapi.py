@@ -6,7 +6,14 @@ from typing import Any
 
 from django.db import models
 
-from feeds.api.serializers import CONNECTION_STATE, MAX_LOOKBACK_SECONDS, PIPELINE_RUN_TYPE, RUN_COUNTS
+from feeds.api.serializers import (
+    CONNECTION_STATE,
+    MAX_LOOKBACK_SECONDS,
+    PIPELINE_RUN_STATE,
+    PIPELINE_RUN_TYPE,
+    RUN_COUNTS,
+    UNSUPPORTED_PIPELINE_FIELDS,
+)
 from feeds.models import (
     Environment,
     FeedState,
@@ -25,6 +32,8 @@ TEXT = {"type": "string"}
 NTEXT = {"type": "string", "nullable": True}
 TIME = {"type": "string", "format": "date-time", "nullable": True}
 ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$", "example": "crm-users"}
+# A name: 1 to 200 characters, not only spaces (serializers.text).
+NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -53,6 +62,11 @@ HEALTH = {
     "errors": {"type": "array", "items": obj({"message": TEXT}, ("message",))},
 }
 READ_ONLY = (*AUDIT, "status", "errors")
+INTERVAL = {
+    **NTEXT,
+    "description": "ISO-8601 with offset for a time iterator (2026-11-03T07:29:00.000Z); the date or "
+    "number itself for a date or numeric iterator.",
+}
 SERVICE_PROVIDER = enum(*(spec.api_name for spec in PROVIDERS.values()))
 CONNECTION_STATES = enum(*CONNECTION_STATE.values())
 
@@ -68,7 +82,7 @@ def _schemas() -> dict[str, Any]:
         },
         ("mapping_type",),
     )
-    return {
+    schemas: dict[str, Any] = {
         "Error": obj(
             {
                 "statusCode": {"type": "integer"},
@@ -95,7 +109,7 @@ def _schemas() -> dict[str, Any]:
         "ConnectionInput": obj(
             {
                 "id": ID,
-                "name": TEXT,
+                "name": NAME,
                 "state": CONNECTION_STATES,
                 "service_provider": SERVICE_PROVIDER,
                 "config": {
@@ -121,7 +135,7 @@ def _schemas() -> dict[str, Any]:
         "DataModelInput": obj(
             {
                 "id": ID,
-                "name": TEXT,
+                "name": NAME,
                 "type": enum("sql"),
                 "sql_query": TEXT,
                 "connection_id": {**TEXT, "description": "wsync: the connection that runs the SQL."},
@@ -153,7 +167,7 @@ def _schemas() -> dict[str, Any]:
         "FieldTransformationInput": obj(
             {
                 "id": ID,
-                "name": TEXT,
+                "name": NAME,
                 "destination_type": enum("event_batch"),
                 "mappings": {"type": "array", "items": ref("Mapping")},
             },
@@ -175,6 +189,7 @@ def _schemas() -> dict[str, Any]:
                 "iterator": NTEXT,
                 "iterator_data_type": NTEXT,
                 "from": TIME,
+                "until": {**TIME, "description": "Only null: wsync refuses a value (400); see the README."},
                 "lookback_seconds": {
                     "type": "integer",
                     "minimum": 0,
@@ -218,17 +233,19 @@ def _schemas() -> dict[str, Any]:
                 "id": {"type": "integer"},
                 "pipeline_run_id": {"type": "integer"},
                 "pipeline_id": TEXT,
+                "workspace_id": {**TEXT, "description": "The workspace's id as the address has it."},
                 "type": choices(RunKind),
                 "pipeline_run_type": enum(*dict.fromkeys(PIPELINE_RUN_TYPE.values())),
                 "state": choices(RunState),
+                "pipeline_run_state": enum(*dict.fromkeys(PIPELINE_RUN_STATE.values())),
                 "status": TEXT,
                 "is_externally_triggered": {"type": "boolean"},
                 "logical_date": TIME,
                 "queued_on": TIME,
                 "start_date": TIME,
                 "end_date": TIME,
-                "data_interval_start": NTEXT,
-                "data_interval_end": NTEXT,
+                "data_interval_start": INTERVAL,
+                "data_interval_end": INTERVAL,
                 "records_extracted": {"type": "integer"},
                 "records_mapped": {"type": "integer"},
                 "event_batches_generated": {"type": "integer"},
@@ -272,8 +289,8 @@ def _schemas() -> dict[str, Any]:
                     "type": "array",
                     "items": obj(
                         {
-                            "data_interval_start": NTEXT,
-                            "data_interval_end": NTEXT,
+                            "data_interval_start": INTERVAL,
+                            "data_interval_end": INTERVAL,
                             "pipeline_run_id": {"type": "integer"},
                             # A window is owed until a run writes it: any state but succeeded.
                             "state": enum(*(v for v in RunState.values if v != RunState.SUCCEEDED)),
@@ -284,12 +301,19 @@ def _schemas() -> dict[str, Any]:
             ("pipeline_id", "state", "status", "errors", "connection", "latest_run", "latest_successful_run"),
         ),
     }
+    for name in ("Connection", "DataModel", "FieldTransformation"):
+        # A PUT may leave the id out (the address has it), so its body is the create body minus that rule.
+        update = dict(schemas[f"{name}Input"])
+        update["required"] = [field for field in update["required"] if field != "id"]
+        schemas[f"{name}Update"] = update
+    return schemas
 
 
 def _pipeline_fields() -> dict[str, Any]:
+    refused = "wsync refuses a value (400) and returns null; see the README's API section."
     return {
         "id": ID,
-        "name": TEXT,
+        "name": NAME,
         "pipeline_type": choices(PipelineType),
         "connection_id": TEXT,
         "data_model_id": TEXT,
@@ -302,6 +326,7 @@ def _pipeline_fields() -> dict[str, Any]:
         "input_protection": choices(InputProtection),
         "sync_mode": ref("SyncMode"),
         "schedule": ref("Schedule"),
+        **{name: {**NTEXT, "description": refused} for name in UNSUPPORTED_PIPELINE_FIELDS},
     }
 
 
@@ -315,12 +340,16 @@ ERRORS = {
 }
 
 
+def _error_response(code: int) -> dict[str, Any]:
+    return {"description": ERRORS[code], "content": {JSON: {"schema": ref("Error")}}}
+
+
 def _responses(ok: int, schema: dict[str, Any] | None, errors: tuple[int, ...], description: str) -> dict:
     responses: dict[Any, Any] = {str(ok): {"description": description}}
     if schema is not None:
         responses[str(ok)]["content"] = {JSON: {"schema": schema}}
     for code in errors:
-        responses[str(code)] = {"description": ERRORS[code], "content": {JSON: {"schema": ref("Error")}}}
+        responses[str(code)] = _error_response(code)
     if 429 in errors:
         responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     return responses
@@ -371,7 +400,13 @@ def _crud(plural: str, noun: str, schema: str, id_name: str) -> dict[str, Any]:
             role="editor",
         ),
     }
-    update_body = "PipelineUpdate" if schema == "Pipeline" else f"{schema}Input"
+    # Stateful links: what a create answers names the object the other operations address.
+    by_id = {"workspaceId": "$request.path.workspaceId", id_name: "$response.body#/id"}
+    listing["post"]["responses"]["200"]["links"] = {
+        f"{verb}{schema}": {"operationId": f"{verb.lower()}_{schema}", "parameters": by_id}
+        for verb in ("Get", "Update", "Delete")
+    }
+    update_body = f"{schema}Update"
     detail = {
         "parameters": [path_param(id_name)],
         "get": op(f"get_{schema}", f"Get a {noun}", out=ref(schema)),
@@ -393,6 +428,11 @@ def _crud(plural: str, noun: str, schema: str, id_name: str) -> dict[str, Any]:
 LOGICAL = "Runs whose logical date (schedule slot; for a manual run, when it was queued) is {} this time."
 
 
+def _with_links(operation: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+    operation["responses"]["200"]["links"] = links
+    return operation
+
+
 def _pipeline_extras() -> dict[str, Any]:
     base = "/platform/v2/workspaces/{workspaceId}/pipelines/{pipelineId}"
     pipeline = [path_param("pipelineId")]
@@ -405,12 +445,24 @@ def _pipeline_extras() -> dict[str, Any]:
     return {
         f"{base}/trigger": {
             "parameters": pipeline,
-            "post": op(
-                "trigger_pipeline",
-                "Start an on-demand run",
-                out=ref("Trigger"),
-                errors=(400, 401, 403, 404, 429),
-                role="editor",
+            "post": _with_links(
+                op(
+                    "trigger_pipeline",
+                    "Start an on-demand run",
+                    out=ref("Trigger"),
+                    errors=(400, 401, 403, 404, 429),
+                    role="editor",
+                ),
+                {
+                    "GetRun": {
+                        "operationId": "get_run",
+                        "parameters": {
+                            "workspaceId": "$request.path.workspaceId",
+                            "pipelineId": "$request.path.pipelineId",
+                            "runId": "$response.body#/pipeline_run_id",
+                        },
+                    }
+                },
             ),
         },
         f"{base}/report": {
@@ -448,7 +500,15 @@ def schema(server_url: str = "/") -> dict[str, Any]:
                 "operationId": "get_token",
                 "summary": "Exchange client credentials for an access token",
                 "security": [],
-                "requestBody": {"required": True, "content": {JSON: {"schema": ref("TokenRequest")}}},
+                "description": "A JSON body (mParticle's examples) or a form body (OAuth2 client libraries); "
+                "the client id and secret may instead come as HTTP Basic credentials.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": ref("TokenRequest")},
+                        "application/x-www-form-urlencoded": {"schema": ref("TokenRequest")},
+                    },
+                },
                 "responses": _responses(200, ref("Token"), (400, 401, 429), "An access token, valid 8 hours"),
             }
         }
@@ -465,9 +525,11 @@ def schema(server_url: str = "/") -> dict[str, Any]:
     for address, item in paths.items():
         if "{workspaceId}" in address:
             item["parameters"] = [workspace, *item.get("parameters", [])]
-    paths["/platform/v2/workspaces/{workspaceId}/connections"]["get"]["parameters"] = [
+    listing = paths["/platform/v2/workspaces/{workspaceId}/connections"]["get"]
+    listing["parameters"] = [
         query("serviceProvider", SERVICE_PROVIDER, "Only connections to this warehouse.")
     ]
+    listing["responses"]["400"] = _error_response(400)  # an unknown serviceProvider
     return {
         "openapi": "3.0.3",
         "info": {

@@ -1,7 +1,7 @@
 """Saving a pipeline (a feed) from API values, and its state changes, through the engine's service.
 
 No HTTP here: the rules are the wizard's (feeds.schedule.rules, feeds.mapping.rules) and activation,
-pause, resume, run and delete go through feeds.pages.actions / feeds.sync.service, so a pipeline made
+pause, resume, run and delete (with their audit entries) are feeds.sync.service's, so a pipeline made
 here is the same feed the wizard and the feed pages show.
 """
 
@@ -17,7 +17,6 @@ from feeds.api.errors import Conflict, Invalid
 from feeds.api.transformations import mapping_problem
 from feeds.mapping.rules import auto_mappings
 from feeds.models import SCHEDULE_SETTINGS, Connection, DataModel, Feed, FeedState, FieldTransformation
-from feeds.pages import actions
 from feeds.schedule.rules import schedule_problems, without_unused
 from feeds.sync import service
 from feeds.sync.models import SyncRun
@@ -25,8 +24,11 @@ from feeds.warehouses.registry import provider_class
 
 # Every sync setting of the wizard, under the same names as the feed's fields.
 SETTINGS = ("pipeline_type", *SCHEDULE_SETTINGS)
-# The API's names for the wizard's settings, so a refusal points at the field to fix.
+# The API's names (the request's own paths) for the wizard's settings, so a refusal points at the field to fix.
 API_FIELDS = {
+    "sync_mode": "sync_mode.type",
+    "schedule_type": "schedule.type",
+    "schedule_end": "schedule.end",
     "iterator": "sync_mode.iterator",
     "iterator_type": "sync_mode.iterator_data_type",
     "from_time": "sync_mode.from",
@@ -94,7 +96,7 @@ def _transformation(
     if wanted:
         return _ref(FieldTransformation, workspace, wanted, "field transformation", "field_transformation_id")
     # No mapping given: map reserved names automatically, as mParticle does for user data.
-    slug = f"{values['slug']}-mapping"[:100]
+    slug = service.automatic_mapping_id(values["slug"])
     existing = FieldTransformation.objects.filter(workspace=workspace, slug=slug).first()
     if existing is not None:
         return existing
@@ -150,24 +152,21 @@ def change_state(feed: Feed, wanted: str, user: Any, *, settings_changed: bool =
         raise Invalid("An activated pipeline cannot become a draft again; pause it instead.", field="state")
     if current == FeedState.DRAFT and wanted != FeedState.DRAFT:
         service.activate(feed, user)
-        audit.record(feed.workspace, user, "activate", feed.name, feed=feed)
         if wanted == FeedState.PAUSED:
-            actions.pause(feed, user)
+            service.pause(feed, user)
         return
     if current == FeedState.ACTIVE and wanted == FeedState.PAUSED:
-        actions.pause(feed, user)
+        service.pause(feed, user)
     elif current == FeedState.PAUSED and wanted == FeedState.ACTIVE:
-        actions.resume(feed, user)
-    elif current == FeedState.ACTIVE and settings_changed:
-        service.activate(feed, user)  # re-creates the schedule from the saved settings
-    elif current == FeedState.PAUSED and settings_changed:
-        service.reschedule(feed)
+        service.resume(feed, user)
+    elif settings_changed:
+        service.apply_settings(feed, user)
 
 
 def trigger(feed: Feed, user: Any) -> SyncRun:
     """Queue an on-demand run; raises Invalid (“Pipeline <id> is already in progress.” when busy)."""
     try:
-        return actions.run_sync(feed, user)
+        return service.run_now(feed, user)
     except service.RunRefused as refused:
         if str(refused) == service.BUSY:
             raise Invalid(f"Pipeline {feed.slug} is already in progress.", code="in_progress") from None
@@ -176,10 +175,10 @@ def trigger(feed: Feed, user: Any) -> SyncRun:
 
 def restart_run(run: SyncRun, user: Any) -> None:
     """Requeue a running run whose worker seems stuck; raises Conflict when the run is not running."""
-    if not actions.restart_run(run, user):
+    if not service.restart_run(run, user):
         raise Conflict(f"Run {run.pk} is not running, so there is nothing to restart.", code="not_running")
 
 
 def delete_pipeline(feed: Feed, user: Any) -> None:
-    """Delete the feed and its schedule and runs; the profiles it synced stay."""
-    actions.delete(feed, user)
+    """Delete the feed, its schedule and runs, and its automatic mapping; the profiles it synced stay."""
+    service.delete_feed(feed, user)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
 
 from feeds.api.errors import Invalid
@@ -24,7 +23,7 @@ from feeds.models import (
     ScheduleType,
     SyncMode,
 )
-from feeds.schedule.forms import TIMEZONES, ScheduleForm
+from feeds.schedule.rules import MAX_LOOKBACK_MINUTES, TIMEZONES
 from feeds.sync.models import RunAttempt, RunKind, RunState, SyncRun
 from feeds.warehouses.base import ConfigField
 from feeds.warehouses.registry import api_name
@@ -33,8 +32,16 @@ MASK = "************"
 # The API's words where they differ from the model's values, each declared once (openapi.py publishes
 # them). Every other enum of the API is a model TextChoices' values, as they are.
 CONNECTION_STATE = {True: "active", False: "inactive"}  # Connection.is_active
-# mParticle v1's run type: a scheduled run is "scheduled", a run of any other kind "manual".
-PIPELINE_RUN_TYPE = {kind: "scheduled" if kind == RunKind.SCHEDULED else "manual" for kind in RunKind.values}
+# mParticle v1's run type: a scheduled run is "scheduled", one someone asked for "manual"; a window of the
+# history that activation (or an on-demand feed's first run) splits off is "backfill", which mParticle lacks.
+PIPELINE_RUN_TYPE = {
+    kind: "scheduled"
+    if kind in (RunKind.SCHEDULED, RunKind.ONCE)
+    else "backfill"
+    if kind == RunKind.BACKFILL
+    else "manual"
+    for kind in RunKind.values
+}
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -46,6 +53,20 @@ def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# The run pages' text for a time bound (feeds.sync.windows.display); a date or a number stays as it is.
+_DISPLAYED_TIME = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def interval_bound(text: str) -> str | None:
+    """Return a run's data-interval bound as ISO-8601 with offset when it is a time, else as stored."""
+    if not text:
+        return None
+    try:
+        return timestamp(datetime.strptime(text, _DISPLAYED_TIME).replace(tzinfo=UTC))
+    except ValueError:
+        return text
 
 
 def _person(user: Any) -> str | None:
@@ -70,13 +91,17 @@ def _health(obj: Audited) -> dict[str, Any]:
     }
 
 
-def connection_json(connection: Connection, fields: tuple[ConfigField, ...]) -> dict[str, Any]:
-    """Return the connection with its provider settings; secrets are masked, never shown."""
+def connection_json(
+    connection: Connection, fields: tuple[ConfigField, ...], kept: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Return the connection with its provider settings and the `kept` mParticle ones; secrets are masked."""
     stored = {**connection.config, **(connection.secrets or {})}
     config: dict[str, Any] = {}
     for spec in fields:
         value = stored.get(spec.name)
         config[spec.name] = MASK if spec.secret and value not in (None, "") else value
+    for name in kept:
+        config[name] = connection.config.get(name)
     return {
         "id": connection.slug,
         "name": connection.name,
@@ -134,6 +159,7 @@ def pipeline_json(feed: Feed) -> dict[str, Any]:
             "iterator": feed.iterator or None,
             "iterator_data_type": feed.iterator_type or None,
             "from": timestamp(feed.from_time),
+            "until": None,  # refused when set (UNSUPPORTED): returned so a GET-edit-PUT round trip passes
             "lookback_seconds": feed.lookback_seconds,
             "timezone": feed.timezone,
         },
@@ -143,6 +169,7 @@ def pipeline_json(feed: Feed) -> dict[str, Any]:
             "start": timestamp(feed.schedule_start),
             "end": timestamp(feed.schedule_end),
         },
+        **dict.fromkeys(UNSUPPORTED_PIPELINE_FIELDS),
         **audit_fields(feed),
     }
 
@@ -157,25 +184,26 @@ RUN_STATUS: dict[str, str] = {
 }
 
 
-def run_json(run: SyncRun, pipeline_id: str) -> dict[str, Any]:
+def run_json(run: SyncRun, pipeline_id: str, workspace_slug: str) -> dict[str, Any]:
     """Return a run with v2-style names and the v1 names mParticle scripts read."""
-    interval_start = run.window_from or run.data_from or None
-    interval_end = run.window_to or run.data_to or None
     return {
         "id": run.pk,
         "pipeline_run_id": run.pk,
         "pipeline_id": pipeline_id,
+        "workspace_id": workspace_slug,
         "type": run.kind,
         "pipeline_run_type": PIPELINE_RUN_TYPE[run.kind],
         "state": run.state,
+        "pipeline_run_state": PIPELINE_RUN_STATE[run.state],
         "status": RUN_STATUS.get(run.state, run.state),
         "is_externally_triggered": run.kind == RunKind.MANUAL,
-        "logical_date": timestamp(run.logical_date),
+        # mParticle always sets it: a run outside the schedule stands for the moment it was asked for.
+        "logical_date": timestamp(run.logical_date or run.queued_at),
         "queued_on": timestamp(run.queued_at),
         "start_date": timestamp(run.started_at),
         "end_date": timestamp(run.finished_at),
-        "data_interval_start": interval_start,
-        "data_interval_end": interval_end,
+        "data_interval_start": interval_bound(run.window_from or run.data_from),
+        "data_interval_end": interval_bound(run.window_to or run.data_to),
         "records_extracted": run.rows_read,
         "records_mapped": run.rows_mapped,
         "event_batches_generated": run.rows_mapped,
@@ -185,6 +213,16 @@ def run_json(run: SyncRun, pipeline_id: str) -> dict[str, Any]:
         "next_retry_on": timestamp(run.next_retry_at),
         "attempts": [attempt_json(a) for a in run.attempts.all()],
     }
+
+
+# mParticle v1's pipeline_run_state for each run state (its documented values plus its examples' success/failed).
+PIPELINE_RUN_STATE: dict[str, str] = {
+    RunState.QUEUED: "queued",
+    RunState.RUNNING: "running",
+    RunState.SUCCEEDED: "success",
+    RunState.FAILED: "failed",
+    RunState.CANCELLED: "failed",
+}
 
 
 def attempt_json(attempt: RunAttempt) -> dict[str, Any]:
@@ -200,8 +238,8 @@ def attempt_json(attempt: RunAttempt) -> dict[str, Any]:
 def owed_window_json(run: SyncRun) -> dict[str, Any]:
     """A historical window not written yet, and the run that last took it up."""
     return {
-        "data_interval_start": run.window_from or None,
-        "data_interval_end": run.window_to or None,
+        "data_interval_start": interval_bound(run.window_from),
+        "data_interval_end": interval_bound(run.window_to),
         "pipeline_run_id": run.pk,
         "state": run.state,
     }
@@ -265,9 +303,12 @@ def connection_active(body: dict[str, Any]) -> bool:
     return state == CONNECTION_STATE[True]
 
 
-def datetime_value(value: Any, field: str) -> datetime | None:
-    """Return an aware UTC datetime from ISO-8601 text (a time without zone is UTC); None stays None."""
-    if value in (None, ""):
+def datetime_value(value: Any, field: str, *, empty_is_none: bool = True) -> datetime | None:
+    """Return an aware UTC datetime from ISO-8601 text (a time without zone is UTC); None stays None.
+
+    An empty text counts as None in a body; a query parameter (`empty_is_none=False`) must be left out instead.
+    """
+    if value is None or (value == "" and empty_is_none):
         return None
     try:
         parsed = _parse_instant(value)
@@ -299,12 +340,40 @@ def section(body: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+# mParticle pipeline settings wsync cannot honour: refused with the reason unless null, never silently dropped.
+_NO_DATA_PLANS = "wsync has no data plans; leave it out or null (rows are checked by the mapping's rules)."
+_NO_INPUT_FEEDS = (
+    "wsync has no input feeds: a pipeline's rows go to its workspace's profile store; leave it out or null."
+)
+UNSUPPORTED_PIPELINE_FIELDS = {
+    "data_plan_id": _NO_DATA_PLANS,
+    "data_plan_version": _NO_DATA_PLANS,
+    "partner_feed_id": _NO_INPUT_FEEDS,
+    "partner_feed_key": _NO_INPUT_FEEDS,
+}
+UNSUPPORTED_UNTIL = (
+    "wsync does not stop reading at an iterator value: leave “sync_mode.until” out or null, and bound the "
+    "rows in the data model's SQL (for example WHERE updated_at < '2024-01-01') or end the schedule with "
+    "“schedule.end”."
+)
+
+
+def refuse_unsupported(body: dict[str, Any], sync_mode: dict[str, Any]) -> None:
+    """Raise Invalid naming the first mParticle setting the body sets that wsync cannot honour."""
+    for name, reason in UNSUPPORTED_PIPELINE_FIELDS.items():
+        if body.get(name) is not None:
+            raise Invalid(reason, code="unsupported", field=name)
+    if sync_mode.get("until") is not None:
+        raise Invalid(UNSUPPORTED_UNTIL, code="unsupported", field="sync_mode.until")
+
+
 def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
     """Return the pipeline's values from a request body; on update, fields left out keep their value."""
     base = pipeline_json(feed) if feed is not None else {}
     merged = {**base, **body}
     sync_mode = {**(base.get("sync_mode") or {}), **section(body, "sync_mode")}
     schedule = {**(base.get("schedule") or {}), **section(body, "schedule")}
+    refuse_unsupported(body, sync_mode)
     iterator = _optional_text(sync_mode.get("iterator"), "sync_mode.iterator")
     return {
         "slug": object_id(body, feed.slug if feed else None),
@@ -345,13 +414,11 @@ def pipeline_values(body: dict[str, Any], feed: Feed | None) -> dict[str, Any]:
     }
 
 
-# The wizard's own fields hold the rules: its lookback bounds (in minutes) and its list of time zones.
-_LOOKBACK = cast(forms.IntegerField, ScheduleForm.base_fields["lookback_minutes"])
-MAX_LOOKBACK_SECONDS = int(_LOOKBACK.max_value or 0) * 60
+MAX_LOOKBACK_SECONDS = MAX_LOOKBACK_MINUTES * 60
 
 
 def lookback_seconds(value: Any) -> int:
-    """Return the lookback window in seconds (None: 0): whole minutes within the wizard's bounds.
+    """Return the lookback window in seconds (None: 0): whole minutes within the schedule's bounds.
 
     Raises Invalid. Whole minutes, because the wizard shows and saves the window in minutes.
     """
@@ -360,13 +427,11 @@ def lookback_seconds(value: Any) -> int:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value % 60:
         raise Invalid(f"“{field}” must be a whole number of minutes, in seconds (e.g. 3600).", field=field)
-    try:
-        _LOOKBACK.clean(value // 60)
-    except forms.ValidationError:
+    if not 0 <= value <= MAX_LOOKBACK_SECONDS:
         raise Invalid(
             f"“{field}” must be from 0 to {MAX_LOOKBACK_SECONDS} seconds ({MAX_LOOKBACK_SECONDS // 86400} days).",
             field=field,
-        ) from None
+        )
     return value
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from feeds.api import errors
-from feeds.api.views import connections, data_models, docs, oauth, pipelines, settings, transformations
+from feeds.api.views import (
+    connections,
+    data_models,
+    docs,
+    oauth,
+    outputs,
+    pipelines,
+    settings,
+    transformations,
+)
 
 app_name = "api"
 V2 = "platform/v2/workspaces/<slug:ws>/"
@@ -34,6 +43,20 @@ urlpatterns = [
         transformations.transformation_detail,
         name="transformation",
     ),
+    path(V2 + "outputs", outputs.output_list, name="outputs"),
+    path(V2 + "outputs/<str:output_id>", outputs.output_detail, name="output"),
+    path(V2 + "outputs/<str:output_id>/test", outputs.output_test, name="output_test"),
+    path(V2 + "pipelines/<str:pipeline_id>/outputs", outputs.connection_list, name="pipeline_outputs"),
+    path(
+        V2 + "pipelines/<str:pipeline_id>/outputs/<str:connection_id>",
+        outputs.connection_detail,
+        name="pipeline_output",
+    ),
+    path(
+        V2 + "pipelines/<str:pipeline_id>/outputs/<str:connection_id>/dead-letters",
+        outputs.dead_letters,
+        name="pipeline_output_dead_letters",
+    ),
     path(V2 + "pipelines", pipelines.pipeline_list, name="pipelines"),
     path(V2 + "pipelines/<str:pipeline_id>", pipelines.pipeline_detail, name="pipeline"),
     path(V2 + "pipelines/<str:pipeline_id>/trigger", pipelines.trigger, name="trigger"),
@@ -45,6 +68,8 @@ urlpatterns = [
         pipelines.restart_run,
         name="run_restart",
     ),
+    # mParticle's v1 (and early-access) addresses: 410 with the v2 address to use instead.
+    re_path(r"^(?P<path>platform/(v1|experimental)/.*)$", errors.gone, name="v1_gone"),
     # Anything else under the API's prefixes answers in the API's error shape, not an HTML page.
     re_path(r"^(?P<path>(platform|oauth)(/.*)?)$", errors.not_found, name="not_found"),
 ]

@@ -128,6 +128,8 @@ REQUIRED_EVENT_FIELDS = {
     "screen_view": ("events[].data.screen_name",),
     "commerce_event": ("events[].data.product_action.action",),
 }
+# Every named field of an event's "data" in mParticle's JSON batch schema (docs/api.md lists them); the
+# custom_attributes.<name> and custom_flags.<name> maps take any name (EVENT_DATA_MAPS).
 EVENT_DATA_FIELDS = (
     "event_name",
     "custom_event_type",
@@ -136,7 +138,53 @@ EVENT_DATA_FIELDS = (
     "timestamp_unixtime_ms",
     "source_message_id",
     "session_uuid",
+    "session_id",
+    "event_id",
+    "event_num",
+    *(
+        f"location.{f}"
+        for f in (
+            "latitude",
+            "longitude",
+            "accuracy",
+            "country_code",
+            "region_code",
+            "city_name",
+            "postal_code",
+            "dma_code",
+            "location_source",
+        )
+    ),
+    "device_current_state",
+    "currency_code",
+    "is_non_interactive",
+    "shopping_cart",
+    *(
+        f"product_action.{f}"
+        for f in (
+            "transaction_id",
+            "total_amount",
+            "tax_amount",
+            "shipping_amount",
+            "coupon_code",
+            "affiliation",
+            "checkout_step",
+            "checkout_options",
+            "product_action_list",
+            "product_list_source",
+            "products",
+        )
+    ),
+    "promotion_action",
+    "promotion_action.action",
+    "promotion_action.promotions",
+    "product_impressions",
+    "session_duration_ms",
+    "label",
+    "session_number",
+    "application_transition_type",
 )
+EVENT_DATA_MAPS = ("custom_attributes", "custom_flags")
 # The batch sections that hold identities, and the identities that sit at the batch's top level.
 IDENTITY_SECTIONS: tuple[str, ...] = ("user_identities", "device_info")
 TOP_LEVEL_IDENTITIES: tuple[str, ...] = ("mpid", "mp_deviceid")

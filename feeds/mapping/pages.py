@@ -17,7 +17,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from feeds.mapping import EVENT_TYPES, IDENTITY_SECTIONS, REQUIRED_EVENT_FIELDS, UNMAPPED, MappingType
+from feeds.mapping import (
+    EVENT_DATA_MAPS,
+    EVENT_TYPES,
+    IDENTITY_SECTIONS,
+    REQUIRED_EVENT_FIELDS,
+    UNMAPPED,
+    MappingType,
+)
 from feeds.warehouses.base import Page
 
 
@@ -58,8 +65,9 @@ class CompiledMapping:
 def _path(destination: str) -> tuple[str, ...]:
     if destination.startswith("events[]."):
         rest = destination[len("events[].") :]
-        if rest.startswith("data.custom_attributes."):
-            return ("events", "data", "custom_attributes", rest[len("data.custom_attributes.") :])
+        for name in EVENT_DATA_MAPS:  # a map's key may hold dots: it is one key, not a path
+            if rest.startswith(f"data.{name}."):
+                return ("events", "data", name, rest[len(f"data.{name}.") :])
         return ("events", *rest.split("."))
     head, _, rest = destination.partition(".")
     return (head, rest) if rest else (head,)

@@ -14,6 +14,7 @@ from typing import Any
 from feeds.mapping import (
     CUSTOM_EVENT_TYPES,
     EVENT_DATA_FIELDS,
+    EVENT_DATA_MAPS,
     EVENT_TYPES,
     PRODUCT_ACTIONS,
     REQUIRED_EVENT_FIELDS,
@@ -100,7 +101,7 @@ def valid_destination(destination: str) -> bool:
     """Return True when `destination` is a path wsync knows how to fill."""
     if destination in _IDENTITY_DESTINATIONS or destination in _EVENT_DESTINATIONS:
         return True
-    for prefix in ("user_attributes.", "events[].data.custom_attributes."):
+    for prefix in ("user_attributes.", *(f"events[].data.{m}." for m in EVENT_DATA_MAPS)):
         if destination.startswith(prefix):
             rest = destination[len(prefix) :]
             return rest == "*" or bool(_NAME.match(rest))

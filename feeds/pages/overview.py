@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from feeds.accounts.models import Workspace
 from feeds.models import Feed, FeedState, Provider
 from feeds.sync.models import ACTIVE_STATES, FeedSchedule, RunKind, RunState, SyncRun
+from feeds.sync.service import owed_windows
 
 RECENT_RUNS = 20
 
@@ -83,12 +84,6 @@ def feed_summary(feed: Feed) -> dict[str, Any]:
         "is_draft": feed.state == FeedState.DRAFT,
         "chart": run_chart(list(reversed(runs))),
     }
-
-
-def owed_windows(feed: Feed) -> list[SyncRun]:
-    """Return the historical windows not written yet: failed or cancelled ones, and those queued or running."""
-    backfill = SyncRun.objects.filter(feed=feed, kind=RunKind.BACKFILL)
-    return list(backfill.filter(Q(owed=True) | Q(state__in=ACTIVE_STATES)).order_by("window_from", "pk"))
 
 
 def run_detail(run: SyncRun, feed: Feed) -> dict[str, Any]:

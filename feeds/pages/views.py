@@ -15,6 +15,7 @@ from feeds import audit, wizard
 from feeds.accounts.access import require_member
 from feeds.accounts.models import Membership, Role
 from feeds.models import Feed
+from feeds.outputs import service as outputs
 from feeds.pages import actions, overview
 from feeds.pages.access import feed_for_user
 from feeds.pages.http import HtmxHttpRequest
@@ -37,6 +38,7 @@ def feed_list(request: HtmxHttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws)
     q = request.GET.get("q", "").strip()[:200]
     groups = overview.feeds_by_provider(membership.workspace, q)
+    outputs.attach_connections([feed for group in groups for feed in group.feeds])
     ctx = {"workspace": membership.workspace, "membership": membership, "groups": groups, "nav": "feeds"}
     ctx.update(q=q, has_feeds=bool(groups) or overview.has_feeds(membership.workspace))
     return render(request, "feeds/feed_list.html", ctx)
@@ -47,6 +49,7 @@ def feed_summary(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpRespons
     membership, feed = feed_for_user(request.user, ws, feed_id)
     ctx = {"workspace": membership.workspace, "membership": membership, "feed": feed, "nav": "feeds"}
     ctx.update(overview.feed_summary(feed))
+    ctx["connected_outputs"] = outputs.connected_outputs(feed)
     ctx["resume_url"] = wizard.resume_url_name(feed)
     if request.htmx:  # the poll: header, fault alert, cards and runs, so all of them follow the run
         return render(request, "feeds/feed_summary.html#live", ctx)

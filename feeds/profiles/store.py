@@ -65,6 +65,8 @@ class ApplyResult:
     resolve_seconds: float = 0.0  # of the call: loading what the page reaches and resolving it in memory
     changed: list[ProfileState] = field(default_factory=list)  # the profiles the page wrote
     event_ids: list[str] = field(default_factory=list)  # the events the page wrote
+    # The events the page wrote, each with its profile: connected outputs send them (docs/outputs.md).
+    events: list[tuple[ProfileState, dict]] = field(default_factory=list)
 
     def profile_changes(self) -> list[ProfileChange]:
         """Return what the page changed, profile by profile (computed on demand: a first load needs none)."""
@@ -253,8 +255,10 @@ def apply_batches(
             setattr(result, _COUNTERS[outcome.outcome], getattr(result, _COUNTERS[outcome.outcome]) + 1)
         result.conflicts.extend(outcome.conflicts)
     result.changed = _write_profiles(feed, resolver, now)
-    result.event_ids = _write_events(feed, run_id, batches, outcomes, now)
-    result.events_written = len(result.event_ids)
+    written = _write_events(feed, run_id, batches, outcomes, now)
+    result.event_ids = [row[3] for _, row in written]
+    result.events = [(p, {"event_id": row[3], "event_type": row[6], "data": row[9]}) for p, row in written]
+    result.events_written = len(written)
     return result
 
 
@@ -418,14 +422,16 @@ def _content_id(feed: Feed, batch: dict) -> str:
 
 def _write_events(
     feed: Feed, run_id: int | None, batches: list[dict], outcomes: list[tuple[int, RowOutcome]], now: datetime
-) -> list[str]:
-    """Write the page's new events; return their ids."""
+) -> list[tuple[ProfileState, tuple]]:
+    """Write the page's new events; return each with its profile, in the order they were written."""
     stamp = sql.db_datetime(now)
     rows: dict[str, tuple] = {}
+    owners: dict[str, ProfileState] = {}
     for i, outcome in outcomes:
         if outcome.profile is not None:
             for row in event_rows(feed, run_id, batches[i], outcome.profile.id, stamp):
                 rows.setdefault(row[3], row)  # the same event twice in a page is one event
+                owners.setdefault(row[3], outcome.profile)
     if not rows:
         return []
     # Probes, not `event_id = ANY(list)`: that is planned as a scan of the workspace's every event while the
@@ -459,4 +465,4 @@ def _write_events(
         list(rows.values()),
         "ON CONFLICT (workspace_id, environment, event_id) DO NOTHING",
     )
-    return list(rows)
+    return [(owners[event_id], row) for event_id, row in rows.items()]

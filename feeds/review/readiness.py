@@ -230,7 +230,8 @@ def _first_rows(connection: Connection | None, sql: str, limit: int) -> Page:
 def save_and_activate(feed: Feed, user: Any, request: HttpRequest | None = None) -> str:
     """Re-validate, apply the wizard's edits and start the schedule; returns what happened, in words.
 
-    Raises ActivationRefused with the problems found, or feeds.sync.service.RunRefused.
+    Raises ActivationRefused with the problems found, or feeds.sync.service.RunRefused. The service
+    records the activation; a later edit is recorded here as "edit", with the settings it changed.
     """
     from feeds.sync import service
 
@@ -241,20 +242,14 @@ def save_and_activate(feed: Feed, user: Any, request: HttpRequest | None = None)
     before = audit.feed_settings(feed)
     wizard.apply_pending(feed, user, request)
     feed.refresh_from_db()
-    if was_draft:
-        service.activate(feed, user)
-        feed.refresh_from_db()
-        _record(feed, user, "activate", before, request)
-        return _activated_message(feed)
-    if feed.state == FeedState.ACTIVE:
-        service.activate(feed, user)  # re-creates the schedule from the saved settings
-    _record(feed, user, "edit", before, request)
-    return "Your changes are saved; the next run uses them."
-
-
-def _record(feed: Feed, user: Any, action: str, before: dict[str, Any], request: HttpRequest | None) -> None:
     changes = audit.diff(before, audit.feed_settings(feed))
-    audit.record(feed.workspace, user, action, feed.name, feed=feed, changes=changes, request=request)
+    if was_draft:
+        service.activate(feed, user, request, changes=changes)
+        feed.refresh_from_db()
+        return _activated_message(feed)
+    service.apply_settings(feed, user)
+    audit.record(feed.workspace, user, "edit", feed.name, feed=feed, changes=changes, request=request)
+    return "Your changes are saved; the next run uses them."
 
 
 def _activated_message(feed: Feed) -> str:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 from typing import Any, cast
-from zoneinfo import available_timezones
 
 from django import forms
 
 from feeds.models import Environment, Frequency, InputProtection, ScheduleType, SyncMode
-from feeds.schedule.rules import schedule_problems, without_unused
+from feeds.schedule.rules import MAX_LOOKBACK_MINUTES, TIMEZONES, schedule_problems, without_unused
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
-TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))]
 
 
 def _utc_field(label: str, help_text: str) -> forms.DateTimeField:
@@ -46,7 +44,7 @@ class ScheduleForm(forms.Form):
     lookback_minutes = forms.IntegerField(
         label="Lookback window (minutes)",
         min_value=0,
-        max_value=60 * 24 * 30,
+        max_value=MAX_LOOKBACK_MINUTES,
         initial=0,
         required=False,
         help_text="Re-read this much before the last run's iterator value, for rows that arrive late. 0 for none.",

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
+
+# The time zones a feed may read zoneless timestamps in, and the longest lookback window: the schedule
+# form and the API both read them from here.
+TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))]
+MAX_LOOKBACK_MINUTES = 60 * 24 * 30
 
 INPUT_PROTECTION_HELP = {
     "create_and_update": "New people become new profiles; existing profiles are updated.",

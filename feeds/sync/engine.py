@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from feeds.mapping.pages import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
+from feeds.outputs import outbox
 from feeds.profiles.store import ApplyResult, apply_batches
 from feeds.sync import fingerprints, health, queue, windows
 from feeds.sync.changes import ChangedRows, Fingerprint
@@ -193,6 +194,7 @@ def _commit_page(
                 iterator_values=mapped.iterator_values or [None] * len(mapped.batches),
             )
             job.timings.count("resolve", result.resolve_seconds)
+            outbox.record_page(job.feed, job.run.pk, result)  # connected outputs get the page's diff with it
         _record(job, mapped.rejects, result, digests)
         job.progress.advance(job.feed, job.run, bounds)
         _count(job, page, mapped, result, skipped, bounds)

@@ -1,7 +1,8 @@
-"""What the UI and the API do to syncs: activate, pause, resume, delete, run now; and the minute tick.
+"""What the wizard, the feed pages and the API do to syncs, and the minute tick.
 
-Every function here is safe to call from a web request: the work itself happens in the cluster.
-Refusals raise RunRefused with a message the user can act on.
+The one home of activate, pause, resume, run now, restart and delete, and of their audit entries: every
+caller gets the same rules and the same log. Every function here is safe to call from a web request: the
+work itself happens in the cluster. Refusals raise RunRefused with a message the user can act on.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 
+from feeds import audit
 from feeds.mapping.rules import validate_mappings
 from feeds.models import Feed, FeedState, ScheduleType, SyncMode
 from feeds.sync import queue, scheduling, windows
@@ -23,11 +27,15 @@ from feeds.warehouses.base import IteratorKind, iterator_kind
 __all__ = [
     "RunRefused",
     "activate",
+    "apply_settings",
     "delete_feed",
     "next_run_times",
+    "owed_windows",
     "pause",
     "request_run",
+    "restart_run",
     "resume",
+    "run_now",
     "tick",
 ]
 
@@ -40,8 +48,35 @@ class RunRefused(Exception):
     """The action is not allowed now; the message says why and what to do."""
 
 
-def activate(feed: Feed, user: Any) -> None:
-    """Validate the feed, make it active, schedule it and queue its historical backfill; raises RunRefused."""
+def activate(
+    feed: Feed,
+    user: Any,
+    request: HttpRequest | None = None,
+    *,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+) -> None:
+    """Validate the feed, make it active, schedule it and queue its historical backfill; raises RunRefused.
+
+    Recorded as "activate" (with `changes`, the settings edited on the way) when the feed was a draft.
+    """
+    was_draft = feed.state == FeedState.DRAFT
+    with transaction.atomic():
+        _start(feed, user)
+        if was_draft:
+            audit.record(
+                feed.workspace, user, "activate", feed.name, feed=feed, changes=changes, request=request
+            )
+
+
+def apply_settings(feed: Feed, user: Any) -> None:
+    """Bring the schedule in step with settings just saved (the "edit" entry is the saver's); raises RunRefused."""
+    if feed.state == FeedState.ACTIVE:
+        _start(feed, user)  # re-validates and re-creates the schedule from the saved settings
+    elif feed.state == FeedState.PAUSED:
+        reschedule(feed)
+
+
+def _start(feed: Feed, user: Any) -> None:
     problems = completeness_problems(feed)
     if problems:
         raise RunRefused(problems[0])
@@ -52,7 +87,9 @@ def activate(feed: Feed, user: Any) -> None:
     with transaction.atomic():
         feed.save(update_fields=["state", "activated_on", "last_modified_by", "last_modified_on"])
         reschedule(feed, initial=True)
-        if first_time:
+        # An on-demand feed runs only when asked, as mParticle's: its first run reads the history from the
+        # Sync Start Date (there is no checkpoint yet), in one run rather than in backfill windows.
+        if first_time and feed.schedule_type != ScheduleType.ON_DEMAND:
             _queue_backfill(feed, user)
         _due_run(feed)  # an initial sync whose time has passed runs at once, not at the next slot
         queue.dispatch_waiting(feed.pk)
@@ -111,7 +148,7 @@ def _initial_sync_pending(feed: Feed, now: datetime) -> bool:
     return not FeedSchedule.objects.filter(feed=feed, last_due_at__isnull=False).exists()
 
 
-def pause(feed: Feed, user: Any) -> None:
+def pause(feed: Feed, user: Any, request: HttpRequest | None = None) -> None:
     """Stop scheduling the feed; a running run stops after its current page; raises RunRefused."""
     if feed.state != FeedState.ACTIVE:
         raise RunRefused("Only an active sync can be paused.")
@@ -123,9 +160,10 @@ def pause(feed: Feed, user: Any) -> None:
         cancelled = {"state": RunState.CANCELLED, "finished_at": timezone.now(), "next_retry_at": None}
         waiting.filter(attempt=0).update(error=PAUSED_BEFORE_START, **cancelled)
         waiting.filter(attempt__gt=0).update(error=PAUSED_BEFORE_RETRY, **cancelled)
+        audit.record(feed.workspace, user, "pause", feed.name, feed=feed, request=request)
 
 
-def resume(feed: Feed, user: Any) -> SyncRun:
+def resume(feed: Feed, user: Any, request: HttpRequest | None = None) -> SyncRun:
     """Make a paused feed active again and queue ONE catch-up run (missed intervals are not replayed)."""
     if feed.state != FeedState.PAUSED:
         raise RunRefused("Only a paused sync can be resumed.")
@@ -136,12 +174,40 @@ def resume(feed: Feed, user: Any) -> SyncRun:
         reschedule(feed)
         run = _enqueue(feed, user, RunKind.CATCH_UP, wait_if_busy=True)
         queue.dispatch_waiting(feed.pk)
+        audit.record(feed.workspace, user, "resume", feed.name, feed=feed, request=request)
     return run
 
 
-def delete_feed(feed: Feed, user: Any) -> None:
-    """Delete the feed, its schedule, runs and checkpoint; the profiles it synced stay."""
-    feed.delete()
+def delete_feed(feed: Feed, user: Any, request: HttpRequest | None = None) -> None:
+    """Delete the feed, its schedule, runs and checkpoint, and the automatic mapping only it used.
+
+    The profiles it synced stay.
+    """
+    workspace, name, mapping = feed.workspace, feed.name, feed.field_transformation
+    with transaction.atomic():
+        feed.delete()
+        # The API names a pipeline's automatic mapping "<pipeline id>-mapping": left behind, a new pipeline of
+        # that id would take it over although it was made for another data model's columns.
+        if (
+            mapping is not None
+            and mapping.slug == automatic_mapping_id(feed.slug)
+            and not mapping.feeds.exists()
+        ):
+            mapping.delete()
+        audit.record(workspace, user, "delete", name, request=request)
+
+
+def automatic_mapping_id(feed_slug: str) -> str:
+    """Return the id of the mapping made for a feed created without one (by the API)."""
+    return f"{feed_slug}-mapping"[:100]
+
+
+def run_now(feed: Feed, user: Any, request: HttpRequest | None = None) -> SyncRun:
+    """Queue a manual run for a person (Run Sync, the API's trigger) and record it; raises RunRefused."""
+    with transaction.atomic():
+        run = request_run(feed, user, kind=RunKind.MANUAL)
+        audit.record(feed.workspace, user, "run", feed.name, feed=feed, request=request)
+    return run
 
 
 def request_run(feed: Feed, user: Any, kind: str = RunKind.MANUAL) -> SyncRun:
@@ -154,6 +220,22 @@ def request_run(feed: Feed, user: Any, kind: str = RunKind.MANUAL) -> SyncRun:
         run = _enqueue(feed, user, kind, wait_if_busy=False)
         queue.dispatch_waiting(feed.pk)
     return run
+
+
+def owed_windows(feed: Feed) -> list[SyncRun]:
+    """Return the historical windows not written yet: failed or cancelled ones, and those queued or running."""
+    backfill = SyncRun.objects.filter(feed=feed, kind=RunKind.BACKFILL)
+    return list(backfill.filter(Q(owed=True) | Q(state__in=ACTIVE_STATES)).order_by("window_from", "pk"))
+
+
+def restart_run(run: SyncRun, user: Any, request: HttpRequest | None = None) -> bool:
+    """Requeue a running run whose worker seems stuck; True when it was running and is now requeued."""
+    with transaction.atomic():
+        restarted = queue.restart(run)
+        if restarted:
+            feed = run.feed
+            audit.record(feed.workspace, user, "restart", f"run #{run.number}", feed=feed, request=request)
+    return restarted
 
 
 def _enqueue(

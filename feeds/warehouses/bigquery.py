@@ -19,21 +19,19 @@ from zoneinfo import ZoneInfo
 
 from feeds.warehouses.arrowrows import iso_duration, plain_text
 from feeds.warehouses.base import (
-    CheckResult,
     Column,
     ConfigField,
     FieldType,
     IteratorKind,
     Page,
     PrepareStep,
-    Preview,
     ReadWindow,
-    Timer,
     WarehouseError,
     guard_host,
     wrap_model,
 )
 from feeds.warehouses.outbound import mount_guard
+from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +209,8 @@ def _error_table() -> list[tuple[type[BaseException], str, str, bool, str | None
             None,
         ),
         (TimeoutError, "", "BigQuery did not answer in time. It will be retried.", False, None),
+        # The call's retries ran out of their time bound (a network that drops or never answers).
+        (api.RetryError, "", "BigQuery did not answer in time. It will be retried.", False, None),
         (ConnectionError, "", transient, False, "api_endpoint"),
     ]
 
@@ -224,6 +224,9 @@ def map_error(exc: BaseException) -> WarehouseError:
     text = str(exc).lower()
     for kind, fragment, message, permanent, field in _error_table():
         if isinstance(exc, kind) and fragment in text:
+            if kind.__name__ == "BadRequest" and (said := _server_words(exc)):
+                # A mistake in the SQL: BigQuery's own sentence names it and where ("at [1:8]").
+                message = f"BigQuery could not run the query: {said}"
             return WarehouseError(message, permanent=permanent, field=field)
     if isinstance(exc, requests.RequestException):
         return WarehouseError(
@@ -231,6 +234,12 @@ def map_error(exc: BaseException) -> WarehouseError:
         )
     logger.warning("Unrecognised BigQuery error %s", type(exc).__name__)
     return WarehouseError("BigQuery returned an unexpected error. Try again later.", permanent=False)
+
+
+def _server_words(exc: BaseException) -> str:
+    """BigQuery's own message of an API error, without the status code and the reason/location tail."""
+    said = str(getattr(exc, "message", "") or "").strip().splitlines()
+    return said[0].split("; reason:")[0].strip()[:300] if said else ""
 
 
 def _column(field: Any) -> Column:
@@ -286,7 +295,7 @@ def _typed_parameter(name: str, value: Any) -> Any:
     return bigquery.ScalarQueryParameter(name, "DATE", value)
 
 
-class BigQueryWarehouse:
+class BigQueryWarehouse(SqlWarehouse):
     kind: ClassVar[str] = "bigquery"
     dialect: ClassVar[str] = "bigquery"
     fields: ClassVar[tuple[ConfigField, ...]] = FIELDS
@@ -300,8 +309,10 @@ class BigQueryWarehouse:
     has_sql: ClassVar[bool] = True
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config = dict(config)
+        super().__init__(config)
         self._client: Any = None
+        # The bound of an interactive call (check, describe, preview) while one runs; None for reads.
+        self._seconds: float | None = None
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, str]:
@@ -365,7 +376,10 @@ TO "serviceAccount:{account}";"""
             credentials = self._credentials()
             # Every API request and every redirect hop is checked (an endpoint override could bounce wsync
             # to a private address).
-            http = mount_guard(AuthorizedSession(credentials), "api_endpoint" if endpoint else "project_id")
+            # Each request (the token's too) waits at most the call's bound, or a minute for a read's pages.
+            seconds = self._seconds or 60
+            session = AuthorizedSession(credentials, refresh_timeout=seconds)
+            http = mount_guard(session, "api_endpoint" if endpoint else "project_id", (seconds, seconds))
             self._client = bigquery.Client(
                 project=self.config.get("project_id"),
                 credentials=credentials,
@@ -386,42 +400,44 @@ TO "serviceAccount:{account}";"""
         dataset = f"{self.config.get('project_id')}.{self.config.get('dataset_id')}"
         return bigquery.QueryJobConfig(default_dataset=dataset, **kwargs)
 
-    # --- the Protocol -----------------------------------------------------------------
+    # --- the primitives SqlWarehouse derives check, describe and preview from ----------------
 
-    def check(self) -> CheckResult:
+    def _explain(self, error: BaseException) -> WarehouseError:
+        return map_error(error)
+
+    def _bounded_call(self, seconds: float) -> dict[str, Any]:
+        """Return the retry and timeout arguments that keep one client call (its retries too) within `seconds`."""
+        from google.cloud.bigquery import DEFAULT_RETRY
+
+        self._seconds = seconds
+        return {"retry": DEFAULT_RETRY.with_timeout(seconds), "timeout": seconds}
+
+    def _round_trip(self, seconds: float) -> str:
+        call = self._bounded_call(seconds)  # before the client is made: its session takes the bound too
         try:
-            self.client().get_dataset(str(self.config.get("dataset_id")))
-        except Exception as exc:
-            error = map_error(exc)
-            return CheckResult(False, error.message, permanent=error.permanent, field=error.field)
+            self.client().get_dataset(str(self.config.get("dataset_id")), **call)
         finally:
             self.close()
-        return CheckResult(True, "Connected to BigQuery.")
+        return "Connected to BigQuery."
 
-    def describe(self, sql: str) -> list[Column]:
-        query = wrap_model(sql, self.dialect)
-        try:
-            job = self.client().query(query, job_config=self._job_config(dry_run=True, use_query_cache=False))
-            schema = job.schema
-        except Exception as exc:
-            raise map_error(exc) from exc
-        return [_column(field) for field in schema or []]
+    def _describe(self, sql: str, seconds: float) -> list[Column]:
+        query, call = wrap_model(sql, self.dialect), self._bounded_call(seconds)
+        config = self._job_config(dry_run=True, use_query_cache=False)
+        job = self.client().query(query, job_config=config, **call)
+        return [_column(field) for field in job.schema or []]
 
-    def preview(self, sql: str, limit: int) -> Preview:
-        from django.conf import settings
-
-        query = wrap_model(sql, self.dialect, limit=limit + 1)
-        try:
-            with Timer() as timer:
-                job = self.client().query(query, job_config=self._job_config())
-                result = job.result(timeout=settings.WSYNC_PREVIEW_TIMEOUT, max_results=limit + 1)
-                columns = tuple(_column(field) for field in result.schema)
-                rows = _rows(result, columns)
-        except Exception as exc:
-            raise map_error(exc) from exc
-        return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
+    def _fetch(self, sql: str, rows: int, seconds: float) -> tuple[tuple[Column, ...], list[tuple[Any, ...]]]:
+        query = wrap_model(sql, self.dialect, limit=rows)
+        call = self._bounded_call(seconds)
+        job = self.client().query(query, job_config=self._job_config(), job_retry=None, **call)
+        result = job.result(max_results=rows, **call)
+        columns = tuple(_column(field) for field in result.schema)
+        return columns, _rows(result, columns)
 
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
+        if self._seconds is not None:  # a client made for a short interactive call: reads get their own
+            self.close()
+            self._seconds = None
         params = []
         if window is not None:
             for name, value in (("wsync_lower", window.lower), ("wsync_upper", window.upper)):

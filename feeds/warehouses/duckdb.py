@@ -22,19 +22,17 @@ from django.conf import settings
 from feeds.warehouses.arrowrows import batch_rows, exact_pages
 from feeds.warehouses.base import (
     POSTGRES_ITERATOR_TYPES,
-    CheckResult,
     Column,
     ConfigField,
     FieldType,
     IteratorKind,
     Page,
     PrepareStep,
-    Preview,
     ReadWindow,
-    Timer,
     WarehouseError,
     wrap_model,
 )
+from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +96,7 @@ def _validate_path(value: str) -> None:
         raise ValueError("Give the full path, starting with “/”, for example /srv/data/warehouse.duckdb.")
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(SqlWarehouse):
     kind: ClassVar[str] = "duckdb"
     dialect: ClassVar[str] = "duckdb"
     has_sql: ClassVar[bool] = True
@@ -115,6 +113,7 @@ class DuckDBWarehouse:
     )
 
     def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
         self.path = Path(str(config.get("path", "")))
 
     @classmethod
@@ -134,15 +133,17 @@ class DuckDBWarehouse:
             )
         ]
 
-    def check(self) -> CheckResult:
-        try:
-            with self._connect() as connection:
-                connection.execute("SELECT 1").fetchall()
-        except WarehouseError as error:
-            return CheckResult(False, error.message, error.permanent, error.field)
-        return CheckResult(True, f"Connected to {self.path.name}.")
+    # --- the primitives SqlWarehouse derives check, describe and preview from ----------------
 
-    def describe(self, sql: str) -> list[Column]:
+    def _explain(self, error: BaseException) -> WarehouseError:
+        return self._error(error)  # type: ignore[arg-type]  # _error sorts DuckDB's errors, and words any other
+
+    def _round_trip(self, seconds: float) -> str:
+        with self._connect() as connection:
+            self._execute(connection, "SELECT 1").fetchall()
+        return f"Connected to {self.path.name}."
+
+    def _describe(self, sql: str, seconds: float) -> list[Column]:
         with self._connect() as connection:
             relation = self._execute(connection, wrap_model(sql, self.dialect, limit=0))
             return [
@@ -150,17 +151,17 @@ class DuckDBWarehouse:
                 for name, dtype in zip(relation.columns, relation.types, strict=True)
             ]
 
-    def preview(self, sql: str, limit: int) -> Preview:
-        with Timer() as timer, self._connect() as connection:
-            watchdog = threading.Timer(settings.WSYNC_PREVIEW_TIMEOUT, connection.interrupt)
+    def _fetch(self, sql: str, rows: int, seconds: float) -> tuple[tuple[Column, ...], list[tuple[Any, ...]]]:
+        with self._connect() as connection:
+            # DuckDB runs in this process: the query is interrupted when its time is up.
+            watchdog = threading.Timer(seconds, connection.interrupt)
             watchdog.start()
             try:
-                query = wrap_model(sql, self.dialect, limit=limit + 1)
-                columns, reader = self._reader(connection, query, [], limit + 1)
-                rows = [row for batch in self._batches(reader) for row in batch_rows(batch, columns)]
+                query = wrap_model(sql, self.dialect, limit=rows)
+                columns, reader = self._reader(connection, query, [], rows)
+                return columns, [row for batch in self._batches(reader) for row in batch_rows(batch, columns)]
             finally:
                 watchdog.cancel()
-        return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
 
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
         query = wrap_model(sql, self.dialect, window=window, placeholder="?")
@@ -168,9 +169,6 @@ class DuckDBWarehouse:
             columns, reader = self._reader(connection, query, self._params(window), page_size)
             # Batches end at row-group boundaries too, so they are re-cut to exact pages.
             yield from exact_pages(self._batches(reader), columns, page_size)
-
-    def close(self) -> None:
-        return None
 
     # --- internals ------------------------------------------------------------------------
 

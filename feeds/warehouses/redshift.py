@@ -15,22 +15,18 @@ from typing import Any, ClassVar
 from feeds.warehouses.base import (
     ALLOW_UNENCRYPTED,
     POSTGRES_ITERATOR_TYPES,
-    CheckResult,
     Column,
     ConfigField,
     Page,
     PrepareStep,
-    Preview,
     ReadWindow,
-    Timer,
     WarehouseError,
     guard_host,
     guard_peer,
 )
-from feeds.warehouses.postgres import (
+from feeds.warehouses.pgfamily import (
     allow_unencrypted_field,
     bind_window,
-    check_failed,
     clean_rows,
     explain,
     field_type,
@@ -42,6 +38,7 @@ from feeds.warehouses.postgres import (
     valid_name,
     valid_port,
 )
+from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 ARN_FORMAT = "arn:aws:iam::123456789012:role/wsync-reader"
 ARN_PATTERN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
@@ -278,7 +275,7 @@ def aws_error(exc: BaseException) -> WarehouseError:
     )
 
 
-class RedshiftWarehouse:
+class RedshiftWarehouse(SqlWarehouse):
     kind: ClassVar[str] = "redshift"
     dialect: ClassVar[str] = "redshift"
     has_sql: ClassVar[bool] = True
@@ -312,7 +309,7 @@ class RedshiftWarehouse:
     )
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config = dict(config)
+        super().__init__(config)
         if self.config.get("ssl") is False and ALLOW_UNENCRYPTED not in self.config:
             # Saved by an older wsync whose "Use SSL" box was cleared: that was the same explicit opt-out.
             self.config[ALLOW_UNENCRYPTED] = True
@@ -385,7 +382,7 @@ class RedshiftWarehouse:
 
     # --- connections -------------------------------------------------------------------
 
-    def _connect(self, *, timeout: int = 30) -> Any:
+    def _connect(self, *, timeout: float = 30) -> Any:
         import redshift_connector
 
         host = str(self.config.get("host") or "").strip()
@@ -411,7 +408,7 @@ class RedshiftWarehouse:
         conn.autocommit = True  # we open our own BEGIN READ ONLY transactions
         return conn
 
-    def _connect_kwargs(self, host: str, timeout: int) -> dict[str, Any]:
+    def _connect_kwargs(self, host: str, timeout: float) -> dict[str, Any]:
         c = self.config
         kwargs: dict[str, Any] = {
             "host": host,
@@ -443,19 +440,11 @@ class RedshiftWarehouse:
         sqlstate, text = _error_parts(exc)
         return explain(sqlstate, text, self.config, provider="redshift")
 
-    def close(self) -> None:
-        """Connections live only as long as one call, so there is nothing to close."""
+    # --- the primitives SqlWarehouse derives check, describe and preview from ----------------
 
-    # --- the protocol ------------------------------------------------------------------
-
-    def check(self) -> CheckResult:
-        try:
-            self._in_transaction(lambda cur: cur.execute("SELECT 1").fetchall())
-        except WarehouseError as exc:
-            return check_failed(exc)
-        except Exception as exc:  # never raise from check()
-            return check_failed(self._explain(exc))
-        return CheckResult(ok=True, message="Connected to Amazon Redshift.")
+    def _round_trip(self, seconds: float) -> str:
+        self._in_transaction(lambda cur: cur.execute("SELECT 1").fetchall(), timeout=seconds)
+        return "Connected to Amazon Redshift."
 
     def _columns(self, cur: Any, sql: str) -> list[Column]:
         cur.execute(parse_model(sql, self.dialect, limit=0))
@@ -465,26 +454,20 @@ class RedshiftWarehouse:
             columns.append(Column(name, field_type(kind), kind))
         return columns
 
-    def describe(self, sql: str) -> list[Column]:
-        return self._in_transaction(lambda cur: self._columns(cur, sql))
+    def _describe(self, sql: str, seconds: float) -> list[Column]:
+        return self._in_transaction(lambda cur: self._columns(cur, sql), timeout=seconds)
 
-    def preview(self, sql: str, limit: int) -> Preview:
-        from django.conf import settings
+    def _fetch(self, sql: str, rows: int, seconds: float) -> tuple[tuple[Column, ...], list[tuple[Any, ...]]]:
+        def run(cur: Any) -> tuple[tuple[Column, ...], list[tuple[Any, ...]]]:
+            cur.execute(f"SET statement_timeout TO {int(seconds * 1000)}")
+            columns = tuple(self._columns(cur, sql))
+            cur.execute(parse_model(sql, self.dialect, limit=rows))
+            return columns, clean_rows(columns, cur.fetchall(), TEXT_JSON)
 
-        seconds = int(settings.WSYNC_PREVIEW_TIMEOUT)
+        # The socket waits a second longer than the statement, so the server's own "took too long" comes first.
+        return self._in_transaction(run, timeout=seconds + 1)
 
-        def run(cur: Any) -> Preview:
-            with Timer() as timer:
-                cur.execute(f"SET statement_timeout TO {seconds * 1000}")
-                columns = self._columns(cur, sql)
-                cur.execute(parse_model(sql, self.dialect, limit=limit + 1))
-                rows = clean_rows(columns, cur.fetchall(), TEXT_JSON)
-            return Preview(tuple(columns), rows[:limit], timer.elapsed_ms, len(rows) > limit)
-
-        # The socket waits a little longer than the server so the server's own message wins.
-        return self._in_transaction(run, timeout=seconds + 10)
-
-    def _in_transaction(self, work: Callable[[Any], Any], *, timeout: int = 30) -> Any:
+    def _in_transaction(self, work: Callable[[Any], Any], *, timeout: float = 30) -> Any:
         import redshift_connector
 
         conn = self._connect(timeout=timeout)

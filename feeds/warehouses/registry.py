@@ -38,7 +38,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "databricks",
             "Databricks (Delta Sharing)",
             "Databricks",
-            "feeds.warehouses.databricks.DatabricksWarehouse",
+            "feeds.warehouses.databricks.provider.DatabricksWarehouse",
         ),
         ProviderSpec("postgres", "PostgreSQL", "PostgreSQL", "feeds.warehouses.postgres.PostgresWarehouse"),
         ProviderSpec("duckdb", "DuckDB", "DuckDB", "feeds.warehouses.duckdb.DuckDBWarehouse"),

@@ -23,21 +23,19 @@ from zoneinfo import ZoneInfo
 
 from feeds.warehouses.arrowrows import exact_pages, plain_text
 from feeds.warehouses.base import (
-    CheckResult,
     Column,
     ConfigField,
     FieldType,
     IteratorKind,
     Page,
     PrepareStep,
-    Preview,
     ReadWindow,
-    Timer,
     WarehouseError,
     guard_host,
     wrap_model,
 )
 from feeds.warehouses.outbound import check_url
+from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +132,15 @@ def _validate_protocol(value: Any) -> None:
 
 
 FIELDS: tuple[ConfigField, ...] = (
+    # Optional and unused: a pipeline's environment decides where its profiles go. Kept (and returned) for
+    # the scripts and saved connections that send it; mParticle's v2 connection body has no such setting.
     ConfigField(
-        "environment", "Environment", kind="choice", choices=(("prod", "Production"), ("dev", "Development"))
+        "environment",
+        "Environment",
+        kind="choice",
+        required=False,
+        choices=(("prod", "Production"), ("dev", "Development")),
+        help_text="Not used by wsync: each sync's own environment decides where its profiles go.",
     ),
     ConfigField(
         "account_identifier",
@@ -373,7 +378,7 @@ def _guard_redirects() -> None:
     setattr(sf_connection, "ProxySupportAdapterFactory", GuardedAdapterFactory)  # noqa: B010 - see above
 
 
-class SnowflakeWarehouse:
+class SnowflakeWarehouse(SqlWarehouse):
     kind: ClassVar[str] = "snowflake"
     dialect: ClassVar[str] = "snowflake"
     fields: ClassVar[tuple[ConfigField, ...]] = FIELDS
@@ -389,7 +394,7 @@ class SnowflakeWarehouse:
     has_sql: ClassVar[bool] = True
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config = dict(config)
+        super().__init__(config)
         self._conn: Any = None
 
     @classmethod
@@ -439,7 +444,7 @@ GRANT ROLE {role} TO USER {user};"""
 
     # --- connection -----------------------------------------------------------------
 
-    def _connect_kwargs(self) -> dict[str, Any]:
+    def _connect_kwargs(self, seconds: float | None = None) -> dict[str, Any]:
         c = self.config
         account = str(c.get("account_identifier") or "").strip()
         if c.get("region") and "." not in account and "-" not in account:
@@ -454,8 +459,11 @@ GRANT ROLE {role} TO USER {user};"""
             "role": c.get("role") or None,
             "application": "wsync",
             "paramstyle": "qmark",  # bounds are bound server-side, and '%' in models stays literal
-            "login_timeout": 20,
-            "network_timeout": 60,
+            # An interactive call (check, describe, preview) gives up after its bound, login retries included.
+            # The sockets wait a second longer than the statement, so Snowflake's "took too long" comes first.
+            "login_timeout": seconds or 20,
+            "network_timeout": seconds + 1 if seconds else 60,
+            "socket_timeout": seconds + 1 if seconds else 60,
             "client_session_keep_alive": False,
             # Each prefetched result chunk is held as Arrow; two keep reads fast and small.
             "client_prefetch_threads": 2,
@@ -488,7 +496,7 @@ GRANT ROLE {role} TO USER {user};"""
         account = str(self.config.get("account_identifier") or "").strip()
         return f"{account}.snowflakecomputing.com", "account_identifier"
 
-    def _connection(self) -> Any:
+    def _connection(self, seconds: float | None = None) -> Any:
         if self._conn is None:
             import snowflake.connector
 
@@ -496,7 +504,7 @@ GRANT ROLE {role} TO USER {user};"""
             guard_host(host, field=field)
             _guard_redirects()
             try:
-                self._conn = snowflake.connector.connect(**self._connect_kwargs())
+                self._conn = snowflake.connector.connect(**self._connect_kwargs(seconds))
             except Exception as exc:
                 raise map_error(exc) from None
         return self._conn
@@ -508,41 +516,31 @@ GRANT ROLE {role} TO USER {user};"""
             finally:
                 self._conn = None
 
-    # --- the Protocol -----------------------------------------------------------------
+    # --- the primitives SqlWarehouse derives check, describe and preview from ----------------
 
-    def check(self) -> CheckResult:
+    def _explain(self, error: BaseException) -> WarehouseError:
+        return map_error(error)
+
+    def _round_trip(self, seconds: float) -> str:
         try:
-            cursor = self._connection().cursor()
-            cursor.execute("SELECT 1")
+            cursor = self._connection(seconds).cursor()
+            cursor.execute("SELECT 1", timeout=seconds)
             cursor.fetchone()
-        except Exception as exc:
-            error = map_error(exc)
-            return CheckResult(False, error.message, permanent=error.permanent, field=error.field)
         finally:
             self.close()
-        return CheckResult(True, "Connected to Snowflake.")
+        return "Connected to Snowflake."
 
-    def describe(self, sql: str) -> list[Column]:
-        try:
-            metadata = self._connection().cursor().describe(wrap_model(sql, self.dialect))
-        except Exception as exc:
-            raise map_error(exc) from None
+    def _describe(self, sql: str, seconds: float) -> list[Column]:
+        metadata = self._connection(seconds).cursor().describe(wrap_model(sql, self.dialect), timeout=seconds)
         return [_column(meta) for meta in metadata or []]
 
-    def preview(self, sql: str, limit: int) -> Preview:
-        from django.conf import settings
-
-        query = wrap_model(sql, self.dialect, limit=limit + 1)
-        try:
-            with Timer() as timer:
-                cursor = self._connection().cursor()
-                cursor.execute(query, timeout=settings.WSYNC_PREVIEW_TIMEOUT)
-                columns = tuple(_column(meta) for meta in cursor.description)
-                first = next(_pages(cursor.fetch_arrow_batches(), columns, limit + 1), None)
-        except Exception as exc:
-            raise map_error(exc) from None
-        rows = first.rows if first is not None else []
-        return Preview(columns, rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)
+    def _fetch(self, sql: str, rows: int, seconds: float) -> tuple[tuple[Column, ...], list[tuple[Any, ...]]]:
+        query = wrap_model(sql, self.dialect, limit=rows)
+        cursor = self._connection(seconds).cursor()
+        cursor.execute(query, timeout=seconds)
+        columns = tuple(_column(meta) for meta in cursor.description)
+        first = next(_pages(cursor.fetch_arrow_batches(), columns, rows), None)
+        return columns, first.rows if first is not None else []
 
     def read(self, sql: str, window: ReadWindow | None, page_size: int) -> Iterator[Page]:
         params: list[Any] = []

@@ -132,7 +132,7 @@ def check_select(sql: str, dialect: str) -> SQLProblem | None:
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except (ParseError, TokenError) as error:
-        return _parse_problem(error)
+        return _parse_problem(error, sql)
     if len(statements) != 1:
         return SQLProblem(
             f"Write exactly one SELECT statement; this has {len(statements)}. Remove the extra statements "
@@ -175,14 +175,137 @@ def _read_only_problem(statement: exp.Expr) -> SQLProblem | None:
     return None
 
 
-def _parse_problem(error: ParseError | TokenError) -> SQLProblem:
-    details = getattr(error, "errors", None) or [{}]
-    first = details[0]
-    description = str(first.get("description") or error).splitlines()[0]
-    description = _TOKEN.sub(lambda m: f"“{m.group(1)}”", description)
-    description = description.replace("Invalid expression / Unexpected token", "unexpected word")
+def _parse_problem(error: ParseError | TokenError, sql: str) -> SQLProblem:
+    """Say what sqlglot could not read as a person would, at the line and column where it went wrong."""
+    if isinstance(error, TokenError) or not getattr(error, "errors", None):
+        return _unclosed_quote(sql) or SQLProblem(
+            "The query could not be read: check its quotes, brackets and punctuation."
+        )
+    first = error.errors[0]
+    word = str(first.get("highlight") or "")
+    line, column = first.get("line"), first.get("col")
+    if isinstance(column, int) and word:
+        column = max(1, column - len(word) + 1)  # sqlglot points at the word's end; people look at its start
+    if (start := _first_word(sql)) is not None:
+        return start
+    return SQLProblem(_describe(str(first.get("description") or ""), word), line=line, column=column)
+
+
+# What a statement may start with; anything else is usually a misspelt SELECT.
+_STARTS = ("select", "with", "(", "values", "from", "table")
+_REQUIRED = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]*\.(\w+)'>")
+# sqlglot's expression class → what the person left out, in words.
+_MISSING = {
+    "Where": "WHERE needs a condition after it, such as WHERE active = true",
+    "Having": "HAVING needs a condition after it",
+    "Order": "ORDER BY needs the columns to sort by after it",
+    "Ordered": "ORDER BY needs the columns to sort by after it",
+    "Group": "GROUP BY needs the columns to group by after it",
+    "Limit": "LIMIT needs a number after it",
+    "Offset": "OFFSET needs a number after it",
+    "Join": "JOIN needs a table after it",
+    "Table": "a table name is missing",
+    "Alias": "AS needs a name after it",
+    "Cast": "CAST needs a type, as in CAST(x AS INTEGER)",
+    "Not": "NOT needs something after it",
+}
+_OPERATORS = {
+    "Add": "+",
+    "Sub": "-",
+    "Mul": "*",
+    "Div": "/",
+    "Mod": "%",
+    "EQ": "=",
+    "NEQ": "<>",
+    "GT": ">",
+    "GTE": ">=",
+    "LT": "<",
+    "LTE": "<=",
+    "And": "AND",
+    "Or": "OR",
+    "Like": "LIKE",
+    "ILike": "ILIKE",
+    "In": "IN",
+    "Is": "IS",
+    "DPipe": "||",
+    "Between": "BETWEEN",
+}
+
+
+def _describe(description: str, word: str) -> str:
+    """Return sqlglot's description of a parse error in plain words."""
+    if match := _REQUIRED.search(description):
+        name = match.group(1)
+        if name in _OPERATORS:
+            return f"“{_OPERATORS[name]}” needs a value on both sides; one is missing."
+        if name in _MISSING:
+            return f"{_MISSING[name][0].upper()}{_MISSING[name][1:]}."
+        return f"Something is missing after “{word}”." if word else "Something is missing here."
+    if description.startswith("Expecting )"):
+        return "A closing bracket “)” is missing: every “(” needs one."
+    if description.startswith("Expected END after CASE"):
+        return "CASE needs an END: CASE WHEN … THEN … END."
+    if "following CTE" in description:
+        return "WITH … AS (…) must be followed by a SELECT that uses it."
+    if description.startswith("Expected table name"):
+        return f"A table name is missing after “{word}”." if word else "A table name is missing."
+    if description.startswith(("Invalid expression", "Unexpected token")) and word:
+        return f"“{word}” is not expected here: check the spelling, or for a missing comma or operator before it."
+    # Anything else: sqlglot's words without its internals (token dumps, class names).
+    text = _TOKEN.sub(lambda m: f"“{m.group(1)}”", description.splitlines()[0] if description else "")
+    text = re.sub(r"<class '[\w.]*\.(\w+)'>", lambda m: m.group(1).upper(), text).replace(
+        "“SENTINEL”", "the end"
+    )
+    return (
+        f"The query could not be read here ({text or 'unknown problem'}). Check the spelling and punctuation."
+    )
+
+
+def _first_word(sql: str) -> SQLProblem | None:
+    """A problem naming the statement's first word when it is not how a query starts (SELEC, SLECT…)."""
+    match = re.search(r"\S+", _COMMENTS.sub(lambda m: " " * len(m.group(0)), sql))
+    if match is None:
+        return None
+    word = match.group(0)
+    if word.lower().startswith(_STARTS):
+        return None
+    line = sql.count("\n", 0, match.start()) + 1
+    column = match.start() - (sql.rfind("\n", 0, match.start()) + 1) + 1
     return SQLProblem(
-        f"The query could not be read: {description}. Check the spelling and punctuation near this spot.",
-        line=first.get("line"),
-        column=first.get("col"),
+        f"A query starts with SELECT (or WITH); “{word[:40]}” is not a keyword here. Check its spelling.",
+        line=line,
+        column=column,
+    )
+
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def _unclosed_quote(sql: str) -> SQLProblem | None:
+    """Find a quote that is opened and never closed; return where it opens."""
+    quote, opened, i = "", 0, 0
+    while i < len(sql):
+        char = sql[i]
+        if not quote and sql.startswith("--", i):
+            i = sql.find("\n", i) if "\n" in sql[i:] else len(sql)
+            continue
+        if not quote and sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            i = len(sql) if end < 0 else end + 2
+            continue
+        if quote and char == quote:
+            if sql.startswith(quote * 2, i):  # a doubled quote stands for the quote itself
+                i += 2
+                continue
+            quote = ""
+        elif not quote and char in "'\"`":
+            quote, opened = char, i
+        i += 1
+    if not quote:
+        return None
+    line = sql.count("\n", 0, opened) + 1
+    column = opened - (sql.rfind("\n", 0, opened) + 1) + 1
+    what = {"'": "text", '"': "name", "`": "name"}[quote]
+    return SQLProblem(
+        f"A {what} opened with {quote} is never closed: add the closing {quote}.", line=line, column=column
     )

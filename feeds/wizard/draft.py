@@ -105,11 +105,7 @@ class ModelSection:
         for name, value in values.items():
             setattr(model, name, value)
         model.connection = feed.connection  # type: ignore[assignment]
-        model.last_modified_by = user
-        model.save()
-        if feed.data_model_id != model.pk:
-            feed.data_model = model
-            touch(feed, user, ["data_model"])
+        _save_and_attach(feed, "data_model", model, user)
 
 
 class MappingSection:
@@ -128,11 +124,7 @@ class MappingSection:
         if "mappings" in values:
             transformation = feed.field_transformation or _new_transformation(feed, user)
             transformation.mappings = values["mappings"]
-            transformation.last_modified_by = user
-            transformation.save()
-            if feed.field_transformation_id != transformation.pk:
-                feed.field_transformation = transformation
-                touch(feed, user, ["field_transformation"])
+            _save_and_attach(feed, "field_transformation", transformation, user)
 
 
 class ScheduleSection:
@@ -222,6 +214,15 @@ def touch(feed: Feed, user: Any, fields: list[str]) -> None:
     """Save the named fields of the feed, with who changed it and when."""
     feed.last_modified_by = user
     feed.save(update_fields=[*fields, "last_modified_by", "last_modified_on"])
+
+
+def _save_and_attach(feed: Feed, field: str, obj: DataModel | FieldTransformation, user: Any) -> None:
+    """Save the feed's data model or mapping object, and point the feed at it when it is new."""
+    obj.last_modified_by = user
+    obj.save()
+    if getattr(feed, f"{field}_id") != obj.pk:
+        setattr(feed, field, obj)
+        touch(feed, user, [field])
 
 
 def _new_data_model(feed: Feed, user: Any) -> DataModel:

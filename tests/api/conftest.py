@@ -55,8 +55,8 @@ def token_for(client_id: str, secret: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limit() -> None:
-    cache.clear()
+def fresh_rate_limit(db) -> None:
+    cache.clear()  # the database cache table (wsync_site.settings.CACHES): the counters the API shares
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ def test_it_creates_an_active_pipeline(api, api_pipeline):
         "iterator": "updated_at",
         "iterator_data_type": "timestamptz",
         "from": None,
+        "until": None,  # mParticle's field, returned; a value is refused (test_mparticle_fidelity.py)
         "lookback_seconds": 0,
         "timezone": "UTC",
     }

@@ -389,3 +389,13 @@ def test_it_refuses_a_model_that_writes(bigquery_config: dict[str, Any]) -> None
     with pytest.raises(WarehouseError) as caught:
         BigQueryWarehouse(bigquery_config).preview("DROP TABLE events", 5)
     assert caught.value.field == "sql"
+
+
+def test_it_explains_a_mistake_in_the_sql_in_bigquery_s_own_words(bigquery_config: dict[str, Any]) -> None:
+    # The stand-in answers 400 "Query execution failed: Binder Error: Referenced column "nope" not found…"
+    # (real BigQuery: "Unrecognized name: nope at [1:8]"); its sentence names the mistake.
+    with pytest.raises(WarehouseError) as caught:
+        BigQueryWarehouse(bigquery_config).preview("SELECT nope FROM (SELECT 1 AS a)", 5)
+    assert caught.value.message.startswith("BigQuery could not run the query: ")
+    assert "nope" in caught.value.message and "reason:" not in caught.value.message
+    assert (caught.value.permanent, caught.value.field) == (True, "sql")

@@ -13,12 +13,9 @@ import pyarrow as pa
 import pytest
 
 from feeds.warehouses.base import FieldType, ReadWindow, WarehouseError
-from feeds.warehouses.databricks import (
-    SQL_EXPLANATION,
-    DatabricksWarehouse,
-    file_may_match,
-    parse_table_ref,
-)
+from feeds.warehouses.databricks.provider import DatabricksWarehouse
+from feeds.warehouses.databricks.tableref import SQL_EXPLANATION, parse_table_ref
+from feeds.warehouses.databricks.window import file_may_match
 from feeds.warehouses.registry import provider_class
 from tests.standins.delta_sharing import DeltaSharingStandin
 from tests.standins.delta_tables import BOUNDARY, BOUNDARY_FIRST_ID, BOUNDARY_LAST_ID, USERS_ROWS, updated_at
@@ -276,7 +273,7 @@ def test_it_reads_a_window_ordered_by_a_zoned_timestamp(warehouse: DatabricksWar
 def test_it_loses_and_duplicates_nothing_across_windows_sharing_a_boundary_value(
     warehouse: DatabricksWarehouse,
 ) -> None:
-    warehouse.run_bytes = 256 * 1024  # several sorted runs spilled to disk, merged across files
+    warehouse.sort_memory = "8MB"  # DuckDB sorts with little memory, spilling to disk
     lower, step = BOUNDARY - timedelta(seconds=700), timedelta(microseconds=1)
     first = ReadWindow("updated_at", "timestamp", lower=lower, upper=BOUNDARY)
     second = ReadWindow(
@@ -359,7 +356,7 @@ def test_it_reads_nothing_for_a_window_before_all_rows(warehouse: DatabricksWare
 def test_it_streams_200k_rows_in_pages_with_bounded_memory(
     warehouse: DatabricksWarehouse, windowed: bool
 ) -> None:
-    warehouse.run_bytes = 4 * 1024 * 1024
+    warehouse.sort_memory = "32MB"  # DuckDB's own memory, outside both measures below (bench/ measures RSS)
     window = ReadWindow("updated_at", "timestamp") if windowed else None
     seen = bytearray(USERS_ROWS + 1)  # one byte per id: the check itself must not hold much memory
     sizes, arrow_peak, previous = [], 0, None
@@ -492,3 +489,37 @@ def test_it_prepares_share_and_recipient_with_the_typed_names() -> None:
     assert "activation_link" in text and "DESCRIBE RECIPIENT wsync_recipient" in text
     placeholders = "\n".join(s.code for s in DatabricksWarehouse.prepare_steps({}))
     assert "CREATE SHARE IF NOT EXISTS <share>" in placeholders and "<schema>" in placeholders
+
+
+def test_the_sort_gives_every_row_once_in_order_nulls_last_with_its_types() -> None:
+    # What DuckDB's sort gives back (bench/databricks_sort.py measures its memory on a large table).
+    import random
+
+    from feeds.warehouses.databricks.sort import sorted_batches
+
+    schema = pa.schema([("id", pa.int64()), ("at", pa.timestamp("us", tz="UTC")), ("pad", pa.string())])
+    ids = list(range(60_000))
+    random.Random(3).shuffle(ids)
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+
+    def batches() -> Any:
+        for start in range(0, len(ids), 10_000):
+            part = ids[start : start + 10_000]
+            stamps = [None if i % 1000 == 0 else base + timedelta(seconds=i // 3) for i in part]
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array(part, pa.int64()),
+                    pa.array(stamps, schema.field("at").type),
+                    pa.array(["x" * 300] * len(part)),
+                ],
+                schema=schema,
+            )
+
+    out = list(sorted_batches(batches(), schema, "at", batch_rows=4096, memory_limit="64MB"))
+    assert all(b.schema.equals(schema) for b in out)
+    stamps = [s for b in out for s in b.column(1).to_pylist()]
+    got = [i for b in out for i in b.column(0).to_pylist()]
+    assert sorted(got) == sorted(ids)
+    nulls = sum(1 for s in stamps if s is None)
+    assert nulls == 60 and all(s is None for s in stamps[-nulls:])
+    assert stamps[:-nulls] == sorted(stamps[:-nulls])

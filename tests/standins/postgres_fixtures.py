@@ -28,7 +28,16 @@ from typing import Any
 import psycopg
 import pytest
 
-HBA = "local all all trust\nhost all all 127.0.0.1/32 md5\n"
+# Two login names get rules of their own, so the providers' error tables are tested against the server's real
+# words: GHOST is never created and logs in with trust (as on a server that trusts local logins, PostgreSQL
+# then says the role does not exist instead of asking for a password), REFUSED meets a "reject" rule.
+GHOST, REFUSED = "wsync_ghost", "wsync_refused"
+HBA = (
+    "local all all trust\n"
+    f"host all {GHOST} 127.0.0.1/32 trust\n"
+    f"host all {REFUSED} 127.0.0.1/32 reject\n"
+    "host all all 127.0.0.1/32 md5\n"
+)
 
 
 @dataclass(frozen=True)

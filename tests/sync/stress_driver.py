@@ -1,7 +1,7 @@
 """The stress test's hands: `python -m tests.sync.stress_driver <command> <folder> [port]`, prints JSON.
 
 Runs against the same database as the `qcluster` and `runserver` under test. Workspace “stress-a” has a
-feed whose activation queues twelve historical backfill windows; workspace “stress-b” has a feed that is
+feed (scheduled once, next month) whose activation queues twelve historical backfill windows; workspace “stress-b” has a feed that is
 run by hand from its page again and again while its pipeline is renamed through the API and the pages of
 both feeds are read, all at the same time.
 """
@@ -28,7 +28,7 @@ from django.utils import timezone  # noqa: E402
 from feeds.accounts.models import Membership, Role, Workspace  # noqa: E402
 from feeds.accounts.people import ensure_user  # noqa: E402
 from feeds.api.credentials import create_credential  # noqa: E402
-from feeds.models import Feed, FeedState  # noqa: E402
+from feeds.models import Feed, FeedState, ScheduleType  # noqa: E402
 from feeds.sync import service  # noqa: E402
 from feeds.sync.models import ACTIVE_STATES, SyncRun  # noqa: E402
 from tests.sync.cluster import wait_for  # noqa: E402
@@ -57,8 +57,14 @@ def setup(folder: str) -> dict:
     b.upsert(user_rows(0, MANUAL_ROWS, now - timedelta(days=3)))
     user, _ = ensure_user(EMAIL, PASSWORD)
     feeds = {}
+    draft, later = {"state": FeedState.DRAFT, "activated_on": None}, now + timedelta(days=30)
     for slug, warehouse, extra in (
-        ("stress-a", a, {"state": FeedState.DRAFT, "activated_on": None, "from_time": start}),
+        # Scheduled once, next month: its activation splits the history (an on-demand feed's first run reads it).
+        (
+            "stress-a",
+            a,
+            {**draft, "from_time": start, "schedule_type": ScheduleType.ONCE, "schedule_start": later},
+        ),
         ("stress-b", b, {}),
     ):
         workspace = Workspace.objects.create(slug=slug, name=slug)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from feeds.models import Feed, FeedState, Health
+from feeds.models import Feed, FeedState, Health, ScheduleType
 from feeds.sync import engine, service
 from feeds.sync.models import AttemptOutcome, RunKind, RunState, SyncRun
 from tests.sync.conftest import make_feed, profile_count, store_users, user_rows
@@ -23,7 +23,8 @@ MODEL = (
 
 @pytest.fixture
 def backfilled(workspace, warehouse, settings, admin):
-    """An on-demand feed activated with a Sync Start Date 75 days back: three windows of 30 days."""
+    """A feed that syncs once next month, activated with a Sync Start Date 75 days back: three windows of 30
+    days (an on-demand feed would read its history in its first run instead)."""
     settings.WSYNC_BACKFILL_WINDOW_DAYS = 30
     now = timezone.now()
     feed = make_feed(
@@ -32,6 +33,8 @@ def backfilled(workspace, warehouse, settings, admin):
         state=FeedState.DRAFT,
         activated_on=None,
         from_time=now - timedelta(days=75),
+        schedule_type=ScheduleType.ONCE,
+        schedule_start=now + timedelta(days=30),
     )
     feed.data_model.sql = feed.data_model.columns_sql = MODEL
     feed.data_model.save()

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from feeds.models import FeedState, SyncMode
+from feeds.models import FeedState, ScheduleType, SyncMode
 from feeds.sync import engine, service
 from feeds.sync.models import Checkpoint, RunKind, RunState, SyncRun
 from feeds.warehouses.base import WarehouseError
@@ -96,7 +96,16 @@ def test_it_backfills_history_in_windows_of_the_timestamp_field(
     workspace, warehouse, signups, admin, settings
 ):
     settings.WSYNC_BACKFILL_WINDOW_DAYS = 30
-    feed = signup_feed(workspace, warehouse, state=FeedState.DRAFT, activated_on=None)
+    # A scheduled feed: activation splits its history (an on-demand feed's first run reads it instead).
+    later = timezone.now() + timedelta(days=30)
+    feed = signup_feed(
+        workspace,
+        warehouse,
+        state=FeedState.DRAFT,
+        activated_on=None,
+        schedule_type=ScheduleType.ONCE,
+        schedule_start=later,
+    )
     service.activate(feed, admin)
 
     backfills = list(SyncRun.objects.filter(feed=feed, kind=RunKind.BACKFILL).order_by("pk"))

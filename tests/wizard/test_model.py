@@ -48,7 +48,7 @@ def test_it_reports_the_line_and_column_of_a_syntax_error_while_typing(workspace
     assert (
         'id="sql-check"' in html
         and re.search(r"Line 3, column \d+:", html)
-        and "Expecting )" in html
+        and "A closing bracket “)” is missing" in html
         and "<html" not in html
     )
 

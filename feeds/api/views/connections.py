@@ -13,7 +13,10 @@ from feeds.models import Connection
 
 
 def _json(connection: Connection) -> dict:
-    return s.connection_json(connection, domain.provider_fields(connection.provider))
+    kind = connection.provider
+    return s.connection_json(
+        connection, domain.provider_fields(kind), domain.KEPT_MPARTICLE_SETTINGS.get(kind, ())
+    )
 
 
 @endpoint(GET=Role.VIEWER, POST=Role.EDITOR)
@@ -25,7 +28,7 @@ def connection_list(request: HttpRequest, caller: Caller, ws: str) -> HttpRespon
     )
     wanted = request.GET.get("serviceProvider")
     if wanted:
-        found = found.filter(provider=domain.provider_kind(wanted))
+        found = found.filter(provider=domain.provider_kind(wanted, "serviceProvider"))
     return ok([_json(c) for c in found.order_by("slug")])
 
 

@@ -14,7 +14,7 @@ from feeds.api.errors import NotFound
 from feeds.api.params import id_from_path, whole_number
 from feeds.api.views.common import get_in_workspace, no_content, ok
 from feeds.models import Feed, FeedState
-from feeds.pages import overview
+from feeds.sync import service
 from feeds.sync.models import RunState, SyncRun
 
 FEEDS = Feed.objects.select_related(
@@ -81,9 +81,9 @@ def report(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> H
             }
             if connection
             else None,
-            "latest_run": s.run_json(latest, feed.slug) if latest else None,
-            "latest_successful_run": s.run_json(succeeded, feed.slug) if succeeded else None,
-            "windows_owed": [s.owed_window_json(r) for r in overview.owed_windows(feed)],
+            "latest_run": s.run_json(latest, feed.slug, ws) if latest else None,
+            "latest_successful_run": s.run_json(succeeded, feed.slug, ws) if succeeded else None,
+            "windows_owed": [s.owed_window_json(r) for r in service.owed_windows(feed)],
         }
     )
 
@@ -95,20 +95,19 @@ def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) ->
     runs = SyncRun.objects.filter(feed=feed).prefetch_related("attempts")
     runs = runs.annotate(logical=Coalesce("logical_date", "queued_at"))
     runs = runs.order_by("-pk")
-    start = s.datetime_value(request.GET.get("startDate"), "startDate")
-    end = s.datetime_value(request.GET.get("endDate"), "endDate")
+    start = s.datetime_value(request.GET.get("startDate"), "startDate", empty_is_none=False)
+    end = s.datetime_value(request.GET.get("endDate"), "endDate", empty_is_none=False)
     if start is not None:
         runs = runs.filter(logical__gte=start)
     if end is not None:
         runs = runs.filter(logical__lte=end)
     page_number = whole_number(request.GET.get("currentPage"), "currentPage", default=1)
-    page_size = whole_number(request.GET.get("pageSize"), "pageSize", default=20)
-    page_size = min(page_size, MAX_PAGE_SIZE)
+    page_size = whole_number(request.GET.get("pageSize"), "pageSize", default=20, maximum=MAX_PAGE_SIZE)
     paginator = Paginator(runs, page_size)
     items = paginator.page(page_number).object_list if page_number <= paginator.num_pages else []
     return ok(
         {
-            "items": [s.run_json(r, feed.slug) for r in items],
+            "items": [s.run_json(r, feed.slug, ws) for r in items],
             "currentPage": page_number,
             "pageSize": page_size,
             "totalItems": paginator.count,
@@ -119,7 +118,7 @@ def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) ->
 @endpoint(GET=Role.VIEWER)
 def run_detail(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
     feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    return ok(s.run_json(_run(feed, run_id), feed.slug))
+    return ok(s.run_json(_run(feed, run_id), feed.slug, ws))
 
 
 @endpoint(POST=Role.ADMIN)
@@ -128,7 +127,7 @@ def restart_run(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str,
     run = _run(feed, run_id)
     domain.restart_run(run, caller.user)
     run.refresh_from_db()
-    return ok(s.run_json(run, feed.slug))
+    return ok(s.run_json(run, feed.slug, ws))
 
 
 def _run(feed: Feed, run_id: str) -> SyncRun:

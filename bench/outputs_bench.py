@@ -1,0 +1,205 @@
+"""Benchmark: Connected Outputs' delivery rate, peak memory, and the sync's slowdown with two outputs connected.
+
+    .venv/bin/python bench/outputs_bench.py [--profiles 1000000] [--sync-rows 200000]
+
+1. Queue `--profiles` profiles, each with one changed attribute and one new event (so 1M profiles are
+   1,000,000 attribute changes and 1,000,000 events), for two connections: the local webhook receiver
+   (tests/standins/outputs_http.py, in its own process, checking each request's signature and shape) at
+   1,000 profiles a request, and RabbitMQ at 127.0.0.1:5672 at 1,000 a message (publisher confirms).
+   Then drain each: changes delivered per second and peak RSS.
+2. Sync `--sync-rows` users from DuckDB into an empty store twice, once with no output and once with two
+   outputs connected (their outbox rows written in each page's transaction, not drained): the slowdown.
+Runs on SQLite in a temporary data folder (DATABASE_URL for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+DATA = tempfile.mkdtemp(prefix="wsync-outputs-bench-")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wsync_site.test_settings")
+os.environ.setdefault("WSYNC_DATA_DIR", DATA)
+os.environ.setdefault("WSYNC_DUCKDB_ROOTS", os.path.join(DATA, "warehouses"))
+
+import logging  # noqa: E402
+
+import django  # noqa: E402
+
+logging.getLogger("pika").setLevel(logging.WARNING)
+
+django.setup()
+
+from _measure import measure  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+
+from feeds.accounts.models import Workspace  # noqa: E402
+from feeds.outputs import delivery, outbox, service  # noqa: E402
+from feeds.outputs.diff import Change  # noqa: E402
+from feeds.outputs.models import FeedOutput  # noqa: E402
+from tests.standins.outputs_http import SECRET  # noqa: E402
+
+CHUNK = 10_000
+QUEUE = "outputs-bench"
+
+
+def changes(start: int, count: int) -> list[Change]:
+    out = []
+    for i in range(start, start + count):
+        ids = {"customer_id": f"C{i:08d}", "email": f"user{i}@example.com"}
+        event = {
+            "event_type": "custom_event",
+            "data": {
+                "event_name": "plan_changed",
+                "custom_event_type": "other",
+                "source_message_id": f"e-{i}",
+                "timestamp_unixtime_ms": 1767225600000 + i,
+                "custom_attributes": {"plan": "pro"},
+            },
+        }
+        out.append(Change(i + 1, False, ids, {}, [], {"plan": "pro", "score": i % 1000}, [], [event]))
+    return out
+
+
+def queue_changes(connection: FeedOutput, profiles: int) -> int:
+    for start in range(0, profiles, CHUNK):
+        with transaction.atomic():
+            outbox.record_connection(
+                connection, connection.feed, 1, changes(start, min(CHUNK, profiles - start))
+            )
+    return profiles * 2
+
+
+def drain(output_id: int, total: int) -> int:
+    delivered = 0
+    while True:
+        done = delivery.drain(output_id)
+        delivered += done.delivered
+        if not done.delivered:
+            return total
+
+
+def rabbit_queue() -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672))
+    channel = connection.channel()
+    channel.queue_declare(QUEUE)
+    channel.queue_purge(QUEUE)
+    connection.close()
+
+
+def delivery_phase(workspace: Workspace, feed, profiles: int, port: int) -> list[dict]:
+    hook = service.save_output(
+        workspace,
+        "webhook",
+        "Bench webhook",
+        {"url": f"http://127.0.0.1:{port}/webhook", "signing_secret": SECRET, "batch_size": 1000},
+        None,
+    )
+    rabbit_queue()
+    rabbit = service.save_output(
+        workspace,
+        "rabbitmq",
+        "Bench RabbitMQ",
+        {
+            "host": "127.0.0.1",
+            "port": 5672,
+            "username": "guest",
+            "password": "guest",
+            "routing_key": QUEUE,
+            "batch_size": 1000,
+        },
+        None,
+    )
+    results = []
+    for output in (hook, rabbit):
+        connection = service.connect(feed, output, None)
+        FeedOutput.objects.filter(pk=connection.pk).update(paused=True)  # queue first, then drain
+        results.append(measure(f"queue {output.name}", lambda c=connection: queue_changes(c, profiles)))
+        FeedOutput.objects.filter(pk=connection.pk).update(paused=False)
+        results.append(measure(f"deliver to {output.name}", lambda o=output: drain(o.pk, profiles * 2)))
+        FeedOutput.objects.filter(pk=connection.pk).update(disconnected=True)
+    return results
+
+
+def sync_phase(rows: int) -> list[dict]:
+    from feeds.models import Feed
+    from feeds.sync import engine
+    from feeds.sync import service as sync
+    from tests.sync.cluster_driver import USERS
+    from tests.sync.conftest import Warehouse, make_feed
+
+    folder = Path(os.environ["WSYNC_DUCKDB_ROOTS"])
+    folder.mkdir(parents=True, exist_ok=True)
+    results = []
+    for outputs in (0, 2):
+        warehouse = Warehouse(folder / f"users-{outputs}.duckdb")
+        warehouse.sql(USERS, [rows])
+        workspace = Workspace.objects.create(slug=f"sync{outputs}", name=f"Sync {outputs}")
+        feed = make_feed(workspace, warehouse.path)
+        for n in range(outputs):
+            output = service.save_output(
+                workspace,
+                "webhook",
+                f"Hook {n}",
+                {"url": "http://127.0.0.1:9/none", "signing_secret": "x"},
+                None,
+            )
+            connection = service.connect(feed, output, None)
+            FeedOutput.objects.filter(pk=connection.pk).update(paused=True)  # measure the sync, not delivery
+
+        def run(feed: Feed = feed) -> int:
+            engine.run(sync.request_run(feed, None).pk)
+            return rows
+
+        results.append(measure(f"sync with {outputs} outputs", run))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--sync-rows", type=int, default=200_000)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    from feeds.sync.models import SyncRun  # noqa: F401 - models loaded
+    from tests.sync.conftest import Warehouse, make_feed
+
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "tests.standins.outputs_http", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    port = int(receiver.stdout.readline().strip().rsplit(":", 1)[1])
+    try:
+        folder = Path(os.environ["WSYNC_DUCKDB_ROOTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        workspace = Workspace.objects.create(slug="bench", name="Bench")
+        feed = make_feed(workspace, Warehouse(folder / "empty.duckdb").path)
+        results = delivery_phase(workspace, feed, args.profiles, port)
+        results += sync_phase(args.sync_rows)
+    finally:
+        receiver.terminate()
+    for r in results:
+        print(
+            f"{r['name']:<32} {r['rows']:>10,} changes {r['seconds']:>8.1f} s {r['rows_per_s']:>10,.0f}/s "
+            f"peak RSS {r['peak_rss_mb']:>6.0f} MB"
+        )
+    plain, two = results[-2]["seconds"], results[-1]["seconds"]
+    print(f"sync slowdown with two outputs connected: {100 * (two / plain - 1):+.1f}%")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
