@@ -186,6 +186,38 @@ def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
     return Sample(profiles, counts, list(mapped.rejects))
 
 
+@dataclass
+class MappedRows:
+    """The model's first rows as the mapping turns them into batches (the Mapping step's preview)."""
+
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Any] = field(default_factory=list)
+    error: str = ""
+
+
+def mapped_rows(feed: Feed, limit: int = 3) -> MappedRows:
+    """Return the first `limit` rows of the data model mapped with the mapping as edited; nothing resolved."""
+    from feeds.mapping.pages import compile_mappings, map_page
+
+    model = wizard.section_values(feed, "model")
+    mapping = wizard.section_values(feed, "mapping")
+    target = wizard.effective_feed(feed)
+    try:
+        page = _first_rows(connection_of(feed), model["sql"], limit)
+    except WarehouseError as error:
+        return MappedRows(error=error.message)
+    compiled = compile_mappings(mapping["mappings"], [c.name for c in page.columns])
+    mapped = map_page(
+        page,
+        compiled,
+        feed_id=feed.pk,
+        environment=target.environment,
+        iterator=target.iterator or None,
+        timezone=target.timezone,
+    )
+    return MappedRows(list(mapped.batches), list(mapped.rejects))
+
+
 def _first_rows(connection: Connection | None, sql: str, limit: int) -> Page:
     if connection is None:
         raise WarehouseError("Connect a warehouse first.", permanent=True)
