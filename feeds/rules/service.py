@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
-from feeds import audit, wizard
+from feeds import audit
 from feeds.models import Feed
 from feeds.outputs.models import FeedOutput
 from feeds.rules.execute import CompiledRules, Trace
@@ -21,7 +21,8 @@ from feeds.rules.fields import flat
 from feeds.rules.models import RuleSet, RuleVersion
 from feeds.rules.steps import StepsInvalid, clean_step, clean_steps, describe
 from feeds.sync.models import RowFingerprint
-from feeds.warehouses.base import Page, WarehouseError
+from feeds.warehouses.base import WarehouseError
+from feeds.wizard.sample import mapped_sample
 
 SAMPLE_ROWS = 10
 
@@ -298,31 +299,7 @@ _NONE = object()
 
 def sample_batches(feed: Feed, limit: int = SAMPLE_ROWS) -> Any:
     """Return the data model's first rows mapped as the feed's mapping says (the review step's sample)."""
-    from feeds.mapping.pages import compile_mappings, map_page
-    from feeds.review.readiness import connection_of
-    from feeds.warehouses.registry import open_warehouse
-
-    connection = connection_of(feed)
-    if connection is None:
-        raise WarehouseError("Connect a warehouse first.", permanent=True)
-    model = wizard.section_values(feed, "model")
-    mapping = wizard.section_values(feed, "mapping")
-    target = wizard.effective_feed(feed)
-    warehouse = open_warehouse(connection.provider, connection.warehouse_config())
-    try:
-        rows = warehouse.preview(model["sql"], limit)
-    finally:
-        warehouse.close()
-    page = Page(rows.columns, rows.rows)
-    compiled = compile_mappings(mapping["mappings"], [c.name for c in page.columns])
-    return map_page(
-        page,
-        compiled,
-        feed_id=feed.pk,
-        environment=target.environment,
-        iterator=target.iterator or None,
-        timezone=target.timezone,
-    )
+    return mapped_sample(feed, limit)
 
 
 def lineage(run_ids: set[int]) -> dict[int, dict[str, str]]:
