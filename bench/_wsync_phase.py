@@ -145,6 +145,10 @@ def main() -> None:
     table = sys.argv[1]
     call_command("migrate", verbosity=0)
     feed = make_feed(table)
+    if os.environ.get("WSYNC_BENCH_RULES"):
+        from _rules import add_rules
+
+        add_rules(feed)
     results = [sync(feed, "full sync, empty store"), sync(feed, "full re-sync, unchanged")]
     iterator = ITERATORS[table]
     ((high,),) = on_source(f"SELECT max({iterator}) FROM {table}")

@@ -3,6 +3,7 @@
     .venv/bin/python bench/sync_bench.py [--rows N] [--stores postgres,sqlite] [--skip-dlt] [--floor]
     .venv/bin/python bench/sync_bench.py --feed events [--rows N] ...
     .venv/bin/python bench/sync_bench.py --source duckdb [--feed events] ...
+    .venv/bin/python bench/sync_bench.py --rules ...   (the feed applies bench/_rules.py's three steps)
 
 Creates (or reuses) a table of N rows in the local PostgreSQL (database wsync_bench_src): users
 (one row a customer, for a user-attributes feed) or, with --feed events, events (one row an event,
@@ -266,6 +267,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--stores", default="postgres,sqlite")
     parser.add_argument("--skip-dlt", action="store_true")
+    parser.add_argument("--rules", action="store_true", help="give the feed three typical rule steps")
     parser.add_argument(
         "--source", choices=["postgres", "duckdb"], default="postgres", help="the warehouse the feeds read"
     )
@@ -288,6 +290,8 @@ def main() -> None:
     if floor:
         results.append(floor)
     duckdb_source = ensure_duckdb_source(args.feed, args.rows) if args.source == "duckdb" else None
+    if args.rules:
+        os.environ["WSYNC_BENCH_RULES"] = "1"  # read by _wsync_phase.py (bench/_rules.py)
     for store in filter(None, args.stores.split(",")):
         results.extend(wsync(store, args.feed, args.rows, duckdb_source))
     report(results, reference, floor)

@@ -96,7 +96,7 @@ def test_the_feed_list_offers_each_role_what_its_views_allow(
 ):
     html = client_for(request.getfixturevalue(persona)).get("/w/acme/feeds/").content.decode()
     assert ("Add Feed Input" in html) is add_feed
-    assert ('aria-label="Delete ' in html) is delete
+    assert (f'href="/w/acme/feeds/{active_feed.pk}/delete/"' in html) is delete  # in the row's menu
     assert ("/w/acme/settings/members/" in html) is members_link
 
 

@@ -213,7 +213,7 @@ def test_it_lists_schedule_last_run_and_next_run(active_feed, viewer):
     SyncRun.objects.create(feed=active_feed, state=RunState.SUCCEEDED, rows_read=1234)
     html = client_for(viewer).get("/w/acme/feeds/").content.decode()
     assert "Interval · Daily" in html
-    assert "Succeeded</span>" in html and "1234 rows" in html
+    assert "Succeeded</span>" in html and "1,234 rows" in html
     assert "May 6, 2030 07:08 UTC" in html
 
 
@@ -269,7 +269,9 @@ def test_it_shows_an_editor_no_trash_or_resume_and_a_viewer_no_edit(active_feed,
     assert 'aria-label="Delete feed"' in admin_html and "Resume</button>" in admin_html
     editor_html = client_for(editor).get(_url(active_feed)).content.decode()
     assert 'aria-label="Delete feed"' not in editor_html and "Resume</button>" not in editor_html
-    assert editor_html.count(">Edit</a>") == 3 and "Run Sync" in editor_html
+    assert editor_html.count(">Edit</a>") == 3
+    # A paused feed refuses runs, so it offers none; it says who can resume it.
+    assert "Run Sync</button>" not in editor_html and "until an admin resumes it" in editor_html
     viewer_html = client_for(viewer).get(_url(active_feed)).content.decode()
     assert ">Edit</a>" not in viewer_html and 'aria-label="Delete feed"' not in viewer_html
     list_html = client_for(editor).get("/w/acme/feeds/").content.decode()
@@ -291,7 +293,7 @@ def test_it_shows_the_activity_tab_to_admins_only_a_page_at_a_time(active_feed, 
     assert '?activity_page=2#tab-activity"' in first
     second = client.get(_url(active_feed), {"activity_page": "2"}).content.decode()
     assert "entry 04" in second and "entry 54" not in second
-    assert 'class="tab-pane fade show active" id="tab-activity"' in second
+    assert 'class="tab-pane card-body fade show active" id="tab-activity"' in second
 
 
 def test_it_records_pause_resume_and_run_with_who_and_from_where(active_feed, admin):

@@ -29,6 +29,7 @@ def test_it_finds_a_profile_by_email_or_mpid(workspace, viewer):
 
 def test_it_keeps_environments_apart(workspace, viewer):
     _profile(workspace, 7300003, "dev@example.com", Environment.DEVELOPMENT)
+    _profile(workspace, 7300004, "prod@example.com")
     client = client_for(viewer)
     assert (
         "/profiles/7300003/" not in client.get("/w/acme/profiles/", {"q": "dev@example.com"}).content.decode()
@@ -97,3 +98,32 @@ def test_it_pages_the_event_timeline_newest_first(workspace, viewer):
     second = client.get("/w/acme/profiles/7100001/", {"page": "2"}).content.decode()
     assert "event_of_day_05" in second and "event_of_day_01" in second and "event_of_day_06" not in second
     assert second.index("event_of_day_05") < second.index("event_of_day_01")
+
+
+def test_it_opens_on_dev_when_the_workspace_has_only_dev_profiles_and_counts_them(workspace, viewer):
+    _profile(workspace, 7300005, "dev1@example.com", Environment.DEVELOPMENT)
+    _profile(workspace, 7300006, "dev2@example.com", Environment.DEVELOPMENT)
+    client = client_for(viewer)
+    html = client.get("/w/acme/profiles/").content.decode()
+    assert '<option value="development" selected>' in html and "/profiles/7300005/" in html
+    assert "2 profiles in Dev" in html
+    prod = client.get("/w/acme/profiles/", {"environment": "production"}).content.decode()
+    assert "0 profiles in Prod" in prod and "/profiles/7300005/" not in prod
+
+
+def test_it_names_each_identitys_feed_the_run_by_its_number_and_a_deleted_feed(
+    workspace, viewer, active_feed
+):
+    from feeds.sync.models import SyncRun
+
+    SyncRun.objects.create(feed=active_feed, state="succeeded")
+    run = SyncRun.objects.create(feed=active_feed, state="succeeded")
+    profile = _profile(workspace, 7100009, "ada@example.com")
+    Identity.objects.filter(profile=profile).update(feed=active_feed)
+    profile.attributes = {"plan": ["pro", active_feed.pk, run.pk, ""], "tier": ["gold", 999, 3, ""]}
+    profile.save()
+    html = client_for(viewer).get("/w/acme/profiles/7100009/").content.decode()
+    source = html.split('class="small text-body-secondary identity-source"')[1].split("</div>")[0]
+    assert f'href="/w/acme/feeds/{active_feed.pk}/">Users</a>' in source
+    assert f'/runs/{run.pk}/">run #2</a>' in html
+    assert "a deleted feed (id 999)" in html

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "feeds.review",
     "feeds.api",
     "feeds.ops",
+    "feeds.rules",
     "feeds.outputs",
 ]
 

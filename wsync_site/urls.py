@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("feeds.review.urls")),
     path("", include("feeds.api.urls")),
     path("", include("feeds.ops.urls")),
+    path("", include("feeds.rules.urls")),
     path("", include("feeds.outputs.urls")),
 ]

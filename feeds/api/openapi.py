@@ -526,6 +526,9 @@ def schema(server_url: str = "/") -> dict[str, Any]:
     ):
         paths.update(_crud(plural, noun, name, id_name))
     paths.update(_pipeline_extras())
+    from feeds.api import rules_openapi  # it builds on this module's helpers
+
+    paths.update(rules_openapi.paths())
     workspace = path_param("workspaceId", {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"})
     for address, item in paths.items():
         if "{workspaceId}" in address:
@@ -547,7 +550,7 @@ def schema(server_url: str = "/") -> dict[str, Any]:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **rules_openapi.schemas()},
         },
         "paths": paths,
     }

@@ -12,6 +12,7 @@ from feeds.api.views import (
     oauth,
     outputs,
     pipelines,
+    rules,
     settings,
     transformations,
 )
@@ -68,8 +69,11 @@ urlpatterns = [
         pipelines.restart_run,
         name="run_restart",
     ),
+    path(V2 + "rules", rules.rules_list, name="rules"),
+    path(V2 + "rules/<str:pipeline_id>", rules.rules_detail, name="rule"),
+    path(V2 + "rules/<str:pipeline_id>/outputs/<str:connection_id>", rules.output_rules, name="output_rule"),
     # mParticle's v1 (and early-access) addresses: 410 with the v2 address to use instead.
     re_path(r"^(?P<path>platform/(v1|experimental)/.*)$", errors.gone, name="v1_gone"),
     # Anything else under the API's prefixes answers in the API's error shape, not an HTML page.
-    re_path(r"^(?P<path>(platform|oauth)(/.*)?)$", errors.not_found, name="not_found"),
+    re_path(r"^(?P<path>(platform|oauth)(/[\s\S]*)?)$", errors.not_found, name="not_found"),
 ]

@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 
-from feeds.models import Connection, Feed
+from feeds.models import Connection, Feed, FeedState
 from feeds.warehouses.base import ConfigField, check_setting, keeps_saved, rebound_secrets, with_default
 from feeds.wizard import ConnectionEdit
 
@@ -62,10 +62,14 @@ class ConnectForm(forms.Form):
         provider_cls: Any,
         selected: Connection | None,
         feed: Feed | None = None,
+        user: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.workspace, self.provider_cls, self.selected, self.feed = workspace, provider_cls, selected, feed
+        self.user = user
+        # A new wizard named like a draft its user left behind continues that draft (set by clean_feed_name).
+        self.continued_draft: Feed | None = None
         self.specs: tuple[ConfigField, ...] = provider_cls.fields
         existing = Connection.objects.filter(workspace=workspace, provider=provider_cls.kind).order_by("name")
         cast(forms.ChoiceField, self.fields["connection"]).choices = [
@@ -88,6 +92,12 @@ class ConnectForm(forms.Form):
         taken = Feed.objects.filter(workspace=self.workspace, name=name)
         if self.feed is not None:
             taken = taken.exclude(pk=self.feed.pk)
+        elif self.user is not None:
+            # The first Next saves a draft; a wizard left there must not keep its name from its own user.
+            own_draft = taken.filter(state=FeedState.DRAFT, created_by=self.user).first()
+            if own_draft is not None:
+                self.continued_draft = own_draft
+                return name
         if taken.exists():
             raise ValidationError(
                 f"A feed called “{name}” already exists in this workspace. Pick another name."

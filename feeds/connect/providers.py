@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from feeds.models import Connection
 from feeds.warehouses.base import CheckResult, PrepareStep, WarehouseError
 from feeds.warehouses.registry import PROVIDERS, label, open_warehouse, provider_class
 
@@ -80,3 +81,12 @@ def info(cls: Any) -> ProviderInfo:
     """Return what templates show of a provider class."""
     help_for = getattr(cls, "data_model_help", None)
     return ProviderInfo(cls.kind, label(cls.kind), cls.dialect, cls.has_sql, help_for() if help_for else "")
+
+
+def latest_connection(workspace: Any, kind: str) -> Connection | None:
+    """Return the workspace's most recently changed saved connection of this kind, which a new feed offers first."""
+    return (
+        Connection.objects.filter(workspace=workspace, provider=kind)
+        .order_by("-last_modified_on", "-pk")
+        .first()
+    )

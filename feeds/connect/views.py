@@ -37,13 +37,17 @@ def new(request: HtmxHttpRequest, ws: str, provider: str) -> HttpResponse:
     membership = require_member(request.user, ws, Role.EDITOR)
     provider_cls = _provider_or_404(provider)
     selected = _selected(request, membership, provider, None)
+    if selected is None and "connection" not in request.GET and request.method == "GET":
+        selected = providers.latest_connection(membership.workspace, provider)  # reuse before re-typing
     if request.method == "GET":
         name = wizard.unique_feed_name(membership.workspace.pk, f"{registry.label(provider)} feed")
         form = _form(
             membership, provider_cls, selected, None, initial=initial_for(selected, name, provider_cls)
         )
         return _render(request, membership, None, provider_cls, form)
-    form = _form(membership, provider_cls, selected, None, data=request.POST, files=request.FILES)
+    form = _form(
+        membership, provider_cls, selected, None, data=request.POST, files=request.FILES, user=request.user
+    )
     return _save(request, membership, None, provider_cls, form)
 
 
@@ -109,7 +113,7 @@ def _save(
         return _render(request, membership, feed, provider_cls, form, result=result)
     feed = wizard.connect_feed(
         membership.workspace,
-        feed,
+        feed or form.continued_draft,
         feed_name=form.cleaned_data["feed_name"],
         connection=form.cleaned_data["connection"],
         edit=form.connection_edit(),

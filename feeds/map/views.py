@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from feeds import wizard
 from feeds.accounts.models import Membership, Role
@@ -26,6 +26,7 @@ from feeds.mapping import (
 )
 from feeds.models import Feed
 from feeds.pages.http import HtmxHttpRequest
+from feeds.review.readiness import mapped_rows
 from feeds.wizard.frame import step_context, step_feed
 
 PAGE = "map/step.html"
@@ -48,6 +49,16 @@ def step(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     return render(
         request, PAGE, _ctx(membership, feed, model, values, errors, validated=request.method == "POST")
     )
+
+
+@require_GET
+def preview(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
+    """The model's first rows as the mapping, as edited so far, turns them into batches (nothing is written)."""
+    membership, feed = step_feed(request, ws, feed_id)
+    ctx = {"workspace": membership.workspace, "feed": feed, "mapped": mapped_rows(feed)}
+    if request.htmx:
+        return render(request, f"{PAGE}#preview", ctx)
+    return redirect("map:step", ws, feed.pk)
 
 
 @require_POST

@@ -25,10 +25,11 @@ OBJECTS: dict[str, str] = {
     "user_attributes": "user_attributes.",
     "events": "events[].",
 }
+# Shown after the object's key in the tree's header, so they do not repeat the key.
 OBJECT_LABELS = {
-    "user_identities": "user_identities — who the row is about",
-    "user_attributes": "user_attributes — what you know about them",
-    "events": "events — what they did",
+    "user_identities": "who the row is about",
+    "user_attributes": "what you know about them",
+    "events": "what they did",
 }
 IDENTITY_PREFIXES = tuple(f"{section}." for section in IDENTITY_SECTIONS)
 

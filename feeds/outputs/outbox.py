@@ -20,6 +20,7 @@ from feeds.outputs.diff import Change, page_changes
 from feeds.outputs.kinds import kind_class
 from feeds.outputs.kinds.base import Limits
 from feeds.outputs.models import FeedOutput, OutboxBatch
+from feeds.rules.runs import apply_for_output
 
 
 def record_page(feed: Feed, run_id: int | None, result: Any) -> int:
@@ -59,7 +60,7 @@ def _record(connection: FeedOutput, feed: Feed, run_id: int | None, changes: lis
     selection = Selection(
         connection.sends, frozenset(connection.attributes or ()), destination.removals, feed.environment
     )
-    batches = build(selection, changes)
+    batches = apply_for_output(connection, run_id, build(selection, changes))  # its own rules (docs/rules.md)
     if not batches:
         return 0
     rows = list(rows_for(connection, feed.pk, run_id, batches, destination.limits(connection.output.config)))

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count
+
 from feeds.accounts.models import Workspace
 from feeds.models import Feed, FeedState, Provider
-from feeds.sync.models import FeedSchedule, RunKind, RunState, SyncRun
+from feeds.sync.models import ACTIVE_STATES, FeedSchedule, RunKind, RunState, SyncRun
 from feeds.sync.service import owed_windows
 
 RECENT_RUNS = 20
@@ -22,17 +24,23 @@ class ProviderGroup:
     feeds: list[Feed]
 
 
-def feeds_by_provider(workspace: Workspace) -> list[ProviderGroup]:
-    """Return the workspace's feeds grouped by provider, each with its last run attached (two queries)."""
+def feeds_by_provider(workspace: Workspace, name_contains: str = "") -> list[ProviderGroup]:
+    """Return the workspace's feeds grouped by provider, each with its last run and loading history (3 queries).
+
+    `name_contains` keeps the feeds whose name contains it (any case), for the list's filter.
+    """
     feeds = list(
-        Feed.objects.filter(workspace=workspace)
-        .select_related("connection", "sync_schedule")
+        Feed.objects.filter(workspace=workspace, name__icontains=name_contains)
+        .select_related("connection", "sync_schedule", "rule_set")
         .order_by("name")
     )
-    last_runs = _last_runs([f.pk for f in feeds])
+    ids = [f.pk for f in feeds]
+    last_runs = _last_runs(ids)
+    loading = _history_loading(ids)
     groups: dict[str, list[Feed]] = {}
     for feed in feeds:
         feed.last_run = last_runs.get(feed.pk)  # type: ignore[attr-defined]
+        feed.history_loading = loading.get(feed.pk, 0)  # type: ignore[attr-defined]
         provider = feed.connection.provider if feed.connection else "unconnected"
         groups.setdefault(provider, []).append(feed)
     labels = dict(Provider.choices) | {"unconnected": "Not connected yet"}
@@ -41,11 +49,26 @@ def feeds_by_provider(workspace: Workspace) -> list[ProviderGroup]:
     return [ProviderGroup(p, labels[p], groups[p]) for p in order]
 
 
+def has_feeds(workspace: Workspace) -> bool:
+    """Return whether the workspace has any feed (a filter that matches none is not an empty workspace)."""
+    return Feed.objects.filter(workspace=workspace).exists()
+
+
 def _last_runs(feed_ids: list[int]) -> dict[int, SyncRun]:
     latest: dict[int, SyncRun] = {}
     for run in SyncRun.objects.filter(feed_id__in=feed_ids).order_by("feed_id", "-pk"):
         latest.setdefault(run.feed_id, run)
     return latest
+
+
+def _history_loading(feed_ids: list[int]) -> dict[int, int]:
+    """Return, per feed, how many historical windows are queued or running.
+
+    While they are, the feed's latest main run (which starts where the history ends) says little:
+    "Succeeded · 0 rows" would read as an empty warehouse.
+    """
+    windows = SyncRun.objects.filter(feed_id__in=feed_ids, kind=RunKind.BACKFILL, state__in=ACTIVE_STATES)
+    return dict(windows.values("feed_id").annotate(n=Count("pk")).values_list("feed_id", "n"))
 
 
 def feed_summary(feed: Feed) -> dict[str, Any]:
@@ -97,33 +120,43 @@ def run_outlook(run: SyncRun, feed: Feed, attempts: list[Any]) -> str:
     return tries + "The next run, scheduled or Run Sync, starts from the last checkpoint."
 
 
-def run_chart(runs: list[SyncRun], width: int = 600, height: int = 90) -> dict[str, Any]:
-    """Return geometry for an inline SVG: bars of rows read per run and a line of run durations.
+def run_chart(runs: list[SyncRun], height: int = 90, slot: int = 36, most: int = 600) -> dict[str, Any]:
+    """Return geometry for an inline SVG: bars of rows read per run and a point per run's duration.
 
-    Server-rendered, no chart library; each series is scaled to its own maximum.
+    Server-rendered, no chart library; each series is scaled to its own maximum. The drawing is as
+    wide as its runs need (`slot` pixels each, `most` at most) and starts at the left edge, so a lone
+    bar sits next to the legend; a run's bar and its duration point share one x (the slot's middle).
     """
     finished = [r for r in runs if r.finished_at]
     if not finished:
-        return {"bars": [], "width": width, "height": height}
+        return {"bars": [], "points": [], "width": slot, "height": height}
     top_rows = max(r.rows_read or 0 for r in finished) or 1
     seconds = [r.duration.total_seconds() if r.duration else 0.0 for r in finished]
     top_seconds = max(seconds) or 1.0
-    step = min(width / len(finished), 36)  # a lone run is a bar, not a wall
-    usable = height - 20
+    step = min(most / len(finished), slot)
+    usable = height - 8  # room for a point at the top
     bars, points = [], []
     for i, run in enumerate(finished):
         bar_height = round((run.rows_read or 0) / top_rows * usable, 1)
+        middle = round(i * step + step / 2, 1)
+        width = round(max(step - 6, 2), 1)
         bars.append(
-            {"x": round(i * step + 2, 1), "w": round(max(step - 4, 2), 1), "h": bar_height, "run": run}
+            {
+                "x": round(middle - width / 2, 1),
+                "w": width,
+                "h": bar_height,
+                "y": round(height - bar_height, 1),
+                "run": run,
+            }
         )
-        bars[-1]["y"] = round(height - bar_height, 1)
         points.append(
-            f"{round(i * step + step / 2, 1)},{round(height - seconds[i] / top_seconds * usable, 1)}"
+            {"x": middle, "y": round(height - 4 - seconds[i] / top_seconds * usable, 1), "run": run}
         )
     return {
         "bars": bars,
-        "line": " ".join(points),
-        "width": width,
+        "points": points,
+        "line": " ".join(f"{p['x']},{p['y']}" for p in points),
+        "width": round(step * len(finished), 1),
         "height": height,
         "top": top_rows,
         "top_seconds": round(top_seconds, 1),

@@ -36,9 +36,11 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def feed_list(request: HtmxHttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws)
-    groups = overview.feeds_by_provider(membership.workspace)
+    q = request.GET.get("q", "").strip()[:200]
+    groups = overview.feeds_by_provider(membership.workspace, q)
     outputs.attach_connections([feed for group in groups for feed in group.feeds])
     ctx = {"workspace": membership.workspace, "membership": membership, "groups": groups, "nav": "feeds"}
+    ctx.update(q=q, has_feeds=bool(groups) or overview.has_feeds(membership.workspace))
     return render(request, "feeds/feed_list.html", ctx)
 
 

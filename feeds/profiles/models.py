@@ -73,6 +73,7 @@ class AttributeFact:
     source_order: str
     updated_at: datetime | None
     feed: Feed | None = None
+    run_number: int | None = None  # the run's number within its feed, which pages show
 
 
 def run_key(run_id: int | None) -> str:

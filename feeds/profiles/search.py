@@ -18,9 +18,19 @@ PROFILES_PER_PAGE = 25
 EVENTS_PER_PAGE = 25
 
 
-def environment_from(value: str | None) -> str:
-    """Return a valid environment name: production unless development is asked for."""
-    return value if value in Environment.values else Environment.PRODUCTION
+def environment_from(value: str | None, workspace: Workspace | None = None) -> str:
+    """Return a valid environment name: the one asked for, else production.
+
+    With the workspace given, a workspace whose profiles are all in development opens there, instead of
+    on an empty production list.
+    """
+    if value in Environment.values:
+        return str(value)
+    if workspace is not None:
+        profiles = Profile.objects.filter(workspace=workspace)
+        if not profiles.filter(environment=Environment.PRODUCTION).exists() and profiles.exists():
+            return Environment.DEVELOPMENT
+    return Environment.PRODUCTION
 
 
 def search_profiles(workspace: Workspace, environment: str, query: str) -> QuerySet[Profile]:
@@ -81,7 +91,7 @@ def profile_or_404(workspace: Workspace, environment: str, mpid: int) -> Profile
 def profile_facts(profile: Profile) -> dict[str, Any]:
     """Return a profile's identities and attributes, each attribute with its lineage (feed, run, when)."""
     return {
-        "identities": list(profile.identities.order_by("identity_type")),
+        "identities": list(profile.identities.select_related("feed").order_by("identity_type")),
         "attributes": _with_feeds(profile.attribute_facts()),
     }
 

@@ -12,9 +12,10 @@ from feeds.connect.providers import check_connection, load_provider
 from feeds.mapping.rules import validate_mappings
 from feeds.models import Connection, Feed, FeedState
 from feeds.schedule.rules import schedule_problems
-from feeds.warehouses.base import Page, WarehouseError
+from feeds.warehouses.base import WarehouseError
 from feeds.warehouses.registry import open_warehouse, provider_class
 from feeds.warehouses.sqlcheck import check_select
+from feeds.wizard.sample import mapped_sample
 
 SAMPLE_ROWS = 10
 
@@ -149,25 +150,15 @@ def sample_profiles(feed: Feed, limit: int = SAMPLE_ROWS) -> Sample:
 
 
 def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
-    from feeds.mapping.pages import compile_mappings, map_page
     from feeds.profiles.preview import preview_batches
+    from feeds.rules import service as rules
 
-    connection = connection_of(feed)
-    mapping = wizard.section_values(feed, "mapping")
     target = wizard.effective_feed(feed)
     try:
-        page = _first_rows(connection, model["sql"], limit)
+        mapped = mapped_sample(feed, limit)
     except WarehouseError as error:
         return Sample(error=error.message)
-    compiled = compile_mappings(mapping["mappings"], [c.name for c in page.columns])
-    mapped = map_page(
-        page,
-        compiled,
-        feed_id=feed.pk,
-        environment=target.environment,
-        iterator=target.iterator or None,
-        timezone=target.timezone,
-    )
+    mapped = rules.apply_active(feed, mapped)  # the rules in effect, as runs apply them (docs/rules.md)
     changes = preview_batches(feed=target, batches=mapped.batches, row_keys=mapped.row_keys)
     counts = {"create": 0, "update": 0, "unchanged": 0, "reject": len(mapped.rejects), "skip": 0}
     for change in changes:
@@ -184,15 +175,22 @@ def _resolve_sample(feed: Feed, model: dict[str, Any], limit: int) -> Sample:
     return Sample(profiles, counts, list(mapped.rejects))
 
 
-def _first_rows(connection: Connection | None, sql: str, limit: int) -> Page:
-    if connection is None:
-        raise WarehouseError("Connect a warehouse first.", permanent=True)
-    warehouse = open_warehouse(connection.provider, connection.warehouse_config())
+@dataclass
+class MappedRows:
+    """The model's first rows as the mapping turns them into batches (the Mapping step's preview)."""
+
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Any] = field(default_factory=list)
+    error: str = ""
+
+
+def mapped_rows(feed: Feed, limit: int = 3) -> MappedRows:
+    """Return the first `limit` rows of the data model mapped with the mapping as edited; nothing resolved."""
     try:
-        preview = warehouse.preview(sql, limit)
-    finally:
-        warehouse.close()
-    return Page(preview.columns, preview.rows)
+        mapped = mapped_sample(feed, limit)
+    except WarehouseError as error:
+        return MappedRows(error=error.message)
+    return MappedRows(list(mapped.batches), list(mapped.rejects))
 
 
 def save_and_activate(feed: Feed, user: Any, request: HttpRequest | None = None) -> str:

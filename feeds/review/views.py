@@ -15,6 +15,7 @@ from feeds.mapping.tree import grouped
 from feeds.models import Environment, Feed, Frequency, InputProtection, PipelineType, ScheduleType, SyncMode
 from feeds.pages.http import HtmxHttpRequest
 from feeds.review import readiness
+from feeds.rules import service as rules
 from feeds.sync.service import RunRefused
 from feeds.wizard.frame import step_context, step_feed
 
@@ -86,6 +87,7 @@ def _ctx(membership: Membership, feed: Feed, **extra: Any) -> dict[str, Any]:
         schedule=schedule,
         labels=_labels(feed, schedule, mapping),
         pending=wizard.has_pending(feed),
+        rules_in_effect=rules.in_effect(feed),
         **extra,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from django import forms
@@ -48,10 +49,16 @@ class ScheduleForm(forms.Form):
         required=False,
         help_text="Re-read this much before the last run's iterator value, for rows that arrive late. 0 for none.",
     )
+    # A text box with the zones as suggestions (a <datalist> in the template): typing "berl" finds
+    # Europe/Berlin, where a select of ~600 zones has no search.
     timezone = forms.ChoiceField(
         label="Time zone of timestamps without a zone",
         initial="UTC",
         required=False,
+        widget=forms.TextInput(attrs={"list": "timezones", "autocomplete": "off", "spellcheck": "false"}),
+        error_messages={
+            "invalid_choice": "Pick a time zone from the list, such as UTC, Europe/Berlin or America/New_York."
+        },
         help_text="How to read iterator and timestamp columns that carry no time zone. wsync never guesses.",
     )
 
@@ -61,10 +68,13 @@ class ScheduleForm(forms.Form):
         columns: list[str],
         iterator_types: tuple[str, ...],
         timestamp_field: str,
+        suggested_types: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.columns, self.iterator_types, self.timestamp_field = columns, iterator_types, timestamp_field
+        # wizard_schedule.js fills the data type in from the picked column's type (rules.suggested_iterator_types).
+        self.fields["iterator"].widget.attrs["data-suggested-types"] = json.dumps(suggested_types or {})
         cast(forms.ChoiceField, self.fields["iterator"]).choices = [
             ("", "— pick a column —"),
             *((c, c) for c in columns),

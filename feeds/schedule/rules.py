@@ -84,3 +84,32 @@ def without_unused(values: dict[str, Any]) -> dict[str, Any]:
     if data.get("schedule_type") == "on_demand":
         data["schedule_start"] = None
     return data
+
+
+# The iterator data types a column of each of wsync's field types most likely is, best first; the first
+# one the warehouse offers is suggested (PostgreSQL's "timestamptz", Snowflake's "timestamp_tz", ...).
+_TYPES_FOR_FIELD = {
+    "timestamp_tz": ("timestamptz", "timestamp_tz", "timestamp_ltz", "timestamp"),
+    "timestamp": ("timestamp", "timestamp_ntz", "datetime"),
+    "date": ("date",),
+    "integer": ("integer", "bigint", "int", "number", "numeric", "int64"),
+}
+
+
+def suggested_iterator_type(column: dict[str, Any], iterator_types: tuple[str, ...]) -> str:
+    """Return the iterator data type that matches the column's type, or "" when none clearly does."""
+    declared = str(column.get("warehouse_type") or "").lower().split("(")[0].strip()
+    if declared in iterator_types:
+        return declared
+    for candidate in _TYPES_FOR_FIELD.get(str(column.get("type") or ""), ()):
+        if candidate in iterator_types:
+            return candidate
+    return ""
+
+
+def suggested_iterator_types(
+    columns: list[dict[str, Any]], iterator_types: tuple[str, ...]
+) -> dict[str, str]:
+    """Return {column name: suggested iterator data type} for the columns that have one."""
+    found = {c["name"]: suggested_iterator_type(c, iterator_types) for c in columns}
+    return {name: kind for name, kind in found.items() if kind}

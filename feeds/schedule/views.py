@@ -14,7 +14,7 @@ from feeds.accounts.models import Membership
 from feeds.models import Feed
 from feeds.pages.http import HtmxHttpRequest
 from feeds.schedule import checks, rules
-from feeds.schedule.forms import PreviewForm, ScheduleForm
+from feeds.schedule.forms import TIMEZONES, PreviewForm, ScheduleForm
 from feeds.sync.service import next_run_times
 from feeds.warehouses.registry import provider_class
 from feeds.wizard.frame import step_context, step_feed
@@ -104,12 +104,17 @@ def _form(feed: Feed, model: dict[str, Any], data: Any, saved: dict[str, Any]) -
     types = tuple(provider_class(connection.provider).iterator_types) if connection else ()
     initial = {name: saved.get(name) for name in FORM_FIELDS}
     initial["lookback_minutes"] = (saved.get("lookback_seconds") or 0) // 60
+    suggested = rules.suggested_iterator_types(model.get("columns") or [], types)
+    iterator = initial.get("iterator")
+    if iterator and not initial.get("iterator_type"):
+        initial["iterator_type"] = suggested.get(str(iterator), "")
     return ScheduleForm(
         data,
         initial=initial,
         columns=wizard.column_names(model),
         iterator_types=types,
         timestamp_field=model.get("timestamp_field") or "",
+        suggested_types=suggested,
     )
 
 
@@ -123,5 +128,6 @@ def _ctx(membership: Membership, feed: Feed, form: ScheduleForm, **extra: Any) -
         mode_help=rules.SYNC_MODE_HELP,
         schedule_help=rules.SCHEDULE_TYPE_HELP,
         timestamp_field=wizard.section_values(feed, "model").get("timestamp_field"),
+        timezones=TIMEZONES,
         **extra,
     )

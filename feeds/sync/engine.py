@@ -26,6 +26,7 @@ from feeds.mapping.pages import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
 from feeds.outputs import outbox
 from feeds.profiles.store import ApplyResult, apply_batches
+from feeds.rules.runs import apply_for_run
 from feeds.sync import fingerprints, health, queue, windows
 from feeds.sync.changes import ChangedRows, Fingerprint
 from feeds.sync.models import IdentityConflictRecord, RejectedRow, RunKind, RunState, SyncRun
@@ -215,7 +216,7 @@ def _commit_mode() -> None:
 
 def _map(job: Job, page: Page) -> MappedPage:
     feed = job.feed
-    return map_page(
+    mapped = map_page(
         page,
         job.compiled,
         feed_id=feed.pk,
@@ -223,6 +224,7 @@ def _map(job: Job, page: Page) -> MappedPage:
         iterator=feed.iterator or None,
         timezone=feed.timezone,
     )
+    return apply_for_run(job.run, mapped)  # the feed's rules, between mapping and resolving (docs/rules.md)
 
 
 def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, list[Fingerprint]]:

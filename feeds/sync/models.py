@@ -7,10 +7,12 @@ two web requests racing each other cannot start a second one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -49,10 +51,39 @@ class AttemptOutcome(models.TextChoices):
 ACTIVE_STATES = (RunState.QUEUED, RunState.RUNNING)
 
 
+class SyncRunManager(models.Manager["SyncRun"]):
+    def bulk_create(self, objs: Iterable[SyncRun], *args: Any, **kwargs: Any) -> list[SyncRun]:
+        """Number the new runs of each feed before inserting them (bulk_create skips save())."""
+        objs = list(objs)
+        for feed_id in {run.feed_id for run in objs if not run.number}:
+            new = [run for run in objs if run.feed_id == feed_id and not run.number]
+            for run, number in zip(new, _next_numbers(feed_id, len(new)), strict=True):
+                run.number = number
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+def _next_numbers(feed_id: int, count: int) -> range:
+    """Return the next `count` run numbers of the feed; call inside the transaction that inserts them.
+
+    The feed's row is locked first (PostgreSQL; SQLite's writes are serialised already), so two
+    requests numbering runs of one feed at once wait for each other instead of taking the same number.
+    """
+    list(Feed.objects.select_for_update().filter(pk=feed_id).values_list("pk"))
+    last = SyncRun.objects.filter(feed_id=feed_id).aggregate(last=models.Max("number"))["last"] or 0
+    return range(last + 1, last + 1 + count)
+
+
+def run_numbers(run_ids: set[int]) -> dict[int, int]:
+    """Return {run id: its number within its feed} for the runs that still exist."""
+    return dict(SyncRun.objects.filter(pk__in=run_ids).values_list("pk", "number"))
+
+
 class SyncRun(models.Model):
     """One execution of a feed: its data interval, counters, progress and outcome."""
 
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="runs")
+    # The run's number within its feed (#1, #2, ...), which pages show; the id stays in URLs and the API.
+    number = models.PositiveIntegerField(default=0)
     kind = models.CharField(max_length=16, choices=RunKind.choices, default=RunKind.MANUAL)
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
     logical_date = models.DateTimeField(null=True, blank=True)  # the schedule slot this run stands for
@@ -103,9 +134,12 @@ class SyncRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    objects = SyncRunManager()
+
     class Meta:
         ordering = ["-pk"]
         constraints = [
+            models.UniqueConstraint(fields=["feed", "number"], name="sync_run_number_per_feed"),
             models.UniqueConstraint(
                 fields=["feed"],
                 condition=Q(state="running") & ~Q(kind="backfill"),
@@ -120,7 +154,14 @@ class SyncRun(models.Model):
         indexes = [models.Index(fields=["feed", "state"])]
 
     def __str__(self) -> str:
-        return f"Run #{self.pk} of {self.feed_id} ({self.state})"
+        return f"Run #{self.number} of {self.feed_id} ({self.state})"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and not self.number:
+            with transaction.atomic():
+                self.number = _next_numbers(self.feed_id, 1)[0]
+                return super().save(*args, **kwargs)
+        return super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:

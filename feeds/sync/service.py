@@ -234,7 +234,7 @@ def restart_run(run: SyncRun, user: Any, request: HttpRequest | None = None) -> 
         restarted = queue.restart(run)
         if restarted:
             feed = run.feed
-            audit.record(feed.workspace, user, "restart", f"run #{run.pk}", feed=feed, request=request)
+            audit.record(feed.workspace, user, "restart", f"run #{run.number}", feed=feed, request=request)
     return restarted
 
 

@@ -21,3 +21,25 @@
     if (target) target.replaceChildren(document.createTextNode("The server could not be reached. Check your connection and try again."));
   });
 })();
+// Every wizard form: an error shown under a field goes away once that field is changed, and all of them
+// once Test connection succeeds, so a fixed field never keeps its old complaint next to a good answer.
+(function () {
+  "use strict";
+  function clearIn(box) {
+    Array.prototype.forEach.call(box.querySelectorAll(".is-invalid"), function (el) { el.classList.remove("is-invalid"); });
+    Array.prototype.forEach.call(box.querySelectorAll(".invalid-feedback, ul.errorlist"), function (el) { el.remove(); });
+  }
+  function fieldChanged(event) {
+    var field = event.target;
+    if (!field.form || !field.closest) return;
+    var box = field.closest("[id^='div_id_'], fieldset[id^='group-']");
+    if (box) clearIn(box);
+  }
+  document.body.addEventListener("input", fieldChanged);
+  document.body.addEventListener("change", fieldChanged);
+  document.body.addEventListener("htmx:afterSwap", function () {
+    var result = document.getElementById("test-result");
+    var form = result && result.closest("form");
+    if (form && result.querySelector(".alert-success")) clearIn(form);
+  });
+})();

@@ -9,6 +9,8 @@
   if (window.CodeMirror) {
     editor = CodeMirror.fromTextArea(textarea, {
       mode: modes[textarea.dataset.dialect] || "text/x-sql", lineNumbers: true, indentUnit: 2,
+      // The "SQL query" label points at the textarea CodeMirror hides; its own input needs the name too.
+      screenReaderLabel: (document.querySelector('label[for="id_sql"]') || {}).textContent || "SQL query",
       readOnly: textarea.closest("fieldset") && textarea.closest("fieldset").disabled ? "nocursor" : false,
     });
     editor.on("change", function () {

@@ -17,7 +17,19 @@
     show("full-warning", mode === "full");
     show("frequency-field", type === "interval");
     show("start-field", type === "interval" || type === "once");
+    show("end-field", type === "interval");  // an end date applies only to a repeating schedule
   }
   form.addEventListener("change", sync);
   sync();
+  // Picking the iterator column fills its data type in from the column's type, unless the person chose
+  // a type themselves (then it is theirs to change).
+  var iterator = document.getElementById("id_iterator"), type = document.getElementById("id_iterator_type");
+  if (iterator && type) {
+    var suggested = JSON.parse(iterator.dataset.suggestedTypes || "{}");
+    var filled = type.value === "" || type.value === suggested[iterator.value];
+    type.addEventListener("change", function () { filled = type.value === ""; });
+    iterator.addEventListener("change", function () {
+      if (filled && suggested[iterator.value]) type.value = suggested[iterator.value];
+    });
+  }
 })();

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from feeds.demo import write_demo_warehouse
 from feeds.models import Feed, FeedState
-from tests.browser.conftest import shot
+from tests.browser.conftest import check_page
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def connect_duckdb(page, path: Path) -> None:
     page.get_by_role("link", name="Add Feed Input").first.click()
     page.get_by_placeholder("Search warehouses").fill("duck")
     expect(page.locator(".provider-card")).to_have_count(1)
-    shot(page, "00-directory")
+    check_page(page, "00-directory")
     page.get_by_role("link", name="Set up DuckDB").click()
     page.get_by_label("Feed name").fill("Shop users")
     page.get_by_label("Configuration name").fill("Shop warehouse")
@@ -47,7 +47,7 @@ def connect_duckdb(page, path: Path) -> None:
     page.get_by_label("Database file").fill(str(path))
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("Connected to shop.duckdb")
-    shot(page, "01-connect")
+    check_page(page, "01-connect")
     page.get_by_role("button", name="Next").click()
     expect(page).to_have_url(re.compile(r"/setup/model/$"))
 
@@ -72,7 +72,7 @@ def write_model(page, sql: str) -> None:
     expect(page.locator("#next")).to_be_disabled()
     set_sql(page, sql)
     expect(page.locator("#next")).to_be_enabled()
-    shot(page, "02-data-model")
+    check_page(page, "02-data-model")
     page.locator("#next").click()
     expect(page).to_have_url(re.compile(r"/setup/map/$"))
 
@@ -93,7 +93,7 @@ def identity_nodes(page):
 
 def map_columns(page) -> None:
     expect(identity_nodes(page)).to_have_count(2)  # customer_id and email were auto-mapped
-    shot(page, "03-mapping-prefilled")
+    check_page(page, "03-mapping-prefilled")
     # Remove both identities: Next must refuse with the error shown.
     for _ in range(2):
         settled(page, identity_nodes(page).first.get_by_role("button", name="Remove this mapping").click)
@@ -101,7 +101,7 @@ def map_columns(page) -> None:
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#mapping-status")).to_contain_text("to fix before Next")
     expect(page).to_have_url(re.compile(r"/setup/map/$"))
-    shot(page, "03-mapping-missing-identity")
+    check_page(page, "03-mapping-missing-identity")
     # Put customer_id back as the Customer ID through "+" → Column.
     page.get_by_role("button", name="Add to user_identities").click()
     section = page.locator('section[data-object="user_identities"]')
@@ -113,7 +113,7 @@ def map_columns(page) -> None:
     settled(page, lambda: field.select_option(label="Customer ID"))
     page.goto(page.url)  # the tree survives a reload (a fresh GET: reload would re-send the POST)
     expect(identity_nodes(page).first.get_by_label("Field")).to_have_value("user_identities.customer_id")
-    shot(page, "03-mapping")
+    check_page(page, "03-mapping")
     page.get_by_role("button", name="Next").click()
     expect(page).to_have_url(re.compile(r"/setup/schedule/$"))
 
@@ -129,7 +129,7 @@ def sync_settings(page) -> None:
     page.get_by_label("Date and time of the initial sync (UTC)").fill("2099-11-15T19:00")
     expect(page.locator("#run-times")).to_contain_text("initial 11/15/2099 07:00 PM UTC")
     expect(page.locator("#run-times")).to_contain_text("next 11/15/2099 08:00 PM UTC")
-    shot(page, "04-sync-settings")
+    check_page(page, "04-sync-settings")
     page.get_by_role("button", name="Next").click()
     expect(page).to_have_url(re.compile(r"/setup/review/$"))
 
@@ -138,10 +138,10 @@ def review_and_activate(page) -> None:
     expect(page.locator("#checks-ok")).to_be_visible(timeout=30000)
     expect(page.locator("#sample-counts")).to_contain_text("Would create 10 profiles", timeout=30000)
     expect(page.locator(".sample-profile").first).to_contain_text("customer_id")
-    shot(page, "05-review")
+    check_page(page, "05-review")
     page.get_by_role("button", name="Activate").click()
     expect(page).to_have_url(re.compile(r"/feeds/\d+/$"))
-    shot(page, "06-activated")
+    check_page(page, "06-activated")
 
 
 def test_it_takes_a_marketer_from_a_duckdb_table_to_an_active_feed(page_as, editor, warehouse_file):
@@ -191,7 +191,7 @@ def test_it_shows_a_reviewer_every_step_read_only(page_as, editor, viewer, wareh
     expect(reviewer.locator("#sample-counts")).to_contain_text("Would create 10 profiles", timeout=30000)
     expect(reviewer.get_by_role("button", name="Activate")).to_have_count(0)
     expect(reviewer.get_by_role("link", name="Edit")).to_have_count(0)
-    shot(reviewer, "07-reviewer-read-only")
+    check_page(reviewer, "07-reviewer-read-only")
     response = reviewer.request.post(f"/w/acme/feeds/{feed.pk}/setup/model/run/", form={"sql": USERS_SQL})
     assert response.status == 403
 
@@ -236,7 +236,7 @@ def test_it_takes_a_marketer_from_a_postgresql_table_to_an_active_feed(
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("The user name or password is wrong")
-    shot(page, "10-postgres-wrong-password")
+    check_page(page, "10-postgres-wrong-password")
     page.get_by_label("Password").fill(pg_database.password)
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("Connected")
@@ -245,7 +245,7 @@ def test_it_takes_a_marketer_from_a_postgresql_table_to_an_active_feed(
     set_sql(page, "SELECT customer_id, email, plan, updated_at FROM customers")
     page.get_by_role("button", name="Run Query").click()
     expect(page.locator("#query-stats")).to_contain_text("50 rows")
-    shot(page, "11-postgres-data-model")
+    check_page(page, "11-postgres-data-model")
     page.locator("#next").click()
     expect(identity_nodes(page)).to_have_count(2)
     page.get_by_role("button", name="Next").click()
@@ -253,7 +253,7 @@ def test_it_takes_a_marketer_from_a_postgresql_table_to_an_active_feed(
     page.get_by_label(re.compile("^On Demand")).check()
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#sample-counts")).to_contain_text("Would create 10 profiles", timeout=30000)
-    shot(page, "12-postgres-review")
+    check_page(page, "12-postgres-review")
     page.get_by_role("button", name="Activate").click()
     expect(page).to_have_url(re.compile(r"/feeds/\d+/$"))
     feed = Feed.objects.get(name="CRM customers")

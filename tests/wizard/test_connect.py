@@ -109,9 +109,27 @@ def test_it_refuses_a_configuration_name_already_used_in_the_workspace(
     assert Feed.objects.count() == 0
 
 
-def test_it_refuses_a_feed_name_already_used(workspace, editor, demo_file, draft):
-    response = client_for(editor).post("/w/acme/feeds/new/duckdb/", _form(demo_file, feed_name="Users feed"))
+def test_it_refuses_a_feed_name_already_used(workspace, editor, admin, demo_file, draft):
+    # The draft is the editor's: someone else cannot take its name.
+    response = client_for(admin).post("/w/acme/feeds/new/duckdb/", _form(demo_file, feed_name="Users feed"))
     assert "A feed called “Users feed” already exists" in response.content.decode()
+
+
+def test_a_new_wizard_named_like_its_users_left_draft_continues_that_draft(
+    workspace, editor, demo_file, draft
+):
+    data = {"feed_name": "Users feed", "connection": str(draft.connection.pk), "name": draft.connection.name}
+    data["cfg_path"] = str(demo_file)
+    response = client_for(editor).post("/w/acme/feeds/new/duckdb/", data)
+    assert response.status_code == 302 and response["Location"] == f"/w/acme/feeds/{draft.pk}/setup/model/"
+    assert list(Feed.objects.values_list("pk", flat=True)) == [draft.pk]
+
+
+def test_a_new_feed_offers_the_saved_connection_first(workspace, editor, connection):
+    html = client_for(editor).get("/w/acme/feeds/new/duckdb/").content.decode()
+    assert f'<option value="{connection.pk}" selected>' in html
+    fresh = client_for(editor).get("/w/acme/feeds/new/duckdb/", {"connection": "new"}).content.decode()
+    assert '<option value="new" selected>' in fresh
 
 
 def test_it_reuses_an_existing_connection_for_another_feed(workspace, editor, demo_file, connection):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from feeds import wizard
 from tests.personas import client_for
 
@@ -253,3 +255,33 @@ def test_it_prefills_the_event_time_from_the_models_timestamp_field(workspace, e
         "destination": "events[].data.timestamp_unixtime_ms",
         "value": None,
     } in mappings(draft)
+
+
+def test_its_intro_names_where_unmapped_columns_go_for_each_type_of_data(workspace, editor, modelled):
+    client = client_for(editor)
+    users = client.get(url(modelled)).content.decode()
+    assert "<code>$unmapped → user_attributes.*</code>" in users
+    events = client.post(url(modelled, "type/"), {"pipeline_type": "events"}, **HTMX).content.decode()
+    assert "<code>$unmapped → events[].data.custom_attributes.*</code>" in events
+    assert "$unmapped → user_attributes" not in events
+
+
+def test_each_object_header_names_its_object_once(workspace, editor, modelled):
+    html = client_for(editor).get(url(modelled)).content.decode()
+    section = html.split('data-object="user_identities"')[1]
+    title = section.split('<code class="fs-6">')[1].split("</span>")[0]  # the key and its label, as read
+    assert " ".join(re.sub("<[^>]+>", " ", title).split()) == "user_identities — who the row is about"
+
+
+def test_it_previews_the_batches_the_mapping_makes_of_the_first_rows(workspace, editor, viewer, modelled):
+    client_for(editor).get(url(modelled))  # the automatic mapping is saved on the first visit
+    for user in (editor, viewer):
+        html = client_for(user).get(url(modelled, "preview/"), **HTMX).content.decode()
+        assert html.count('class="small bg-white border rounded p-2 mt-2 mb-0 sql-wrap mapped-batch"') == 3
+        assert "&quot;user_identities&quot;: {" in html and "&quot;customer_id&quot;: &quot;C0" in html
+    # Removing the identities shows at once what the mapping would reject.
+    client = client_for(editor)
+    for _ in range(2):
+        client.post(url(modelled, "node/0/delete/"), **HTMX)
+    html = client.get(url(modelled, "preview/"), **HTMX).content.decode()
+    assert "mapped-batch" not in html and "text-danger" in html

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 
 from feeds.schedule.checks import summarize
 from feeds.schedule.forms import ScheduleForm
+from feeds.schedule.rules import suggested_iterator_type
+from feeds.warehouses.base import POSTGRES_ITERATOR_TYPES
 from tests.personas import client_for
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -185,3 +189,35 @@ def test_it_shows_a_viewer_the_saved_schedules_run_times(workspace, editor, view
     html = response.content.decode()
     assert response.status_code == 200 and "initial 11/15/2099 07:00 PM UTC" in html
     assert html.count("<li>") == 5 and "text-danger" not in html
+
+
+def test_it_suggests_the_iterator_data_type_from_each_columns_type(workspace, editor, modelled):
+    html = client_for(editor).get(f"/w/acme/feeds/{modelled.pk}/setup/schedule/").content.decode()
+    suggested = re.search(r'data-suggested-types="([^"]*)"', html).group(1)
+    types = json.loads(suggested.replace("&quot;", '"'))
+    assert types["updated_at"] == "timestamptz"  # the demo's TIMESTAMPTZ column
+    assert "email" not in types  # text is no iterator type
+
+
+def test_it_prefills_the_type_of_a_saved_iterator_without_one(workspace, editor, modelled):
+    from feeds import wizard
+
+    wizard.save_section(modelled, "schedule", {"sync_mode": "incremental", "iterator": "updated_at"}, editor)
+    html = client_for(editor).get(f"/w/acme/feeds/{modelled.pk}/setup/schedule/").content.decode()
+    assert '<option value="timestamptz" selected>' in html
+
+
+def test_suggested_iterator_types_follow_the_warehouse_s_own_names():
+    column = {"name": "at", "type": "timestamp_tz", "warehouse_type": "TIMESTAMP WITH TIME ZONE"}
+    assert suggested_iterator_type(column, POSTGRES_ITERATOR_TYPES) == "timestamptz"
+    assert suggested_iterator_type(column, ("timestamp_ltz", "timestamp_tz", "date")) == "timestamp_tz"
+    assert suggested_iterator_type({"type": "integer", "warehouse_type": "BIGINT"}, ("integer",)) == "integer"
+    assert (
+        suggested_iterator_type({"type": "string", "warehouse_type": "TEXT"}, POSTGRES_ITERATOR_TYPES) == ""
+    )
+
+
+def test_the_time_zone_is_typed_with_suggestions_and_checked(workspace, editor, modelled):
+    html = client_for(editor).get(f"/w/acme/feeds/{modelled.pk}/setup/schedule/").content.decode()
+    assert 'list="timezones"' in html and '<option value="Europe/Berlin">' in html
+    assert "Pick a time zone from the list" in str(form(timezone="Berlin").errors["timezone"])
