@@ -526,9 +526,10 @@ def schema(server_url: str = "/") -> dict[str, Any]:
     ):
         paths.update(_crud(plural, noun, name, id_name))
     paths.update(_pipeline_extras())
-    from feeds.api import rules_openapi  # it builds on this module's helpers
+    from feeds.api import outputs_openapi, rules_openapi  # they build on this module's helpers
 
     paths.update(rules_openapi.paths())
+    paths.update(outputs_openapi.paths())
     workspace = path_param("workspaceId", {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"})
     for address, item in paths.items():
         if "{workspaceId}" in address:
@@ -550,7 +551,7 @@ def schema(server_url: str = "/") -> dict[str, Any]:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {**_schemas(), **rules_openapi.schemas()},
+            "schemas": {**_schemas(), **rules_openapi.schemas(), **outputs_openapi.schemas()},
         },
         "paths": paths,
     }
@@ -560,7 +561,7 @@ def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Return every operation as {method, path, summary, description, body, responses} for the docs page."""
     found = []
     for address, item in document["paths"].items():
-        for method in ("get", "post", "put", "delete"):
+        for method in ("get", "post", "put", "patch", "delete"):
             if method in item:
                 operation = item[method]
                 body = operation.get("requestBody", {}).get("content", {}).get(JSON, {}).get("schema", {})

@@ -34,6 +34,11 @@ def test_it_serves_an_openapi_3_document(db):
     document = response.json()
     assert document["openapi"].startswith("3.")
     assert "/platform/v2/workspaces/{workspaceId}/pipelines/{pipelineId}/trigger" in document["paths"]
+    connected = document["paths"][
+        "/platform/v2/workspaces/{workspaceId}/pipelines/{pipelineId}/outputs/{connectionId}"
+    ]
+    assert {"get", "patch", "delete"} <= set(connected)
+    assert "/platform/v2/workspaces/{workspaceId}/outputs/{outputId}/test" in document["paths"]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
@@ -49,7 +54,20 @@ CONFIG = schemathesis.config.SchemathesisConfig.from_dict({"generation": {"allow
 
 
 @pytest.fixture
-def api_schema(db, workspace, admin, api_pipeline, settings, bearer):
+def api_output(db, workspace, api_pipeline, settings) -> dict[str, str]:
+    """A webhook output (to a closed local port) connected to the seeded pipeline; its ids by path name."""
+    from feeds.models import Feed
+    from feeds.outputs import service
+
+    settings.WSYNC_OUTPUT_TIMEOUT = 1
+    hook = {"url": "http://127.0.0.1:9/hook", "signing_secret": "whsec-schema", "batch_size": 100}
+    output = service.save_output(workspace, "webhook", "Hook", hook, None)
+    connected = service.connect(Feed.objects.get(workspace=workspace, slug="crm-users"), output, None)
+    return {"outputId": str(output.pk), "connectionId": str(connected.pk)}
+
+
+@pytest.fixture
+def api_schema(db, workspace, admin, api_pipeline, api_output, settings, bearer):
     settings.WSYNC_API_RATE_LIMIT = 100_000
     settings.ALLOWED_HOSTS = ["*"]
     # As Django's test client does, keep the test's connection (and transaction) open across requests,
@@ -86,7 +104,12 @@ CHECKS = [
 ]
 
 
-def test_the_api_keeps_its_schema(api_schema, bearer):
+def _seeds(path: str, outputs: dict[str, str]) -> dict[str, str]:
+    """The seeded ids for a path: a pipeline's connected output there, else the warehouse connection."""
+    return {**SEEDED, **outputs} if "/outputs" in path else {**SEEDED, "outputId": outputs["outputId"]}
+
+
+def test_the_api_keeps_its_schema(api_schema, api_output, bearer):
     # Operation by operation with Hypothesis directly (schemathesis' pytest plugin predates pytest 9).
     operations = [result.ok() for result in api_schema.get_all_operations()]
     operations.sort(key=lambda o: o.method.upper() == "DELETE")  # deletes last, so the others find objects
@@ -106,7 +129,8 @@ def test_the_api_keeps_its_schema(api_schema, bearer):
             if "workspaceId" in parameters:
                 parameters["workspaceId"] = "acme"  # the credential's workspace: reach the real code
             if seeded:  # half the cases address the objects that exist, the others random ids
-                parameters.update({k: v for k, v in SEEDED.items() if k in parameters})
+                seeds = _seeds(case.operation.path, api_output)
+                parameters.update({k: v for k, v in seeds.items() if k in parameters})
             case.call_and_validate(headers=bearer, checks=CHECKS)
 
         keeps_schema()

@@ -61,12 +61,16 @@ def _invalid(error: service.Invalid, prefix: str = "") -> Invalid:
     return Invalid(message, field=f"{prefix}{field}")
 
 
+MAX_ID = 2**63 - 1  # the databases' largest integer key: a larger id is no row, not a database error
+
+
+def _id(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_ID else None
+
+
 def _output(caller: Caller, output_id: str) -> Output:
-    found = (
-        Output.objects.filter(workspace=caller.workspace, pk=output_id).first()
-        if output_id.isdigit()
-        else None
-    )
+    pk = _id(output_id)
+    found = Output.objects.filter(workspace=caller.workspace, pk=pk).first() if pk is not None else None
     if found is None:
         raise NotFound(f"There is no output “{output_id}” in this workspace.")
     return found
@@ -74,11 +78,9 @@ def _output(caller: Caller, output_id: str) -> Output:
 
 def _connection(caller: Caller, pipeline_id: str, connection_id: str) -> FeedOutput:
     feed = get_in_workspace(Feed.objects, caller.workspace, pipeline_id, "pipeline")
-    found = (
-        feed.output_connections.select_related("output", "feed__workspace").filter(pk=connection_id).first()
-        if connection_id.isdigit()
-        else None
-    )
+    pk = _id(connection_id)
+    connections = feed.output_connections.select_related("output", "feed__workspace")
+    found = connections.filter(pk=pk).first() if pk is not None else None
     if found is None:
         raise NotFound(f"Pipeline “{pipeline_id}” has no connected output “{connection_id}”.")
     return found
@@ -171,6 +173,10 @@ def connection_detail(
     return ok(_connection_json(connection, service.counters([connection])[connection.pk]))
 
 
+def _dead_letter_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 @endpoint(GET=Role.VIEWER, POST=Role.ADMIN)
 def dead_letters(
     request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, connection_id: str
@@ -178,7 +184,7 @@ def dead_letters(
     connection = _connection(caller, pipeline_id, connection_id)
     if request.method == "POST":
         ids = read_json(request).get("ids")
-        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+        if ids is not None and (not isinstance(ids, list) or not all(_dead_letter_id(i) for i in ids)):
             raise Invalid("“ids” must be a list of dead-letter ids, or absent for all of them.", field="ids")
         return ok({"redelivered": service.redeliver(connection, ids, caller.user)})
     dead = connection.outbox.filter(state=BatchState.DEAD).order_by("seq")[:500]
