@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.personas",
     "tests.feed_fixtures",
+    "tests.browser.chromium",
     "tests.standins.snowflake",
     "tests.standins.bigquery",
     "tests.standins.redshift",

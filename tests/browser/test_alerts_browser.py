@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from feeds.ops import alerts
 from feeds.ops.models import AlertSettings
-from tests.browser.conftest import shot
+from tests.browser.chromium import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -14,7 +14,7 @@ from feeds.profiles.models import Profile
 from feeds.sync.models import RunState, SyncRun
 from feeds.sync.tasks import run_feed
 from feeds.warehouses.registry import PROVIDERS
-from tests.browser.conftest import shot
+from tests.browser.chromium import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from feeds.profiles.models import Profile
 from feeds.sync.models import RunState, SyncRun
 from feeds.sync.tasks import run_feed
-from tests.browser.conftest import check_page
+from tests.browser.chromium import check_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

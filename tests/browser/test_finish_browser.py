@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from feeds.models import Feed, FeedState
 from feeds.sync.models import RejectedRow, SyncRun
 from feeds.sync.tasks import run_feed
-from tests.browser.conftest import check_page
+from tests.browser.chromium import check_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from feeds.demo import write_demo_warehouse
 from feeds.models import Feed, FeedState
-from tests.browser.conftest import check_page
+from tests.browser.chromium import check_page
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,6 @@ from django.utils import timezone
 from feeds.outputs import service
 from feeds.outputs.models import Output
 from tests.api.conftest import api, api_as, fresh_rate_limit  # noqa: F401 - the API tests' fixtures here
-from tests.browser.conftest import browser, page_as  # noqa: F401 - the browser tests' fixtures here
 from tests.standins import outputs_http
 from tests.sync.conftest import fail_after, feed, warehouse  # noqa: F401 - fixtures used by this folder's tests
 

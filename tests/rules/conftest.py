@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import api, api_as, fresh_rate_limit  # noqa: F401  (the API's fixtures)
-from tests.browser.conftest import browser, page_as  # noqa: F401  (Chromium fixtures for the browser test)
 from tests.sync.conftest import Warehouse
 
 

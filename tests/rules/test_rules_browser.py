@@ -9,7 +9,7 @@ from feeds.profiles.models import Profile
 from feeds.rules import service
 from feeds.sync.models import SyncRun
 from feeds.sync.tasks import run_feed
-from tests.browser.conftest import shot
+from tests.browser.chromium import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

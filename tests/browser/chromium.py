@@ -1,4 +1,8 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright, signed in as a persona of the live server."""
+"""Browser fixtures: Debian's Chromium driven by Playwright, signed in as a persona of the live server.
+
+A plugin of tests/conftest.py, so every folder shares one session-wide Chromium: a second Playwright
+started in the same thread (a fixture imported into another folder's conftest) refuses to run.
+"""
 
 from __future__ import annotations
 
