@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from feeds.ops.models import Beat
 from feeds.sync.models import RunState, SyncRun
+from feeds.sync.scheduling import ensure_minute_schedule
 
 log = logging.getLogger(__name__)
 MINUTE_TASK = "feeds.ops.tasks.minute"
@@ -27,13 +28,8 @@ WORKER, SCHEDULER = "worker", "scheduler"
 
 def ensure_schedule(**_: object) -> None:
     """Create the minute Schedule if it is missing (django-q2's post_spawn: each worker process that starts)."""
-    from django_q.models import Schedule
-
     try:
-        Schedule.objects.get_or_create(
-            name=MINUTE_SCHEDULE,
-            defaults={"func": MINUTE_TASK, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
-        )
+        ensure_minute_schedule(MINUTE_SCHEDULE, MINUTE_TASK)
     except DatabaseError:  # a worker starting before migrate; the next one to start creates it
         log.warning("could not create the %s schedule", MINUTE_SCHEDULE, exc_info=True)
 

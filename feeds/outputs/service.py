@@ -27,6 +27,7 @@ from feeds.outputs.kinds import kind_class, open_destination
 from feeds.outputs.kinds.base import Answer
 from feeds.outputs.models import BatchState, FeedOutput, OutboxBatch, Output, OutputKind, OutputState, Sends
 from feeds.profiles.models import Event, Profile
+from feeds.sync.scheduling import ensure_minute_schedule
 from feeds.warehouses.base import check_setting, keeps_saved, rebound_secrets, with_default
 
 log = logging.getLogger(__name__)
@@ -303,17 +304,7 @@ def counters(connections: list[FeedOutput], now: datetime | None = None) -> dict
 
 def ensure_tick() -> None:
     """Create the one minute schedule that starts outputs' drains and prunes delivered batches."""
-    from django_q.models import Schedule
-
-    Schedule.objects.get_or_create(
-        name=TICK_NAME,
-        defaults={
-            "func": "feeds.outputs.tasks.tick",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    ensure_minute_schedule(TICK_NAME, "feeds.outputs.tasks.tick")
 
 
 def tick(now: datetime | None = None) -> None:

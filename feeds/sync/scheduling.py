@@ -90,17 +90,30 @@ def next_due(feed: Feed, after: datetime, *, inclusive: bool = False) -> datetim
 
 def ensure_tick() -> None:
     """Create the minute tick's django-q2 Schedule unless it exists (a feed was activated or resumed)."""
+    ensure_minute_schedule(TICK, TICK_FUNC)
+
+
+def ensure_minute_schedule(name: str, func: str) -> None:
+    """Create the named every-minute django-q2 Schedule unless it exists, and never leave two of it.
+
+    django-q2's Schedule.name is not unique, and worker processes that start together each check and
+    create: a second copy would run the task twice a minute, and `get_or_create` on the name would raise
+    in every worker after it. The lowest id is kept, so processes racing here all keep the same one.
+    """
     from django_q.models import Schedule
 
-    if not Schedule.objects.filter(name=TICK).exists():
+    same = Schedule.objects.filter(name=name)
+    if not same.exists():
         Schedule.objects.create(
-            name=TICK,
-            func=TICK_FUNC,
+            name=name,
+            func=func,
             schedule_type=Schedule.MINUTES,
             minutes=1,
             repeats=-1,
             next_run=timezone.now(),
         )
+    keep = same.order_by("pk").values_list("pk", flat=True).first()
+    same.exclude(pk=keep).delete()
 
 
 def feeds_to_tick() -> list[int]:
