@@ -36,7 +36,8 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def feed_list(request: HtmxHttpRequest, ws: str) -> HttpResponse:
     membership = require_member(request.user, ws)
-    q = request.GET.get("q", "").strip()[:200]
+    # No feed name holds NUL, and PostgreSQL refuses it in a query (a 500): it filters nothing.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     groups = overview.feeds_by_provider(membership.workspace, q)
     outputs.attach_connections([feed for group in groups for feed in group.feeds])
     ctx = {"workspace": membership.workspace, "membership": membership, "groups": groups, "nav": "feeds"}
