@@ -8,7 +8,14 @@ from typing import Any, cast
 from django import forms
 
 from feeds.models import Environment, Frequency, InputProtection, ScheduleType, SyncMode
-from feeds.schedule.rules import MAX_LOOKBACK_MINUTES, TIMEZONES, schedule_problems, without_unused
+from feeds.schedule.rules import (
+    MAX_LOOKBACK_MINUTES,
+    TIMEZONES,
+    is_clock,
+    schedule_problems,
+    until_applies,
+    without_unused,
+)
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -41,6 +48,11 @@ class ScheduleForm(forms.Form):
         "Only rows whose timestamp field is at or after this date are synced. Leave empty for all history.",
     )
     schedule_end = _utc_field("End date (UTC)", "Optional: no runs start after this moment.")
+    until_time = _utc_field(
+        "Stop at (UTC)",
+        "Optional: rows whose iterator is at or after this moment are never read (the API's sync_mode.until). "
+        "Leave empty to keep reading new rows.",
+    )
     lookback_minutes = forms.IntegerField(
         label="Lookback window (minutes)",
         min_value=0,
@@ -84,10 +96,16 @@ class ScheduleForm(forms.Form):
             ("", "—"),
             *((t, t) for t in iterator_types),
         ]
+        # wizard_schedule.js shows "Stop at" only for these (rules.until_applies).
+        clocks = [t for t in iterator_types if is_clock(t)]
+        self.fields["iterator_type"].widget.attrs["data-clock-types"] = json.dumps(clocks)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
+        if not until_applies(cleaned):
+            # Hidden on the page where it does not apply, like the iterator of a full sync: not kept.
+            cleaned["until_time"] = None
         if not self.errors:
             problems = schedule_problems(cleaned, self.columns, self.iterator_types, self.timestamp_field)
             for name, message in problems.items():

@@ -61,17 +61,31 @@ def schedule_problems(
 
 
 def _until_problem(values: dict[str, Any]) -> str:
-    """Return why the iterator's end (`until`, set through the API) cannot apply, or ""."""
+    """Return why the iterator's end ("Stop at" in the wizard, `sync_mode.until` in the API) cannot apply, or ""."""
     until, start = values.get("until_time"), values.get("from_time")
     if until is None:
         return ""
     if values.get("sync_mode") != "incremental" or not values.get("iterator"):
-        return "An end on the iterator (until) needs an incremental sync with an iterator; leave it out."
-    if iterator_kind(str(values.get("iterator_type") or "")) is IteratorKind.NUMBER:
-        return "An end on the iterator (until) needs a date or time iterator, not a number; leave it out."
+        return "Stop at (until) needs an incremental sync with an iterator; leave it empty."
+    if not is_clock(values.get("iterator_type")):
+        return "Stop at (until) needs a date or time iterator, not a number; leave it empty."
     if start is not None and until <= start:
-        return "The end on the iterator (until) must be after the Sync Start Date (from)."
+        return "Stop at (until) must be after the Sync Start Date (from)."
     return ""
+
+
+def is_clock(iterator_type: Any) -> bool:
+    """Return True for an iterator data type that is a date or time (a "Stop at" applies to it)."""
+    return iterator_kind(str(iterator_type or "")) is not IteratorKind.NUMBER
+
+
+def until_applies(values: dict[str, Any]) -> bool:
+    """Return True when the settings can take a "Stop at": incremental, on a date or time iterator."""
+    return (
+        values.get("sync_mode") == "incremental"
+        and bool(values.get("iterator"))
+        and is_clock(values.get("iterator_type"))
+    )
 
 
 def without_unused(values: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ FORM_FIELDS = (
     "schedule_start",
     "schedule_end",
     "from_time",
+    "until_time",
     "timezone",
 )
 

@@ -18,6 +18,13 @@
     show("frequency-field", type === "interval");
     show("start-field", type === "interval" || type === "once");
     show("end-field", type === "interval");  // an end date applies only to a repeating schedule
+    show("until-field", mode === "incremental" && clockIterator());
+  }
+  // "Stop at" ends a date or time iterator (feeds/schedule/rules.py until_applies), not a number.
+  function clockIterator() {
+    var select = document.getElementById("id_iterator_type");
+    if (!select || !select.value) return true;
+    return JSON.parse(select.dataset.clockTypes || "[]").indexOf(select.value) >= 0;
   }
   form.addEventListener("change", sync);
   sync();
@@ -30,6 +37,7 @@
     type.addEventListener("change", function () { filled = type.value === ""; });
     iterator.addEventListener("change", function () {
       if (filled && suggested[iterator.value]) type.value = suggested[iterator.value];
+      sync();  // a filled-in type changes no event of its own, and decides whether "Stop at" applies
     });
   }
 })();
