@@ -167,13 +167,31 @@ class ConnectForm(forms.Form):
         for name, message in rebound_secrets(self.specs, stored, typed, kept).items():
             self.add_error(PREFIX + name, message)
 
-    def _stored_secrets(self, connection: Connection | None) -> dict[str, Any]:
-        """Return the stored settings of the picked connection: the shown copy (pending edits) if it is that one."""
+    def _stored(self, connection: Connection | None) -> Connection | None:
+        """Return the picked connection as stored: the shown copy (pending edits) if it is that one."""
         if self.selected is not None and self.selected.pk == (connection.pk if connection else None):
-            connection = self.selected
-        if connection is None:
+            return self.selected
+        return connection
+
+    def _stored_secrets(self, connection: Connection | None) -> dict[str, Any]:
+        """Return the stored settings of the picked connection (see _stored)."""
+        stored = self._stored(connection)
+        if stored is None:
             return {}
-        return {**connection.config, **(connection.secrets or {})}
+        return {**stored.config, **(stored.secrets or {})}
+
+    def kept_settings(self) -> dict[str, Any]:
+        """Return the picked connection's stored settings this form has no field for; an edit keeps them.
+
+        These are mParticle's Snowflake unload settings (`storage_integration`, `aws_*`), which only the API
+        sets (docs/api.md): the form shows them read-only, and saving it must not drop them.
+        """
+        picked = getattr(self, "cleaned_data", {}).get("connection") if self.is_bound else self.selected
+        stored = self._stored(picked)
+        if stored is None:
+            return {}
+        shown = {spec.name for spec in self.specs}
+        return {k: v for k, v in stored.config.items() if k not in shown}
 
     def split_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return (config, secrets) as typed; empty secrets mean "keep the saved value"."""
@@ -189,6 +207,7 @@ class ConnectForm(forms.Form):
     def connection_edit(self) -> ConnectionEdit:
         """Return the connection as typed, for wizard.connect_feed (a valid form only)."""
         config, secrets = self.split_config()
+        config = {**self.kept_settings(), **config}
         return ConnectionEdit(self.provider_cls.kind, self.cleaned_data["name"].strip(), config, secrets)
 
     def warehouse_config(self) -> dict[str, Any]:

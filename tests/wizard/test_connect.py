@@ -449,3 +449,63 @@ def test_it_rotates_pending_secrets_with_the_stored_ones(workspace, editor, sett
     settings.WSYNC_FERNET_KEYS = [new_key]  # the old key is gone
     feed.refresh_from_db()
     assert wizard.step_connection(feed).secrets["password"] == "n3w-secret"
+
+
+# --- settings the form has no field for (mParticle's Snowflake unload, set through the API) ---------------
+
+UNLOAD = {
+    "storage_integration": "mp_us1_123_123_s3",
+    "aws_iam_user_arn": "arn:aws:iam::338661164609:user/externalstages/abc",
+    "aws_external_id": "ABC123_SFCRole=2_abcdefg=",
+}
+
+
+def _snowflake_feed(workspace, editor, snowflake_config):
+    from feeds import wizard
+    from feeds.connect.providers import load_provider
+
+    fields = load_provider("snowflake").fields
+    secret = {s.name for s in fields if s.secret}
+    connection = wizard.save_connection(
+        workspace,
+        connection=None,
+        provider="snowflake",
+        name="Snow",
+        config={**{k: v for k, v in snowflake_config.items() if k not in secret}, **UNLOAD},
+        secrets={k: v for k, v in snowflake_config.items() if k in secret},
+        user=editor,
+    )
+    form = {f"cfg_{s.name}": snowflake_config.get(s.name, "") for s in fields if not s.secret}
+    form = {k: ("" if v is None else v) for k, v in form.items()}
+    return wizard.create_draft(workspace, "Snow feed", connection, editor), connection, form
+
+
+def test_editing_a_snowflake_connection_keeps_its_unload_settings(workspace, editor, snowflake_config):
+    feed, connection, form = _snowflake_feed(workspace, editor, snowflake_config)
+    client = client_for(editor)
+    page = client.get(f"/w/acme/feeds/{feed.pk}/setup/connect/").content.decode()
+    kept = page.split('id="kept-settings"')[1].split("</dl>")[0]
+    for key, value in UNLOAD.items():
+        assert key in kept and value in kept
+    data = {"feed_name": feed.name, "connection": str(connection.pk), "name": "Snow renamed", **form}
+    response = client.post(f"/w/acme/feeds/{feed.pk}/setup/connect/", data)
+    assert response.status_code == 302, response.content.decode()
+    connection.refresh_from_db()
+    assert connection.name == "Snow renamed"
+    assert {k: connection.config.get(k) for k in UNLOAD} == UNLOAD
+
+
+def test_a_live_feeds_staged_snowflake_edit_keeps_its_unload_settings(workspace, editor, snowflake_config):
+    from feeds import wizard
+
+    feed, connection, form = _snowflake_feed(workspace, editor, snowflake_config)
+    live(feed)
+    data = {"feed_name": feed.name, "connection": str(connection.pk), "name": "Snow renamed", **form}
+    response = client_for(editor).post(f"/w/acme/feeds/{feed.pk}/setup/connect/", data)
+    assert response.status_code == 302, response.content.decode()
+    feed.refresh_from_db()
+    assert {k: feed.pending_changes["connect"]["connection"]["config"].get(k) for k in UNLOAD} == UNLOAD
+    wizard.apply_pending(feed, editor)
+    connection.refresh_from_db()
+    assert connection.name == "Snow renamed"
+    assert {k: connection.config.get(k) for k in UNLOAD} == UNLOAD
