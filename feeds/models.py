@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 
 from feeds.accounts.models import Workspace
 from feeds.crypto import EncryptedJSONField, Secrets
@@ -212,13 +213,48 @@ class Feed(Audited):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["workspace", "slug"], name="feed_slug_unique"),
-            models.UniqueConstraint(fields=["workspace", "name"], name="feed_name_unique"),
+            # Only feeds that ran at least once hold their name: an abandoned wizard's draft must not keep it
+            # from others. Activating a draft whose name was taken meanwhile is refused (docs/pages.md).
+            models.UniqueConstraint(
+                fields=["workspace", "name"], condition=~Q(state="draft"), name="feed_name_unique_live"
+            ),
         ]
         ordering = ["name"]
 
     @property
     def is_faulted(self) -> bool:
         return self.status == Health.FAULTED
+
+    @classmethod
+    def holding_name(cls, workspace_id: int, name: str) -> models.QuerySet[Feed]:
+        """Return the workspace's feeds that hold `name`: every feed but drafts (feed_name_unique_live)."""
+        return cls.objects.filter(workspace_id=workspace_id, name=name).exclude(state=FeedState.DRAFT)
+
+
+class DeletedFeed(models.Model):
+    """What is left of a deleted feed: its name, for the profile store's lineage, which keeps only feed ids.
+
+    Written by feeds.sync.service.delete_feed; the id is the deleted feed's (ids are never reused).
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    deleted_at = models.DateTimeField()
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.name} (deleted)"
+
+    @classmethod
+    def names(cls, workspace_id: int, ids: set[int]) -> dict[int, str]:
+        """Return {feed id: name} of the workspace's deleted feeds among `ids`."""
+        if not ids:
+            return {}
+        found = cls.objects.filter(workspace_id=workspace_id, pk__in=ids).values_list("pk", "name")
+        return dict(found)
 
 
 class AuditEntry(models.Model):

@@ -127,3 +127,21 @@ def test_it_names_each_identitys_feed_the_run_by_its_number_and_a_deleted_feed(
     assert f'href="/w/acme/feeds/{active_feed.pk}/">Users</a>' in source
     assert f'/runs/{run.pk}/">run #2</a>' in html
     assert "a deleted feed (id 999)" in html
+
+
+def test_an_attribute_set_by_a_deleted_feed_names_that_feed(workspace, viewer, admin, active_feed):
+    from feeds.models import AuditEntry, DeletedFeed
+
+    profile = _profile(workspace, 7100010, "grace@example.com")
+    profile.attributes = {"plan": ["pro", active_feed.pk, None, ""]}
+    profile.save()
+    feed_id = active_feed.pk
+    response = client_for(admin).post(f"/w/acme/feeds/{feed_id}/delete/")
+    assert response.status_code == 302
+    tombstone = DeletedFeed.objects.get(pk=feed_id)
+    assert (tombstone.name, tombstone.workspace, tombstone.deleted_by) == ("Users", workspace, admin)
+    assert AuditEntry.objects.filter(action="delete", target="Users").exists()
+    html = client_for(viewer).get("/w/acme/profiles/7100010/").content.decode()
+    cell = html.split('class="deleted-feed"')[1].split("</td>")[0]
+    assert "Users" in cell and "(deleted)" in cell
+    assert "a deleted feed (id" not in html

@@ -311,6 +311,8 @@ WSYNC_API_RATE_LIMIT = int(env("WSYNC_API_RATE_LIMIT") or 600)
 # over by the feed's next minute tick (a worker on the same host that finds the owner process gone takes it
 # over at once).
 WSYNC_STALE_RUN_SECONDS = int(env("WSYNC_STALE_RUN_SECONDS") or 60)
+# A wizard's draft untouched for this many days is removed (feeds/wizard/abandoned.py); 0 keeps drafts.
+WSYNC_DRAFT_DAYS = int(env("WSYNC_DRAFT_DAYS") or "30")
 
 
 def _private_hosts(value: str | None) -> bool | list[str]:

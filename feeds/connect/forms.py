@@ -88,20 +88,19 @@ class ConnectForm(forms.Form):
         return [PREFIX + s.name for s in self.specs]
 
     def clean_feed_name(self) -> str:
+        """Refuse a name another feed holds; drafts hold none (Feed.holding_name), so others may reuse it."""
         name = self.cleaned_data["feed_name"].strip()
-        taken = Feed.objects.filter(workspace=self.workspace, name=name)
+        taken = Feed.holding_name(self.workspace.pk, name)
         if self.feed is not None:
             taken = taken.exclude(pk=self.feed.pk)
-        elif self.user is not None:
-            # The first Next saves a draft; a wizard left there must not keep its name from its own user.
-            own_draft = taken.filter(state=FeedState.DRAFT, created_by=self.user).first()
-            if own_draft is not None:
-                self.continued_draft = own_draft
-                return name
         if taken.exists():
             raise ValidationError(
                 f"A feed called “{name}” already exists in this workspace. Pick another name."
             )
+        if self.feed is None and self.user is not None:
+            # The first Next saves a draft: a new wizard named like one its user left behind continues it.
+            own = Feed.objects.filter(workspace=self.workspace, name=name, state=FeedState.DRAFT)
+            self.continued_draft = own.filter(created_by=self.user).order_by("-pk").first()
         return name
 
     def clean_connection(self) -> Connection | None:

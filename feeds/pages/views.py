@@ -17,7 +17,7 @@ from feeds.accounts.models import Membership, Role
 from feeds.models import Feed
 from feeds.outputs import service as outputs
 from feeds.pages import actions, overview
-from feeds.pages.access import feed_for_user
+from feeds.pages.access import feed_for_user, feed_to_delete
 from feeds.pages.http import HtmxHttpRequest
 from feeds.sync.models import SyncRun
 from feeds.sync.service import RunRefused
@@ -83,7 +83,7 @@ def resume_sync(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse
 
 
 def delete_feed(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
-    membership, feed = feed_for_user(request.user, ws, feed_id, Role.ADMIN)
+    membership, feed = feed_to_delete(request.user, ws, feed_id)
     if request.method != "POST":
         ctx = {"workspace": membership.workspace, "feed": feed, "nav": "feeds"}
         return render(request, "feeds/feed_delete.html", ctx)

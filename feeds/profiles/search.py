@@ -11,7 +11,7 @@ from django.http import Http404
 
 from feeds.accounts.models import Workspace
 from feeds.mapping import IDENTITY_TYPES
-from feeds.models import Environment, Feed
+from feeds.models import DeletedFeed, Environment, Feed
 from feeds.profiles.models import AttributeFact, Event, Identity, Profile
 
 PROFILES_PER_PAGE = 25
@@ -90,9 +90,13 @@ def profile_or_404(workspace: Workspace, environment: str, mpid: int) -> Profile
 
 def profile_facts(profile: Profile) -> dict[str, Any]:
     """Return a profile's identities and attributes, each attribute with its lineage (feed, run, when)."""
+    attributes = _with_feeds(profile.attribute_facts())
+    gone = {f.feed_id for f in attributes if f.feed_id is not None and f.feed is None}
     return {
         "identities": list(profile.identities.select_related("feed").order_by("identity_type")),
-        "attributes": _with_feeds(profile.attribute_facts()),
+        "attributes": attributes,
+        # {feed id: name} of the deleted feeds that set an attribute (their tombstones).
+        "deleted_feeds": DeletedFeed.names(profile.workspace_id, gone),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import IntegrityError
 from django.http import HttpRequest
 
 from feeds import audit, wizard
@@ -206,11 +207,21 @@ def save_and_activate(feed: Feed, user: Any, request: HttpRequest | None = None)
         raise ActivationRefused(problems)
     was_draft = feed.state == FeedState.DRAFT
     before = audit.feed_settings(feed)
-    wizard.apply_pending(feed, user, request)
-    feed.refresh_from_db()
-    changes = audit.diff(before, audit.feed_settings(feed))
+    try:
+        wizard.apply_pending(feed, user, request)
+        feed.refresh_from_db()
+        changes = audit.diff(before, audit.feed_settings(feed))
+        if was_draft:
+            service.activate(feed, user, request, changes=changes)
+    except IntegrityError:
+        # Another feed took the name between the check above and this save: the unique constraint
+        # (feed_name_unique_live) refused it, and the same words as the check say what to do.
+        feed.refresh_from_db()
+        conflicts = wizard.pending_conflicts(feed)
+        if not conflicts:
+            raise
+        raise ActivationRefused([Problem("connect", message) for message in conflicts]) from None
     if was_draft:
-        service.activate(feed, user, request, changes=changes)
         feed.refresh_from_db()
         return _activated_message(feed)
     service.apply_settings(feed, user)

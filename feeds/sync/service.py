@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from feeds import audit
 from feeds.mapping.rules import validate_mappings
-from feeds.models import Feed, FeedState, ScheduleType, SyncMode
+from feeds.models import DeletedFeed, Feed, FeedState, ScheduleType, SyncMode
 from feeds.sync import queue, scheduling, windows
 from feeds.sync.models import ACTIVE_STATES, Checkpoint, FeedSchedule, RunKind, RunState, SyncRun
 from feeds.sync.scheduling import next_run_times
@@ -181,10 +181,21 @@ def resume(feed: Feed, user: Any, request: HttpRequest | None = None) -> SyncRun
 def delete_feed(feed: Feed, user: Any, request: HttpRequest | None = None) -> None:
     """Delete the feed, its schedule, runs and checkpoint, and the automatic mapping only it used.
 
-    The profiles it synced stay.
+    The profiles it synced stay; a DeletedFeed row keeps the name their lineage shows.
     """
     workspace, name, mapping = feed.workspace, feed.name, feed.field_transformation
     with transaction.atomic():
+        if feed.state != FeedState.DRAFT:  # a draft never ran, so no profile names it
+            # Profiles keep the feed's id as lineage: the tombstone keeps its name for them.
+            DeletedFeed.objects.update_or_create(
+                pk=feed.pk,
+                defaults={
+                    "workspace": workspace,
+                    "name": name,
+                    "deleted_at": timezone.now(),
+                    "deleted_by": user if getattr(user, "is_authenticated", False) else None,
+                },
+            )
         feed.delete()
         # The API names a pipeline's automatic mapping "<pipeline id>-mapping": left behind, a new pipeline of
         # that id would take it over although it was made for another data model's columns.

@@ -30,6 +30,7 @@ from feeds.wizard.draft import (
 from feeds.wizard.staging import (
     ConnectionEdit,
     connect_feed,
+    name_taken_message,
     pending_conflicts,
     rotate_pending_secrets,
     stage_connect,
@@ -52,6 +53,7 @@ __all__ = [
     "has_pending",
     "is_live",
     "model_is_probed",
+    "name_taken_message",
     "pending_conflicts",
     "remember_step",
     "resume_url_name",

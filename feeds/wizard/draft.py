@@ -201,6 +201,7 @@ def save_section(feed: Feed, section: str, values: dict[str, Any], user: Any) ->
         return
     with transaction.atomic():
         _section(section).apply(feed, _decode(values), user)
+        touch(feed, user, [])  # any step's edit counts: an untouched draft is removed (wizard.abandoned)
 
 
 def workspace_connection(workspace_id: int, pk: int | None) -> Connection | None:

@@ -118,13 +118,22 @@ def stage_connect(
     touch(feed, user, ["pending_changes"])
 
 
+def name_taken_message(name: str) -> str:
+    """Return the words for a feed name another feed took since it was picked (the fix: rename on Connect)."""
+    return f"Feed name: another feed called “{name}” is active now. Pick another name on the Connect step."
+
+
 def pending_conflicts(feed: Feed) -> list[str]:
-    """Return why a live feed's pending Connect edits cannot be saved now: a name taken since."""
+    """Return why the feed's Connect values cannot be saved now: a name taken since they were picked.
+
+    A draft holds no name (Feed.holding_name), so its own name may have been taken since; a live feed's
+    pending rename, and its pending connection's name, may have been too.
+    """
     values = feed.pending_changes.get("connect") or {}
     problems = []
-    name = values.get("feed_name")
-    if name and Feed.objects.filter(workspace_id=feed.workspace_id, name=name).exclude(pk=feed.pk).exists():
-        problems.append(f"A feed called “{name}” exists now. Pick another name.")
+    name = feed.name if not is_live(feed) else values.get("feed_name")
+    if name and Feed.holding_name(feed.workspace_id, name).exclude(pk=feed.pk).exists():
+        problems.append(name_taken_message(name))
     edit = values.get("connection")
     if edit:
         taken = Connection.objects.filter(workspace_id=feed.workspace_id, name=edit["name"])

@@ -109,10 +109,20 @@ def test_it_refuses_a_configuration_name_already_used_in_the_workspace(
     assert Feed.objects.count() == 0
 
 
-def test_it_refuses_a_feed_name_already_used(workspace, editor, admin, demo_file, draft):
-    # The draft is the editor's: someone else cannot take its name.
+def test_it_refuses_a_feed_name_an_activated_feed_holds(workspace, editor, admin, demo_file, draft):
+    Feed.objects.filter(pk=draft.pk).update(state=FeedState.PAUSED)
     response = client_for(admin).post("/w/acme/feeds/new/duckdb/", _form(demo_file, feed_name="Users feed"))
     assert "A feed called “Users feed” already exists" in response.content.decode()
+    assert Feed.objects.count() == 1
+
+
+def test_another_persons_draft_keeps_no_name_from_anyone(workspace, editor, admin, demo_file, draft):
+    # The draft is the editor's, left at Connect: the admin may start a feed of the same name.
+    response = client_for(admin).post(
+        "/w/acme/feeds/new/duckdb/", _form(demo_file, feed_name="Users feed", name="Admin's warehouse")
+    )
+    assert response.status_code == 302
+    assert Feed.objects.filter(name="Users feed", state=FeedState.DRAFT).count() == 2
 
 
 def test_a_new_wizard_named_like_its_users_left_draft_continues_that_draft(
