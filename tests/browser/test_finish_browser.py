@@ -248,3 +248,29 @@ def test_copy_buttons_sit_above_their_code_and_a_page_asks_for_no_missing_favico
         assert button["y"] + button["height"] <= code["y"] + 0.5, f"step {i + 1}: Copy covers its code"
     check_page(page, "09-connect-postgres-prepare")
     assert missing == []  # no /favicon.ico (or anything else) answered 404
+
+
+def _text_fits(page, selector: str) -> bool:
+    """Return True when a select's chosen option text fits its box, beside the arrow (measured in its font)."""
+    return page.evaluate(
+        """sel => {
+          const el = document.querySelector(sel);
+          const style = getComputedStyle(el);
+          const ctx = document.createElement("canvas").getContext("2d");
+          ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+          const text = el.options[el.selectedIndex].text;
+          const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+          return ctx.measureText(text).width <= room;
+        }""",
+        selector,
+    )
+
+
+def test_the_unmapped_choice_reads_whole_in_its_dropdown(page_as, editor, active_feed):
+    page = page_as(editor)
+    page.goto(f"/w/acme/feeds/{active_feed.pk}/setup/map/")
+    unmapped = page.locator("select[name=source]", has=page.locator("option[value='$unmapped']:checked"))
+    expect(unmapped).to_have_count(1)
+    expect(unmapped.locator("option:checked")).to_contain_text("$unmapped")
+    assert _text_fits(page, f"#{unmapped.get_attribute('id')}")
+    check_page(page, "13-mapping-unmapped")
