@@ -274,3 +274,93 @@ def test_the_unmapped_choice_reads_whole_in_its_dropdown(page_as, editor, active
     expect(unmapped.locator("option:checked")).to_contain_text("$unmapped")
     assert _text_fits(page, f"#{unmapped.get_attribute('id')}")
     check_page(page, "13-mapping-unmapped")
+
+
+def _ready_draft(active_feed, name: str, slug: str, user) -> Feed:
+    """Return a draft on the active feed's connection, ready to activate, started by `user`."""
+    from tests.feed_fixtures import USER_MAPPINGS, build_feed
+
+    return build_feed(
+        active_feed.workspace,
+        active_feed.connection,
+        sql=active_feed.data_model.sql,
+        columns=active_feed.data_model.columns,
+        mappings=USER_MAPPINGS,
+        slug=slug,
+        name=name,
+        state=FeedState.DRAFT,
+        iterator="updated_at",
+        iterator_type="timestamptz",
+        created_by=user,
+        wizard_step="review",
+    )
+
+
+def test_a_drafts_name_taken_meanwhile_is_fixed_on_connect_then_activated(
+    page_as, editor, admin, active_feed, demo_warehouse
+):
+    mine = _ready_draft(active_feed, "Shop users", "shop-mine", editor)
+    theirs = _ready_draft(active_feed, "Shop users", "shop-theirs", admin)  # drafts share a name
+    Feed.objects.filter(pk=theirs.pk).update(state=FeedState.ACTIVE)  # the admin activated theirs first
+    page = page_as(editor)
+    page.goto(f"/w/acme/feeds/{mine.pk}/setup/review/")
+    problems = page.locator("#problems")
+    expect(problems).to_contain_text("Feed name: another feed called “Shop users” is active now.")
+    expect(problems).to_contain_text("Pick another name on the Connect step.")
+    expect(page.locator("#activate")).to_have_count(0)
+    check_page(page, "24-review-name-taken")
+    problems.get_by_role("link", name="Go to Connect").click()
+    page.get_by_label("Feed name").fill("Shop users EU")
+    page.get_by_label("Database file").fill(str(demo_warehouse))
+    page.get_by_role("button", name="Next").click()
+    expect(page).to_have_url(re.compile(r"/setup/model/$"))
+    page.goto(f"/w/acme/feeds/{mine.pk}/setup/review/")
+    page.locator("#activate").click()
+    expect(page).to_have_url(re.compile(rf"/feeds/{mine.pk}/$"))
+    expect(page.locator("h1")).to_have_text("Shop users EU")
+    mine.refresh_from_db()
+    assert mine.state == FeedState.ACTIVE
+
+
+def test_a_drafts_starter_sees_when_it_goes_and_deletes_it(page_as, editor, active_feed):
+    draft = _ready_draft(active_feed, "Half done", "half-done", editor)
+    page = page_as(editor)
+    page.goto("/w/acme/feeds/")
+    row = page.locator("tr[data-feed-name='half done']")
+    expect(row.locator(".draft-note")).to_contain_text("Not activated · edited just now")
+    expect(row.locator(".draft-note")).to_contain_text(re.compile(r"removed \w+ \d+, \d{4} if left as is"))
+    check_page(page, "25-feed-list-draft")
+    row.get_by_role("link", name="Delete Half done").click()
+    expect(page.locator("h1")).to_have_text("Delete the draft “Half done”?")
+    check_page(page, "26-delete-draft")
+    page.get_by_role("button", name="Delete draft").click()
+    expect(page.locator("tr[data-feed-name='half done']")).to_have_count(0)
+    assert not Feed.objects.filter(pk=draft.pk).exists()
+
+
+def test_stop_at_shows_where_it_applies_and_says_what_to_fix(page_as, editor, active_feed):
+    active_feed.data_model.timestamp_field = "updated_at"
+    active_feed.data_model.save()
+    page = page_as(editor)
+    page.goto(f"/w/acme/feeds/{active_feed.pk}/setup/schedule/")
+    stop_at = page.get_by_label("Stop at (UTC)")
+    expect(stop_at).to_be_visible()  # incremental on a timestamptz iterator
+    page.get_by_label(re.compile("^Full")).check()
+    expect(stop_at).to_be_hidden()
+    page.get_by_label(re.compile("^Incremental")).check()
+    page.get_by_label("Iterator data type").select_option("integer")
+    expect(stop_at).to_be_hidden()  # a number has no clock to stop at
+    page.get_by_label("Iterator data type").select_option("timestamptz")
+    expect(stop_at).to_be_visible()
+    page.get_by_label("Sync Start Date (UTC)").fill("2024-06-30T12:00")
+    stop_at.fill("2024-01-01T00:00")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#until-field")).to_contain_text(
+        "Stop at (until) must be after the Sync Start Date (from)."
+    )
+    check_page(page, "20-schedule-stop-at-error")
+    page.get_by_label("Stop at (UTC)").fill("2024-12-31T00:00")
+    page.get_by_role("button", name="Next").click()
+    expect(page).to_have_url(re.compile(r"/setup/review/$"))
+    expect(page.locator("body")).to_contain_text("Stop at")
+    expect(page.locator("body")).to_contain_text("12/31/2024 12:00 AM UTC")

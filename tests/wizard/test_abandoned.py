@@ -114,7 +114,8 @@ def test_the_feed_list_shows_a_draft_with_its_removal_date_and_its_delete_button
     mine = client_for(editor).get("/w/acme/feeds/").content.decode()
     row = mine.split('data-feed-name="users feed"')[1].split("</tr>")[0]
     removed = timezone.localtime(draft.last_modified_on + timedelta(days=30))
-    assert "Not activated yet" in row and f"removed on {removed:%b} {removed.day}, {removed.year}" in row
+    assert "Not activated · edited just now" in row
+    assert f"removed {removed:%b} {removed.day}, {removed.year} if left as is" in row
     assert 'aria-label="Delete Users feed"' in row
     theirs = client_for(other_editor).get("/w/acme/feeds/").content.decode()
     assert 'aria-label="Delete Users feed"' not in theirs.split('data-feed-name="users feed"')[1]
