@@ -213,8 +213,7 @@ class Feed(Audited):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["workspace", "slug"], name="feed_slug_unique"),
-            # Only feeds that ran at least once hold their name: an abandoned wizard's draft must not keep it
-            # from others. Activating a draft whose name was taken meanwhile is refused (docs/pages.md).
+            # Only activated feeds hold their name: an abandoned wizard's draft must not keep it from others. Activating a draft whose name was taken meanwhile is refused (docs/pages.md).
             models.UniqueConstraint(
                 fields=["workspace", "name"], condition=~Q(state="draft"), name="feed_name_unique_live"
             ),

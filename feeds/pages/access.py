@@ -41,7 +41,8 @@ def feed_to_delete(user: object, workspace_slug: str, feed_id: int) -> tuple[Mem
     """Return (membership, feed) when the user may delete it (may_delete); raises Http404 or PermissionDenied."""
     membership, feed = feed_for_user(user, workspace_slug, feed_id)
     if not may_delete(membership, feed):
-        raise PermissionDenied(
-            f"This needs the Admin role in {membership.workspace.name} (a draft's starter may delete it too)."
-        )
+        reason = f"This needs the Admin role in {membership.workspace.name}."
+        if feed.state == FeedState.DRAFT:
+            reason += " The editor who started a draft may delete it too."
+        raise PermissionDenied(reason)
     return membership, feed

@@ -151,3 +151,8 @@ def test_no_age_keeps_drafts_for_ever(workspace, editor, draft, settings):
     assert abandoned.remove_abandoned() == 0
     draft.refresh_from_db()
     assert abandoned.removal_time(draft) is None
+
+
+def test_a_refused_delete_says_who_may(workspace, editor, other_editor, draft):
+    html = client_for(other_editor).get(f"/w/acme/feeds/{draft.pk}/delete/").content.decode()
+    assert "This needs the Admin role in Acme. The editor who started a draft may delete it too." in html
