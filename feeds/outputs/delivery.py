@@ -101,8 +101,8 @@ def drain(output_id: int, *, clock: Clock | None = None, policy: Policy | None =
     destination: Destination | None = None
     try:
         while True:
-            output = Output.objects.get(pk=output_id)
-            if output.state != OutputState.ACTIVE:
+            output = Output.objects.filter(pk=output_id).first()
+            if output is None or output.state != OutputState.ACTIVE:  # deleted, or faulted
                 break
             if destination is None:
                 destination = open_destination(output.kind, output.config, output.secrets)
