@@ -75,8 +75,8 @@ class Drained:
     faulted: bool = False
 
 
-def kick(output_id: int) -> None:
-    """Queue a drain of the output unless a live worker is draining it already."""
+def kick(output_id: int) -> bool:
+    """Queue a drain of the output unless a live worker is draining it already; return whether it queued."""
     from django_q.tasks import async_task
 
     holder = Output.objects.filter(pk=output_id).values_list("lease_holder", "lease_until").first()
@@ -87,8 +87,9 @@ def kick(output_id: int) -> None:
         and holder[1] > timezone.now()
         and not workers.is_gone(holder[0].split("|")[0])
     ):
-        return
+        return False
     async_task("feeds.outputs.tasks.deliver", output_id, task_name=f"deliver-output-{output_id}")
+    return True
 
 
 def drain(output_id: int, *, clock: Clock | None = None, policy: Policy | None = None) -> Drained:
