@@ -9,8 +9,9 @@
    checking each request's signature and shape) at 1,000 profiles a request, and RabbitMQ at
    127.0.0.1:5672 at 1,000 a message (publisher confirms). Then drain each: changes delivered per second,
    CPU seconds of wsync and, apart, of the receiver, and peak RSS with the whole backlog queued.
-2. Sync `--sync-rows` users from DuckDB into an empty store twice, once with no output and once with two
-   outputs connected (their outbox rows written in each page's transaction, not drained): the slowdown.
+2. Sync `--sync-rows` users from DuckDB into an empty store with no output and with two outputs connected
+   (their outbox rows written in each page's transaction, not drained), each sync in a fresh process and
+   data folder, `--sync-rounds` times each in the order 0, 2, 2, 0: the slowdown from the sums.
 Runs on SQLite in a temporary data folder (DATABASE_URL for PostgreSQL).
 """
 
@@ -161,7 +162,8 @@ def delivery_phase(
     return results
 
 
-def sync_phase(rows: int) -> list[dict]:
+def sync_one(rows: int, outputs: int) -> dict:
+    """Sync `rows` new users into this process's empty store with `outputs` webhook outputs connected."""
     from feeds.models import Feed
     from feeds.sync import engine
     from feeds.sync import service as sync
@@ -170,29 +172,55 @@ def sync_phase(rows: int) -> list[dict]:
 
     folder = Path(os.environ["WSYNC_DUCKDB_ROOTS"])
     folder.mkdir(parents=True, exist_ok=True)
+    warehouse = Warehouse(folder / "users.duckdb")
+    warehouse.sql(USERS, [rows])
+    workspace = Workspace.objects.create(slug="sync", name="Sync")
+    feed = make_feed(workspace, warehouse.path)
+    for n in range(outputs):
+        output = service.save_output(
+            workspace,
+            "webhook",
+            f"Hook {n}",
+            {"url": "http://127.0.0.1:9/none", "signing_secret": "x"},
+            None,
+        )
+        connection = service.connect(feed, output, None)
+        FeedOutput.objects.filter(pk=connection.pk).update(paused=True)  # measure the sync, not delivery
+
+    def run(feed: Feed = feed) -> int:
+        engine.run(sync.request_run(feed, None).pk)
+        return rows
+
+    return measure(f"sync with {outputs} outputs", run)
+
+
+def sync_phase(rows: int, rounds: int) -> list[dict]:
+    """Each sync in a process and data folder of its own (a second sync into the same store would meet a
+    bigger database), in the order 0, 2, 2, 0... so a change in the machine's load hits both alike."""
     results = []
-    for outputs in (0, 2):
-        warehouse = Warehouse(folder / f"users-{outputs}.duckdb")
-        warehouse.sql(USERS, [rows])
-        workspace = Workspace.objects.create(slug=f"sync{outputs}", name=f"Sync {outputs}")
-        feed = make_feed(workspace, warehouse.path)
-        for n in range(outputs):
-            output = service.save_output(
-                workspace,
-                "webhook",
-                f"Hook {n}",
-                {"url": "http://127.0.0.1:9/none", "signing_secret": "x"},
-                None,
-            )
-            connection = service.connect(feed, output, None)
-            FeedOutput.objects.filter(pk=connection.pk).update(paused=True)  # measure the sync, not delivery
-
-        def run(feed: Feed = feed) -> int:
-            engine.run(sync.request_run(feed, None).pk)
-            return rows
-
-        results.append(measure(f"sync with {outputs} outputs", run))
+    for outputs in [n for _ in range(rounds) for n in (0, 2, 2, 0)][: 2 * rounds]:
+        data = tempfile.mkdtemp(prefix="wsync-outputs-bench-sync-")
+        env = {**os.environ, "WSYNC_DATA_DIR": data, "WSYNC_DUCKDB_ROOTS": os.path.join(data, "warehouses")}
+        done = subprocess.run(
+            [sys.executable, __file__, "--sync-rows", str(rows), "--sync-only", str(outputs)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return results
+
+
+def slowdown(results: list[dict]) -> str:
+    """Return the sync's slowdown with two outputs, from the sums of each side's rounds."""
+    plain = [r for r in results if r["name"] == "sync with 0 outputs"]
+    two = [r for r in results if r["name"] == "sync with 2 outputs"]
+
+    def ratio(key: str) -> float:
+        return 100 * (sum(r[key] for r in two) / sum(r[key] for r in plain) - 1)
+
+    return f"sync slowdown with two outputs connected: {ratio('seconds'):+.1f}% wall, {ratio('cpu_seconds'):+.1f}% CPU"
 
 
 def main() -> None:
@@ -203,7 +231,13 @@ def main() -> None:
         "--loads", default="attributes,events", help=f"comma-separated, of {', '.join(LOADS)}"
     )
     parser.add_argument("--skip-sync", action="store_true", help="measure delivery only")
+    parser.add_argument("--sync-rounds", type=int, default=2, help="pairs of syncs (0 and 2 outputs)")
+    parser.add_argument("--sync-only", type=int, help=argparse.SUPPRESS)  # one sync, in a child process
     args = parser.parse_args()
+    if args.sync_only is not None:
+        call_command("migrate", verbosity=0)
+        print(json.dumps(sync_one(args.sync_rows, args.sync_only)))
+        return
     loads = [load for load in args.loads.split(",") if load]
     if set(loads) - set(LOADS):
         parser.error(f"--loads takes {', '.join(LOADS)}")
@@ -225,7 +259,7 @@ def main() -> None:
         feed = make_feed(workspace, Warehouse(folder / "empty.duckdb").path)
         results = delivery_phase(workspace, feed, args.profiles, receiver, port, loads)
         if not args.skip_sync:
-            results += sync_phase(args.sync_rows)
+            results += sync_phase(args.sync_rows, args.sync_rounds)
     finally:
         receiver.terminate()
     for r in results:
@@ -237,11 +271,7 @@ def main() -> None:
             + f" peak RSS {r['peak_rss_mb']:>6.0f} MB"
         )
     if not args.skip_sync:
-        plain, two = results[-2], results[-1]
-        print(
-            f"sync slowdown with two outputs connected: {100 * (two['seconds'] / plain['seconds'] - 1):+.1f}% "
-            f"wall, {100 * (two['cpu_seconds'] / plain['cpu_seconds'] - 1):+.1f}% CPU"
-        )
+        print(slowdown(results))
     print(f"load average {os.getloadavg()}")
     print(json.dumps(results))
 
