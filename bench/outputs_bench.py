@@ -6,7 +6,8 @@
 1. For each load, queue `--profiles` profiles (`attributes`: one changed attribute each, so 1M profiles are
    1,000,000 attribute changes; `events`: one new event each; `both`: one of each, 2 changes a profile)
    for two connections: the local webhook receiver (tests/standins/outputs_http.py, in its own process,
-   checking each request's signature and shape) at 1,000 profiles a request, and RabbitMQ at
+   checking each request's signature and Idempotency-Key, and the shape of one in `--shape-every`) at
+   1,000 profiles a request, and RabbitMQ at
    127.0.0.1:5672 at 1,000 a message (publisher confirms). Then drain each: changes delivered per second,
    CPU seconds of wsync and, apart, of the receiver, and peak RSS with the whole backlog queued.
 2. Sync `--sync-rows` users from DuckDB into an empty store with no output and with two outputs connected
@@ -231,6 +232,9 @@ def main() -> None:
         "--loads", default="attributes,events", help=f"comma-separated, of {', '.join(LOADS)}"
     )
     parser.add_argument("--skip-sync", action="store_true", help="measure delivery only")
+    parser.add_argument(
+        "--shape-every", type=int, default=10, help="the receiver checks the shape of one request in N"
+    )
     parser.add_argument("--sync-rounds", type=int, default=2, help="pairs of syncs (0 and 2 outputs)")
     parser.add_argument("--sync-only", type=int, help=argparse.SUPPRESS)  # one sync, in a child process
     args = parser.parse_args()
@@ -246,7 +250,7 @@ def main() -> None:
     from tests.sync.conftest import Warehouse, make_feed
 
     receiver = subprocess.Popen(
-        [sys.executable, "-m", "tests.standins.outputs_http", "0"],
+        [sys.executable, "-m", "tests.standins.outputs_http", "0", str(args.shape_every)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
