@@ -33,8 +33,11 @@ def build(selection: Selection, changes: Iterable[Change]) -> list[dict]:
         batch: dict = {"environment": selection.environment, "mpid": change.mpid}
         touched = False
         if attributes:
-            values = {k: v for k, v in change.attributes.items() if not allowed or k in allowed}
-            removed = [k for k in change.attributes_removed if not allowed or k in allowed]
+            if allowed:
+                values = {k: v for k, v in change.attributes.items() if k in allowed}
+                removed = [k for k in change.attributes_removed if k in allowed]
+            else:
+                values, removed = dict(change.attributes), list(change.attributes_removed)
             if values:
                 batch["user_attributes"] = values
             if removed and selection.removals:

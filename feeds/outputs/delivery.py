@@ -32,6 +32,12 @@ from feeds.sync import workers
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 60
+# A live drain renews its lease once this many seconds went by: a send's longest wait (connect + read
+# timeouts, 40 s by default) then still ends before the lease can be taken over.
+RENEW_AFTER = 10
+# Batches of one connection sent back to back before the drain looks at the output, pauses and the other
+# connections again: one query a batch instead of a full round of them.
+RUN_BATCHES = 50
 IDLE_WAIT_SECONDS = 20  # a worker waits this long for a batch coming due; later ones wait for the tick
 
 
@@ -69,8 +75,8 @@ class Drained:
     faulted: bool = False
 
 
-def kick(output_id: int) -> None:
-    """Queue a drain of the output unless a live worker is draining it already."""
+def kick(output_id: int) -> bool:
+    """Queue a drain of the output unless a live worker is draining it already; return whether it queued."""
     from django_q.tasks import async_task
 
     holder = Output.objects.filter(pk=output_id).values_list("lease_holder", "lease_until").first()
@@ -81,22 +87,23 @@ def kick(output_id: int) -> None:
         and holder[1] > timezone.now()
         and not workers.is_gone(holder[0].split("|")[0])
     ):
-        return
+        return False
     async_task("feeds.outputs.tasks.deliver", output_id, task_name=f"deliver-output-{output_id}")
+    return True
 
 
 def drain(output_id: int, *, clock: Clock | None = None, policy: Policy | None = None) -> Drained:
     """Deliver the output's due batches until none is due; return what happened. Never raises for a destination."""
     clock, policy = clock or Clock(), policy or Policy()
-    token = _claim(output_id, clock)
-    if token is None:
+    lease = _claim(output_id, clock)
+    if lease is None:
         return Drained()
     done = Drained()
     destination: Destination | None = None
     try:
         while True:
-            output = Output.objects.get(pk=output_id)
-            if output.state != OutputState.ACTIVE:
+            output = Output.objects.filter(pk=output_id).first()
+            if output is None or output.state != OutputState.ACTIVE:  # deleted, or faulted
                 break
             if destination is None:
                 destination = open_destination(output.kind, output.config, output.secrets)
@@ -105,21 +112,52 @@ def drain(output_id: int, *, clock: Clock | None = None, policy: Policy | None =
                 if wait is None or wait > IDLE_WAIT_SECONDS:
                     break
                 clock.sleep(max(wait, 0.0))
-                _renew(output_id, token, clock)
+                lease.renew(clock)
                 continue
-            for batch in heads:
-                if not _renew(output_id, token, clock):
-                    return done  # another worker took over (ours was presumed dead)
-                answer = destination.send(batch.batch_id, batch.payload.encode())
-                if _settle(output, batch, answer, clock, policy, done):
+            for head in heads:
+                if _deliver_run(output, head, destination, lease, clock, policy, done):
                     return done
     finally:
         if destination is not None:
             destination.close()
-        _release(output_id, token)
+        lease.release()
     if _due_heads(output_id, clock.now())[0]:
         kick(output_id)  # a page committed while this drain was finishing
     return done
+
+
+def _deliver_run(
+    output: Output,
+    batch: OutboxBatch | None,
+    destination: Destination,
+    lease: Lease,
+    clock: Clock,
+    policy: Policy,
+    done: Drained,
+) -> bool:
+    """Send a connection's head and, while each is delivered, up to RUN_BATCHES of its next batches in
+    sequence order; return True when the drain must stop (faulted, or the lease went to another worker).
+
+    The output's state, pauses and the other connections' turns are looked at again between runs, so a
+    pause or a fault found elsewhere takes effect after at most one run.
+    """
+    for _ in range(RUN_BATCHES):
+        if batch is None:
+            return False
+        if not lease.keep(clock):
+            return True  # another worker took over (ours was presumed dead)
+        answer = destination.send(batch.batch_id, batch.payload.encode())
+        stop = _settle(output, batch, answer, clock, policy, done)
+        if stop or not answer.delivered:
+            return stop  # a batch waiting for a retry holds its line
+        batch = (
+            OutboxBatch.objects.filter(
+                connection_id=batch.connection_id, state=BatchState.PENDING, seq__gt=batch.seq
+            )
+            .order_by("seq")
+            .first()
+        )
+    return False
 
 
 def _due_heads(output_id: int, now: datetime) -> tuple[list[OutboxBatch], float | None]:
@@ -192,8 +230,35 @@ def _retry_at(batch: OutboxBatch, when: datetime, message: str, *, failed: bool)
     )
 
 
-def _claim(output_id: int, clock: Clock) -> str | None:
-    """Take the output's lease (free, expired, or held by a process that is gone); return its token."""
+@dataclass
+class Lease:
+    """This drain's claim on an output: renewed well before it runs out, so a send that takes its whole
+    timeout still ends inside the lease, without a write before every send."""
+
+    output_id: int
+    token: str
+    until: datetime
+
+    def keep(self, clock: Clock) -> bool:
+        """Renew when less than LEASE_SECONDS - RENEW_AFTER is left; return False when another took it."""
+        if (self.until - clock.now()).total_seconds() > LEASE_SECONDS - RENEW_AFTER:
+            return True
+        return self.renew(clock)
+
+    def renew(self, clock: Clock) -> bool:
+        until = clock.now() + timedelta(seconds=LEASE_SECONDS)
+        held = Output.objects.filter(pk=self.output_id, lease_holder=self.token).update(lease_until=until)
+        self.until = until if held else self.until
+        return bool(held)
+
+    def release(self) -> None:
+        Output.objects.filter(pk=self.output_id, lease_holder=self.token).update(
+            lease_holder="", lease_until=None
+        )
+
+
+def _claim(output_id: int, clock: Clock) -> Lease | None:
+    """Take the output's lease (free, expired, or held by a process that is gone)."""
     row = Output.objects.filter(pk=output_id).values_list("lease_holder", "lease_until").first()
     if row is None:
         return None
@@ -202,18 +267,10 @@ def _claim(output_id: int, clock: Clock) -> str | None:
     if holder and until and until > now and not workers.is_gone(holder.split("|")[0]):
         return None
     token = f"{workers.this_worker()}|{uuid.uuid4().hex[:12]}"
+    expires = now + timedelta(seconds=LEASE_SECONDS)
     taken = (
         Output.objects.filter(pk=output_id, lease_holder=holder)
         .filter(Q(lease_until=until) if until else Q(lease_until__isnull=True))
-        .update(lease_holder=token, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        .update(lease_holder=token, lease_until=expires)
     )
-    return token if taken else None
-
-
-def _renew(output_id: int, token: str, clock: Clock) -> bool:
-    until = clock.now() + timedelta(seconds=LEASE_SECONDS)
-    return bool(Output.objects.filter(pk=output_id, lease_holder=token).update(lease_until=until))
-
-
-def _release(output_id: int, token: str) -> None:
-    Output.objects.filter(pk=output_id, lease_holder=token).update(lease_holder="", lease_until=None)
+    return Lease(output_id, token, expires) if taken else None

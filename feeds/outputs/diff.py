@@ -44,11 +44,18 @@ def page_changes(result: Any) -> list[Change]:
 
 
 def _change(p: ProfileState) -> Change | None:
-    before, after = p.attributes_before, p.attributes
-    attributes = {k: v[0] for k, v in after.items() if k not in before or before[k][0] != v[0]}
-    removed = sorted(before.keys() - after.keys())
-    set_ids = {t: v for t, v in p.identities.items() if p.identities_before.get(t) != v}
-    released = sorted(p.identities_before.keys() - p.identities.keys())
+    before, after, ids_before = p.attributes_before, p.attributes, p.identities_before
+    # A profile's first page (every profile of a first load) has nothing before: all of it is new.
+    if before:
+        attributes = {k: v[0] for k, v in after.items() if k not in before or before[k][0] != v[0]}
+        removed = sorted(before.keys() - after.keys())
+    else:
+        attributes, removed = {k: v[0] for k, v in after.items()}, []
+    if ids_before:
+        set_ids = {t: v for t, v in p.identities.items() if ids_before.get(t) != v}
+        released = sorted(ids_before.keys() - p.identities.keys())
+    else:
+        set_ids, released = dict(p.identities), []
     if not (attributes or removed or set_ids or released or p.created):
         return None
     return Change(p.mpid, p.created, dict(p.identities), set_ids, released, attributes, removed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -19,8 +20,12 @@ from feeds.outputs.batches import Selection, build
 from feeds.outputs.diff import Change, page_changes
 from feeds.outputs.kinds import kind_class
 from feeds.outputs.kinds.base import Limits
-from feeds.outputs.models import FeedOutput, OutboxBatch
-from feeds.rules.runs import apply_for_output
+from feeds.outputs.models import FeedOutput, OutboxBatch, OutputState
+from feeds.rules.runs import apply_for_output, output_version
+
+# A page's requests for connections that receive the same batches (same choices, same request limits,
+# no rules of their own): built and serialised once, whatever the number of such connections.
+Requests = list[tuple[bytes, int]]  # (payload, changes) per outbox row
 
 
 def record_page(feed: Feed, run_id: int | None, result: Any) -> int:
@@ -37,45 +42,76 @@ def record_page(feed: Feed, run_id: int | None, result: Any) -> int:
     if not connections:
         return 0  # a feed without outputs pays one indexed query a page
     changes = page_changes(result)
-    written = 0
+    shared: dict[tuple[Selection, Limits], Requests] = {}
+    written, outputs = 0, set()
     for connection in connections:
-        written += _record(connection, feed, run_id, changes)
-    if written:
-        outputs = {c.output_id for c in connections}
-        transaction.on_commit(lambda: _kick(outputs))
+        rows = _record(connection, feed, run_id, changes, shared)
+        written += rows
+        if rows and not connection.paused and connection.output.state == OutputState.ACTIVE:
+            outputs.add(connection.output_id)  # a paused or faulted one waits for Resume
+    _kick(outputs)
     return written
 
 
 def record_connection(connection: FeedOutput, feed: Feed, run_id: int | None, changes: list[Change]) -> int:
     """Write one connection's outbox rows for `changes` (its history); inside the caller's transaction."""
     locked = FeedOutput.objects.select_for_update(of=("self",)).select_related("output").get(pk=connection.pk)
-    written = _record(locked, feed, run_id, changes)
+    written = _record(locked, feed, run_id, changes, {})
     if written:
-        transaction.on_commit(lambda: _kick({locked.output_id}))
+        _kick({locked.output_id})
     return written
 
 
-def _record(connection: FeedOutput, feed: Feed, run_id: int | None, changes: list[Change]) -> int:
+def _record(
+    connection: FeedOutput,
+    feed: Feed,
+    run_id: int | None,
+    changes: list[Change],
+    shared: dict[tuple[Selection, Limits], Requests],
+) -> int:
     destination = kind_class(connection.output.kind)
     selection = Selection(
         connection.sends, frozenset(connection.attributes or ()), destination.removals, feed.environment
     )
-    batches = apply_for_output(connection, run_id, build(selection, changes))  # its own rules (docs/rules.md)
-    if not batches:
+    limits = destination.limits(connection.output.config)
+    version = output_version(connection, run_id)  # its own rules (docs/rules.md)
+    if version is None:
+        key = (selection, limits)
+        if key not in shared:
+            shared[key] = list(requests(build(selection, changes), limits))
+        found = shared[key]
+    else:  # rules change batches in place: this connection's are its own
+        found = list(
+            requests(apply_for_output(connection, run_id, build(selection, changes), version), limits)
+        )
+    if not found:
         return 0
-    rows = list(rows_for(connection, feed.pk, run_id, batches, destination.limits(connection.output.config)))
+    rows = list(rows_for(connection, feed.pk, run_id, found))
     OutboxBatch.objects.bulk_create(rows)
     FeedOutput.objects.filter(pk=connection.pk).update(next_seq=connection.next_seq + len(rows))
     return len(rows)
 
 
-def rows_for(
-    connection: FeedOutput, feed_id: int, run_id: int | None, batches: list[dict], limits: Limits
-) -> Iterator[OutboxBatch]:
-    """Yield the connection's outbox rows for `batches`, each within the destination's request limits."""
-    now, seq = timezone.now(), connection.next_seq
+def requests(batches: list[dict], limits: Limits) -> Iterator[tuple[bytes, int]]:
+    """Yield (payload, changes) per request within the destination's limits: a JSON array of batches."""
+    if limits.bytes is None and limits.events is None and limits.attributes is None:
+        # A number of batches is the only limit (webhook, RabbitMQ): a request is a slice, serialised in
+        # one call (the same bytes as joining them one by one).
+        step = limits.batches or len(batches) or 1
+        for start in range(0, len(batches), step):
+            part = batches[start : start + step]
+            yield orjson.dumps(part), sum(_changes(b) for b in part)
+        return
     for parts, count in chunks(batches, limits):
-        payload = b"[" + b",".join(parts) + b"]"
+        yield b"[" + b",".join(parts) + b"]", count
+
+
+def rows_for(
+    connection: FeedOutput, feed_id: int, run_id: int | None, found: Requests
+) -> Iterator[OutboxBatch]:
+    """Yield the connection's outbox rows for its requests, numbered from its next sequence number."""
+    now, seq = timezone.now(), connection.next_seq
+    for payload, count in found:
         yield OutboxBatch(
             connection=connection,
             seq=seq,
@@ -95,6 +131,12 @@ def batch_id(feed_id: int, run_id: int | None, connection_id: int, seq: int, pay
     return f"{feed_id}-{run_id or 0}-{seq}-{digest.hexdigest()[:24]}"
 
 
+def _changes(batch: dict) -> int:
+    events = len(batch.get("events") or ())
+    attributes = batch.get("user_attributes") or batch.get("deleted_user_attributes")
+    return events + (1 if attributes or not events else 0)  # identities alone count as one
+
+
 def chunks(batches: list[dict], limits: Limits) -> Iterator[tuple[list[bytes], int]]:
     """Yield (serialised batches, changes) per request; a profile with more events than allowed is split."""
     parts: list[bytes] = []
@@ -110,7 +152,7 @@ def chunks(batches: list[dict], limits: Limits) -> Iterator[tuple[list[bytes], i
             parts, size, events, attributes, changes = [], 0, 0, 0, 0
         parts.append(part)
         size, events, attributes = size + len(part) + 1, events + n_events, attributes + n_attributes
-        changes += n_events + (1 if n_attributes or not n_events else 0)  # identities alone count as one
+        changes += _changes(batch)
     if parts:
         yield parts, changes
 
@@ -139,7 +181,19 @@ def _split_events(batches: list[dict], most: int | None) -> Iterator[dict]:
 
 
 def _kick(output_ids: set[int]) -> None:
+    """Queue a drain of each output for the batches this transaction writes.
+
+    With django-q's ORM broker the task row is written in this same transaction, so it exists exactly when
+    the batches do; queueing after the commit, outside a transaction, would make django-q close the
+    database connection (its broker closes "old" connections first), costing the sync its SQLite page
+    cache every page. An output a live drain holds is looked at again after the commit, in case that
+    drain finished without seeing these batches. With Redis, after the commit, so that a worker cannot
+    look for the batches before they are there.
+    """
+    from django_q.conf import Conf
+
     from feeds.outputs import delivery
 
     for output_id in output_ids:
-        delivery.kick(output_id)
+        if not (Conf.ORM and delivery.kick(output_id)):
+            transaction.on_commit(partial(delivery.kick, output_id))

@@ -166,9 +166,18 @@ def connect(
     cleaned = sorted({a.strip() for a in attributes or [] if a and a.strip()})
     if errors:
         raise Invalid(errors)
-    FeedOutput.objects.filter(feed=feed, output=output, disconnected=True).delete()
-    connection = FeedOutput.objects.create(
-        feed=feed, output=output, sends=sends, attributes=cleaned, history=history
+    # Reconnecting a connection still delivering its backlog (disconnected with "deliver first") takes
+    # that row back, so its undelivered batches go first, in order, instead of being dropped.
+    connection, _ = FeedOutput.objects.update_or_create(
+        feed=feed,
+        output=output,
+        defaults={
+            "sends": sends,
+            "attributes": cleaned,
+            "history": history,
+            "paused": False,
+            "disconnected": False,
+        },
     )
     audit.record(
         feed.workspace,
@@ -222,6 +231,59 @@ def disconnect(connection: FeedOutput, actor: Any, *, drop_backlog: bool, reques
     FeedOutput.objects.filter(pk=connection.pk).update(disconnected=True, paused=False)
     delivery.kick(connection.output_id)
     return 0
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What deleting an output takes with it (the confirmation page says it before; the API answers it)."""
+
+    connections: list[FeedOutput]
+    pending: int  # batches not delivered yet
+    dead: int  # dead letters
+
+
+def removal(output: Output) -> Removal:
+    """Return what deleting the output would remove: its connections (with their feeds) and backlog."""
+    connections = list(output.connections.select_related("feed").order_by("feed__name"))
+    states = dict(
+        OutboxBatch.objects.filter(connection__output=output)
+        .exclude(state=BatchState.DELIVERED)
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
+    return Removal(connections, states.get(BatchState.PENDING, 0), states.get(BatchState.DEAD, 0))
+
+
+def delete_output(output: Output, actor: Any, *, with_connections: bool, request: Any = None) -> Removal:
+    """Delete an output with its connections and their outbox (pending batches and dead letters); audited.
+
+    Raises Invalid on "disconnect" when feeds are connected and the caller did not say to take them too.
+    """
+    with transaction.atomic():
+        gone = removal(output)
+        if gone.connections and not with_connections:
+            names = ", ".join(c.feed.name for c in gone.connections)
+            raise Invalid(
+                {
+                    "disconnect": f"{len(gone.connections)} feed(s) send to {output.name} ({names}), with "
+                    f"{gone.pending} pending batch(es). Disconnect them first, or say to delete the "
+                    "output with its connections and their backlog."
+                }
+            )
+        audit.record(
+            output.workspace,
+            actor,
+            "delete output",
+            output.name,
+            changes={
+                "connected feeds": ([c.feed.name for c in gone.connections], []),
+                "pending batches": (gone.pending, 0),
+                "dead letters": (gone.dead, 0),
+            },
+            request=request,
+        )
+        output.delete()
+    return gone
 
 
 def redeliver(connection: FeedOutput, batch_ids: list[int] | None, actor: Any, *, request: Any = None) -> int:

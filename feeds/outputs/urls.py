@@ -8,6 +8,7 @@ urlpatterns = [
     path("w/<slug:ws>/outputs/new/<slug:kind>/", views.new_output, name="new"),
     path("w/<slug:ws>/outputs/<int:output_id>/", views.edit_output, name="edit"),
     path("w/<slug:ws>/outputs/<int:output_id>/test/", views.send_test, name="test"),
+    path("w/<slug:ws>/outputs/<int:output_id>/delete/", views.delete_output, name="delete"),
     path("w/<slug:ws>/outputs/<int:output_id>/reactivate/", views.reactivate, name="reactivate"),
     path("w/<slug:ws>/feeds/<int:feed_id>/outputs/connect/", views.connect, name="connect"),
     path("w/<slug:ws>/connected-outputs/<int:connection_id>/pause/", views.pause, name="pause"),

@@ -94,6 +94,23 @@ def reactivate(request: HtmxHttpRequest, ws: str, output_id: int) -> HttpRespons
 
 
 @require_http_methods(["GET", "POST"])
+def delete_output(request: HtmxHttpRequest, ws: str, output_id: int) -> HttpResponse:
+    membership, output = output_for_user(request.user, ws, output_id, Role.ADMIN)
+    gone = service.removal(output)
+    seen = ",".join(str(c.pk) for c in gone.connections)  # what the confirmation showed
+    if request.method == "POST":
+        if request.POST.get("seen", "") == seen:
+            service.delete_output(output, request.user, with_connections=True, request=request)
+            messages.success(request, f"Deleted {output.name}.")
+            return redirect("outputs:directory", ws)
+        messages.warning(
+            request, "Feeds were connected or disconnected meanwhile: check what goes, then confirm."
+        )
+    ctx = {"workspace": membership.workspace, "membership": membership, "output": output, "gone": gone}
+    return render(request, "outputs/delete.html", {**ctx, "seen": seen, "nav": "outputs"})
+
+
+@require_http_methods(["GET", "POST"])
 def connect(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = feed_for_user(request.user, ws, feed_id, Role.EDITOR)
     form = ConnectForm(request.POST or None, workspace=membership.workspace)

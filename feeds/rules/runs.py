@@ -48,13 +48,15 @@ def version_of(run: SyncRun) -> int | None:
     return used.version.number if used and used.version else None
 
 
-def apply_for_output(connection: FeedOutput, run_id: int | None, batches: list[dict]) -> list[dict]:
-    """Return the batches the connection's rules keep; rows a step fails on are recorded as the run's rejected rows.
+def apply_for_output(
+    connection: FeedOutput, run_id: int | None, batches: list[dict], version: RuleVersion | None
+) -> list[dict]:
+    """Return the batches the connection's rules (`version`, from output_version) keep; rows a step fails on
+    are recorded as the run's rejected rows. The rules may change the batches in place.
 
     Runs inside the page's transaction (the outbox's), so a rejected row is recorded with the page. The
     store was written already: only this output does not receive the row (its reason says so).
     """
-    version = _output_version(connection, run_id)
     if version is None or not batches:
         return batches
     keys = [f"mpid={b.get('mpid')}" for b in batches]
@@ -76,7 +78,7 @@ def apply_for_output(connection: FeedOutput, run_id: int | None, batches: list[d
     return page.batches
 
 
-def _output_version(connection: FeedOutput, run_id: int | None) -> RuleVersion | None:
+def output_version(connection: FeedOutput, run_id: int | None) -> RuleVersion | None:
     """Return the version the run applies for the connection, recording it at the run's first page for it."""
     if run_id is not None:
         used = (

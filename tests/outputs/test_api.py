@@ -103,3 +103,32 @@ def test_other_workspaces_outputs_are_not_found(api, api_as, hook_body, other_wo
     output = api.post("outputs", hook_body).json()
     other = api_as(Role.ADMIN, ws=other_workspace)
     assert other.get(f"/platform/v2/workspaces/other/outputs/{output['id']}").status_code == 404
+
+
+def test_deleting_an_output_with_connected_pipelines_is_refused_until_asked_for(
+    api, api_as, hook_body, active_feed
+):
+    output = api.post("outputs", hook_body).json()
+    path = f"pipelines/{active_feed.slug}/outputs"
+    connection = api.post(path, {"output_id": output["id"]}).json()
+    OutboxBatch.objects.create(connection_id=connection["id"], seq=1, batch_id="b1", payload="[]")
+    assert api_as(Role.EDITOR).call("DELETE", f"outputs/{output['id']}").status_code == 403
+    refused = api.call("DELETE", f"outputs/{output['id']}")
+    (error,) = refused.json()["errors"]
+    assert refused.status_code == 400 and error["field"] == "disconnect"
+    assert active_feed.name in error["message"] and "1 pending batch(es)" in error["message"]
+    assert "?disconnect=true" in error["message"]
+    assert Output.objects.count() == 1 and OutboxBatch.objects.count() == 1  # nothing half-deleted
+    gone = api.call("DELETE", f"outputs/{output['id']}?disconnect=true")
+    assert gone.status_code == 204
+    assert not Output.objects.exists() and not OutboxBatch.objects.exists()
+    entry = AuditEntry.objects.get(action="delete output")
+    assert entry.changes["connected feeds"] == [[active_feed.name], []]
+    assert entry.changes["pending batches"] == [1, 0]
+    assert api.call("DELETE", f"outputs/{output['id']}").status_code == 404
+
+
+def test_an_output_no_pipeline_sends_to_is_deleted_at_once(api, hook_body):
+    output = api.post("outputs", hook_body).json()
+    assert api.call("DELETE", f"outputs/{output['id']}").status_code == 204
+    assert not Output.objects.exists() and AuditEntry.objects.filter(action="delete output").exists()

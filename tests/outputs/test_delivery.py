@@ -204,3 +204,24 @@ def test_an_output_faulted_elsewhere_is_not_drained(workspace, receiver, clock):
     output = make_output(workspace, "webhook", receiver)
     Output.objects.filter(pk=output.pk).update(state=OutputState.FAULTED)
     assert delivery.drain(output.pk, clock=clock).delivered == 0
+
+
+def test_connections_receiving_the_same_batches_get_the_same_payloads_under_their_own_ids(
+    feed, warehouse, workspace, receiver
+):
+    first = service.connect(feed, make_output(workspace, "webhook", receiver, name="One"), None)
+    second = service.connect(feed, make_output(workspace, "webhook", receiver, name="Two"), None)
+    narrow = service.connect(
+        feed, make_output(workspace, "webhook", receiver, name="Three"), None, attributes=["plan"]
+    )
+    warehouse.upsert(user_rows(0, 150, T0))
+    run_now(feed)
+
+    def rows(connection):
+        return list(OutboxBatch.objects.filter(connection=connection).order_by("seq"))
+
+    one, two, three = rows(first), rows(second), rows(narrow)
+    assert [b.payload for b in one] == [b.payload for b in two] and len(one) == 2  # 150 at 100 a request
+    assert {b.batch_id for b in one}.isdisjoint(b.batch_id for b in two)
+    assert [b.changes for b in one] == [100, 50]
+    assert all('"score"' not in b.payload for b in three) and all('"score"' in b.payload for b in one)

@@ -64,3 +64,34 @@ def test_an_admin_redelivers_a_dead_letter(page_as, admin, active_feed, receiver
     expect(row.locator(".delivered")).to_have_text("1")
     expect(row.locator(".failed")).to_have_text("0")
     assert receiver.idempotency_keys() == [dead.batch_id]
+
+
+def test_an_admin_disconnects_keeping_the_backlog_then_deletes_the_output(
+    page_as, admin, active_feed, receiver
+):
+    from feeds.outputs import service
+    from feeds.outputs.models import Output
+
+    output = make_output(active_feed.workspace, "webhook", receiver, name="Team webhook")
+    service.connect(active_feed, output, None)
+    run_now(active_feed)  # three batches wait: nothing drains them in this test
+
+    page = page_as(admin)
+    page.goto(f"/w/acme/feeds/{active_feed.pk}/")
+    row = page.locator("#connected-outputs tr[data-output='Team webhook']")
+    row.get_by_role("link", name="Disconnect").click()
+    expect(page.locator("h1")).to_contain_text("Disconnect Team webhook")
+    expect(page.locator("form.card")).to_contain_text("3 batches are still waiting to be delivered.")
+    page.get_by_label("Deliver the pending batches first").check()
+    page.get_by_role("button", name="Disconnect").click()
+    expect(row).to_contain_text("Disconnecting")
+    expect(row.locator(".pending")).to_have_text("3")
+
+    page.goto("/w/acme/outputs/")
+    page.locator("#outputs tr", has_text="Team webhook").get_by_role("link", name="Delete").click()
+    expect(page.locator("#connected-feeds")).to_contain_text(active_feed.name)
+    expect(page.locator("#backlog")).to_contain_text("3 batches waiting to be delivered will never be sent")
+    page.get_by_role("button", name="Delete Team webhook and its connections").click()
+    expect(page.locator(".alert-success")).to_contain_text("Deleted Team webhook.")
+    expect(page.locator("#outputs")).not_to_contain_text("Team webhook")
+    assert not Output.objects.exists() and not OutboxBatch.objects.exists()

@@ -127,3 +127,42 @@ def test_disconnect_asks_about_the_backlog(workspace, admin, active_feed, hook):
     assert "1 batch is still waiting to be delivered." in ask.text and "Drop the pending batches" in ask.text
     client_for(admin).post(f"/w/acme/connected-outputs/{connection.pk}/disconnect/", {"drop_backlog": "drop"})
     assert not FeedOutput.objects.exists() and not OutboxBatch.objects.exists()
+
+
+def test_deleting_an_output_says_what_goes_and_is_for_admins(workspace, admin, editor, active_feed, hook):
+    connection = service.connect(active_feed, hook, None)
+    OutboxBatch.objects.create(connection=connection, seq=1, batch_id="b1", payload="[]")
+    OutboxBatch.objects.create(
+        connection=connection, seq=2, batch_id="b2", payload="[]", state=BatchState.DEAD
+    )
+    url = f"/w/acme/outputs/{hook.pk}/delete/"
+    assert client_for(editor).get(url).status_code == 403
+    assert client_for(editor).post(url, {"seen": str(connection.pk)}).status_code == 403
+    assert url not in client_for(editor).get("/w/acme/outputs/").text
+    assert url in client_for(admin).get("/w/acme/outputs/").text
+    ask = client_for(admin).get(url)
+    assert active_feed.name in ask.text
+    assert "1 batch waiting to be delivered will never be sent, and 1 dead letter will be gone" in ask.text
+    # A feed connected after the page was shown is not deleted unseen: the page asks again.
+    again = client_for(admin).post(url, {"seen": ""})
+    assert again.status_code == 200 and "connected or disconnected meanwhile" in again.text
+    assert Output.objects.filter(pk=hook.pk).exists()
+    done = client_for(admin).post(url, {"seen": str(connection.pk)})
+    assert done.status_code == 302
+    assert (
+        not Output.objects.exists() and not FeedOutput.objects.exists() and not OutboxBatch.objects.exists()
+    )
+    entry = AuditEntry.objects.get(action="delete output")
+    assert entry.changes["dead letters"] == [1, 0]
+
+
+def test_reconnecting_while_the_backlog_drains_keeps_the_backlog(workspace, admin, active_feed, hook):
+    connection = service.connect(active_feed, hook, None)
+    OutboxBatch.objects.create(connection=connection, seq=1, batch_id="b1", payload="[]")
+    FeedOutput.objects.filter(pk=connection.pk).update(next_seq=2)
+    service.disconnect(connection, None, drop_backlog=False)
+    again = service.connect(active_feed, hook, None, sends="events")
+    assert again.pk == connection.pk and not again.disconnected and again.sends == "events"
+    assert list(again.outbox.values_list("batch_id", "state")) == [("b1", BatchState.PENDING)]
+    with pytest.raises(service.Invalid):
+        service.connect(active_feed, hook, None)  # connected already

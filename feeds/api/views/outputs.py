@@ -114,9 +114,14 @@ def output_detail(request: HttpRequest, caller: Caller, ws: str, output_id: str)
     if request.method == "PUT":
         return ok(_output_json(_save(caller, read_json(request), output)))
     if request.method == "DELETE":
-        if output.connections.exists():
-            raise Invalid("Disconnect every pipeline from this output first.", field="output_id")
-        output.delete()
+        with_connections = request.GET.get("disconnect", "") == "true"
+        try:
+            service.delete_output(output, caller.user, with_connections=with_connections)
+        except service.Invalid as error:
+            raise Invalid(
+                error.errors["disconnect"] + " Add ?disconnect=true to delete them with it.",
+                field="disconnect",
+            ) from None
         return no_content()
     return ok(_output_json(output))
 
