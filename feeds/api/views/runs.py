@@ -221,6 +221,7 @@ class Report(Schema):
 RUNS = SyncRun.objects.select_related("feed__workspace").prefetch_related("attempts")
 LOGICAL = "Runs whose logical date (schedule slot; for a manual run, when it was queued) is {} this time."
 AT_OR_AFTER, AT_OR_BEFORE = LOGICAL.format("at or after"), LOGICAL.format("at or before")
+PER_PAGE = f"Runs per page (at most {MAX_PAGE_SIZE})."
 
 
 @router.get(
@@ -273,12 +274,11 @@ def report(request: HttpRequest, pipelineId: str) -> dict[str, Any]:
 def run_list(
     request: HttpRequest,
     pipelineId: str,
-    currentPage: Annotated[int, WholeNumber(), Query(description="Page number, from 1.")] = 1,
-    pageSize: Annotated[
-        int, WholeNumber(maximum=MAX_PAGE_SIZE), Query(description="Runs per page (at most 100).")
-    ] = 20,
-    startDate: Annotated[QueryInstant, Query(description=AT_OR_AFTER)] = None,
-    endDate: Annotated[QueryInstant, Query(description=AT_OR_BEFORE)] = None,
+    # Defaults as Query(default): ninja drops a default given beside Annotated[..., Query()].
+    currentPage: Annotated[int, WholeNumber()] = Query(1, description="Page number, from 1."),
+    pageSize: Annotated[int, WholeNumber(maximum=MAX_PAGE_SIZE)] = Query(20, description=PER_PAGE),
+    startDate: QueryInstant = Query(None, description=AT_OR_AFTER),
+    endDate: QueryInstant = Query(None, description=AT_OR_BEFORE),
 ) -> dict[str, Any]:
     feed = pipeline(request, pipelineId)
     # Bounds on the run's logical date (its schedule slot), as mParticle's; a manual run has none: when queued.
