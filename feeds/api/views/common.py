@@ -46,16 +46,6 @@ class Message(Schema):
     message: str
 
 
-def created_links(schema: str, id_name: str) -> dict[str, Any]:
-    """Return a create's openapi_extra: links from what it answers to the get, update and delete of it."""
-    by_id = {"workspaceId": "$request.path.workspaceId", id_name: "$response.body#/id"}
-    links = {
-        f"{verb}{schema}": {"operationId": f"{verb.lower()}_{schema}", "parameters": by_id}
-        for verb in ("Get", "Update", "Delete")
-    }
-    return {"responses": {200: {"links": links}}}
-
-
 def timestamp(value: datetime | None) -> str | None:
     """Return an ISO-8601 UTC time with milliseconds and “Z”; None stays None."""
     if value is None:

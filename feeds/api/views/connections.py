@@ -5,28 +5,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Router
 from pydantic import Field
 
 from feeds.api import connections as domain
-from feeds.api.auth import ADMIN, EDITOR, VIEWER
+from feeds.api.auth import VIEWER
 from feeds.api.types import Id, Name, OneOf, ServiceProvider
 from feeds.api.views.common import (
-    CREATES,
     LEFT_OUT,
-    READS,
     WRITES,
     Audit,
     Error,
     Health,
     Strict,
     caller,
-    created_links,
     get_in_workspace,
     named,
-    no_content,
     object_id,
 )
+from feeds.api.views.crud import Resource, crud
 from feeds.models import Connection
 
 router = Router(tags=["connections"])
@@ -93,56 +90,12 @@ def connection_list(
     return found.order_by("slug")
 
 
-@router.post(
-    "",
-    auth=EDITOR,
-    response={200: ConnectionOut, CREATES: Error},
-    operation_id="create_Connection",
-    summary="Create a connection",
-    description="Needs the editor role.",
-    openapi_extra=created_links("Connection", "connectionId"),
-)
-def connection_create(request: HttpRequest, body: ConnectionInput) -> Connection:
-    return _save(request, body, None)
+def _find(request: HttpRequest, slug: str) -> Connection:
+    return get_in_workspace(CONNECTIONS, caller(request).workspace, slug, "connection")
 
 
-@router.get(
-    "/{connectionId}",
-    auth=VIEWER,
-    response={200: ConnectionOut, READS: Error},
-    operation_id="get_Connection",
-    summary="Get a connection",
-    description="Needs the viewer role.",
-)
-def connection_get(request: HttpRequest, connectionId: str) -> Connection:
-    return get_in_workspace(CONNECTIONS, caller(request).workspace, connectionId, "connection")
-
-
-@router.put(
-    "/{connectionId}",
-    auth=EDITOR,
-    response={200: ConnectionOut, WRITES: Error},
-    operation_id="update_Connection",
-    summary="Update a connection",
-    description="Needs the editor role.",
-)
-def connection_update(request: HttpRequest, connectionId: str, body: ConnectionUpdate) -> Connection:
-    found = get_in_workspace(CONNECTIONS, caller(request).workspace, connectionId, "connection")
-    return _save(request, body, found)
-
-
-@router.delete(
-    "/{connectionId}",
-    auth=ADMIN,
-    response={204: None, WRITES: Error},
-    operation_id="delete_Connection",
-    summary="Delete a connection",
-    description="Needs the admin role.",
-)
-def connection_delete(request: HttpRequest, connectionId: str) -> Status:
-    found = get_in_workspace(CONNECTIONS, caller(request).workspace, connectionId, "connection")
+def _delete(request: HttpRequest, found: Connection) -> None:
     domain.delete_connection(found, caller(request).user)
-    return no_content()
 
 
 def _save(request: HttpRequest, body: ConnectionUpdate, connection: Connection | None) -> Connection:
@@ -157,3 +110,19 @@ def _save(request: HttpRequest, body: ConnectionUpdate, connection: Connection |
         user=caller(request).user,
     )
     return CONNECTIONS.get(pk=saved.pk)
+
+
+crud(
+    router,
+    Resource(
+        "Connection",
+        "a connection",
+        "connectionId",
+        ConnectionOut,
+        ConnectionInput,
+        ConnectionUpdate,
+        find=_find,
+        save=_save,
+        delete=_delete,
+    ),
+)

@@ -5,28 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Router
 from pydantic import Field, field_validator
 
 from feeds.api import data_models as domain
-from feeds.api.auth import ADMIN, EDITOR, VIEWER, Caller
+from feeds.api.auth import Caller
 from feeds.api.errors import Invalid
 from feeds.api.types import Id, Name, NonBlank, OneOf, refuse
 from feeds.api.views.common import (
-    CREATES,
     LEFT_OUT,
-    READS,
-    WRITES,
     Audit,
-    Error,
     Health,
     Strict,
     caller,
-    created_links,
     get_in_workspace,
-    no_content,
     object_id,
 )
+from feeds.api.views.crud import Resource, crud
 from feeds.models import Connection
 from feeds.models import DataModel as Model
 
@@ -93,68 +88,16 @@ class DataModel(Health, Audit):
         return model.timestamp_field or None
 
 
-@router.get(
-    "",
-    auth=VIEWER,
-    response={200: list[DataModel], READS: Error},
-    operation_id="list_DataModel",
-    summary="List data models",
-    description="Needs the viewer role.",
-)
-def data_model_list(request: HttpRequest) -> Any:
+def _list(request: HttpRequest) -> Any:
     return MODELS.filter(workspace=caller(request).workspace).order_by("slug")
 
 
-@router.post(
-    "",
-    auth=EDITOR,
-    response={200: DataModel, CREATES: Error},
-    operation_id="create_DataModel",
-    openapi_extra=created_links("DataModel", "dataModelId"),
-    summary="Create a data model",
-    description="Needs the editor role.",
-)
-def data_model_create(request: HttpRequest, body: DataModelInput) -> Model:
-    return _save(caller(request), body, None)
+def _find(request: HttpRequest, slug: str) -> Model:
+    return get_in_workspace(MODELS, caller(request).workspace, slug, "data model")
 
 
-@router.get(
-    "/{dataModelId}",
-    auth=VIEWER,
-    response={200: DataModel, READS: Error},
-    operation_id="get_DataModel",
-    summary="Get a data model",
-    description="Needs the viewer role.",
-)
-def data_model_get(request: HttpRequest, dataModelId: str) -> Model:
-    return get_in_workspace(MODELS, caller(request).workspace, dataModelId, "data model")
-
-
-@router.put(
-    "/{dataModelId}",
-    auth=EDITOR,
-    response={200: DataModel, WRITES: Error},
-    operation_id="update_DataModel",
-    summary="Update a data model",
-    description="Needs the editor role.",
-)
-def data_model_update(request: HttpRequest, dataModelId: str, body: DataModelUpdate) -> Model:
-    found = get_in_workspace(MODELS, caller(request).workspace, dataModelId, "data model")
-    return _save(caller(request), body, found)
-
-
-@router.delete(
-    "/{dataModelId}",
-    auth=ADMIN,
-    response={204: None, WRITES: Error},
-    operation_id="delete_DataModel",
-    summary="Delete a data model",
-    description="Needs the admin role.",
-)
-def data_model_delete(request: HttpRequest, dataModelId: str) -> Status:
-    found = get_in_workspace(MODELS, caller(request).workspace, dataModelId, "data model")
+def _delete(request: HttpRequest, found: Model) -> None:
     domain.delete_data_model(found, caller(request).user)
-    return no_content()
 
 
 def _save(caller: Caller, body: DataModelUpdate, model: Model | None) -> Model:
@@ -188,3 +131,20 @@ def _connection(caller: Caller, wanted: str | None, model: Model | None) -> Conn
             "Give “connection_id”: the connection whose warehouse runs this SQL.", field="connection_id"
         )
     return only[0]
+
+
+crud(
+    router,
+    Resource(
+        "DataModel",
+        "a data model",
+        "dataModelId",
+        DataModel,
+        DataModelInput,
+        DataModelUpdate,
+        find=_find,
+        save=lambda request, body, found: _save(caller(request), body, found),
+        delete=_delete,
+    ),
+    listing=_list,
+)

@@ -5,29 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Router
 from pydantic import Field, field_validator
 
 from feeds.accounts.models import Role
 from feeds.api import pipelines as domain
-from feeds.api.auth import ADMIN, EDITOR, VIEWER, Caller, require_role
+from feeds.api.auth import EDITOR, Caller, require_role
 from feeds.api.errors import Invalid
 from feeds.api.types import Id, Instant, Lookback, Name, NonBlank, OneOf, TimeZone, refuse
 from feeds.api.views.common import (
-    CREATES,
     LEFT_OUT,
-    READS,
     WRITES,
     Audit,
     Error,
     Health,
     Strict,
     caller,
-    created_links,
     get_in_workspace,
-    no_content,
     object_id,
 )
+from feeds.api.views.crud import Resource, crud
 from feeds.models import (
     Environment,
     Feed,
@@ -178,66 +175,12 @@ class Trigger(Strict):
     status: Annotated[str, OneOf(("trigger_requested",))]
 
 
-@router.get(
-    "",
-    auth=VIEWER,
-    response={200: list[Pipeline], READS: Error},
-    operation_id="list_Pipeline",
-    summary="List pipelines",
-    description="Needs the viewer role.",
-)
-def pipeline_list(request: HttpRequest) -> Any:
+def _list(request: HttpRequest) -> Any:
     return FEEDS.filter(workspace=caller(request).workspace).order_by("slug")
 
 
-@router.post(
-    "",
-    auth=EDITOR,
-    response={200: Pipeline, CREATES: Error},
-    operation_id="create_Pipeline",
-    summary="Create a pipeline",
-    description="Needs the editor role.",
-    openapi_extra=created_links("Pipeline", "pipelineId"),
-)
-def pipeline_create(request: HttpRequest, body: PipelineInput) -> Feed:
-    return _save(caller(request), body, None)
-
-
-@router.get(
-    "/{pipelineId}",
-    auth=VIEWER,
-    response={200: Pipeline, READS: Error},
-    operation_id="get_Pipeline",
-    summary="Get a pipeline",
-    description="Needs the viewer role.",
-)
-def pipeline_get(request: HttpRequest, pipelineId: str) -> Feed:
-    return pipeline(request, pipelineId)
-
-
-@router.put(
-    "/{pipelineId}",
-    auth=EDITOR,
-    response={200: Pipeline, WRITES: Error},
-    operation_id="update_Pipeline",
-    summary="Update a pipeline",
-    description="Needs the editor role (admin to change a pipeline's state).",
-)
-def pipeline_update(request: HttpRequest, pipelineId: str, body: PipelineUpdate) -> Feed:
-    return _save(caller(request), body, pipeline(request, pipelineId))
-
-
-@router.delete(
-    "/{pipelineId}",
-    auth=ADMIN,
-    response={204: None, WRITES: Error},
-    operation_id="delete_Pipeline",
-    summary="Delete a pipeline",
-    description="Needs the admin role.",
-)
-def pipeline_delete(request: HttpRequest, pipelineId: str) -> Status:
-    domain.delete_pipeline(pipeline(request, pipelineId), caller(request).user)
-    return no_content()
+def _delete(request: HttpRequest, found: Feed) -> None:
+    domain.delete_pipeline(found, caller(request).user)
 
 
 @router.post(
@@ -323,3 +266,21 @@ def _required(values: dict[str, Any], key: str) -> str:
     if not values.get(key):
         raise Invalid(f"“{key}” is required.", field=key)
     return str(values[key])
+
+
+crud(
+    router,
+    Resource(
+        "Pipeline",
+        "a pipeline",
+        "pipelineId",
+        Pipeline,
+        PipelineInput,
+        PipelineUpdate,
+        find=pipeline,
+        save=lambda request, body, found: _save(caller(request), body, found),
+        delete=_delete,
+        update_role="editor (admin to change a pipeline's state)",
+    ),
+    listing=_list,
+)

@@ -5,26 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Router, Schema
 from pydantic import Field
 
 from feeds.api import transformations as domain
-from feeds.api.auth import ADMIN, EDITOR, VIEWER
 from feeds.api.types import Id, Name, OneOf
 from feeds.api.views.common import (
-    CREATES,
     LEFT_OUT,
-    READS,
-    WRITES,
     Audit,
-    Error,
     Strict,
     caller,
-    created_links,
     get_in_workspace,
-    no_content,
     object_id,
 )
+from feeds.api.views.crud import Resource, crud
 from feeds.mapping import MappingType
 from feeds.models import FieldTransformation as Model
 
@@ -58,70 +52,12 @@ class FieldTransformation(Audit):
     mappings: list[Mapping]
 
 
-@router.get(
-    "",
-    auth=VIEWER,
-    response={200: list[FieldTransformation], READS: Error},
-    operation_id="list_FieldTransformation",
-    summary="List field transformations",
-    description="Needs the viewer role.",
-)
-def transformation_list(request: HttpRequest) -> Any:
+def _list(request: HttpRequest) -> Any:
     return TRANSFORMATIONS.filter(workspace=caller(request).workspace).order_by("slug")
 
 
-@router.post(
-    "",
-    auth=EDITOR,
-    response={200: FieldTransformation, CREATES: Error},
-    operation_id="create_FieldTransformation",
-    openapi_extra=created_links("FieldTransformation", "fieldTransformationId"),
-    summary="Create a field transformation",
-    description="Needs the editor role.",
-)
-def transformation_create(request: HttpRequest, body: FieldTransformationInput) -> Model:
-    return _save(request, body, None)
-
-
-@router.get(
-    "/{fieldTransformationId}",
-    auth=VIEWER,
-    response={200: FieldTransformation, READS: Error},
-    operation_id="get_FieldTransformation",
-    summary="Get a field transformation",
-    description="Needs the viewer role.",
-)
-def transformation_get(request: HttpRequest, fieldTransformationId: str) -> Model:
-    return _found(request, fieldTransformationId)
-
-
-@router.put(
-    "/{fieldTransformationId}",
-    auth=EDITOR,
-    response={200: FieldTransformation, WRITES: Error},
-    operation_id="update_FieldTransformation",
-    summary="Update a field transformation",
-    description="Needs the editor role.",
-)
-def transformation_update(
-    request: HttpRequest,
-    fieldTransformationId: str,
-    body: FieldTransformationUpdate,
-) -> Model:
-    return _save(request, body, _found(request, fieldTransformationId))
-
-
-@router.delete(
-    "/{fieldTransformationId}",
-    auth=ADMIN,
-    response={204: None, WRITES: Error},
-    operation_id="delete_FieldTransformation",
-    summary="Delete a field transformation",
-    description="Needs the admin role.",
-)
-def transformation_delete(request: HttpRequest, fieldTransformationId: str) -> Status:
-    domain.delete_transformation(_found(request, fieldTransformationId), caller(request).user)
-    return no_content()
+def _delete(request: HttpRequest, found: Model) -> None:
+    domain.delete_transformation(found, caller(request).user)
 
 
 def _found(request: HttpRequest, slug: str) -> Model:
@@ -138,3 +74,20 @@ def _save(request: HttpRequest, body: FieldTransformationUpdate, found: Model | 
         user=caller(request).user,
     )
     return TRANSFORMATIONS.get(pk=saved.pk)
+
+
+crud(
+    router,
+    Resource(
+        "FieldTransformation",
+        "a field transformation",
+        "fieldTransformationId",
+        FieldTransformation,
+        FieldTransformationInput,
+        FieldTransformationUpdate,
+        find=_found,
+        save=_save,
+        delete=_delete,
+    ),
+    listing=_list,
+)
