@@ -103,7 +103,7 @@ def from_validation(found: list[dict[str, Any]]) -> ApiError:
     message = template.replace("{field}", field)
     for key, value in (error.get("ctx") or {}).items():
         message = message.replace("{" + key + "}", str(value))
-    code = error["type"] if error["type"] in ("unsupported", "invalid") else "invalid"
+    code = "unsupported" if error["type"] == "unsupported" else "invalid"
     return Invalid(message, code=code, field=field)
 
 
