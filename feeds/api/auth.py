@@ -1,34 +1,29 @@
 """The one place that checks who calls the API, in which workspace and with which role.
 
-Every API endpoint is wrapped by `endpoint(...)`: it answers unknown methods (405), resolves the
-Bearer token to its credential (401), applies the rate limit (429), keeps the caller inside the
-credential's workspace (404, never a hint that another workspace exists) and checks the role the
-method needs (403) with the same rules as workspace members (viewer reads, editor writes, admin
-deletes and pauses). Whatever the view raises comes back in the API's error shape.
+Every API operation declares its role as its ninja `auth` (VIEWER, EDITOR or ADMIN): before any parameter
+or body is read, it resolves the Bearer token to its credential (401), applies the rate limit (429), keeps
+the caller inside the credential's workspace (404, never a hint that another workspace exists) and checks
+the role (403) with the same rules as workspace members (viewer reads, editor writes, admin deletes and
+pauses). feeds.api.app answers whatever an operation raises in the API's error shape.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpRequest
+from ninja.parser import Parser
+from ninja.security import HttpBearer
 
-from feeds import audit
 from feeds.accounts.models import Membership, Role, Workspace
 from feeds.api import errors, ratelimit
 from feeds.api.credentials import credential_for_token
 from feeds.api.models import ApiCredential
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,7 @@ def authorize(request: HttpRequest, workspace_slug: str, role: str) -> Caller:
     """Return the caller when it may use `role` in the workspace; raises the matching ApiError."""
     caller = authenticate(request)
     quota = ratelimit.count(f"credential:{caller.credential.pk}")
-    request.wsync_quota = quota  # type: ignore[attr-defined]  # read by guarded() for the headers
+    request.wsync_quota = quota  # type: ignore[attr-defined]  # feeds.api.app sends it as headers
     if quota.exceeded:
         raise RateLimited(quota.reset)
     if caller.workspace.slug != workspace_slug:
@@ -106,6 +101,14 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
+def too_large() -> errors.TooLarge:
+    limit = settings.WSYNC_API_MAX_BODY_BYTES
+    return errors.TooLarge(
+        f"The request body is larger than {limit:,} bytes. Send less at once (for example fewer mappings).",
+        code="body_too_large",
+    )
+
+
 def read_form(request: HttpRequest) -> dict[str, str]:
     """Return a form-encoded body's fields (the last value of each); the same size and NUL rules as JSON."""
     _raw_body(request)  # refuses a body over the limit before Django parses it
@@ -119,22 +122,18 @@ def read_form(request: HttpRequest) -> dict[str, str]:
 def _raw_body(request: HttpRequest) -> bytes:
     """Return the body's bytes; raises TooLarge before reading one over WSYNC_API_MAX_BODY_BYTES."""
     limit = settings.WSYNC_API_MAX_BODY_BYTES
-    too_large = errors.TooLarge(
-        f"The request body is larger than {limit:,} bytes. Send less at once (for example fewer mappings).",
-        code="body_too_large",
-    )
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise errors.Invalid("The Content-Length header is not a number.", code="invalid_length") from None
     if length > limit:
-        raise too_large
+        raise too_large()
     try:
         raw = request.body
     except RequestDataTooBig:  # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE, when set below ours
-        raise too_large from None
+        raise too_large() from None
     if len(raw) > limit:
-        raise too_large
+        raise too_large()
     return raw
 
 
@@ -185,55 +184,26 @@ def _nul_path(value: Any) -> str | None:
     return None
 
 
-View = Callable[..., HttpResponse]
+class Bearer(HttpBearer):
+    """The auth of an operation that needs `role`: ninja runs it before reading any parameter or body."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.role = role
+
+    def __call__(self, request: HttpRequest) -> Caller:
+        workspace = (request.resolver_match.kwargs if request.resolver_match else {}).get("workspaceId", "")
+        return authorize(request, workspace, self.role)
+
+    def authenticate(self, request: HttpRequest, token: str) -> Caller:  # ninja's hook; __call__ does it all
+        raise NotImplementedError
 
 
-def endpoint(**roles: str) -> Callable[[View], View]:
-    """Wrap an API view `(request, caller, ws, **kwargs)`; `roles` maps each allowed method to its role."""
-
-    def decorate(view: View) -> View:
-        @csrf_exempt
-        @wraps(view)
-        def wrapper(request: HttpRequest, ws: str, **kwargs: Any) -> HttpResponse:
-            role = roles.get(request.method or "")
-            if role is None:
-                return errors.method_not_allowed(sorted(roles))
-            return guarded(lambda: _call(view, request, ws, role, kwargs), request)
-
-        return wrapper
-
-    return decorate
+VIEWER, EDITOR, ADMIN = Bearer(Role.VIEWER), Bearer(Role.EDITOR), Bearer(Role.ADMIN)
 
 
-def _call(view: View, request: HttpRequest, ws: str, role: str, kwargs: dict[str, Any]) -> HttpResponse:
-    caller = authorize(request, ws, role)
-    with audit.acting_as(caller.audit_label, request):
-        return view(request, caller, ws, **kwargs)
+class BodyParser(Parser):
+    """Ninja's JSON parser with the API's limits: body size, nesting depth and NUL (feeds.api.app unwraps them)."""
 
-
-def guarded(call: Callable[[], HttpResponse], request: HttpRequest | None = None) -> HttpResponse:
-    """Return the view's response, or the API error shape for anything it raised.
-
-    Every answer to a counted request carries the X-mp-rate-limit-* headers, as mParticle's do, so
-    pacing scripts work unchanged.
-    """
-    response = _answer(call)
-    quota: ratelimit.Quota | None = getattr(request, "wsync_quota", None)
-    if quota is not None:
-        for name, value in quota.headers().items():
-            response[name] = value
-    return response
-
-
-def _answer(call: Callable[[], HttpResponse]) -> HttpResponse:
-    try:
-        return call()
-    except RateLimited as limited:
-        response = errors.from_error(limited)
-        response["Retry-After"] = str(limited.wait)
-        return response
-    except errors.ApiError as error:
-        return errors.from_error(error)
-    except Exception:
-        log.exception("API request failed")
-        return errors.server_error()
+    def parse_body(self, request: HttpRequest) -> Any:
+        return json_body(_raw_body(request))

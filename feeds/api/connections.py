@@ -14,13 +14,14 @@ from django.utils import timezone
 
 from feeds.accounts.models import Workspace
 from feeds.api.errors import Conflict, Invalid
-from feeds.api.params import ASCII_DIGITS
-from feeds.api.serializers import MASK
+from feeds.api.types import ASCII_DIGITS, MASK, PROVIDER_MUST, find_provider
 from feeds.connect.providers import check_connection, load_provider
 from feeds.connections import save_connection
 from feeds.models import Connection, Health
 from feeds.warehouses.base import ConfigField, check_setting, keeps_saved, rebound_secrets, with_default
-from feeds.warehouses.registry import PROVIDERS, label, provider_class
+from feeds.warehouses.registry import api_name, label, provider_class
+
+__all__ = ["api_name"]  # the API's name of a connection's provider, for the views
 
 # mParticle's Snowflake settings for unloading query results into its own S3 bucket. wsync reads through the
 # connector and unloads nothing, but stores and returns them, so a script's GET-edit-PUT round trip keeps them.
@@ -36,14 +37,22 @@ def provider_kind(name: Any, field: str = "service_provider") -> str:
 
     `field` is where the request gave the name: the body's service_provider or the serviceProvider filter.
     """
-    wanted = str(name or "").strip().lower()
-    for spec in PROVIDERS.values():
-        if wanted in (spec.kind, spec.api_name.lower()):
-            return spec.kind
-    raise Invalid(
-        f"“{field}” must be one of: {', '.join(s.api_name for s in PROVIDERS.values())}.",
-        field=field,
-    )
+    kind = find_provider(name)
+    if kind is None:
+        raise Invalid(PROVIDER_MUST.replace("{field}", field), field=field)
+    return kind
+
+
+def shown_config(connection: Connection) -> dict[str, Any]:
+    """Return the provider's settings and the kept mParticle ones as the API shows them: secrets masked."""
+    stored = {**connection.config, **(connection.secrets or {})}
+    config: dict[str, Any] = {}
+    for spec in provider_fields(connection.provider):
+        value = stored.get(spec.name)
+        config[spec.name] = MASK if spec.secret and value not in (None, "") else value
+    for name in KEPT_MPARTICLE_SETTINGS.get(connection.provider, ()):
+        config[name] = connection.config.get(name)
+    return config
 
 
 def provider_fields(kind: str) -> tuple[ConfigField, ...]:

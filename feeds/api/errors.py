@@ -1,12 +1,14 @@
 """The API's one error shape: {"statusCode": <int>, "errors": [{"code": "...", "message": "..."}]}.
 
-Domain modules of the API raise ApiError (or its Invalid / Conflict / NotFound kinds); the endpoint
-decorator in feeds.api.auth turns every exception into this shape, so no path answers with HTML.
+Domain modules of the API raise ApiError (or its Invalid / Conflict / NotFound kinds), ninja raises its
+ValidationError for what a declared schema refuses; feeds.api.app turns every exception into this shape,
+so no path answers with HTML.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -53,6 +55,56 @@ class Conflict(ApiError):
 class TooLarge(ApiError):
     status = 413
     code = "too_large"
+
+
+# What a value must be, for pydantic's own refusals (feeds.api.types' checks bring their own words).
+_MUST = {
+    "missing": "“{field}” is required.",
+    "string_type": "“{field}” must be a text.",
+    "string_too_long": "“{field}” may be at most {max_length} characters long.",
+    "bool_type": "“{field}” must be true or false.",
+    "int_type": "“{field}” must be a whole number.",
+    "int_parsing": "“{field}” must be a whole number.",
+    "int_from_float": "“{field}” must be a whole number.",
+    "list_type": "“{field}” must be sent as a list.",
+    "too_long": "“{field}” may hold at most {max_length} items.",
+    "dict_type": "“{field}” must be an object.",
+    "model_type": "“{field}” must be an object.",
+    "model_attributes_type": "“{field}” must be an object.",
+    "greater_than_equal": "“{field}” must be at least {ge}.",
+    "less_than_equal": "“{field}” must be at most {le}.",
+}
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """Return the request's own path to a value (“schedule.end”, “mappings[2].source”, “pageSize”)."""
+    # ninja's loc starts with the source, and a body's with the handler's argument name too.
+    keys = loc[2:] if loc[:1] == ("body",) else loc[1:]
+    path = ""
+    for key in keys:
+        path += f"[{key}]" if isinstance(key, int) else f".{key}" if path else str(key)
+    return path
+
+
+def from_validation(found: list[dict[str, Any]]) -> ApiError:
+    """Return the refusal for the first value a declared schema refused.
+
+    A path segment that cannot name anything (a run id of “²”) is a 404, as any unknown address.
+    """
+    if any(error["loc"][:1] == ("path",) for error in found):
+        return NotFound(NOT_FOUND_MESSAGE)
+    error = found[0]
+    field = field_path(tuple(error["loc"]))
+    if not field:
+        return Invalid("Send a JSON object in the request body.", code="invalid_json")
+    template = _MUST.get(error["type"], error["msg"] if "{field}" in error["msg"] else "")
+    if not template:
+        template = "“{field}” is not valid: " + error["msg"] + "."
+    message = template.replace("{field}", field)
+    for key, value in (error.get("ctx") or {}).items():
+        message = message.replace("{" + key + "}", str(value))
+    code = "unsupported" if error["type"] == "unsupported" else "invalid"
+    return Invalid(message, code=code, field=field)
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:

@@ -17,20 +17,6 @@ from feeds.mapping import UNMAPPED
 from feeds.mapping.rules import validate_mappings
 from feeds.models import FieldTransformation
 
-MAPPING_KEYS = ("mapping_type", "source", "destination", "value")
-
-
-def read_mappings(value: Any) -> list[dict[str, Any]]:
-    """Return the mappings in the stored shape; raises Invalid when they are not a list of objects."""
-    if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
-        raise Invalid("“mappings” must be a list of mapping objects.", field="mappings")
-    mappings = [{k: m.get(k) for k in MAPPING_KEYS} for m in value]
-    for index, mapping in enumerate(mappings):
-        for key in ("source", "destination"):
-            if mapping[key] is not None and not isinstance(mapping[key], str):
-                raise Invalid(f"“{key}” must be text or null.", field=f"mappings[{index}].{key}")
-    return mappings
-
 
 def pipeline_type_of(mappings: list[dict[str, Any]]) -> str:
     """Return "events" when the mapping fills event fields, else "user_attributes"."""

@@ -2,55 +2,127 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from typing import Annotated, Any
 
-from feeds.accounts.models import Role
+from django.http import HttpRequest
+from ninja import Router
+from pydantic import Field
+
 from feeds.api import connections as domain
-from feeds.api import serializers as s
-from feeds.api.auth import Caller, endpoint, read_json
-from feeds.api.views.common import get_in_workspace, no_content, ok
+from feeds.api.auth import VIEWER
+from feeds.api.types import Id, Name, OneOf, ServiceProvider
+from feeds.api.views.common import (
+    LEFT_OUT,
+    WRITES,
+    Audit,
+    Error,
+    Health,
+    Strict,
+    caller,
+    get_in_workspace,
+    named,
+    object_id,
+)
+from feeds.api.views.crud import Resource, crud
 from feeds.models import Connection
 
-
-def _json(connection: Connection) -> dict:
-    kind = connection.provider
-    return s.connection_json(
-        connection, domain.provider_fields(kind), domain.KEPT_MPARTICLE_SETTINGS.get(kind, ())
-    )
+router = Router(tags=["connections"])
+CONNECTION_STATE = {True: "active", False: "inactive"}  # the API's words for Connection.is_active
+State = Annotated[str, OneOf(tuple(CONNECTION_STATE.values()))]
+CONFIG = "The provider's settings; send “************” for a secret to keep the stored one."
 
 
-@endpoint(GET=Role.VIEWER, POST=Role.EDITOR)
-def connection_list(request: HttpRequest, caller: Caller, ws: str) -> HttpResponse:
-    if request.method == "POST":
-        return ok(_json(_save(caller, read_json(request), None)))
-    found = Connection.objects.filter(workspace=caller.workspace).select_related(
+class ConnectionUpdate(Strict):
+    id: Id = Field(LEFT_OUT, description="Leave out on a PUT: the address has it.")
+    name: Name
+    state: State = "active"
+    service_provider: ServiceProvider
+    config: dict[str, Any] = Field(description=CONFIG)
+
+
+class ConnectionInput(ConnectionUpdate):
+    id: Id
+
+
+class _Connection(Health, Audit):
+    id: str = Field(alias="slug")
+    name: str
+    state: State
+    service_provider: str
+    config: dict[str, Any]
+
+    @staticmethod
+    def resolve_state(connection: Connection) -> str:
+        return CONNECTION_STATE[connection.is_active]
+
+    @staticmethod
+    def resolve_service_provider(connection: Connection) -> str:
+        return domain.api_name(connection.provider)
+
+    @staticmethod
+    def resolve_config(connection: Connection) -> dict[str, Any]:
+        return domain.shown_config(connection)
+
+
+ConnectionOut = named("Connection", _Connection)
+CONNECTIONS = Connection.objects.select_related("created_by", "last_modified_by")
+
+
+@router.get(
+    "",
+    auth=VIEWER,
+    response={200: list[ConnectionOut], WRITES: Error},  # type: ignore[valid-type]  # named(): see there
+    operation_id="list_Connection",
+    summary="List connections",
+    description="Needs the viewer role.",
+)
+def connection_list(
+    request: HttpRequest,
+    serviceProvider: Annotated[
+        ServiceProvider | None, Field(description="Only connections to this warehouse.")
+    ] = None,
+) -> Any:
+    found = Connection.objects.filter(workspace=caller(request).workspace).select_related(
         "created_by", "last_modified_by"
     )
-    wanted = request.GET.get("serviceProvider")
-    if wanted:
-        found = found.filter(provider=domain.provider_kind(wanted, "serviceProvider"))
-    return ok([_json(c) for c in found.order_by("slug")])
+    if serviceProvider:
+        found = found.filter(provider=serviceProvider)
+    return found.order_by("slug")
 
 
-@endpoint(GET=Role.VIEWER, PUT=Role.EDITOR, DELETE=Role.ADMIN)
-def connection_detail(request: HttpRequest, caller: Caller, ws: str, connection_id: str) -> HttpResponse:
-    connection = get_in_workspace(Connection.objects, caller.workspace, connection_id, "connection")
-    if request.method == "PUT":
-        return ok(_json(_save(caller, read_json(request), connection)))
-    if request.method == "DELETE":
-        domain.delete_connection(connection, caller.user)
-        return no_content()
-    return ok(_json(connection))
+def _find(request: HttpRequest, slug: str) -> Connection:
+    return get_in_workspace(CONNECTIONS, caller(request).workspace, slug, "connection")
 
 
-def _save(caller: Caller, body: dict, connection: Connection | None) -> Connection:
-    return domain.save_checked_connection(
-        caller.workspace,
+def _delete(request: HttpRequest, found: Connection) -> None:
+    domain.delete_connection(found, caller(request).user)
+
+
+def _save(request: HttpRequest, body: ConnectionUpdate, connection: Connection | None) -> Connection:
+    saved = domain.save_checked_connection(
+        caller(request).workspace,
         connection=connection,
-        slug=s.object_id(body, connection.slug if connection else None),
-        name=s.text(body, "name"),
-        provider=domain.provider_kind(body.get("service_provider")),
-        raw_config=s.section(body, "config"),
-        active=s.connection_active(body),
-        user=caller.user,
+        slug=object_id(body.id, connection.slug if connection else None),
+        name=body.name,
+        provider=body.service_provider,
+        raw_config=body.config,
+        active=body.state == CONNECTION_STATE[True],
+        user=caller(request).user,
     )
+    return CONNECTIONS.get(pk=saved.pk)
+
+
+crud(
+    router,
+    Resource(
+        "Connection",
+        "a connection",
+        "connectionId",
+        ConnectionOut,
+        ConnectionInput,
+        ConnectionUpdate,
+        find=_find,
+        save=_save,
+        delete=_delete,
+    ),
+)

@@ -2,67 +2,121 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from typing import Annotated, Any
 
-from feeds.accounts.models import Role
+from django.http import HttpRequest
+from ninja import Router
+from pydantic import Field, field_validator
+
 from feeds.api import data_models as domain
-from feeds.api import serializers as s
-from feeds.api.auth import Caller, endpoint, read_json
+from feeds.api.auth import Caller
 from feeds.api.errors import Invalid
-from feeds.api.views.common import get_in_workspace, no_content, ok
-from feeds.models import Connection, DataModel
+from feeds.api.types import Id, Name, NonBlank, OneOf, refuse
+from feeds.api.views.common import (
+    LEFT_OUT,
+    Audit,
+    Health,
+    Strict,
+    caller,
+    get_in_workspace,
+    object_id,
+)
+from feeds.api.views.crud import Resource, crud
+from feeds.models import Connection
+from feeds.models import DataModel as Model
 
-MODELS = DataModel.objects.select_related("connection", "created_by", "last_modified_by")
-
-
-@endpoint(GET=Role.VIEWER, POST=Role.EDITOR)
-def data_model_list(request: HttpRequest, caller: Caller, ws: str) -> HttpResponse:
-    if request.method == "POST":
-        return ok(s.data_model_json(_save(caller, read_json(request), None)))
-    return ok([s.data_model_json(m) for m in MODELS.filter(workspace=caller.workspace).order_by("slug")])
-
-
-@endpoint(GET=Role.VIEWER, PUT=Role.EDITOR, DELETE=Role.ADMIN)
-def data_model_detail(request: HttpRequest, caller: Caller, ws: str, model_id: str) -> HttpResponse:
-    model = get_in_workspace(MODELS, caller.workspace, model_id, "data model")
-    if request.method == "PUT":
-        return ok(s.data_model_json(_save(caller, read_json(request), model)))
-    if request.method == "DELETE":
-        domain.delete_data_model(model, caller.user)
-        return no_content()
-    return ok(s.data_model_json(model))
+router = Router(tags=["data models"])
+Sql = Annotated[str, OneOf(("sql",))]
+MODELS = Model.objects.select_related("connection", "created_by", "last_modified_by")
 
 
-def _save(caller: Caller, body: dict, model: DataModel | None) -> DataModel:
-    slug = s.object_id(body, model.slug if model else None)
-    name = s.text(body, "name")
-    s.choice(body.get("type", "sql"), ("sql",), "type")
-    if body.get("state", "active") != "active":
-        # Not stored: a data model is only SQL; what stops syncing is a paused pipeline.
-        raise Invalid(
-            "A data model's state is always “active”; to stop syncing, pause the pipelines that use it.",
-            field="state",
-        )
-    sql = s.text(body, "sql_query", limit=100_000)
-    timestamp_field = body.get("timestamp_field")
-    if timestamp_field is not None and not isinstance(timestamp_field, str):
-        raise Invalid("“timestamp_field” must be a column name.", field="timestamp_field")
-    return domain.save_data_model(
-        caller.workspace,
-        model=model,
-        slug=slug,
-        name=name,
-        connection=_connection(caller, body, model),
-        sql=sql,
-        timestamp_field=timestamp_field,
-        user=caller.user,
+class DataModelUpdate(Strict):
+    id: Id = Field(LEFT_OUT, description="Leave out on a PUT: the address has it.")
+    name: Name
+    type: Sql = "sql"
+    sql_query: Annotated[str, NonBlank(100_000)]
+    connection_id: str | None = Field(LEFT_OUT, description="wsync: the connection that runs the SQL.")
+    timestamp_field: str | None = None
+    state: str = Field(
+        "active", json_schema_extra={"enum": ["active"]}, description="Optional: only “active”."
     )
 
+    @field_validator("state", mode="before")
+    @classmethod
+    def _always_active(cls, value: Any) -> Any:
+        # Not stored: a data model is only SQL; what stops syncing is a paused pipeline.
+        if value != "active":
+            raise refuse(
+                "A data model's state is always “active”; to stop syncing, pause the pipelines that use it."
+            )
+        return value
 
-def _connection(caller: Caller, body: dict, model: DataModel | None) -> Connection:
+
+class DataModelInput(DataModelUpdate):
+    id: Id
+
+
+class Column(Strict):
+    name: str
+    type: str
+
+
+class DataModel(Health, Audit):
+    id: str = Field(alias="slug")
+    name: str
+    type: Sql = "sql"
+    sql_query: str = Field(alias="sql")
+    connection_id: str
+    columns: list[Column]
+    timestamp_field: str | None
+    state: str = Field(
+        "active",
+        json_schema_extra={"enum": ["active"], "readOnly": True},
+        description="Always “active”: a data model is not paused; pause its pipelines.",
+    )
+
+    @staticmethod
+    def resolve_connection_id(model: Model) -> str:
+        return model.connection.slug
+
+    @staticmethod
+    def resolve_columns(model: Model) -> list[dict[str, str]]:
+        return [{"name": c["name"], "type": c.get("type", "")} for c in model.columns or []]
+
+    @staticmethod
+    def resolve_timestamp_field(model: Model) -> str | None:
+        return model.timestamp_field or None
+
+
+def _list(request: HttpRequest) -> Any:
+    return MODELS.filter(workspace=caller(request).workspace).order_by("slug")
+
+
+def _find(request: HttpRequest, slug: str) -> Model:
+    return get_in_workspace(MODELS, caller(request).workspace, slug, "data model")
+
+
+def _delete(request: HttpRequest, found: Model) -> None:
+    domain.delete_data_model(found, caller(request).user)
+
+
+def _save(caller: Caller, body: DataModelUpdate, model: Model | None) -> Model:
+    saved = domain.save_data_model(
+        caller.workspace,
+        model=model,
+        slug=object_id(body.id, model.slug if model else None),
+        name=body.name,
+        connection=_connection(caller, body.connection_id, model),
+        sql=body.sql_query,
+        timestamp_field=body.timestamp_field,
+        user=caller.user,
+    )
+    return MODELS.get(pk=saved.pk)
+
+
+def _connection(caller: Caller, wanted: str | None, model: Model | None) -> Connection:
     """Return the connection that runs the SQL: the body's, the model's own, or the workspace's only one."""
-    wanted = body.get("connection_id")
-    if isinstance(wanted, str) and wanted:
+    if wanted:
         found = Connection.objects.filter(workspace=caller.workspace, slug=wanted).first()
         if found is None:
             raise Invalid(f"There is no connection “{wanted}” in this workspace.", field="connection_id")
@@ -77,3 +131,20 @@ def _connection(caller: Caller, body: dict, model: DataModel | None) -> Connecti
             "Give “connection_id”: the connection whose warehouse runs this SQL.", field="connection_id"
         )
     return only[0]
+
+
+crud(
+    router,
+    Resource(
+        "DataModel",
+        "a data model",
+        "dataModelId",
+        DataModel,
+        DataModelInput,
+        DataModelUpdate,
+        find=_find,
+        save=lambda request, body, found: _save(caller(request), body, found),
+        delete=_delete,
+    ),
+    listing=_list,
+)

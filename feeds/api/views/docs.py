@@ -7,22 +7,23 @@ import json
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from feeds.api import errors, openapi
+from feeds.api import errors, openapi_document
+from feeds.api.app import schema as document
 
 
 def schema(request: HttpRequest) -> JsonResponse:
     if request.method not in ("GET", "HEAD"):
         return errors.method_not_allowed(["GET"])
-    return JsonResponse(openapi.schema(request.build_absolute_uri("/")))
+    return JsonResponse(document(request.build_absolute_uri("/")))
 
 
 def reference(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return errors.method_not_allowed(["GET"])
-    document = openapi.schema(request.build_absolute_uri("/"))
-    schemas = {name: json.dumps(s, indent=2) for name, s in document["components"]["schemas"].items()}
+    served = document(request.build_absolute_uri("/"))
+    schemas = {name: json.dumps(s, indent=2) for name, s in served["components"]["schemas"].items()}
     ctx = {
-        "operations": openapi.operations(document),
+        "operations": openapi_document.operations(served),
         "schemas": schemas,
         "base": request.build_absolute_uri("/"),
     }

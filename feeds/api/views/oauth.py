@@ -3,25 +3,59 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpRequest
+from ninja import Router, Schema
+from pydantic import Field
 
 from feeds.accounts import signin
 from feeds.api import auth, errors, ratelimit
 from feeds.api.credentials import TokenRefused, digest, issue_token
+from feeds.api.types import OneOf
+from feeds.api.views.common import LEFT_OUT, Error
 
-
-@csrf_exempt
-def token(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return errors.method_not_allowed(["POST"])
-    return auth.guarded(lambda: _token(request), request)
-
-
+router = Router(tags=["oauth"])
 FORM = "application/x-www-form-urlencoded"
+
+
+class TokenRequest(Schema):
+    client_id: str
+    client_secret: str
+    audience: str = Field(LEFT_OUT, examples=["https://api.mparticle.com"])
+    grant_type: Annotated[str, OneOf(("client_credentials",))]
+
+
+class Token(Schema):
+    access_token: str
+    expires_in: int
+    token_type: Annotated[str, OneOf(("Bearer",))]
+
+
+# The body is read by hand: it may be JSON or a form, and a refused grant is a 401 (invalid_client), as
+# OAuth 2 clients expect, where a schema's refusal would be a 400. Its schema is still TokenRequest's.
+
+
+_BODY = TokenRequest.model_json_schema()
+
+
+@router.post(
+    "/oauth/token",
+    response={200: Token, frozenset({400, 401, 413, 429}): Error},
+    operation_id="get_token",
+    summary="Exchange client credentials for an access token",
+    description="A JSON body (mParticle's examples) or a form body (OAuth2 client libraries); the client id "
+    "and secret may instead come as HTTP Basic credentials.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _BODY}, FORM: {"schema": _BODY}},
+        }
+    },
+)
+def token(request: HttpRequest) -> dict[str, Any]:
+    return _token(request)
 
 
 def _token_request(request: HttpRequest) -> dict[str, Any]:
@@ -55,7 +89,7 @@ def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def _token(request: HttpRequest) -> HttpResponse:
+def _token(request: HttpRequest) -> dict[str, Any]:
     body = _token_request(request)
     client_id = str(body.get("client_id"))[:200]
     # Wrong secrets count as failed sign-ins (per client id and per address, shared with the sign-in page):
@@ -72,6 +106,4 @@ def _token(request: HttpRequest) -> HttpResponse:
     except TokenRefused as refused:
         signin.record_client_failure(request, client_id)
         raise errors.Unauthorized(str(refused), code="invalid_client") from None
-    return JsonResponse(
-        {"access_token": issued.access_token, "expires_in": issued.expires_in, "token_type": "Bearer"}
-    )
+    return {"access_token": issued.access_token, "expires_in": issued.expires_in, "token_type": "Bearer"}

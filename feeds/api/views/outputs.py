@@ -6,35 +6,115 @@ The same domain services as the pages (feeds/outputs/service.py); secrets come b
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
 
-from feeds.accounts.models import Role
-from feeds.api.auth import Caller, endpoint, read_json
+from feeds.api.auth import ADMIN, EDITOR, VIEWER
 from feeds.api.errors import Invalid, NotFound
-from feeds.api.serializers import MASK
-from feeds.api.views.common import get_in_workspace, no_content, ok
+from feeds.api.types import MASK, MAX_ID, Name, OneOf
+from feeds.api.views.common import READS, WRITES, Error, Strict, caller, get_in_workspace, no_content
 from feeds.models import Feed
 from feeds.outputs import service
 from feeds.outputs.kinds import kind_class
-from feeds.outputs.models import BatchState, FeedOutput, Output
+from feeds.outputs.models import BatchState, FeedOutput, OutputKind, OutputState, Sends
+from feeds.outputs.models import Output as Model
+
+router = Router(tags=["outputs"])
+DROP_BACKLOG = "Drop the pending batches (true) or send them first."
+DISCONNECT = "Delete the output even when pipelines are connected to it: they are disconnected and their pending batches and dead letters go (true)."
+connected_router = Router(tags=["outputs"])
+Key = Annotated[int, Field(ge=0, le=MAX_ID)]  # an id in an address: past the largest key it names no row
+CONFIG = Field(
+    description="The kind's settings (as on the output page); secrets come back as “************”, and "
+    "sending that back keeps the stored secret."
+)
 
 
-def _output_json(output: Output) -> dict[str, Any]:
-    secrets = output.secrets or {}
-    config = dict(output.config)
-    for spec in kind_class(output.kind).fields:
-        if spec.secret:
-            config[spec.name] = MASK if secrets.get(spec.name) else None
-    return {
-        "id": output.pk,
-        "name": output.name,
-        "kind": output.kind,
-        "state": output.state,
-        "fault": output.fault,
-        "config": config,
-    }
+class OutputUpdate(Strict):
+    """The kind cannot change; a saved faulted output is active again."""
+
+    name: Name
+    config: dict[str, Any] = CONFIG
+
+
+class OutputInput(OutputUpdate):
+    name: Name
+    kind: Annotated[str, OneOf(OutputKind)]
+    config: dict[str, Any] = CONFIG
+
+
+class Output(Schema):
+    id: int = Field(validation_alias="pk")
+    name: str
+    kind: Annotated[str, OneOf(OutputKind)]
+    state: Annotated[str, OneOf(OutputState)]
+    fault: str = Field(description="Why a faulted output sends nothing (its credentials were refused).")
+    config: dict[str, Any] = CONFIG
+
+    @staticmethod
+    def resolve_config(output: Model) -> dict[str, Any]:
+        secrets, config = output.secrets or {}, dict(output.config)
+        for spec in kind_class(output.kind).fields:
+            if spec.secret:
+                config[spec.name] = MASK if secrets.get(spec.name) else None
+        return config
+
+
+class OutputTest(Schema):
+    delivered: bool
+    message: str
+
+
+class OutputConnectionInput(Strict):
+    output_id: int
+    sends: Annotated[str, OneOf(Sends)] = Sends.BOTH
+    attributes: list[str] = Field(
+        default_factory=list, description="Only these user attributes are sent; empty for all of them."
+    )
+    history: bool = Field(False, description="Also send every profile the pipeline already made.")
+
+
+class OutputConnection(Schema):
+    id: int
+    output_id: int
+    output_name: str
+    sends: Annotated[str, OneOf(Sends)]
+    attributes: list[str]
+    history: bool
+    paused: bool
+    disconnecting: bool
+    delivered: int = 0
+    delivered_changes: int = 0
+    pending: int = 0
+    failed: int = Field(0, description="Dead letters.")
+    lag_seconds: float | None = None
+    last_error: str = ""
+
+
+class OutputPause(Strict):
+    paused: bool
+
+
+class DeadLetter(Schema):
+    id: int
+    batch_id: str
+    changes: int
+    attempts: int
+    error: str | None = None
+    payload: Any = Field(description="The batch as it was sent.")
+
+
+class Redelivery(Strict):
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None, description="Dead-letter ids; leave out for all."
+    )
+
+
+class Redelivered(Schema):
+    redelivered: int
 
 
 def _connection_json(connection: FeedOutput, counters: service.Counters) -> dict[str, Any]:
@@ -61,148 +141,231 @@ def _invalid(error: service.Invalid, prefix: str = "") -> Invalid:
     return Invalid(message, field=f"{prefix}{field}")
 
 
-MAX_ID = 2**63 - 1  # the databases' largest integer key: a larger id is no row, not a database error
-
-
-def _id(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_ID else None
-
-
-def _output(caller: Caller, output_id: str) -> Output:
-    pk = _id(output_id)
-    found = Output.objects.filter(workspace=caller.workspace, pk=pk).first() if pk is not None else None
+def _output(request: HttpRequest, pk: int) -> Model:
+    found = Model.objects.filter(workspace=caller(request).workspace, pk=pk).first()
     if found is None:
-        raise NotFound(f"There is no output “{output_id}” in this workspace.")
+        raise NotFound(f"There is no output “{pk}” in this workspace.")
     return found
 
 
-def _connection(caller: Caller, pipeline_id: str, connection_id: str) -> FeedOutput:
-    feed = get_in_workspace(Feed.objects, caller.workspace, pipeline_id, "pipeline")
-    pk = _id(connection_id)
-    connections = feed.output_connections.select_related("output", "feed__workspace")
-    found = connections.filter(pk=pk).first() if pk is not None else None
+def _connection(request: HttpRequest, pipeline_id: str, pk: int) -> FeedOutput:
+    feed = get_in_workspace(Feed.objects, caller(request).workspace, pipeline_id, "pipeline")
+    found = feed.output_connections.select_related("output", "feed__workspace").filter(pk=pk).first()
     if found is None:
-        raise NotFound(f"Pipeline “{pipeline_id}” has no connected output “{connection_id}”.")
+        raise NotFound(f"Pipeline “{pipeline_id}” has no connected output “{pk}”.")
     return found
 
 
-def _save(caller: Caller, body: dict, output: Output | None) -> Output:
-    kind = output.kind if output else str(body.get("kind") or "")
-    config = body.get("config") or {}
-    if not isinstance(config, dict):
-        raise Invalid("“config” must be an object of the kind's settings.", field="config")
-    values = {k: (None if v == MASK else v) for k, v in config.items()}  # the mask keeps a saved secret
+def _save(request: HttpRequest, kind: str, body: OutputUpdate, output: Model | None) -> Model:
+    values = {k: (None if v == MASK else v) for k, v in body.config.items()}  # the mask keeps a saved secret
     try:
         return service.save_output(
-            caller.workspace, kind, str(body.get("name") or ""), values, caller.user, output=output
+            caller(request).workspace, kind, body.name, values, caller(request).user, output=output
         )
     except service.Invalid as error:
         field = next(iter(error.errors))
         raise _invalid(error, "" if field in ("name", "kind") else "config.") from None
 
 
-@endpoint(GET=Role.VIEWER, POST=Role.EDITOR)
-def output_list(request: HttpRequest, caller: Caller, ws: str) -> HttpResponse:
-    if request.method == "POST":
-        return ok(_output_json(_save(caller, read_json(request), None)))
-    return ok([_output_json(o) for o in Output.objects.filter(workspace=caller.workspace).order_by("name")])
+@router.get(
+    "",
+    auth=VIEWER,
+    response={200: list[Output], READS: Error},
+    operation_id="list_Outputs",
+    summary="List outputs",
+    description="Needs the viewer role.",
+)
+def output_list(request: HttpRequest) -> Any:
+    return Model.objects.filter(workspace=caller(request).workspace).order_by("name")
 
 
-@endpoint(GET=Role.VIEWER, PUT=Role.EDITOR, DELETE=Role.ADMIN)
-def output_detail(request: HttpRequest, caller: Caller, ws: str, output_id: str) -> HttpResponse:
-    output = _output(caller, output_id)
-    if request.method == "PUT":
-        return ok(_output_json(_save(caller, read_json(request), output)))
-    if request.method == "DELETE":
-        with_connections = request.GET.get("disconnect", "") == "true"
-        try:
-            service.delete_output(output, caller.user, with_connections=with_connections)
-        except service.Invalid as error:
-            raise Invalid(
-                error.errors["disconnect"] + " Add ?disconnect=true to delete them with it.",
-                field="disconnect",
-            ) from None
-        return no_content()
-    return ok(_output_json(output))
+@router.post(
+    "",
+    auth=EDITOR,
+    response={200: Output, WRITES: Error},
+    operation_id="create_Output",
+    summary="Create an output",
+    description="Needs the editor role.",
+)
+def output_create(request: HttpRequest, body: OutputInput) -> Model:
+    return _save(request, body.kind, body, None)
 
 
-@endpoint(POST=Role.EDITOR)
-def output_test(request: HttpRequest, caller: Caller, ws: str, output_id: str) -> HttpResponse:
-    answer = service.send_test(_output(caller, output_id))
-    return ok({"delivered": answer.delivered, "message": answer.message})
+@router.get(
+    "/{outputId}",
+    auth=VIEWER,
+    response={200: Output, READS: Error},
+    operation_id="get_Output",
+    summary="Get an output",
+    description="Needs the viewer role.",
+)
+def output_get(request: HttpRequest, outputId: Key) -> Model:
+    return _output(request, outputId)
 
 
-@endpoint(GET=Role.VIEWER, POST=Role.EDITOR)
-def connection_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
-    feed = get_in_workspace(Feed.objects, caller.workspace, pipeline_id, "pipeline")
-    if request.method == "POST":
-        body = read_json(request)
-        output = _output(caller, str(body.get("output_id") or ""))
-        attributes = body.get("attributes") or []
-        if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
-            raise Invalid("“attributes” must be a list of attribute names.", field="attributes")
-        try:
-            made = service.connect(
-                feed,
-                output,
-                caller.user,
-                sends=str(body.get("sends") or "both"),
-                attributes=attributes,
-                history=bool(body.get("history")),
-            )
-        except service.Invalid as error:
-            raise _invalid(error) from None
-        return ok(_connection_json(made, service.counters([made])[made.pk]))
-    rows = service.connected_outputs(feed)
-    return ok([_connection_json(r.connection, r.counters) for r in rows])
+@router.put(
+    "/{outputId}",
+    auth=EDITOR,
+    response={200: Output, WRITES: Error},
+    operation_id="update_Output",
+    summary="Update an output",
+    description="Needs the editor role.",
+)
+def output_update(request: HttpRequest, outputId: Key, body: OutputUpdate) -> Model:
+    output = _output(request, outputId)
+    return _save(request, output.kind, body, output)
 
 
-@endpoint(GET=Role.VIEWER, PATCH=Role.ADMIN, DELETE=Role.ADMIN)
-def connection_detail(
-    request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, connection_id: str
-) -> HttpResponse:
-    connection = _connection(caller, pipeline_id, connection_id)
-    if request.method == "PATCH":
-        paused = read_json(request).get("paused")
-        if not isinstance(paused, bool):
-            raise Invalid('Send {"paused": true} to pause or {"paused": false} to resume.', field="paused")
-        service.set_paused(connection, paused, caller.user)
-    if request.method == "DELETE":
-        drop = request.GET.get("drop_backlog", "")
-        if drop not in ("true", "false"):
-            raise Invalid(
-                "Say whether to drop the pending batches: ?drop_backlog=true or false.", field="drop_backlog"
-            )
-        service.disconnect(connection, caller.user, drop_backlog=drop == "true")
-        return no_content()
-    return ok(_connection_json(connection, service.counters([connection])[connection.pk]))
+@router.delete(
+    "/{outputId}",
+    auth=ADMIN,
+    response={204: None, WRITES: Error},
+    operation_id="delete_Output",
+    summary="Delete an output (with its connections only when asked with ?disconnect=true)",
+    description="Needs the admin role.",
+)
+def output_delete(
+    request: HttpRequest,
+    outputId: Key,
+    disconnect: Annotated[str, OneOf(("true", "false"))] = Query("false", description=DISCONNECT),
+) -> Status:
+    output = _output(request, outputId)
+    try:
+        service.delete_output(output, caller(request).user, with_connections=disconnect == "true")
+    except service.Invalid as error:
+        raise Invalid(
+            error.errors["disconnect"] + " Add ?disconnect=true to delete them with it.", field="disconnect"
+        ) from None
+    return no_content()
 
 
-def _dead_letter_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+@router.post(
+    "/{outputId}/test",
+    auth=EDITOR,
+    response={200: OutputTest, READS: Error},
+    operation_id="test_Output",
+    summary="Send one test event to the output now",
+    description="Needs the editor role.",
+)
+def output_test(request: HttpRequest, outputId: Key) -> Any:
+    return service.send_test(_output(request, outputId))
 
 
-@endpoint(GET=Role.VIEWER, POST=Role.ADMIN)
-def dead_letters(
-    request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, connection_id: str
-) -> HttpResponse:
-    connection = _connection(caller, pipeline_id, connection_id)
-    if request.method == "POST":
-        ids = read_json(request).get("ids")
-        if ids is not None and (not isinstance(ids, list) or not all(_dead_letter_id(i) for i in ids)):
-            raise Invalid("“ids” must be a list of dead-letter ids, or absent for all of them.", field="ids")
-        return ok({"redelivered": service.redeliver(connection, ids, caller.user)})
-    dead = connection.outbox.filter(state=BatchState.DEAD).order_by("seq")[:500]
-    return ok(
-        [
-            {
-                "id": b.pk,
-                "batch_id": b.batch_id,
-                "changes": b.changes,
-                "attempts": b.attempts,
-                "error": b.last_error,
-                "payload": json.loads(b.payload),
-            }
-            for b in dead
-        ]
-    )
+@connected_router.get(
+    "/{pipelineId}/outputs",
+    auth=VIEWER,
+    response={200: list[OutputConnection], READS: Error},
+    operation_id="list_OutputConnections",
+    summary="List the outputs a pipeline sends to",
+    description="Needs the viewer role.",
+)
+def connection_list(request: HttpRequest, pipelineId: str) -> Any:
+    feed = get_in_workspace(Feed.objects, caller(request).workspace, pipelineId, "pipeline")
+    return [_connection_json(r.connection, r.counters) for r in service.connected_outputs(feed)]
+
+
+@connected_router.post(
+    "/{pipelineId}/outputs",
+    auth=EDITOR,
+    response={200: OutputConnection, WRITES: Error},
+    operation_id="create_OutputConnection",
+    summary="Connect a pipeline to an output",
+    description="Needs the editor role.",
+)
+def connection_create(request: HttpRequest, pipelineId: str, body: OutputConnectionInput) -> Any:
+    feed = get_in_workspace(Feed.objects, caller(request).workspace, pipelineId, "pipeline")
+    output = _output(request, body.output_id)
+    try:
+        made = service.connect(
+            feed,
+            output,
+            caller(request).user,
+            sends=body.sends,
+            attributes=body.attributes,
+            history=body.history,
+        )
+    except service.Invalid as error:
+        raise _invalid(error) from None
+    return _connection_json(made, service.counters([made])[made.pk])
+
+
+@connected_router.get(
+    "/{pipelineId}/outputs/{connectionId}",
+    auth=VIEWER,
+    response={200: OutputConnection, READS: Error},
+    operation_id="get_OutputConnection",
+    summary="Get a connected output",
+    description="Needs the viewer role.",
+)
+def connection_get(request: HttpRequest, pipelineId: str, connectionId: Key) -> Any:
+    connection = _connection(request, pipelineId, connectionId)
+    return _connection_json(connection, service.counters([connection])[connection.pk])
+
+
+@connected_router.patch(
+    "/{pipelineId}/outputs/{connectionId}",
+    auth=ADMIN,
+    response={200: OutputConnection, WRITES: Error},
+    operation_id="pause_OutputConnection",
+    summary="Pause (keeps the backlog) or resume (drains it) a connected output",
+    description="Needs the admin role.",
+)
+def connection_pause(request: HttpRequest, pipelineId: str, connectionId: Key, body: OutputPause) -> Any:
+    connection = _connection(request, pipelineId, connectionId)
+    service.set_paused(connection, body.paused, caller(request).user)
+    return _connection_json(connection, service.counters([connection])[connection.pk])
+
+
+@connected_router.delete(
+    "/{pipelineId}/outputs/{connectionId}",
+    auth=ADMIN,
+    response={204: None, WRITES: Error},
+    operation_id="delete_OutputConnection",
+    summary="Disconnect a pipeline from an output",
+    description="Needs the admin role.",
+)
+def connection_delete(
+    request: HttpRequest,
+    pipelineId: str,
+    connectionId: Key,
+    drop_backlog: Annotated[str, OneOf(("true", "false")), Query(description=DROP_BACKLOG)],
+) -> Status:
+    connection = _connection(request, pipelineId, connectionId)
+    service.disconnect(connection, caller(request).user, drop_backlog=drop_backlog == "true")
+    return no_content()
+
+
+@connected_router.get(
+    "/{pipelineId}/outputs/{connectionId}/dead-letters",
+    auth=VIEWER,
+    response={200: list[DeadLetter], READS: Error},
+    operation_id="list_DeadLetters",
+    summary="The connected output's dead letters (the oldest 500)",
+    description="Needs the viewer role.",
+)
+def dead_letters(request: HttpRequest, pipelineId: str, connectionId: Key) -> Any:
+    dead = _connection(request, pipelineId, connectionId).outbox.filter(state=BatchState.DEAD).order_by("seq")
+    return [
+        {
+            "id": b.pk,
+            "batch_id": b.batch_id,
+            "changes": b.changes,
+            "attempts": b.attempts,
+            "error": b.last_error,
+            "payload": json.loads(b.payload),
+        }
+        for b in dead[:500]
+    ]
+
+
+@connected_router.post(
+    "/{pipelineId}/outputs/{connectionId}/dead-letters",
+    auth=ADMIN,
+    response={200: Redelivered, WRITES: Error},
+    operation_id="redeliver_DeadLetters",
+    summary="Send dead letters again",
+    description="Needs the admin role.",
+)
+def redeliver(request: HttpRequest, pipelineId: str, connectionId: Key, body: Redelivery) -> Any:
+    connection = _connection(request, pipelineId, connectionId)
+    return {"redelivered": service.redeliver(connection, body.ids, caller(request).user)}

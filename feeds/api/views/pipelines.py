@@ -1,48 +1,224 @@
-"""/platform/v2/workspaces/{ws}/pipelines: CRUD, trigger, report and run history."""
+"""/platform/v2/workspaces/{ws}/pipelines: list, create, get, replace, delete and trigger (runs: runs.py)."""
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
-from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from typing import Annotated, Any
+
+from django.http import HttpRequest
+from ninja import Router
+from pydantic import Field, field_validator
 
 from feeds.accounts.models import Role
 from feeds.api import pipelines as domain
-from feeds.api import serializers as s
-from feeds.api.auth import Caller, endpoint, read_json, require_role
-from feeds.api.errors import NotFound
-from feeds.api.params import id_from_path, whole_number
-from feeds.api.views.common import get_in_workspace, no_content, ok
-from feeds.models import Feed, FeedState
-from feeds.sync import service
-from feeds.sync.models import RunState, SyncRun
+from feeds.api.auth import EDITOR, Caller, require_role
+from feeds.api.errors import Invalid
+from feeds.api.types import Id, Instant, Lookback, Name, NonBlank, OneOf, TimeZone, refuse
+from feeds.api.views.common import (
+    LEFT_OUT,
+    WRITES,
+    Audit,
+    Error,
+    Health,
+    Strict,
+    caller,
+    get_in_workspace,
+    object_id,
+)
+from feeds.api.views.crud import Resource, crud
+from feeds.models import (
+    Environment,
+    Feed,
+    FeedState,
+    Frequency,
+    InputProtection,
+    PipelineType,
+    ScheduleType,
+)
+from feeds.models import SyncMode as SyncModeChoice
 
+router = Router(tags=["pipelines"], by_alias=True)  # by alias: sync_mode's `from`, a Python keyword
 FEEDS = Feed.objects.select_related(
     "connection", "data_model", "field_transformation", "created_by", "last_modified_by"
 )
-MAX_PAGE_SIZE = 100
+Text = Annotated[str, Field(max_length=200)]
+# mParticle pipeline settings wsync cannot honour: refused with the reason unless null, never silently dropped.
+_NO_DATA_PLANS = "wsync has no data plans; leave it out or null (rows are checked by the mapping's rules)."
+_NO_INPUT_FEEDS = (
+    "wsync has no input feeds: a pipeline's rows go to its workspace's profile store; leave it out or null."
+)
+UNSUPPORTED = {
+    "data_plan_id": _NO_DATA_PLANS,
+    "data_plan_version": _NO_DATA_PLANS,
+    "partner_feed_id": _NO_INPUT_FEEDS,
+    "partner_feed_key": _NO_INPUT_FEEDS,
+}
+REFUSED = Field(
+    None, description="wsync refuses a value (400) and returns null; see the README's API section."
+)
 
 
-@endpoint(GET=Role.VIEWER, POST=Role.EDITOR)
-def pipeline_list(request: HttpRequest, caller: Caller, ws: str) -> HttpResponse:
-    if request.method == "POST":
-        return ok(s.pipeline_json(_save(caller, read_json(request), None)))
-    return ok([s.pipeline_json(f) for f in FEEDS.filter(workspace=caller.workspace).order_by("slug")])
+class SyncMode(Strict):
+    type: Annotated[str, OneOf(SyncModeChoice)] | None = None
+    iterator: Text | None = None
+    iterator_data_type: Text | None = None
+    from_: Instant = Field(LEFT_OUT, alias="from")
+    until: Instant = Field(
+        None,
+        description="Optional end on the iterator: rows whose iterator is at or past it are never read (main "
+        "runs and the history load). Incremental pipelines with a date or time iterator only, and after "
+        "`from`; null for no end.",
+    )
+    lookback_seconds: Lookback = 0
+    timezone: TimeZone = "UTC"
 
 
-@endpoint(GET=Role.VIEWER, PUT=Role.EDITOR, DELETE=Role.ADMIN)
-def pipeline_detail(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
-    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    if request.method == "PUT":
-        return ok(s.pipeline_json(_save(caller, read_json(request), feed)))
-    if request.method == "DELETE":
-        domain.delete_pipeline(feed, caller.user)
-        return no_content()
-    return ok(s.pipeline_json(feed))
+class Schedule(Strict):
+    type: Annotated[str, OneOf(ScheduleType)] | None = None
+    frequency: Annotated[str, OneOf(Frequency)] | None = None
+    start: Instant = None
+    end: Instant = None
+
+    @field_validator("frequency", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
 
 
-def _save(caller: Caller, body: dict, feed: Feed | None) -> Feed:
-    values = s.pipeline_values(body, feed)
+class PipelineUpdate(Strict):
+    """Fields left out keep their value; a PUT of state pauses or resumes."""
+
+    id: Id = Field(LEFT_OUT, description="Leave out on a PUT: the address has it.")
+    name: Name = LEFT_OUT
+    pipeline_type: Annotated[str, OneOf(PipelineType)] = LEFT_OUT
+    connection_id: Annotated[str, NonBlank(100)] = LEFT_OUT
+    data_model_id: Annotated[str, NonBlank(100)] = LEFT_OUT
+    field_transformation_id: Text | None = Field(
+        None, description="Leave out for the automatic mapping of reserved column names."
+    )
+    state: Annotated[str, OneOf(FeedState)] = LEFT_OUT
+    environment: Annotated[str, OneOf(Environment)] = LEFT_OUT
+    input_protection: Annotated[str, OneOf(InputProtection)] = LEFT_OUT
+    sync_mode: SyncMode = LEFT_OUT
+    schedule: Schedule = LEFT_OUT
+    data_plan_id: str | None = REFUSED
+    data_plan_version: str | None = REFUSED
+    partner_feed_id: str | None = REFUSED
+    partner_feed_key: str | None = REFUSED
+
+    @field_validator(*UNSUPPORTED, mode="before")
+    @classmethod
+    def _unsupported(cls, value: Any, info: Any) -> None:
+        if value is not None:
+            raise refuse(UNSUPPORTED[info.field_name], "unsupported")
+
+
+class PipelineInput(PipelineUpdate):
+    id: Id
+    name: Name
+    connection_id: Annotated[str, NonBlank(100)]
+    data_model_id: Annotated[str, NonBlank(100)]
+
+
+class Pipeline(Health, Audit):
+    id: str = Field(validation_alias="slug")
+    name: str
+    pipeline_type: Annotated[str, OneOf(PipelineType)]
+    connection_id: str | None
+    data_model_id: str | None
+    field_transformation_id: str | None
+    state: Annotated[str, OneOf(FeedState)]
+    environment: Annotated[str, OneOf(Environment)]
+    input_protection: Annotated[str, OneOf(InputProtection)]
+    sync_mode: SyncMode
+    schedule: Schedule
+    data_plan_id: None = None
+    data_plan_version: None = None
+    partner_feed_id: None = None
+    partner_feed_key: None = None
+
+    @staticmethod
+    def resolve_connection_id(feed: Feed) -> str | None:
+        return feed.connection.slug if feed.connection else None
+
+    @staticmethod
+    def resolve_data_model_id(feed: Feed) -> str | None:
+        return feed.data_model.slug if feed.data_model else None
+
+    @staticmethod
+    def resolve_field_transformation_id(feed: Feed) -> str | None:
+        return feed.field_transformation.slug if feed.field_transformation else None
+
+    @staticmethod
+    def resolve_sync_mode(feed: Feed) -> dict[str, Any]:
+        return {
+            "type": feed.sync_mode,
+            "iterator": feed.iterator or None,
+            "iterator_data_type": feed.iterator_type or None,
+            "from": feed.from_time,
+            "until": feed.until_time,
+            "lookback_seconds": feed.lookback_seconds,
+            "timezone": feed.timezone,
+        }
+
+    @staticmethod
+    def resolve_schedule(feed: Feed) -> dict[str, Any]:
+        return {
+            "type": feed.schedule_type,
+            "frequency": feed.frequency or None,
+            "start": feed.schedule_start,
+            "end": feed.schedule_end,
+        }
+
+
+class Trigger(Strict):
+    pipeline_run_id: int
+    status: Annotated[str, OneOf(("trigger_requested",))]
+
+
+def _list(request: HttpRequest) -> Any:
+    return FEEDS.filter(workspace=caller(request).workspace).order_by("slug")
+
+
+def _delete(request: HttpRequest, found: Feed) -> None:
+    domain.delete_pipeline(found, caller(request).user)
+
+
+@router.post(
+    "/{pipelineId}/trigger",
+    auth=EDITOR,
+    response={200: Trigger, WRITES: Error},
+    operation_id="trigger_pipeline",
+    summary="Start an on-demand run",
+    description="Needs the editor role.",
+    openapi_extra={
+        "responses": {
+            200: {
+                "links": {
+                    "GetRun": {
+                        "operationId": "get_run",
+                        "parameters": {
+                            "workspaceId": "$request.path.workspaceId",
+                            "pipelineId": "$request.path.pipelineId",
+                            "runId": "$response.body#/pipeline_run_id",
+                        },
+                    }
+                }
+            }
+        }
+    },
+)
+def trigger(request: HttpRequest, pipelineId: str) -> dict[str, Any]:
+    run = domain.trigger(pipeline(request, pipelineId), caller(request).user)
+    return {"pipeline_run_id": run.pk, "status": "trigger_requested"}
+
+
+def pipeline(request: HttpRequest, slug: str) -> Feed:
+    """Return the caller's pipeline at this address; raises NotFound."""
+    return get_in_workspace(FEEDS, caller(request).workspace, slug, "pipeline")
+
+
+def _save(caller: Caller, body: PipelineUpdate, feed: Feed | None) -> Feed:
+    values = _values(body, feed)
     current = feed.state if feed else FeedState.DRAFT
     # Pausing and resuming are admin actions, as on the feed pages; activating a draft is an editor's.
     pausing = values["state"] == FeedState.PAUSED and current != FeedState.PAUSED
@@ -53,86 +229,58 @@ def _save(caller: Caller, body: dict, feed: Feed | None) -> Feed:
     return FEEDS.get(pk=saved.pk)
 
 
-@endpoint(POST=Role.EDITOR)
-def trigger(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
-    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    run = domain.trigger(feed, caller.user)
-    return ok({"pipeline_run_id": run.pk, "status": "trigger_requested"})
+def _values(body: PipelineUpdate, feed: Feed | None) -> dict[str, Any]:
+    """Return the pipeline's values from a request body; on update, fields left out keep their value."""
+    sent = body.model_dump(exclude_unset=True, by_alias=True)
+    base = Pipeline.from_orm(feed).model_dump(by_alias=True) if feed else {}
+    merged = {**base, **sent}
+    sync_mode = {**(base.get("sync_mode") or {}), **(sent.get("sync_mode") or {})}
+    schedule = {**(base.get("schedule") or {}), **(sent.get("schedule") or {})}
+    iterator = (sync_mode.get("iterator") or "").strip()
+    return {
+        "slug": object_id(sent.get("id"), feed.slug if feed else None),
+        "name": merged["name"],
+        "connection_id": _required(merged, "connection_id"),
+        "data_model_id": _required(merged, "data_model_id"),
+        "field_transformation_id": (merged.get("field_transformation_id") or "").strip(),
+        "state": merged.get("state") or FeedState.ACTIVE,
+        "pipeline_type": merged.get("pipeline_type") or PipelineType.USER_ATTRIBUTES,
+        "environment": merged.get("environment") or Environment.PRODUCTION,
+        "input_protection": merged.get("input_protection") or InputProtection.CREATE_AND_UPDATE,
+        "sync_mode": sync_mode.get("type")
+        or (SyncModeChoice.INCREMENTAL if iterator else SyncModeChoice.FULL),
+        "iterator": iterator,
+        "iterator_type": (sync_mode.get("iterator_data_type") or "").strip(),
+        "from_time": sync_mode.get("from"),
+        "until_time": sync_mode.get("until"),
+        "lookback_seconds": sync_mode.get("lookback_seconds") or 0,
+        "timezone": sync_mode.get("timezone") or "UTC",
+        "schedule_type": schedule.get("type") or ScheduleType.ON_DEMAND,
+        "frequency": schedule.get("frequency") or "",
+        "schedule_start": schedule.get("start"),
+        "schedule_end": schedule.get("end"),
+    }
 
 
-@endpoint(GET=Role.VIEWER)
-def report(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
-    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    runs = SyncRun.objects.filter(feed=feed).order_by("-pk")
-    latest, succeeded = runs.first(), runs.filter(state=RunState.SUCCEEDED).first()
-    connection = feed.connection
-    pipeline = s.pipeline_json(feed)
-    return ok(
-        {
-            "pipeline_id": feed.slug,
-            "state": feed.state,
-            "status": pipeline["status"],
-            "errors": pipeline["errors"],
-            "connection": {
-                "id": connection.slug,
-                "state": s.CONNECTION_STATE[connection.is_active],
-                "status": connection.status,
-                "errors": connection.errors or [],
-            }
-            if connection
-            else None,
-            "latest_run": s.run_json(latest, feed.slug, ws) if latest else None,
-            "latest_successful_run": s.run_json(succeeded, feed.slug, ws) if succeeded else None,
-            "windows_owed": [s.owed_window_json(r) for r in service.owed_windows(feed)],
-        }
-    )
+def _required(values: dict[str, Any], key: str) -> str:
+    if not values.get(key):
+        raise Invalid(f"“{key}” is required.", field=key)
+    return str(values[key])
 
 
-@endpoint(GET=Role.VIEWER)
-def run_list(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str) -> HttpResponse:
-    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    # Bounds on the run's logical date (its schedule slot), as mParticle's; a manual run has none: when queued.
-    runs = SyncRun.objects.filter(feed=feed).prefetch_related("attempts")
-    runs = runs.annotate(logical=Coalesce("logical_date", "queued_at"))
-    runs = runs.order_by("-pk")
-    start = s.datetime_value(request.GET.get("startDate"), "startDate", empty_is_none=False)
-    end = s.datetime_value(request.GET.get("endDate"), "endDate", empty_is_none=False)
-    if start is not None:
-        runs = runs.filter(logical__gte=start)
-    if end is not None:
-        runs = runs.filter(logical__lte=end)
-    page_number = whole_number(request.GET.get("currentPage"), "currentPage", default=1)
-    page_size = whole_number(request.GET.get("pageSize"), "pageSize", default=20, maximum=MAX_PAGE_SIZE)
-    paginator = Paginator(runs, page_size)
-    items = paginator.page(page_number).object_list if page_number <= paginator.num_pages else []
-    return ok(
-        {
-            "items": [s.run_json(r, feed.slug, ws) for r in items],
-            "currentPage": page_number,
-            "pageSize": page_size,
-            "totalItems": paginator.count,
-        }
-    )
-
-
-@endpoint(GET=Role.VIEWER)
-def run_detail(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
-    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    return ok(s.run_json(_run(feed, run_id), feed.slug, ws))
-
-
-@endpoint(POST=Role.ADMIN)
-def restart_run(request: HttpRequest, caller: Caller, ws: str, pipeline_id: str, run_id: str) -> HttpResponse:
-    feed = get_in_workspace(FEEDS, caller.workspace, pipeline_id, "pipeline")
-    run = _run(feed, run_id)
-    domain.restart_run(run, caller.user)
-    run.refresh_from_db()
-    return ok(s.run_json(run, feed.slug, ws))
-
-
-def _run(feed: Feed, run_id: str) -> SyncRun:
-    run_pk = id_from_path(run_id)
-    run = SyncRun.objects.filter(feed=feed, pk=run_pk).first() if run_pk is not None else None
-    if run is None:
-        raise NotFound(f"Pipeline {feed.slug} has no run {run_id}.")
-    return run
+crud(
+    router,
+    Resource(
+        "Pipeline",
+        "a pipeline",
+        "pipelineId",
+        Pipeline,
+        PipelineInput,
+        PipelineUpdate,
+        find=pipeline,
+        save=lambda request, body, found: _save(caller(request), body, found),
+        delete=_delete,
+        update_role="editor (admin to change a pipeline's state)",
+    ),
+    listing=_list,
+)

@@ -2,48 +2,92 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from typing import Annotated, Any
 
-from feeds.accounts.models import Role
-from feeds.api import serializers as s
+from django.http import HttpRequest
+from ninja import Router, Schema
+from pydantic import Field
+
 from feeds.api import transformations as domain
-from feeds.api.auth import Caller, endpoint, read_json
-from feeds.api.views.common import get_in_workspace, no_content, ok
-from feeds.models import FieldTransformation
+from feeds.api.types import Id, Name, OneOf
+from feeds.api.views.common import (
+    LEFT_OUT,
+    Audit,
+    Strict,
+    caller,
+    get_in_workspace,
+    object_id,
+)
+from feeds.api.views.crud import Resource, crud
+from feeds.mapping import MappingType
+from feeds.models import FieldTransformation as Model
 
-TRANSFORMATIONS = FieldTransformation.objects.select_related("created_by", "last_modified_by")
-
-
-@endpoint(GET=Role.VIEWER, POST=Role.EDITOR)
-def transformation_list(request: HttpRequest, caller: Caller, ws: str) -> HttpResponse:
-    if request.method == "POST":
-        return ok(s.transformation_json(_save(caller, read_json(request), None)))
-    found = TRANSFORMATIONS.filter(workspace=caller.workspace).order_by("slug")
-    return ok([s.transformation_json(t) for t in found])
-
-
-@endpoint(GET=Role.VIEWER, PUT=Role.EDITOR, DELETE=Role.ADMIN)
-def transformation_detail(
-    request: HttpRequest, caller: Caller, ws: str, transformation_id: str
-) -> HttpResponse:
-    found = get_in_workspace(TRANSFORMATIONS, caller.workspace, transformation_id, "field transformation")
-    if request.method == "PUT":
-        return ok(s.transformation_json(_save(caller, read_json(request), found)))
-    if request.method == "DELETE":
-        domain.delete_transformation(found, caller.user)
-        return no_content()
-    return ok(s.transformation_json(found))
+router = Router(tags=["field transformations"])
+EventBatch = Annotated[str, OneOf(("event_batch",))]
+TRANSFORMATIONS = Model.objects.select_related("created_by", "last_modified_by")
 
 
-def _save(caller: Caller, body: dict, found: FieldTransformation | None) -> FieldTransformation:
-    slug = s.object_id(body, found.slug if found else None)
-    name = s.text(body, "name")
-    s.choice(body.get("destination_type", "event_batch"), ("event_batch",), "destination_type")
-    return domain.save_transformation(
-        caller.workspace,
+class Mapping(Schema):
+    mapping_type: Annotated[str, OneOf(MappingType)]
+    source: str | None = None
+    destination: str | None = None
+    value: Any = Field(LEFT_OUT, description="A text, number or boolean for static mappings.")
+
+
+class FieldTransformationUpdate(Strict):
+    id: Id = Field(LEFT_OUT, description="Leave out on a PUT: the address has it.")
+    name: Name
+    destination_type: EventBatch = "event_batch"
+    mappings: list[Mapping]
+
+
+class FieldTransformationInput(FieldTransformationUpdate):
+    id: Id
+
+
+class FieldTransformation(Audit):
+    id: str = Field(alias="slug")
+    name: str
+    destination_type: EventBatch
+    mappings: list[Mapping]
+
+
+def _list(request: HttpRequest) -> Any:
+    return TRANSFORMATIONS.filter(workspace=caller(request).workspace).order_by("slug")
+
+
+def _delete(request: HttpRequest, found: Model) -> None:
+    domain.delete_transformation(found, caller(request).user)
+
+
+def _found(request: HttpRequest, slug: str) -> Model:
+    return get_in_workspace(TRANSFORMATIONS, caller(request).workspace, slug, "field transformation")
+
+
+def _save(request: HttpRequest, body: FieldTransformationUpdate, found: Model | None) -> Model:
+    saved = domain.save_transformation(
+        caller(request).workspace,
         transformation=found,
-        slug=slug,
-        name=name,
-        mappings=domain.read_mappings(body.get("mappings")),
-        user=caller.user,
+        slug=object_id(body.id, found.slug if found else None),
+        name=body.name,
+        mappings=[mapping.model_dump() for mapping in body.mappings],
+        user=caller(request).user,
     )
+    return TRANSFORMATIONS.get(pk=saved.pk)
+
+
+crud(
+    router,
+    Resource(
+        "FieldTransformation",
+        "a field transformation",
+        "fieldTransformationId",
+        FieldTransformation,
+        FieldTransformationInput,
+        FieldTransformationUpdate,
+        find=_found,
+        save=_save,
+        delete=_delete,
+    ),
+    listing=_list,
+)
