@@ -119,7 +119,7 @@ def _save(
         if Feed.objects.filter(workspace=workspace, slug=values["slug"]).exists():
             raise Conflict(f"A pipeline with id “{values['slug']}” already exists in this workspace.")
         feed = Feed(workspace=workspace, slug=values["slug"], created_by=user, wizard_step="review")
-    taken = Feed.objects.filter(workspace=workspace, name=values["name"]).exclude(pk=feed.pk)
+    taken = Feed.holding_name(workspace.pk, values["name"]).exclude(pk=feed.pk)
     if taken.exists():
         raise Invalid(
             f"A feed called “{values['name']}” already exists in this workspace. Pick another name.",

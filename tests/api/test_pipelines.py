@@ -165,6 +165,16 @@ def test_it_answers_409_for_a_pipeline_id_that_exists(api, api_pipeline):
     assert response.status_code == 409
 
 
+def test_a_name_only_a_draft_holds_is_free_for_a_pipeline_and_an_active_ones_is_not(
+    api, api_mapping, workspace
+):
+    draft = Feed.objects.create(workspace=workspace, slug="draft", name="CRM users", state=FeedState.DRAFT)
+    assert api.post("pipelines", pipeline_body()).status_code == 200
+    response = api.post("pipelines", pipeline_body(id="second"))
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "name"
+    assert Feed.objects.filter(name="CRM users").count() == 2 and Feed.objects.filter(pk=draft.pk).exists()
+
+
 def test_it_changes_the_schedule_with_a_put(api, api_pipeline):
     body = {
         **api_pipeline,
