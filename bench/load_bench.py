@@ -18,9 +18,11 @@ Prints a table and one JSON line. The machine may be shared: the figures say wha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -28,6 +30,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import gevent  # locust runs on gevent; imported before anything opens sockets
@@ -108,12 +111,14 @@ def main() -> None:
     try:
         _wait_until_up(host)
         baseline = _driver(env, "run", setup["feeds"]["baseline"])
-        loaded, stats, cpu_ms = _under_load(env, host, setup["feeds"]["loaded"], args.users, demo.pid)
+        window = [datetime.now(UTC)]
+        loaded, stats, cpu_ms = _under_load(env, host, setup["feeds"]["loaded"], args.users, demo.pid, window)
         after = _driver(env, "run", setup["feeds"]["after"])
         capacity = _capacity(host, [int(n) for n in args.capacity_steps.split(",")], args.step_seconds)
     finally:
         demo.send_signal(2)
         demo.wait(timeout=60)
+    stats["server"] = _server_side(folder / "demo.log", window)
     _report(args, [baseline, after], loaded, stats, cpu_ms, capacity)
 
 
@@ -126,7 +131,9 @@ def _environment(folder: Path, args: argparse.Namespace) -> dict[str, str]:
         WSYNC_DEMO_PASSWORD=PASSWORD,
         WSYNC_WEB_WORKERS=str(args.web_workers),
         WSYNC_WEB_THREADS=str(args.web_threads),
-        WSYNC_LOG_LEVEL="WARNING",  # a request line per request would be part of what is measured
+        # One JSON line per request (a fraction of a millisecond each): the server's own time and CPU per request.
+        WSYNC_LOG_LEVEL="INFO",
+        WSYNC_LOG_JSON="1",
         PYTHONPATH=str(ROOT),
     )
     (folder / "warehouses").mkdir(parents=True)
@@ -188,8 +195,22 @@ def _cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
+def _run_queue_wait(processes: list[psutil.Process]) -> float:
+    """Seconds the processes' threads were ready to run but waited for a core (Linux /proc/…/task/*/schedstat).
+
+    What this machine's other work takes from the web server: a request's time in the server beyond its CPU
+    time and this wait is spent on a lock, the database or the GIL.
+    """
+    total = 0
+    for process in processes:
+        for stat in Path(f"/proc/{process.pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):  # a thread that ended meanwhile
+                total += int(stat.read_text().split()[1])
+    return total / 1e9
+
+
 def _under_load(
-    env: dict[str, str], host: str, feed_id: int, users: int, demo_pid: int
+    env: dict[str, str], host: str, feed_id: int, users: int, demo_pid: int, window: list[datetime]
 ) -> tuple[dict, dict, float]:
     STATE["feed"] = feed_id
     environment = Environment(user_classes=[Marketer], host=host, events=events)
@@ -197,8 +218,9 @@ def _under_load(
     runner.start(users, spawn_rate=10)
     gevent.sleep(users / 10 + 3)  # everyone is there
     environment.stats.reset_all()
+    window[:] = [datetime.now(UTC)]
     web = _web_processes(demo_pid)
-    cpu_before = _cpu_seconds(web)
+    cpu_before, wait_before = _cpu_seconds(web), _run_queue_wait(web)
     result: dict = {}
 
     def sync() -> None:
@@ -211,9 +233,51 @@ def _under_load(
     while syncing.is_alive():
         gevent.sleep(0.5)
     cpu = _cpu_seconds(web) - cpu_before
+    STATE["run_queue_wait_ms"] = round((_run_queue_wait(web) - wait_before) * 1000)
+    window.append(datetime.now(UTC))
     stats = _summary(environment)
     runner.quit()
     return result, stats, cpu * 1000 / max(1, stats["requests"])
+
+
+PAGES = [  # the server's request lines by path (a page and its poll share a path)
+    (re.compile(r"^/w/demo/feeds/$"), "feed list"),
+    (re.compile(r"^/w/demo/feeds/\d+/$"), "feed summary + poll"),
+    (re.compile(r"^/w/demo/feeds/\d+/runs/\d+/$"), "run page + poll"),
+    (re.compile(r"^/w/demo/profiles/$"), "profile search"),
+]
+
+
+def _server_side(log: Path, window: list[datetime]) -> dict:
+    """The web server's own view of the load window from its request lines: time in the server and thread CPU.
+
+    Time in the server minus CPU is waiting: for a core (other processes, other threads' GIL), or the database.
+    """
+    start, end = (moment.isoformat(timespec="milliseconds") for moment in window)
+    by_page: dict[str, list[dict]] = {}
+    for text in log.read_text(errors="replace").splitlines():
+        if not text.startswith("{"):
+            continue
+        line = json.loads(text)
+        if line.get("logger") != "wsync.request" or not start <= line["time"] <= end:
+            continue
+        name = next((n for pattern, n in PAGES if pattern.match(line["path"])), "other")
+        by_page.setdefault(name, []).append(line)
+    every = [line for lines in by_page.values() for line in lines]
+    return {
+        "all": _percentiles(every),
+        **{name: _percentiles(lines) for name, lines in sorted(by_page.items())},
+    }
+
+
+def _percentiles(lines: list[dict]) -> dict:
+    if not lines:
+        return {"requests": 0}
+    ms = sorted(line["duration_ms"] for line in lines)
+    cpu = sorted(line.get("cpu_ms", 0) for line in lines)
+    at = lambda values, q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
+    return {"requests": len(ms), "p50": at(ms, 0.5), "p95": at(ms, 0.95), "p99": at(ms, 0.99),
+            "cpu_p50": at(cpu, 0.5), "cpu_mean": round(sum(cpu) / len(cpu), 1), "cpu_p95": at(cpu, 0.95)}  # fmt: skip
 
 
 def _capacity(host: str, steps: list[int], seconds: int) -> list[dict]:
@@ -266,12 +330,21 @@ def _report(args, alone: list[dict], loaded: dict, stats: dict, cpu_ms: float, c
     print(
         f"  p50 {stats['p50']:.0f} ms, p95 {stats['p95']:.0f} ms, p99 {stats['p99']:.0f} ms; CPU {cpu_ms:.1f} ms a request"
     )
+    wait_ms = STATE.get("run_queue_wait_ms", 0) / max(1, stats["requests"])
+    print(f"  web threads waiting for a core (run queue): {wait_ms:.1f} ms a request")
     for name, page in sorted(stats["pages"].items()):
         print(
             f"    {name:<20} n={page['requests']:<6} p50 {page['p50']:>5.0f} ms  p95 {page['p95']:>5.0f} ms  errors {page['errors']}"
         )
     for error in stats["error_list"]:
         print(f"    error: {error}")
+    print("  in the server (its request lines: wall time, and the thread's CPU time):")
+    for name, page in stats["server"].items():
+        if page["requests"]:
+            print(
+                f"    {name:<20} n={page['requests']:<6} p50 {page['p50']:>5.0f} ms  p95 {page['p95']:>5.0f} ms"
+                f"  p99 {page['p99']:>5.0f} ms  CPU p50 {page['cpu_p50']:>4.0f} ms, mean {page['cpu_mean']:>5.1f} ms"
+            )
     before, after = (f"{run['seconds']:.1f}" for run in alone)
     print(
         f"  sync: {before} s alone before, {after} s alone after, {loaded['seconds']:.1f} s under load ({slowdown:+.0%})"
@@ -283,8 +356,8 @@ def _report(args, alone: list[dict], loaded: dict, stats: dict, cpu_ms: float, c
         )
     if best:
         print(f"  most requests/s with p95 < 1 s: {best['rps']:.1f} ({best['users']} users)")
-    summary = {k: stats[k] for k in ("requests", "errors", "rps", "p50", "p95", "p99")}
-    print(json.dumps({"load": summary, "cpu_ms_per_request": round(cpu_ms, 1), "sync_alone_s": [r["seconds"] for r in alone],
+    summary = {k: stats[k] for k in ("requests", "errors", "rps", "p50", "p95", "p99", "server")}
+    print(json.dumps({"load": summary, "cpu_ms_per_request": round(cpu_ms, 1), "run_queue_wait_ms_per_request": round(wait_ms, 1), "sync_alone_s": [r["seconds"] for r in alone],
                       "sync_loaded_s": loaded["seconds"], "slowdown": round(slowdown, 3),
                       "max_rps_p95_under_1s": best and round(best["rps"], 1)}))  # fmt: skip
 

@@ -23,13 +23,22 @@ OPEN_PREFIXES = (
     "/metrics",  # its own bearer token (feeds.ops.views.metrics_view)
 )
 # The session's end moves with each request, but saving it on every one (htmx polls every 2 s) would be a
-# database write per request: once a minute is enough to keep an active user signed in.
-TOUCH_EVERY_SECONDS = 60
+# database write per request. A save is the only write a page makes, and on SQLite it waits for the write lock,
+# which a running sync holds for about half of its time (a page's transaction, ~1 s each): saved once a minute,
+# 50 people made ~7% of all requests wait behind a sync page, enough to set the p95 (docs/operations.md). So
+# the end moves once per tenth of the idle timeout (12 of 120 minutes): an idle session ends 90–100% of the
+# timeout after its last request, and ~0.5% of requests write.
+TOUCH_FRACTION = 10
 SEEN_KEY = "wsync_seen"
 
 
+def touch_every_seconds() -> int:
+    """Return how often (seconds) a signed-in session's end moves: a tenth of the idle timeout, at least 60 s."""
+    return max(60, settings.SESSION_COOKIE_AGE // TOUCH_FRACTION)
+
+
 class IdleSessionMiddleware:
-    """Move a signed-in session's expiry to SESSION_COOKIE_AGE (the idle timeout) from now, once a minute."""
+    """Move a signed-in session's expiry to SESSION_COOKIE_AGE (the idle timeout) from now, now and then."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -37,7 +46,7 @@ class IdleSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             now = int(time.time())
-            if now - int(request.session.get(SEEN_KEY, 0)) >= TOUCH_EVERY_SECONDS:
+            if now - int(request.session.get(SEEN_KEY, 0)) >= touch_every_seconds():
                 request.session[SEEN_KEY] = now  # a modified session is saved with a new expiry
         return self.get_response(request)
 

@@ -15,8 +15,11 @@ def feed_for_user(
 ) -> tuple[Membership, Feed]:
     """Return (membership, feed); raises Http404 outside the workspace and PermissionDenied for a lesser role."""
     membership = require_member(user, workspace_slug, role)
+    # The schedule and rule set come in the same query: the summary and its 2-second poll show both.
     feed = (
-        Feed.objects.select_related("connection", "data_model", "field_transformation")
+        Feed.objects.select_related(
+            "connection", "data_model", "field_transformation", "sync_schedule", "rule_set"
+        )
         .filter(workspace=membership.workspace, pk=feed_id)
         .first()
     )

@@ -104,13 +104,15 @@ def _apply(request: HtmxHttpRequest, action: Callable[..., object], feed: Feed, 
 def run_detail(request: HtmxHttpRequest, ws: str, feed_id: int, run_id: int) -> HttpResponse:
     membership, feed = feed_for_user(request.user, ws, feed_id)
     run = get_object_or_404(SyncRun, feed=feed, pk=run_id)
-    rejected = Paginator(run.rejected_rows.order_by("pk"), ROWS_PER_PAGE).get_page(request.GET.get("page"))
-    ctx = {"workspace": membership.workspace, "feed": feed, "run": run, "rejected": rejected, "nav": "feeds"}
+    ctx = {"workspace": membership.workspace, "feed": feed, "run": run, "nav": "feeds"}
+    ctx.update(overview.run_detail(run, feed), can_restart=membership.allows(Role.ADMIN))
+    if request.htmx:  # the 2-second poll: the progress part only, without the row tables' two counts
+        return render(request, "feeds/run_detail.html#progress", ctx)
+    rejected = run.rejected_rows.order_by("pk")
+    ctx["rejected"] = Paginator(rejected, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     conflicts = run.identity_conflicts_list.order_by("pk")
     ctx["conflicts"] = Paginator(conflicts, ROWS_PER_PAGE).get_page(request.GET.get("conflicts_page"))
-    ctx.update(overview.run_detail(run, feed), can_restart=membership.allows(Role.ADMIN))
-    template = "feeds/run_detail.html#progress" if request.htmx else "feeds/run_detail.html"
-    return render(request, template, ctx)
+    return render(request, "feeds/run_detail.html", ctx)
 
 
 @require_POST

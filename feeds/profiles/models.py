@@ -46,6 +46,10 @@ class Profile(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "environment", "mpid"], name="profile_mpid_unique")
         ]
+        # The explorer's landing page (newest first): read in index order, not a sort of every profile.
+        indexes = [
+            models.Index(fields=["workspace", "environment", "-updated_at", "id"], name="profile_landing")
+        ]
 
     def __str__(self) -> str:
         return str(self.mpid)
