@@ -8,13 +8,14 @@ class OpsConfig(AppConfig):
     label = "ops"
 
     def ready(self) -> None:
-        from django_q.signals import post_execute, post_spawn, pre_enqueue, pre_execute
+        from django_q.signals import post_execute, pre_enqueue, pre_execute
 
-        from feeds.ops import beats, runlog
+        from feeds import tick
+        from feeds.ops import beats, runlog, tasks
 
-        # A worker that starts makes sure the minute Schedule exists (created once, by name).
-        post_spawn.connect(beats.ensure_schedule, dispatch_uid="wsync-ops-minute-schedule")
-        # The scheduler enqueues the minute task: that is its tick. A worker executing it is its heartbeat.
+        # Last in the minute tick: the worker's beat, then the alert rules (over this minute's runs).
+        tick.every_minute("ops", tasks.minute)
+        # The scheduler enqueues the minute tick: that is its beat. A worker running the tick is its beat.
         pre_enqueue.connect(beats.scheduler_ticked, dispatch_uid="wsync-ops-scheduler-tick")
         # Every line a worker logs while it runs a sync carries the run, feed and workspace ids.
         pre_execute.connect(runlog.run_starts, dispatch_uid="wsync-ops-run-starts")
