@@ -8,7 +8,7 @@ and this test fails: no worker ever runs the sync.
 
 from __future__ import annotations
 
-from tests.sync.cluster import cluster_env, drive, kill, manage, start_cluster, wait_for
+from tests.sync.cluster import cluster_env, drive, kill, start_cluster, users_feed, wait_for
 
 __all__ = ["cluster_env"]
 ROWS = 500
@@ -16,9 +16,7 @@ ROWS = 500
 
 def test_a_raising_start_step_and_minute_step_leave_the_workers_taking_tasks(cluster_env, tmp_path):
     env = {**cluster_env, "DJANGO_SETTINGS_MODULE": "tests.sync.broken_steps.settings"}
-    manage(env, "migrate", "--noinput")  # creates the minute tick, due at once
-    duck = tmp_path / "warehouse.duckdb"
-    feed = drive(env, "setup", duck, ROWS)["feed"]
+    _, feed = users_feed(env, tmp_path, ROWS)  # migrate creates the minute tick, due at once
     log = tmp_path / "qcluster.log"
     cluster = start_cluster(env, log)
     try:
