@@ -70,7 +70,7 @@ def pipeline_type(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpRespon
         model = wizard.section_values(feed, "model")
         kind = form.cleaned_data["pipeline_type"]
         auto = _auto(model, kind)
-        wizard.save_section(feed, "mapping", {"pipeline_type": kind, "mappings": auto}, request.user)
+        wizard.save_section(feed, "map", {"pipeline_type": kind, "mappings": auto}, request.user)
     return _tree(request, membership, feed)
 
 
@@ -80,15 +80,13 @@ def add(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
     form = AddForm(request.POST)
     if form.is_valid():
-        values = wizard.section_values(feed, "mapping")
+        values = wizard.section_values(feed, "map")
         node = tree.new_node(
             form.cleaned_data["object"],
             form.cleaned_data["kind"] or MappingType.COLUMN,
             values["pipeline_type"],
         )
-        wizard.save_section(
-            feed, "mapping", {"mappings": tree.add_node(values["mappings"], node)}, request.user
-        )
+        wizard.save_section(feed, "map", {"mappings": tree.add_node(values["mappings"], node)}, request.user)
     return _tree(request, membership, feed)
 
 
@@ -97,7 +95,7 @@ def node(request: HtmxHttpRequest, ws: str, feed_id: int, index: int) -> HttpRes
     """Save one node as edited; a value that cannot be typed stays in the form with its message."""
     membership, feed = step_feed(request, ws, feed_id)
     form = NodeForm(request.POST)
-    values = wizard.section_values(feed, "mapping")
+    values = wizard.section_values(feed, "map")
     if not form.is_valid():
         return _tree(
             request,
@@ -109,19 +107,19 @@ def node(request: HtmxHttpRequest, ws: str, feed_id: int, index: int) -> HttpRes
         mappings = tree.replace_node(values["mappings"], index, form.cleaned_data["node"])
     except IndexError:
         raise Http404("No such mapping") from None
-    wizard.save_section(feed, "mapping", {"mappings": mappings}, request.user)
+    wizard.save_section(feed, "map", {"mappings": mappings}, request.user)
     return _tree(request, membership, feed)
 
 
 @require_POST
 def delete(request: HtmxHttpRequest, ws: str, feed_id: int, index: int) -> HttpResponse:
     membership, feed = step_feed(request, ws, feed_id)
-    values = wizard.section_values(feed, "mapping")
+    values = wizard.section_values(feed, "map")
     try:
         mappings = tree.remove_node(values["mappings"], index)
     except IndexError:
         raise Http404("No such mapping") from None
-    wizard.save_section(feed, "mapping", {"mappings": mappings}, request.user)
+    wizard.save_section(feed, "map", {"mappings": mappings}, request.user)
     return _tree(request, membership, feed)
 
 
@@ -131,18 +129,18 @@ def _tree(
     if not request.htmx:
         return redirect("map:step", membership.workspace.slug, feed.pk)
     model = wizard.section_values(feed, "model")
-    values = wizard.section_values(feed, "mapping")
+    values = wizard.section_values(feed, "map")
     ctx = _ctx(membership, feed, model, values, _validate(values, model), node_errors=node_errors or {})
     return render(request, f"{PAGE}#tree", ctx)
 
 
 def _prefilled(feed: Feed, model: dict[str, Any], request: HtmxHttpRequest, can_edit: bool) -> dict[str, Any]:
     """Return the mapping; an empty one starts from the automatic mapping of the model's columns."""
-    values = wizard.section_values(feed, "mapping")
+    values = wizard.section_values(feed, "map")
     if not values["mappings"]:
         auto = _auto(model, values["pipeline_type"])
         if can_edit and request.method == "GET":
-            wizard.save_section(feed, "mapping", {"mappings": auto}, request.user)
+            wizard.save_section(feed, "map", {"mappings": auto}, request.user)
         values = {**values, "mappings": auto}
     return values
 

@@ -6,32 +6,19 @@ another host cannot always read; a row per beat can be read by every process (do
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError
 from django.db.models import Max
 from django.utils import timezone
 
 from feeds.ops.models import Beat
 from feeds.sync.models import RunState, SyncRun
-from feeds.sync.scheduling import ensure_minute_schedule
+from feeds.tick import TICK_FUNC
 
-log = logging.getLogger(__name__)
-MINUTE_TASK = "feeds.ops.tasks.minute"
-MINUTE_SCHEDULE = "wsync-ops-minute"
 WORKER, SCHEDULER = "worker", "scheduler"
-
-
-def ensure_schedule(**_: object) -> None:
-    """Create the minute Schedule if it is missing (django-q2's post_spawn: each worker process that starts)."""
-    try:
-        ensure_minute_schedule(MINUTE_SCHEDULE, MINUTE_TASK)
-    except DatabaseError:  # a worker starting before migrate; the next one to start creates it
-        log.warning("could not create the %s schedule", MINUTE_SCHEDULE, exc_info=True)
 
 
 def beat(name: str, at: datetime | None = None) -> None:
@@ -42,8 +29,8 @@ def beat(name: str, at: datetime | None = None) -> None:
 
 
 def scheduler_ticked(task: dict[str, Any] | None = None, **_: object) -> None:
-    """django-q2's pre_enqueue: the scheduler enqueueing the minute task is its tick."""
-    if task and task.get("func") == MINUTE_TASK:
+    """django-q2's pre_enqueue: the scheduler enqueueing the minute tick is its beat."""
+    if task and task.get("func") == TICK_FUNC:
         beat(SCHEDULER)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from feeds.ops.logs import set_context
 
 RUN_TASK = "feeds.sync.tasks.run_feed"
-TICK_TASK = "feeds.sync.tasks.tick_feed"
 log = logging.getLogger("wsync.run")
 
 
@@ -52,26 +51,20 @@ def run_ended(task: dict[str, Any] | None = None, **_: object) -> None:
 
 
 def _ids(task: dict[str, Any]) -> dict[str, Any]:
-    """Return the run/feed/workspace ids a task is about (a run or a feed's tick); {} for other tasks."""
-    from feeds.models import Feed
+    """Return the run/feed/workspace ids a sync run's task is about; {} for other tasks."""
     from feeds.sync.models import SyncRun
 
     args = task.get("args") or ()
-    if not args or task.get("func") not in (RUN_TASK, TICK_TASK):
+    if not args or task.get("func") != RUN_TASK:
         return {}
     try:
-        if task["func"] == RUN_TASK:
-            run = SyncRun.objects.filter(pk=args[0]).values("feed_id", "feed__workspace_id").first()
-            return (
-                {"run_id": args[0], "feed_id": run["feed_id"], "workspace_id": run["feed__workspace_id"]}
-                if run
-                else {}
-            )
-        workspace = Feed.objects.filter(pk=args[0]).values_list("workspace_id", flat=True).first()
-        return {"feed_id": args[0], "workspace_id": workspace}
+        run = SyncRun.objects.filter(pk=args[0]).values("feed_id", "feed__workspace_id").first()
     except Exception:  # logging context must never stop a task
         logging.getLogger(__name__).warning("could not read a task's ids for the log", exc_info=True)
         return {}
+    if run is None:
+        return {}
+    return {"run_id": args[0], "feed_id": run["feed_id"], "workspace_id": run["feed__workspace_id"]}
 
 
 def _worker_beat() -> None:

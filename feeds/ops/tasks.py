@@ -1,10 +1,10 @@
-"""django-q2 task shims for operations; the logic lives in beats.py and alerts.py."""
+"""The operations step of the minute tick (feeds/tick.py); the logic lives in beats.py and alerts.py."""
 
 from __future__ import annotations
 
 
 def minute() -> None:
-    """Run every minute by the `wsync-ops-minute` Schedule: the worker's beat, the alert rules, old drafts."""
+    """The minute tick's last step: the worker's beat, the alert rules, old drafts."""
     from feeds.ops import alerts, beats
     from feeds.wizard import abandoned
 

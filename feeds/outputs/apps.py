@@ -9,9 +9,9 @@ class OutputsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_q.signals import post_spawn
+        from feeds import tick
+        from feeds.outputs import service, tasks
 
-        from feeds.outputs.service import take_over_local
-
+        tick.every_minute("outputs", tasks.tick)
         # A worker that starts (also one replacing a killed worker) resumes the drains a dead worker held.
-        post_spawn.connect(take_over_local, dispatch_uid="wsync-outputs-take-over")
+        tick.on_worker_start("outputs", service.take_over_local)

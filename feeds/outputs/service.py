@@ -6,7 +6,6 @@ Callers check access first (feeds.accounts.access.require_member); every change 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +13,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
@@ -27,11 +26,9 @@ from feeds.outputs.kinds import kind_class, open_destination
 from feeds.outputs.kinds.base import Answer
 from feeds.outputs.models import BatchState, FeedOutput, OutboxBatch, Output, OutputKind, OutputState, Sends
 from feeds.profiles.models import Event, Profile
-from feeds.sync.scheduling import ensure_minute_schedule
+from feeds.tick import ensure_tick
 from feeds.warehouses.base import check_setting, keeps_saved, rebound_secrets, with_default
 
-log = logging.getLogger(__name__)
-TICK_NAME = "wsync-outputs-tick"
 HISTORY_CHUNK = 5000
 
 
@@ -364,11 +361,6 @@ def counters(connections: list[FeedOutput], now: datetime | None = None) -> dict
     return result
 
 
-def ensure_tick() -> None:
-    """Create the one minute schedule that starts outputs' drains and prunes delivered batches."""
-    ensure_minute_schedule(TICK_NAME, "feeds.outputs.tasks.tick")
-
-
 def tick(now: datetime | None = None) -> None:
     """Kick every active output with a due batch; prune; remove drained disconnected connections."""
     now = now or timezone.now()
@@ -377,12 +369,9 @@ def tick(now: datetime | None = None) -> None:
     FeedOutput.objects.filter(disconnected=True).exclude(outbox__state=BatchState.PENDING).delete()
 
 
-def take_over_local(**_: object) -> None:
-    """Kick every active output with a due batch (a drain whose worker is gone is taken over by kick)."""
-    try:
-        tick_outputs(timezone.now())
-    except DatabaseError:  # a worker starting before migrate; the minute tick covers it
-        log.warning("outputs: could not look for drains to take over", exc_info=True)
+def take_over_local() -> None:
+    """On a worker's start: kick every active output with a due batch (kick takes over a dead worker's drain)."""
+    tick_outputs(timezone.now())
 
 
 def tick_outputs(now: datetime) -> None:

@@ -11,7 +11,7 @@ def deliver(output_id: int) -> None:
 
 
 def tick() -> None:
-    """Every minute: start draining outputs with due batches, and prune delivered batches past retention."""
+    """The minute tick's outputs step: start draining outputs with due batches, prune delivered batches."""
     from feeds.outputs import service
 
     service.tick()

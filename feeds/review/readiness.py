@@ -127,7 +127,7 @@ def _model_problems(connection: Connection, model: dict[str, Any]) -> list[Probl
 
 
 def _mapping_problems(feed: Feed, model: dict[str, Any]) -> list[Problem]:
-    mapping = wizard.section_values(feed, "mapping")
+    mapping = wizard.section_values(feed, "map")
     errors = validate_mappings(mapping["mappings"], wizard.column_names(model), mapping["pipeline_type"])
     return [Problem("map", e.message) for e in errors]
 

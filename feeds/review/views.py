@@ -73,7 +73,7 @@ def discard(request: HtmxHttpRequest, ws: str, feed_id: int) -> HttpResponse:
 
 def _ctx(membership: Membership, feed: Feed, **extra: Any) -> dict[str, Any]:
     model = wizard.section_values(feed, "model")
-    mapping = wizard.section_values(feed, "mapping")
+    mapping = wizard.section_values(feed, "map")
     schedule = wizard.section_values(feed, "schedule")
     return step_context(
         membership,

@@ -6,11 +6,11 @@ class SyncConfig(AppConfig):
     label = "sync"
 
     def ready(self) -> None:
-        from django_q.signals import post_spawn
+        from feeds import tick
+        from feeds.sync import queue, tasks
 
-        from feeds.sync.queue import take_over_local
-
+        tick.every_minute("sync", tasks.tick)
         # A worker that starts (a restarted cluster, a worker the cluster replaced after it died) takes
         # over at once the runs whose owner process on this host is gone, instead of waiting for the
         # heartbeat to go stale.
-        post_spawn.connect(take_over_local, dispatch_uid="wsync-take-over-local")
+        tick.on_worker_start("sync", queue.take_over_local)

@@ -183,17 +183,12 @@ def recover_stale(feed_id: int | None = None) -> int:
     return count
 
 
-def take_over_local(**_: object) -> None:
+def take_over_local() -> None:
     """On a worker's start: requeue and dispatch the runs whose owner process on this host has ended."""
-    try:
-        feeds = set(
-            SyncRun.objects.filter(state=RunState.RUNNING).values_list("feed_id", flat=True).distinct()
-        )
-        for feed_id in feeds:
-            if recover_stale(feed_id):
-                dispatch_waiting(feed_id)
-    except Exception:  # the worker must start whatever happens; the minute tick tries again
-        log.warning("could not look for runs of stopped workers", exc_info=True)
+    feeds = set(SyncRun.objects.filter(state=RunState.RUNNING).values_list("feed_id", flat=True).distinct())
+    for feed_id in feeds:
+        if recover_stale(feed_id):
+            dispatch_waiting(feed_id)
 
 
 def restart(run: SyncRun) -> bool:

@@ -1,10 +1,10 @@
-"""Schedule math (anchored on the initial sync time in UTC) and wsync's one django-q2 Schedule, the tick.
+"""Schedule math (anchored on the initial sync time in UTC) and the feeds the minute tick visits.
 
 django-q2's own schedule types drift (each next run is computed from the last one, and a monthly
 run on the 31st would slide to the 28th for good), so wsync keeps its own anchored clock
-(FeedSchedule.next_run_at: start + k × frequency). ONE django-q2 Schedule (`TICK`) calls `tasks.tick`
-every minute for all feeds; it ticks the active feeds that have something to do (a run due, queued or
-running), so a thousand idle feeds cost one query a minute, not a thousand schedules.
+(FeedSchedule.next_run_at: start + k × frequency). wsync's one django-q2 Schedule (`feeds.tick`) runs the
+sync step `tasks.tick` every minute for all feeds; it ticks the active feeds that have something to do (a
+run due, queued or running), so a thousand idle feeds cost one query a minute, not a thousand schedules.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ STEPS = {
     Frequency.DAILY: timedelta(days=1),
     Frequency.WEEKLY: timedelta(weeks=1),
 }
-TICK = "wsync-tick"
-TICK_FUNC = "feeds.sync.tasks.tick"
 
 
 def add_months(start: datetime, months: int) -> datetime:
@@ -86,34 +84,6 @@ def next_due(feed: Feed, after: datetime, *, inclusive: bool = False) -> datetim
     if feed.schedule_end and moment > feed.schedule_end:
         return None
     return moment
-
-
-def ensure_tick() -> None:
-    """Create the minute tick's django-q2 Schedule unless it exists (a feed was activated or resumed)."""
-    ensure_minute_schedule(TICK, TICK_FUNC)
-
-
-def ensure_minute_schedule(name: str, func: str) -> None:
-    """Create the named every-minute django-q2 Schedule unless it exists, and never leave two of it.
-
-    django-q2's Schedule.name is not unique, and worker processes that start together each check and
-    create: a second copy would run the task twice a minute, and `get_or_create` on the name would raise
-    in every worker after it. The lowest id is kept, so processes racing here all keep the same one.
-    """
-    from django_q.models import Schedule
-
-    same = Schedule.objects.filter(name=name)
-    if not same.exists():
-        Schedule.objects.create(
-            name=name,
-            func=func,
-            schedule_type=Schedule.MINUTES,
-            minutes=1,
-            repeats=-1,
-            next_run=timezone.now(),
-        )
-    keep = same.order_by("pk").values_list("pk", flat=True).first()
-    same.exclude(pk=keep).delete()
 
 
 def feeds_to_tick() -> list[int]:

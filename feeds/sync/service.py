@@ -22,6 +22,7 @@ from feeds.models import DeletedFeed, Feed, FeedState, ScheduleType, SyncMode
 from feeds.sync import queue, scheduling, windows
 from feeds.sync.models import ACTIVE_STATES, Checkpoint, FeedSchedule, RunKind, RunState, SyncRun
 from feeds.sync.scheduling import next_run_times
+from feeds.tick import ensure_tick
 from feeds.warehouses.base import IteratorKind, iterator_kind
 
 __all__ = [
@@ -135,7 +136,7 @@ def reschedule(feed: Feed, *, initial: bool = False) -> None:
         due = scheduling.next_due(feed, now, inclusive=True)
     FeedSchedule.objects.update_or_create(feed=feed, defaults={"next_run_at": due})
     if feed.state == FeedState.ACTIVE:
-        scheduling.ensure_tick()
+        ensure_tick()
 
 
 def _initial_sync_pending(feed: Feed, now: datetime) -> bool:

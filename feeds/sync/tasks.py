@@ -15,7 +15,7 @@ def run_feed(run_id: int) -> None:
 
 
 def tick() -> None:
-    """Called every minute by wsync's one django-q2 Schedule: start what is due, for every feed.
+    """The minute tick's sync step (feeds/tick.py): start what is due, for every feed.
 
     One feed's failure (a locked database, say) does not keep the others from their tick.
     """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -526,21 +527,21 @@ def secret_fields(fields: Sequence[ConfigField]) -> set[str]:
 
 @dataclass
 class Timer:
-    """Measures wall-clock milliseconds for previews."""
+    """Measures milliseconds for previews on `clock` (seconds, monotonic; a unit test passes its own)."""
 
+    clock: Callable[[], float] = field(default=time.perf_counter)
     started: float = field(default=0.0)
+    stopped: float | None = field(default=None)
 
     def __enter__(self) -> Timer:
-        import time
-
-        self.started = time.perf_counter()
+        self.started = self.clock()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.stopped = self.clock()
 
     @property
     def elapsed_ms(self) -> int:
-        import time
-
-        return int((time.perf_counter() - self.started) * 1000)
+        """Milliseconds from entering to leaving the block (to now while still inside it)."""
+        end = self.clock() if self.stopped is None else self.stopped
+        return int((end - self.started) * 1000)

@@ -17,6 +17,7 @@ does (a BigQuery client with no network retried for 576 s). See docs/providers.m
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -90,6 +91,8 @@ class SqlWarehouse:
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
+        # The preview's stopwatch, in seconds; a unit test sets its own to see what preview reports.
+        self.clock: Callable[[], float] = time.perf_counter
 
     # --- what each provider writes ----------------------------------------------------------------
 
@@ -129,7 +132,7 @@ class SqlWarehouse:
 
     def preview(self, sql: str, limit: int) -> Preview:
         seconds = preview_timeout()
-        with Timer() as timer:
+        with Timer(self.clock) as timer:
             # One row more than shown says whether the model has more rows than the preview shows.
             columns, rows = bounded(lambda: self._fetch(sql, limit + 1, seconds), seconds, self._explain)
         return Preview(tuple(columns), rows[:limit], timer.elapsed_ms, truncated=len(rows) > limit)

@@ -142,11 +142,11 @@ class ScheduleSection:
 
 
 # In the order the review's Save applies them: the connection first, so the model follows it. The keys
-# are stored in Feed.pending_changes ("mapping" is the map step's section).
+# are the steps' keys (feeds/wizard/steps.py) and the keys of Feed.pending_changes.
 SECTIONS: dict[str, Section] = {
     "connect": ConnectSection(),
     "model": ModelSection(),
-    "mapping": MappingSection(),
+    "map": MappingSection(),
     "schedule": ScheduleSection(),
 }
 
@@ -270,7 +270,7 @@ def effective_feed(feed: Feed) -> Feed:
     copy = Feed.objects.select_related("workspace", "connection").get(pk=feed.pk)
     for name, value in section_values(feed, "schedule").items():
         setattr(copy, name, value)
-    copy.pipeline_type = section_values(feed, "mapping")["pipeline_type"]
+    copy.pipeline_type = section_values(feed, "map")["pipeline_type"]
     return copy
 
 

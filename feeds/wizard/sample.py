@@ -27,7 +27,7 @@ def mapped_sample(feed: Feed, limit: int) -> MappedPage:
         warehouse.close()
     page = Page(preview.columns, preview.rows)
     target = effective_feed(feed)
-    compiled = compile_mappings(section_values(feed, "mapping")["mappings"], [c.name for c in page.columns])
+    compiled = compile_mappings(section_values(feed, "map")["mappings"], [c.name for c in page.columns])
     return map_page(
         page,
         compiled,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -14,7 +15,8 @@ from django_q.models import OrmQ, Schedule
 from django_q.scheduler import scheduler
 from django_q.signals import post_spawn
 
-from feeds.ops import beats, tasks
+from feeds import tick
+from feeds.ops import beats
 from feeds.ops.models import Beat
 from feeds.sync.models import RunState, SyncRun
 from tests.standins.postgres_fixtures import free_port
@@ -58,6 +60,7 @@ def test_it_needs_no_sign_in_and_no_https_redirect(settings):
     assert Client().get("/healthz").status_code == 200
 
 
+@time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=UTC), tick=False)  # the age is what /healthz shows
 def test_it_answers_503_for_a_stale_worker(settings):
     alive()
     Beat.objects.filter(name=beats.WORKER).update(at=timezone.now() - timedelta(minutes=10))
@@ -105,14 +108,14 @@ def test_it_pings_a_running_redis_broker(redis_broker):
 # test transaction.
 @pytest.mark.django_db(transaction=True)
 def test_the_scheduler_enqueueing_the_minute_task_is_its_tick_and_the_worker_running_it_its_beat():
-    post_spawn.send(sender="django_q", proc_name="worker-1")  # a worker starts: the minute Schedule exists
+    post_spawn.send(sender="django_q", proc_name="worker-1")  # a worker starts: the minute tick exists
     post_spawn.send(sender="django_q", proc_name="worker-2")  # once, however many start
-    assert Schedule.objects.filter(name=beats.MINUTE_SCHEDULE, func=beats.MINUTE_TASK).count() == 1
+    assert Schedule.objects.filter(name=tick.TICK, func=tick.TICK_FUNC).count() == 1
     scheduler(broker=get_broker())  # django-q2's own scheduler
     assert Beat.objects.filter(name=beats.SCHEDULER).exists()
     assert OrmQ.objects.count() == 1  # the minute task waits in the broker for a worker
     assert not Beat.objects.filter(name=beats.WORKER).exists()
-    tasks.minute()
+    tick.run()  # its last step beats for the worker
     status, _ = healthz()
     assert status == 200
 

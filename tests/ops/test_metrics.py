@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -15,6 +18,7 @@ from tests.sync.conftest import T0, run_now, user_rows
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-token-for-tests"
+SCRAPED_AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -107,6 +111,7 @@ def test_a_scrape_takes_the_same_queries_for_one_feed_or_many(feed, warehouse):
 @pytest.mark.django_db(transaction=True)
 def test_it_shows_each_outputs_backlog_and_delivery_lag(feed, warehouse):
     from feeds.outputs import delivery, service
+    from feeds.outputs.models import OutboxBatch
     from tests.outputs.conftest import FakeClock, make_output
     from tests.standins.outputs_http import start_receiver
 
@@ -117,9 +122,12 @@ def test_it_shows_each_outputs_backlog_and_delivery_lag(feed, warehouse):
         warehouse.upsert(user_rows(0, 30, T0))
         run_now(feed)
         labels = (("output", "CRM hook"), ("workspace", feed.workspace.slug))
-        waiting = scrape()
+        # The batch has waited 90 s at the moment of the scrape.
+        OutboxBatch.objects.update(created_at=SCRAPED_AT - timedelta(seconds=90))
+        with time_machine.travel(SCRAPED_AT, tick=False):
+            waiting = scrape()
         assert waiting[("wsync_outbox_backlog", labels)] == 1  # 30 profiles, 100 a batch
-        assert waiting[("wsync_output_delivery_lag_seconds", labels)] >= 0
+        assert waiting[("wsync_output_delivery_lag_seconds", labels)] == 90
         assert waiting[("wsync_outbox_dead_letters", labels)] == 0
 
         delivery.drain(output.pk, clock=FakeClock())

@@ -285,7 +285,6 @@ def test_it_caps_preview_rows(bigquery_config: dict[str, Any], events: None) -> 
     preview = warehouse.preview("SELECT * FROM events ORDER BY id", 7)
     assert [row[0] for row in preview.rows] == list(range(7))
     assert preview.truncated is True
-    assert preview.elapsed_ms >= 0
     whole = warehouse.preview("SELECT * FROM events WHERE id < 3", 7)
     assert (len(whole.rows), whole.truncated) == (3, False)
 

@@ -220,7 +220,6 @@ def test_it_previews_with_a_row_cap(warehouse: DatabricksWarehouse) -> None:
     preview = warehouse.preview("SELECT id, email FROM users", 25)
     assert len(preview.rows) == 25 and preview.truncated
     assert [c.name for c in preview.columns] == ["id", "email"]
-    assert preview.elapsed_ms >= 0
     small = warehouse.preview("types", 25)
     assert len(small.rows) == 3 and not small.truncated
 

@@ -233,7 +233,6 @@ def test_it_caps_the_preview(member: Member) -> None:
     preview = warehouse.preview("SELECT g AS n FROM generate_series(1, 50) AS g", 10)
     assert [r[0] for r in preview.rows] == list(range(1, 11))
     assert preview.truncated is True
-    assert preview.elapsed_ms >= 0
     small = warehouse.preview("SELECT g AS n FROM generate_series(1, 10) AS g", 10)
     assert len(small.rows) == 10 and small.truncated is False
 

@@ -234,7 +234,6 @@ def test_it_caps_preview_rows(snowflake_config: dict[str, Any], events: None) ->
     preview = SnowflakeWarehouse(snowflake_config).preview("SELECT * FROM events ORDER BY id", 7)
     assert len(preview.rows) == 7
     assert preview.truncated is True
-    assert preview.elapsed_ms >= 0
     whole = SnowflakeWarehouse(snowflake_config).preview("SELECT * FROM events WHERE id < 3", 7)
     assert (len(whole.rows), whole.truncated) == (3, False)
 

@@ -81,7 +81,7 @@ def test_the_opt_out_is_audited_when_turned_on(workspace, admin, pg_database):
     assert api.put("connections/pg", body).status_code == 200
     entry = AuditEntry.objects.get(action="allow unencrypted")
     assert entry.target == "PG" and entry.changes["allow_unencrypted"] == [False, True]
-    assert entry.actor_label == "script" or "script" in entry.actor_label
+    assert entry.actor_label == f"API credential script ({issued.credential.client_id})"  # not its creator
 
 
 def test_turning_tls_off_needs_the_password_again(workspace, admin, pg_database):

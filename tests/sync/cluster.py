@@ -68,6 +68,13 @@ def drive(env: dict[str, str], *args: Any, module: str = "tests.sync.cluster_dri
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def users_feed(env: dict[str, str], folder: Path, rows: int) -> tuple[Path, int]:
+    """Migrate the cluster's database and set up a feed over `rows` users; return the DuckDB file and feed id."""
+    manage(env, "migrate", "--noinput")
+    duck = folder / "warehouse.duckdb"
+    return duck, drive(env, "setup", duck, rows)["feed"]
+
+
 def start(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
     """Start `manage.py <args>` in its own process group, its output appended to `log`."""
     with log.open("ab") as out:

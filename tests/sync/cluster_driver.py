@@ -82,6 +82,15 @@ def tick(feed_id: str) -> dict:
     return {}
 
 
+def ticks() -> dict:
+    """Return whether each minute tick task the cluster ran succeeded (django-q2 keeps its results)."""
+    from django_q.models import Task
+
+    from feeds.tick import TICK_FUNC
+
+    return {"ticks": list(Task.objects.filter(func=TICK_FUNC).values_list("success", flat=True))}
+
+
 def verify(path: str) -> dict:
     from pathlib import Path
 
@@ -104,10 +113,5 @@ def verify(path: str) -> dict:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    print(
-        json.dumps(
-            {"setup": setup, "run": run, "status": status, "page": page, "tick": tick, "verify": verify}[
-                command
-            ](*args)
-        )
-    )
+    commands = {"setup": setup, "run": run, "status": status, "page": page, "tick": tick, "ticks": ticks}
+    print(json.dumps({**commands, "verify": verify}[command](*args)))

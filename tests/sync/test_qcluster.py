@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import time
 
-from tests.sync.cluster import cluster_env, drive, kill, manage, start_cluster, wait_for
+from tests.sync.cluster import cluster_env, drive, kill, start_cluster, users_feed, wait_for
 
 __all__ = ["cluster_env"]
 ROWS = 60_000  # twelve pages of 5,000
 
 
 def test_it_resumes_a_run_whose_cluster_was_killed_and_ends_exact(cluster_env, tmp_path):
-    manage(cluster_env, "migrate", "--noinput")
-    duck = tmp_path / "warehouse.duckdb"
-    feed = drive(cluster_env, "setup", duck, ROWS)["feed"]
+    duck, feed = users_feed(cluster_env, tmp_path, ROWS)
     log = tmp_path / "qcluster.log"
     cluster = start_cluster(cluster_env, log)
     try:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-import pytest
-
 from feeds.sync.scheduling import add_months, next_run_times
 
 
@@ -65,22 +63,3 @@ def test_it_has_one_time_for_once_and_none_for_on_demand():
 def test_it_lands_far_ahead_without_walking_every_interval():
     times = next_run_times("interval", "monthly", utc(2000, 8, 31), count=2, now=utc(2026, 9, 1))
     assert times == [utc(2026, 9, 30), utc(2026, 10, 31)]
-
-
-@pytest.mark.django_db
-def test_a_minute_schedule_two_workers_both_created_is_left_once_and_starting_again_keeps_it_once():
-    from django_q.models import Schedule
-
-    from feeds.sync.scheduling import ensure_minute_schedule
-
-    # Two worker processes that start together each saw no schedule and created one.
-    for _ in range(2):
-        Schedule.objects.create(
-            name="wsync-tick", func="feeds.sync.tasks.tick", schedule_type=Schedule.MINUTES
-        )
-    first = Schedule.objects.filter(name="wsync-tick").order_by("pk").first()
-
-    ensure_minute_schedule("wsync-tick", "feeds.sync.tasks.tick")
-    ensure_minute_schedule("wsync-tick", "feeds.sync.tasks.tick")
-
-    assert list(Schedule.objects.filter(name="wsync-tick").values_list("pk", flat=True)) == [first.pk]

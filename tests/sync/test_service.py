@@ -37,7 +37,7 @@ def test_it_activates_a_feed_with_one_named_schedule_and_an_anchored_next_run(dr
     draft.refresh_from_db()
     assert draft.state == FeedState.ACTIVE and draft.activated_on is not None
     schedule = Schedule.objects.get()  # one minute tick for all feeds
-    assert (schedule.name, schedule.func, schedule.minutes) == ("wsync-tick", "feeds.sync.tasks.tick", 1)
+    assert (schedule.name, schedule.func, schedule.minutes) == ("wsync-tick", "feeds.tick.run", 1)
     # The initial date and time has passed: the initial sync runs at once, for its own slot ...
     initial = SyncRun.objects.get(feed=draft)
     assert initial.kind == RunKind.SCHEDULED and initial.state == RunState.QUEUED
@@ -313,10 +313,16 @@ def test_migration_moves_the_per_feed_schedules_to_one_tick_and_back(workspace, 
     paused = build_feed(
         workspace, active.connection, sql="SELECT 1", slug="paused", name="Paused", state=FeedState.PAUSED
     )
-    migrate(("sync", "0005_run_attempts_owed_windows_heartbeat"))
-    assert set(Schedule.objects.values_list("name", "func", "args")) == {
-        (f"wsync-feed-{active.pk}", "feeds.sync.tasks.tick_feed", f"({active.pk},)")
-    }
-    assert paused.pk != active.pk
-    migrate(("sync", "0006_one_scheduler_tick"))
-    assert list(Schedule.objects.values_list("name", "func")) == [("wsync-tick", "feeds.sync.tasks.tick")]
+    # The ops minute Schedule of those versions is not a feed's (0008 made it a step of the one tick).
+    feeds = Schedule.objects.exclude(name="wsync-ops-minute")
+    try:
+        migrate(("sync", "0005_run_attempts_owed_windows_heartbeat"))
+        assert set(feeds.values_list("name", "func", "args")) == {
+            (f"wsync-feed-{active.pk}", "feeds.sync.tasks.tick_feed", f"({active.pk},)")
+        }
+        assert paused.pk != active.pk
+        migrate(("sync", "0006_one_scheduler_tick"))
+        assert list(feeds.values_list("name", "func")) == [("wsync-tick", "feeds.sync.tasks.tick")]
+    finally:
+        for leaf in MigrationExecutor(connection).loader.graph.leaf_nodes():
+            migrate(leaf)

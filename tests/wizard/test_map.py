@@ -16,7 +16,7 @@ def url(feed, tail=""):
 
 def mappings(feed):
     feed.refresh_from_db()
-    return wizard.section_values(feed, "mapping")["mappings"]
+    return wizard.section_values(feed, "map")["mappings"]
 
 
 def test_it_starts_from_the_automatic_mapping(workspace, editor, modelled):
@@ -85,7 +85,7 @@ def test_it_blocks_next_without_an_identity_and_says_why(workspace, editor, mode
     client = client_for(editor)
     client.get(url(modelled))
     without = [m for m in mappings(modelled) if not (m["destination"] or "").startswith("user_identities.")]
-    wizard.save_section(modelled, "mapping", {"mappings": without}, editor)
+    wizard.save_section(modelled, "map", {"mappings": without}, editor)
     response = client.post(url(modelled))
     assert response.status_code == 200 and "to fix before Next" in response.content.decode()
 
@@ -97,7 +97,7 @@ def test_it_points_a_column_missing_from_the_model_at_its_node(workspace, editor
     saved.append(
         {"mapping_type": "column", "source": "nope", "destination": "user_attributes.nope", "value": None}
     )
-    wizard.save_section(modelled, "mapping", {"mappings": saved}, editor)
+    wizard.save_section(modelled, "map", {"mappings": saved}, editor)
     html = client.post(url(modelled)).content.decode()
     index = len(saved) - 1
     assert "is not in the data model" in html.split(f'id="node-{index}"')[1].split("</form>")[0]
@@ -148,7 +148,7 @@ def test_it_prefills_a_complete_event_mapping_with_pickers_for_the_event_type(wo
     sql = "SELECT event_id, event_name, customer_id, occurred_at, platform FROM events"
     outcome = run_query(draft.connection, sql, 5)
     wizard.save_section(draft, "model", {"sql": sql, "columns": outcome.columns, "columns_sql": sql}, editor)
-    wizard.save_section(draft, "mapping", {"pipeline_type": "events"}, editor)
+    wizard.save_section(draft, "map", {"pipeline_type": "events"}, editor)
     client = client_for(editor)
     html = client.get(url(draft)).content.decode()
     assert 'data-object="events"' in html and '<option value="custom_event" selected>' in html
@@ -193,7 +193,7 @@ def test_it_shows_a_missing_identity_at_the_identities_object(workspace, editor,
     client = client_for(editor)
     client.get(url(modelled))
     without = [m for m in mappings(modelled) if not (m["destination"] or "").startswith("user_identities.")]
-    wizard.save_section(modelled, "mapping", {"mappings": without}, editor)
+    wizard.save_section(modelled, "map", {"mappings": without}, editor)
     html = client.post(url(modelled)).content.decode()
     assert "object-error" in section(html, "user_identities")
     assert "Map at least one identity" in section(html, "user_identities")
@@ -203,7 +203,7 @@ def test_it_shows_an_unmapped_column_at_the_main_object(workspace, editor, model
     client = client_for(editor)
     client.get(url(modelled))
     without = [m for m in mappings(modelled) if m["source"] != "$unmapped"]
-    wizard.save_section(modelled, "mapping", {"mappings": without}, editor)
+    wizard.save_section(modelled, "map", {"mappings": without}, editor)
     html = client.post(url(modelled)).content.decode()
     assert "The column “plan” is not mapped" in section(html, "user_attributes")
 

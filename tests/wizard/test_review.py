@@ -109,7 +109,7 @@ def test_it_lets_a_viewer_review_but_not_activate(workspace, editor, viewer, mod
 
 def test_it_asks_for_a_complete_mapping_before_sampling_profiles(workspace, editor, modelled):
     feed = ready(modelled, editor)
-    wizard.save_section(feed, "mapping", {"mappings": []}, editor)
+    wizard.save_section(feed, "map", {"mappings": []}, editor)
     html = client_for(editor).get(url(feed, "sample/"), **HTMX).content.decode()
     assert "Complete the mapping first: The column “customer_id” is not mapped" in html
 
@@ -123,7 +123,7 @@ def test_it_shows_the_events_an_event_feed_would_write(workspace, editor, draft)
     model = {"sql": sql, "columns": outcome.columns, "columns_sql": sql, "timestamp_field": "occurred_at"}
     wizard.save_section(draft, "model", model, editor)
     mappings = auto_mappings([c["name"] for c in outcome.columns], "events", "occurred_at")
-    wizard.save_section(draft, "mapping", {"pipeline_type": "events", "mappings": mappings}, editor)
+    wizard.save_section(draft, "map", {"pipeline_type": "events", "mappings": mappings}, editor)
     draft.refresh_from_db()
     html = client_for(editor).get(url(draft, "sample/"), **HTMX).content.decode()
     assert "Events that would be written" in html and "<code>custom_event</code>" in html
@@ -146,7 +146,7 @@ def store_first_rows(feed, count, change_plan_of):
     warehouse = open_warehouse("duckdb", feed.connection.warehouse_config())
     preview = warehouse.preview(COUNTS_SQL, count)
     warehouse.close()
-    mapping = wizard.section_values(feed, "mapping")["mappings"]
+    mapping = wizard.section_values(feed, "map")["mappings"]
     compiled = compile_mappings(mapping, [c.name for c in preview.columns])
     mapped = map_page(
         Page(preview.columns, preview.rows),
