@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import backend_cpu  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432/"
 DATABASE = os.environ.get("WSYNC_FLOOR_DB", "wsync_store_floor")
@@ -149,13 +153,6 @@ CANDIDATES = {
 }
 
 
-def backend_cpu(connection: psycopg.Connection) -> float:
-    """CPU seconds (user + system) the connection's server process has used so far."""
-    pid = connection.info.backend_pid
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run(name: str, spec: dict, rows: int) -> dict:
     with psycopg.connect(PG + "postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
@@ -168,20 +165,20 @@ def run(name: str, spec: dict, rows: int) -> dict:
                 connection.execute(statement)
         connection.commit()
         times: dict[str, tuple[float, float]] = {}
-        started, cpu = time.perf_counter(), backend_cpu(connection)
+        started, cpu = time.perf_counter(), backend_cpu(connection.info.backend_pid)
         steps = list(spec["steps"])
         if spec["later_indexes"]:
             steps.append(("indexes", ";".join(indexes)))
         for step, statement in steps:
-            at, at_cpu = time.perf_counter(), backend_cpu(connection)
+            at, at_cpu = time.perf_counter(), backend_cpu(connection.info.backend_pid)
             for part in statement.split(";"):
                 if part.strip():
                     connection.execute(part, {"rows": rows} if "%(rows)s" in part else None)  # type: ignore[arg-type]
-            times[step] = (time.perf_counter() - at, backend_cpu(connection) - at_cpu)
-        at, at_cpu = time.perf_counter(), backend_cpu(connection)
+            times[step] = (time.perf_counter() - at, backend_cpu(connection.info.backend_pid) - at_cpu)
+        at, at_cpu = time.perf_counter(), backend_cpu(connection.info.backend_pid)
         connection.commit()
-        times["commit"] = (time.perf_counter() - at, backend_cpu(connection) - at_cpu)
-        total = (time.perf_counter() - started, backend_cpu(connection) - cpu)
+        times["commit"] = (time.perf_counter() - at, backend_cpu(connection.info.backend_pid) - at_cpu)
+        total = (time.perf_counter() - started, backend_cpu(connection.info.backend_pid) - cpu)
         size = connection.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
     return {"name": name, "total": total, "times": times, "mb": size / 2**20}
 
