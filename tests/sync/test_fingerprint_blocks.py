@@ -8,13 +8,12 @@ import importlib
 
 import numpy as np
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from feeds.sync import fingerprints
 from feeds.sync.changes import ChangedRows
 from feeds.sync.models import FingerprintBlock
 from feeds.sync.timings import Timings
+from tests.migrating import migrate
 from tests.sync.conftest import T0, make_feed, run_now, store_users, user_rows
 
 ROWS, BLOCKS = ("sync", "0007_run_number_per_feed"), ("sync", "0008_fingerprint_blocks")
@@ -87,13 +86,6 @@ def test_changed_rows_of_a_kept_feed_are_filed_once_a_page(workspace, warehouse,
     assert list(FingerprintBlock.objects.filter(feed=feed).values_list("count", flat=True)) == [10, 10, 10]
     changes = ChangedRows(feed.pk, ("shape",), lambda page: None, Timings())  # type: ignore[arg-type,return-value]
     assert changes.known.kept and len(on_file(feed.pk)) == 30
-
-
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
 
 
 @pytest.mark.django_db(transaction=True)
