@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -25,10 +27,11 @@ def measure(name: str, step: Callable[[], int], **extra: Any) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, written = time.perf_counter(), time.process_time(), _bytes_written()
     rows = step()
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu
+    written = _bytes_written() - written
     done.set()
     sampler.join()
     return {
@@ -38,5 +41,23 @@ def measure(name: str, step: Callable[[], int], **extra: Any) -> dict[str, Any]:
         "rows_per_s": rows / seconds if seconds else 0,
         "peak_rss_mb": peak[0] / 2**20,
         "cpu_seconds": cpu_seconds,
+        "written_mb": written / 2**20,
         **extra,
     }
+
+
+def _bytes_written() -> int:
+    """Bytes this process has handed to write() so far (`wchar`): a SQLite store's writes, WAL and checkpoints."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process on this machine has used so far, such as a PostgreSQL backend.
+
+    The store's server does much of a load's work; its backend's CPU stays comparable when wall time does not.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

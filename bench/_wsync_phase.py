@@ -20,7 +20,7 @@ if os.environ.get("WSYNC_BENCH_SQLITE_PRAGMAS"):  # measuring SQLite settings (b
     ]
 
 import psycopg  # noqa: E402
-from _measure import measure  # noqa: E402
+from _measure import backend_cpu, measure  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -106,10 +106,22 @@ def sync(feed: Feed, name: str) -> dict:
             raise SystemExit(f"{name}: {run.state}: {run.error}")
         return run.rows_read
 
+    pid = _backend_pid()
+    cpu = backend_cpu(pid) if pid else 0.0
     result = measure(f"wsync {name}: {SOURCE_NAME} → {STORE} store", step)
+    if pid and _backend_pid() == pid:  # the same server process did the run's work
+        result["server_cpu_seconds"] = backend_cpu(pid) - cpu
     result["timings"] = run.timings
     result["counts"] = {k: v for k, v in run.count_items}
     return result
+
+
+def _backend_pid() -> int | None:
+    """The PostgreSQL store's server process for this connection (None for SQLite, which runs in this one)."""
+    if STORE != "postgres":
+        return None
+    connection.ensure_connection()
+    return connection.connection.info.backend_pid  # type: ignore[union-attr]
 
 
 # What changes before the incremental run, and how the source is put back for the next store's phase.

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -61,3 +63,15 @@ def test_postgres_connections_run_without_jit():
     database = database_from_url("postgres://u@db.example:5432/wsync?options=-c%20statement_timeout%3D5000")
     assert database["OPTIONS"]["options"].split() == ["-c", "statement_timeout=5000", "-c", "jit=off"]
     assert "options" not in database_from_url("sqlite:////tmp/x.sqlite3").get("OPTIONS", {})
+
+
+@pytest.mark.django_db
+def test_the_embedded_store_syncs_every_commit_to_disk():
+    # WAL with synchronous=FULL: a committed page survives a power loss, not only a crash (docs/store.md).
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded store's setting")
+    with connection.cursor() as cursor:
+        modes = [cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in ("journal_mode", "synchronous")]
+    assert modes[1] == 2 and modes[0] in ("wal", "memory")  # 2 is FULL; the test database may live in memory

@@ -168,6 +168,49 @@ class Resolver:
             outcome.attributes_after = {n: a[VALUE] for n, a in profile.attributes.items()}
         return outcome
 
+    def create_unseen(
+        self, batches: list[dict], row_keys: list[str], identities: list[dict[str, str]], orders: list[str]
+    ) -> dict[int, RowOutcome]:
+        """Resolve, set-wise, the rows no other row and no stored profile can meet; return their outcomes.
+
+        Such a row carries no MPID, and each of its (type, value) pairs is owned by no profile loaded for the
+        page and appears in no other row of the page. Whatever order the page is applied in, it makes a new
+        profile of its own (or is skipped under input protection) and touches nothing another row reads, so
+        it is settled here in one pass and the ordered loop only walks the rows that can meet. On a first
+        load that is nearly every row.
+        """
+        if self.snapshots:
+            return {}
+        seen: set[tuple[str, str]] = set()
+        again: set[tuple[str, str]] = set()
+        for pairs in identities:
+            for pair in pairs.items():
+                (again if pair in seen else seen).add(pair)
+        blocked = again | (seen & self.state.owners.keys())
+        unseen = [
+            i
+            for i, pairs in enumerate(identities)
+            if pairs and blocked.isdisjoint(pairs.items()) and batch_mpid(batches[i]) is None
+        ]
+        if self.protection != CREATE_AND_UPDATE:
+            reason = self._skip_reason()
+            return {i: RowOutcome(row_keys[i], "skip", reason) for i in unseen}
+        return {i: self._create_with(batches[i], row_keys[i], identities[i], orders[i]) for i in unseen}
+
+    def _create_with(self, batch: dict, row_key: str, identities: dict[str, str], order: str) -> RowOutcome:
+        """A new profile holding the row's identities and non-NULL attributes (what `resolve` makes of an unseen row)."""
+        feed_id, run_id = self.feed_id, self.run_id
+        attributes = batch.get("user_attributes") or {}
+        document: dict[str, Attr] = {
+            n: (v, feed_id, run_id, order) for n, v in attributes.items() if v is not None
+        }
+        profile = ProfileState(None, self.new_mpid(), dict(identities), document, created=True, changed=True)
+        if document and self.at is not None:
+            profile.set_at[self.run_key] = self.at
+        self.state.add(profile)
+        self.created.append(profile)
+        return RowOutcome(row_key, "create", profile=profile)
+
     def match(self, identities: dict[str, str]) -> ProfileState | None:
         """Return the profile the row's identities point to, under the login-id rule, or None."""
         owners = self.state.owners

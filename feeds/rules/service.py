@@ -20,7 +20,7 @@ from feeds.rules.execute import CompiledRules, Trace
 from feeds.rules.fields import flat
 from feeds.rules.models import RuleSet, RuleVersion
 from feeds.rules.steps import StepsInvalid, clean_step, clean_steps, describe
-from feeds.sync.models import RowFingerprint
+from feeds.sync.models import FingerprintBlock
 from feeds.warehouses.base import WarehouseError
 from feeds.wizard.sample import mapped_sample
 
@@ -156,7 +156,7 @@ def activate(owner: Owner, user: Any, request: HttpRequest | None = None) -> Rul
         if owner is feed:
             # A full-mode run skips rows whose fingerprint is on file; forgetting them makes the next run
             # write every row again under the new rules (docs/rules.md#versions).
-            RowFingerprint.objects.filter(feed=feed).delete()
+            FingerprintBlock.objects.filter(feed=feed).delete()
         changes = {
             "rules": (_words(before.steps if before else []), _words(steps)),
             "version": (found.version - 1 or None, number),

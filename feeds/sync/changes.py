@@ -62,7 +62,7 @@ class ChangedRows:
             positions = list(range(len(page)))
             mapped, sources = self._map(page, positions)
             keys = _filed_under(mapped)
-        if sources is None:
+        if sources is None or not self.known.kept:
             return mapped, len(page) - len(positions), []
         found = [
             Fingerprint(row_key[:512], key, digests[i])

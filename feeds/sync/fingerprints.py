@@ -1,10 +1,14 @@
 """Row fingerprints of full-mode feeds: which source rows the store already holds.
 
 A fingerprint is a 64-bit digest of a source row (with everything that shapes its batch), filed under a 64-bit
-hash of the row's key. A run loads its feed's fingerprints once, into two sorted numpy arrays (16 bytes a row),
-so recognising the unchanged rows of a page costs no query at all. A feed with more fingerprints than
-WSYNC_FINGERPRINTS_IN_MEMORY is looked up page by page instead (one statement a page), so memory stays bounded
-whatever the table size.
+hash of the row's key. A page files its rows' fingerprints as ONE block row (two packed int8 arrays), not a
+row each: a block costs one insert and no index entry per row, and a run loads a feed's blocks at once into
+two sorted numpy arrays (16 bytes a fingerprint), so recognising the unchanged rows of a page costs no query
+at all. A key filed again in a later block takes that block's digest; the blocks are rewritten compactly when
+more than half of what they hold is superseded.
+
+A feed with more fingerprints than WSYNC_FINGERPRINTS_IN_MEMORY keeps none: its runs map and resolve every
+row (writing only what changed, so the store stays exact), and memory stays bounded whatever the table size.
 
 64 bits are enough: a changed row is taken for unchanged only if its new digest equals one already on file,
 odds of n / 2**64 per changed row (5e-13 for ten million rows).
@@ -13,15 +17,17 @@ odds of n / 2**64 per changed row (5e-13 for ten million rows).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from feeds.profiles import sql
-from feeds.sync.models import RowFingerprint
+from feeds.sync.models import FingerprintBlock
 
-TABLE = RowFingerprint._meta.db_table
+TABLE = FingerprintBlock._meta.db_table
+INT8 = np.dtype("<i8")  # how a block stores its numbers, whatever the machine's byte order
+BLOCK = 65_536  # fingerprints a compacted block holds (1 MB)
 
 
 def as_int64(raw: bytes) -> int:
@@ -40,19 +46,26 @@ class Known:
         self.feed_id = feed_id
         self.digests: np.ndarray | None = None
         self.keys: np.ndarray | None = None
-        limit = settings.WSYNC_FINGERPRINTS_IN_MEMORY
-        digests, keys = _load(feed_id, limit + 1)  # one more than fits tells a feed too big (no count query)
-        if len(digests) <= limit:
-            order = np.argsort(digests, kind="stable")
-            self.digests, self.keys = digests[order], keys[order]
+        ((filed, newest),) = sql.fetch(
+            f"SELECT coalesce(sum(count), 0), max(id) FROM {TABLE} WHERE feed_id = %s", [feed_id]
+        )
+        if filed > settings.WSYNC_FINGERPRINTS_IN_MEMORY:
+            FingerprintBlock.objects.filter(feed_id=feed_id, id__lte=newest).delete()  # too many to use
+            return
+        keys, digests = _current(*_load(feed_id))
+        if newest is not None and len(keys) * 2 < filed:
+            _compact(feed_id, newest, keys, digests)
+        order = np.argsort(digests, kind="stable")
+        self.digests, self.keys = digests[order], keys[order]
+
+    @property
+    def kept(self) -> bool:
+        """Whether this feed's fingerprints are kept (it is not over WSYNC_FINGERPRINTS_IN_MEMORY)."""
+        return self.digests is not None
 
     def lookup(self, digests: list[int]) -> tuple[list[int], set[int]]:
         """Return the positions of the page's rows whose digest is not on file, and the key hashes of the others."""
-        if self.digests is None or self.keys is None:
-            known = _probe(self.feed_id, set(digests)) if digests else {}
-            changed = [i for i, d in enumerate(digests) if d not in known]
-            return changed, {known[d] for d in digests if d in known}
-        if not digests or not len(self.digests):
+        if self.digests is None or self.keys is None or not len(self.digests) or not digests:
             return list(range(len(digests))), set()
         wanted = np.fromiter(digests, dtype=np.int64, count=len(digests))
         at = np.minimum(np.searchsorted(self.digests, wanted), len(self.digests) - 1)
@@ -60,46 +73,52 @@ class Known:
         return np.flatnonzero(~hit).tolist(), set(self.keys[at[hit]].tolist())
 
 
-def _load(feed_id: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return up to `limit` of the feed's (digest, key hash) pairs as two arrays."""
-    select = f"SELECT digest, key_hash FROM {TABLE} WHERE feed_id = %s LIMIT %s"
-    if not sql.is_postgres():
-        # Each column as ONE comma-separated text that numpy parses: a tuple per fingerprint costs ~2x more.
-        ((digests, keys),) = sql.fetch(
-            f"SELECT group_concat(digest), group_concat(key_hash) FROM ({select}) AS f", [feed_id, limit]
-        )
-        return _parsed(digests), _parsed(keys)
-    # Each column as ONE bytea of big-endian int8s, straight into numpy: a Python object per fingerprint
-    # (or a COPY message per row) costs ~20x more. Both aggregates read the rows in the same order.
-    ((digests, keys),) = sql.fetch(
-        "SELECT string_agg(int8send(digest), ''::bytea), string_agg(int8send(key_hash), ''::bytea) "
-        f"FROM ({select}) AS f",
-        [feed_id, limit],
+def _load(feed_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return every (key hash, digest) the feed's blocks hold, oldest block first, as two arrays."""
+    rows = sql.fetch(f"SELECT keys, digests FROM {TABLE} WHERE feed_id = %s ORDER BY id", [feed_id])
+    keys = b"".join(bytes(k) for k, _ in rows)
+    digests = b"".join(bytes(d) for _, d in rows)
+    return np.frombuffer(keys, dtype=INT8).astype(np.int64), np.frombuffer(digests, dtype=INT8).astype(
+        np.int64
     )
-    return _int64s(digests), _int64s(keys)
 
 
-def _int64s(raw: bytes | None) -> np.ndarray:
-    return np.frombuffer(raw or b"", dtype=">i8").astype(np.int64)
+def _current(keys: np.ndarray, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep, of each key, the digest filed last (the arrays hold the blocks oldest first); sorted by key."""
+    if not len(keys):
+        return keys, digests
+    unique, last = np.unique(keys[::-1], return_index=True)
+    return unique, digests[::-1][last]
 
 
-def _parsed(text: str | None) -> np.ndarray:
-    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.empty(0, dtype=np.int64)
+def _compact(feed_id: int, newest: int, keys: np.ndarray, digests: np.ndarray) -> None:
+    """Rewrite the feed's blocks up to `newest` as few blocks holding only the current fingerprints."""
+    with transaction.atomic():
+        FingerprintBlock.objects.filter(feed_id=feed_id, id__lte=newest).delete()
+        FingerprintBlock.objects.bulk_create(
+            [
+                _block(feed_id, keys[start : start + BLOCK], digests[start : start + BLOCK])
+                for start in range(0, len(keys), BLOCK)
+            ]
+        )
 
 
-def _probe(feed_id: int, digests: Iterable[int]) -> dict[int, int]:
-    return dict(
-        sql.fetch_matching("digest, key_hash", TABLE, "feed_id = %s", "digest", digests, "bigint", [feed_id])
+def _block(feed_id: int, keys: np.ndarray, digests: np.ndarray) -> FingerprintBlock:
+    return FingerprintBlock(
+        feed_id=feed_id,
+        keys=keys.astype(INT8).tobytes(),
+        digests=digests.astype(INT8).tobytes(),
+        count=len(keys),
     )
 
 
 def record(feed_id: int, digests: dict[str, int]) -> None:
-    """File each row key's digest (one upsert for the page)."""
-    sql.insert_rows(
-        TABLE,
-        [("feed_id", "bigint"), ("key_hash", "bigint"), ("digest", "bigint")],
-        # By key hash, so two keys sharing one (odds 2**-64) make one row, not an ON CONFLICT error; sorted,
-        # so the upsert walks its unique index in order.
-        [(feed_id, h, digest) for h, digest in sorted({key_hash(k): d for k, d in digests.items()}.items())],
-        "ON CONFLICT (feed_id, key_hash) DO UPDATE SET digest = excluded.digest",
-    )
+    """File each row key's digest: one block for the page."""
+    if not digests:
+        return
+    # By key hash, so two keys sharing one (odds 2**-64) file one fingerprint.
+    filed = {key_hash(k): d for k, d in digests.items()}
+    keys = np.fromiter(filed.keys(), dtype=np.int64, count=len(filed))
+    values = np.fromiter(filed.values(), dtype=np.int64, count=len(filed))
+    order = np.argsort(keys)
+    _block(feed_id, keys[order], values[order]).save(force_insert=True)

@@ -310,25 +310,26 @@ class FeedSchedule(models.Model):
         return f"feed {self.feed_id} next at {self.next_run_at}"
 
 
-class RowFingerprint(models.Model):
-    """Full mode: a digest of each row key's last source row, so unchanged rows are neither mapped nor written.
+class FingerprintBlock(models.Model):
+    """Full mode: the digests of the rows one page wrote, filed under their keys, so unchanged rows are skipped.
 
-    The digest covers the raw source row and the feed's mapping; a row whose digest is on file is skipped
-    before mapping. Both are 64-bit integers (see feeds.sync.fingerprints): a run loads a feed's
-    fingerprints into memory at 16 bytes a row.
+    A digest covers the raw source row and the feed's mapping; a row whose digest is on file is neither
+    mapped nor written. One row per page, not per source row: `keys` and `digests` are the page's 64-bit key
+    hashes (sorted) and their digests, as little-endian int8 arrays (see feeds.sync.fingerprints). A run
+    loads every block of its feed at once; of a key filed in several blocks the newest block's digest holds.
     """
 
-    # The unique (feed, key_hash) index serves the feed; the foreign key has no index or database check of
-    # its own (one less index and no per-row check at commit; deletes cascade through Django).
+    # Blocks are read by feed, newest last, through this index; the foreign key has no database check of
+    # its own (deletes cascade through Django).
     feed = models.ForeignKey(
         Feed, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    key_hash = models.BigIntegerField()
-    digest = models.BigIntegerField()
+    keys = models.BinaryField()
+    digests = models.BinaryField()
+    count = models.IntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["feed", "key_hash"], name="sync_fingerprint_key")]
-        indexes = [models.Index(fields=["feed", "digest"], name="sync_fingerprint_digest")]
+        indexes = [models.Index(fields=["feed", "id"], name="sync_fingerprint_block_feed")]
 
     def __str__(self) -> str:
-        return f"{self.key_hash}: {self.digest}"
+        return f"feed {self.feed_id}: {self.count} fingerprints"

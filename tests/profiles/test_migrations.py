@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate
 
 BEFORE, AFTER = ("profiles", "0003_attributes_document"), ("profiles", "0004_attribute_set_at_per_run")
-
-
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,8 @@ from feeds.models import AuditEntry
 from feeds.rules import service
 from feeds.rules.models import RuleSet
 from feeds.rules.steps import StepsInvalid
-from feeds.sync.models import RowFingerprint
+from feeds.sync import fingerprints
+from feeds.sync.models import FingerprintBlock
 
 HASH = {"name": "Hash email", "action": {"type": "hash", "field": "identities.email"}}
 DROP_PRO = {
@@ -40,7 +41,7 @@ def test_a_bad_step_is_refused_and_nothing_is_saved(active_feed):
 
 
 def test_activation_makes_a_version_audits_before_and_after_and_forgets_fingerprints(active_feed, admin):
-    RowFingerprint.objects.create(feed=active_feed, key_hash=1, digest=2)
+    fingerprints.record(active_feed.pk, {"C1": 2})
     service.save_step(active_feed, HASH)
     version = service.activate(active_feed, admin)
     assert version.number == 1
@@ -55,7 +56,7 @@ def test_activation_makes_a_version_audits_before_and_after_and_forgets_fingerpr
     assert before == ["1. Hash email: Hash with SHA-256 identities.email"]
     assert after[1] == "2. Drop pro: When attributes.plan equals pro: Drop the user's data"
     assert entry.changes["version"] == [1, 2]
-    assert not RowFingerprint.objects.filter(feed=active_feed).exists()
+    assert not FingerprintBlock.objects.filter(feed=active_feed).exists()
 
 
 def test_activating_an_unchanged_draft_makes_no_new_version(active_feed, admin):

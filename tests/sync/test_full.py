@@ -14,11 +14,12 @@ from feeds.sync.models import RunState, SyncRun
 from tests.sync.conftest import T0, make_feed, profile_count, run_now, store_users, user_rows
 
 
-@pytest.fixture(params=["in memory", "page by page"])
+@pytest.fixture(params=["kept", "too many to keep"])
 def full_feed(request, workspace, warehouse, settings):
-    """A full-mode feed; its runs hold the fingerprints in memory, or (a feed too big for that) probe each page."""
+    """A full-mode feed; its runs hold the fingerprints in memory, or (a feed too big for that) keep none and
+    map and resolve every row, writing only what changed."""
     settings.WSYNC_PAGE_SIZE = 500
-    settings.WSYNC_FINGERPRINTS_IN_MEMORY = 10**9 if request.param == "in memory" else 0
+    settings.WSYNC_FINGERPRINTS_IN_MEMORY = 10**9 if request.param == "kept" else 0
     return make_feed(workspace, warehouse.path, sync_mode=SyncMode.FULL, iterator="", iterator_type="")
 
 

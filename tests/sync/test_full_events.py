@@ -38,11 +38,10 @@ def users_feed(workspace, warehouse):
     return make_feed(workspace, warehouse.path, sync_mode=SyncMode.FULL, iterator="", iterator_type="")
 
 
-@pytest.fixture(params=["in memory", "page by page"])
-def events_feed(request, users_feed, warehouse, settings):
+@pytest.fixture
+def events_feed(users_feed, warehouse, settings):
     """A full-mode events feed over an events table: ten events a customer, several customers a page."""
     settings.WSYNC_PAGE_SIZE = 100
-    settings.WSYNC_FINGERPRINTS_IN_MEMORY = 10**9 if request.param == "in memory" else 0
     warehouse.sql(
         "CREATE TABLE events (event_id VARCHAR PRIMARY KEY, customer_id VARCHAR, event_name VARCHAR, "
         "occurred_at TIMESTAMPTZ)"

@@ -1,0 +1,15 @@
+"""Moving the test database to a migration and back, for the tests of data migrations."""
+
+from __future__ import annotations
+
+from django.apps.registry import Apps
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+
+def migrate(target: tuple[str, str]) -> Apps:
+    """Migrate the database to `target` (forwards or backwards); return the models as they are there."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([target])
+    return executor.loader.project_state([target]).apps
