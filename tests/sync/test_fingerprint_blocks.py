@@ -1,5 +1,5 @@
 """Fingerprints filed in blocks: the newest block's digest of a key holds, superseded blocks are compacted, a
-feed over the memory limit keeps none, and migration sync 0008 moves fingerprints between rows and blocks
+feed over the memory limit keeps none, and migration sync 0009 moves fingerprints between rows and blocks
 both ways."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from feeds.sync.timings import Timings
 from tests.migrating import migrate
 from tests.sync.conftest import T0, make_feed, run_now, store_users, user_rows
 
-ROWS, BLOCKS = ("sync", "0007_run_number_per_feed"), ("sync", "0008_fingerprint_blocks")
+ROWS, BLOCKS = ("sync", "0008_one_tick_for_every_minute_step"), ("sync", "0009_fingerprint_blocks")
 FEED = 41  # fingerprints name their feed without a database constraint
 
 
@@ -90,7 +90,7 @@ def test_changed_rows_of_a_kept_feed_are_filed_once_a_page(workspace, warehouse,
 
 @pytest.mark.django_db(transaction=True)
 def test_fingerprints_move_from_rows_to_blocks_and_back(monkeypatch):
-    module = importlib.import_module("feeds.sync.migrations.0008_fingerprint_blocks")
+    module = importlib.import_module("feeds.sync.migrations.0009_fingerprint_blocks")
     monkeypatch.setattr(module, "BLOCK", 4)  # several blocks from a few fingerprints
     apps = migrate(ROWS)
     rows = apps.get_model("sync", "RowFingerprint")

@@ -55,7 +55,7 @@ def blocks_to_rows(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("feeds", "0003_feed_until_time"),
-        ("sync", "0007_run_number_per_feed"),
+        ("sync", "0008_one_tick_for_every_minute_step"),
     ]
 
     operations = [
