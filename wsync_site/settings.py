@@ -337,6 +337,8 @@ WSYNC_DUCKDB_ROOTS = [
 WSYNC_PREVIEW_ROWS = int(env("WSYNC_PREVIEW_ROWS") or 100)
 WSYNC_PREVIEW_TIMEOUT = int(env("WSYNC_PREVIEW_TIMEOUT") or 30)
 WSYNC_PAGE_SIZE = int(env("WSYNC_PAGE_SIZE") or 5000)
+# A run reads and maps its next page in a second thread while it writes this one (docs/sync.md); 0 turns it off.
+WSYNC_READ_AHEAD = env_bool("WSYNC_READ_AHEAD", True)
 # A full-mode run holds up to this many row fingerprints in memory (16 bytes each); bigger feeds look them up
 # page by page.
 WSYNC_FINGERPRINTS_IN_MEMORY = int(env("WSYNC_FINGERPRINTS_IN_MEMORY") or 8_000_000)

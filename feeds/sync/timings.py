@@ -39,5 +39,11 @@ class Timings(dict[str, float]):
         if self._inner:
             self._inner[-1] += seconds
 
+    def take(self) -> dict[str, float]:
+        """Return the seconds counted so far and start again from none (steps must be closed)."""
+        taken = dict(self)
+        self.clear()
+        return taken
+
     def rounded(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.items()}
