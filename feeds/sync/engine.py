@@ -31,7 +31,7 @@ from feeds.sync import ahead, fingerprints, health, queue, windows
 from feeds.sync.changes import ChangedRows, Fingerprint
 from feeds.sync.models import IdentityConflictRecord, RejectedRow, RunKind, RunState, SyncRun
 from feeds.sync.progress import Bounds, Progress
-from feeds.sync.timings import Timings
+from feeds.sync.timings import Timings, timed
 from feeds.warehouses.base import Page, WarehouseError, iterator_kind
 from feeds.warehouses.registry import open_warehouse
 
@@ -125,12 +125,14 @@ def _execute(job: Job) -> None:
     pages: Iterator[tuple[Prepared, bool]] = iter(())
     try:
         read = provider.read(feed.data_model.sql, plan.window, page_size=settings.WSYNC_PAGE_SIZE)
-        pages = ahead.prepared(_timed(read, job.preparing), lambda p: _prepare(job, p), lambda: _ahead(job))
+        pages = ahead.prepared(
+            timed(read, job.preparing, "read"), lambda p: _prepare(job, p), lambda: _ahead(job)
+        )
         while True:
             with job.timings.step("wait"):
                 item = next(pages, None)
                 if item is not None:
-                    _account(job, *item)
+                    job.timings.add(item[0].timings, ahead=item[1])
             if item is None:
                 break
             _page(job, item[0])
@@ -177,20 +179,6 @@ class Prepared:
     timings: dict[str, float]
 
 
-def _timed(pages: Iterator[Page], timings: Timings) -> Iterator[Page]:
-    try:
-        while True:
-            with timings.step("read"):
-                page = next(pages, None)
-            if page is None:
-                return
-            yield page
-    finally:
-        close = getattr(pages, "close", None)
-        if close is not None:
-            close()
-
-
 def _prepare(job: Job, page: Page) -> Prepared:
     """Map one page (all its rows, or only the changed ones in full mode); runs in the look-ahead thread
     from the second page on, so it touches the database only on the first (compiling, loading fingerprints)."""
@@ -212,15 +200,6 @@ def _ahead(job: Job) -> bool:
     if not settings.WSYNC_READ_AHEAD:
         return False
     return job.changes is None or getattr(job.changes.known, "digests", None) is not None
-
-
-def _account(job: Job, prepared: Prepared, in_thread: bool) -> None:
-    """Add a page's read and map seconds to the run's timings: as waited for, or as spent ahead."""
-    for step, seconds in prepared.timings.items():
-        if in_thread:  # spent while the previous page was written: reported apart, not as waited for
-            job.timings[f"{step} ahead"] = job.timings.get(f"{step} ahead", 0.0) + seconds
-        else:
-            job.timings.count(step, seconds)
 
 
 def _page(job: Job, prepared: Prepared) -> None:
