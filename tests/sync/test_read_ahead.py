@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from feeds.models import SyncMode
 from feeds.sync import ahead, windows
 from feeds.sync.models import Checkpoint, RunState, SyncRun
 from feeds.warehouses.base import IteratorKind
@@ -95,18 +94,6 @@ def test_an_incremental_run_read_ahead_is_exact_and_moves_the_checkpoint_page_by
     assert Checkpoint.objects.get(feed=feed).value is not None
     assert run.timings.get("map ahead", 0) > 0  # pages after the first were mapped in the thread
     assert _threads() == []
-
-
-def test_a_full_run_read_ahead_skips_unchanged_rows_from_their_arrow_digests(paged, workspace, warehouse):
-    feed = make_feed(workspace, warehouse.path, sync_mode=SyncMode.FULL, iterator="", iterator_type="")
-    warehouse.upsert(user_rows(0, 1000, T0))
-    run_now(feed)
-    warehouse.sql("UPDATE users SET plan = 'pro' WHERE customer_id < 'C0000020'")
-
-    again = run_now(feed)
-
-    assert (again.profiles_updated, again.profiles_unchanged, again.profiles_created) == (20, 980, 0)
-    assert store_users(workspace) == warehouse.users()
 
 
 def test_a_crash_on_a_page_read_ahead_leaves_the_pages_before_it_committed(
