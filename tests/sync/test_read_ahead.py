@@ -78,7 +78,7 @@ def test_stopping_early_stops_the_thread_and_closes_the_items():
 @pytest.fixture
 def paged(settings):
     settings.WSYNC_PAGE_SIZE = 100
-    settings.WSYNC_READ_AHEAD = True
+    settings.WSYNC_READ_AHEAD = True  # off by default (wsync_site/settings.py)
 
 
 def test_an_incremental_run_read_ahead_is_exact_and_moves_the_checkpoint_page_by_page(
