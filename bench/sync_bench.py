@@ -100,7 +100,10 @@ CREATE TABLE events AS SELECT
 FROM range(1, %s + 1) AS t(i)
 """,
 }
-DUCKDB_FOLDER = Path(tempfile.gettempdir()) / "wsync-bench-duckdb"
+# Named after the source too: an incremental phase changes the file, and two benches must not share it.
+DUCKDB_FOLDER = Path(tempfile.gettempdir()) / (
+    "wsync-bench-duckdb" if SOURCE == "wsync_bench_src" else f"{SOURCE}-duckdb"
+)
 
 
 def ensure_duckdb_source(table: str, rows: int) -> Path:

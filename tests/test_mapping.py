@@ -392,8 +392,9 @@ def test_content_ids_stay_the_uuid5_they_always_were():
     import json
     import uuid
 
-    from feeds.mapping.pages import _EVENT_NAMESPACE, content_id
+    from feeds.mapping.columns import EVENT_NAMESPACE
+    from feeds.mapping.pages import content_id
 
     for values in ([1, "a", None, True, 2.5], ["é", "\u2028", {"b": 1, "a": 2}], []):
         content = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-        assert content_id(7, values) == str(uuid.uuid5(_EVENT_NAMESPACE, f"7:{content}"))
+        assert content_id(7, values) == str(uuid.uuid5(EVENT_NAMESPACE, f"7:{content}"))

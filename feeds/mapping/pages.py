@@ -1,19 +1,13 @@
 """Turning a page of warehouse rows into mParticle batches, as a feed's mapping says (FieldTransformation.mappings).
 
 `compile_mappings` resolves a mapping against the data model's columns once per run; `map_page` then makes one
-batch per row, set-wise and fast, and rejects the rows that have no identity (feeds.mapping.rules checks mappings).
+batch per row, column by column (feeds.mapping.columns), and rejects the rows that have no identity
+(feeds.mapping.rules checks mappings).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import math
-import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +18,9 @@ from feeds.mapping import (
     REQUIRED_EVENT_FIELDS,
     UNMAPPED,
     MappingType,
+    columns,
 )
+from feeds.mapping.columns import json_value
 from feeds.warehouses.base import Page
 
 
@@ -109,46 +105,6 @@ def compile_mappings(mappings: list[dict], columns: list[str]) -> CompiledMappin
     )
 
 
-def json_value(value: Any, tz: ZoneInfo) -> Any:
-    """Return a JSON-ready value: ISO-8601 datetimes with zone, Decimals as numbers when exact, lists kept."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, Decimal):
-        return _decimal(value)
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=tz)).isoformat()
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [json_value(v, tz) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_value(v, tz) for k, v in value.items()}
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode()
-    return str(value)
-
-
-def _decimal(value: Decimal) -> int | float | str:
-    if not value.is_finite():
-        return str(value)
-    if value == value.to_integral_value() and abs(value) < 2**63:
-        return int(value)
-    as_float = float(value)
-    return as_float if Decimal(repr(as_float)) == value else str(value)
-
-
-def _epoch_ms(value: Any, tz: ZoneInfo) -> Any:
-    if isinstance(value, datetime):
-        return int((value if value.tzinfo else value.replace(tzinfo=tz)).timestamp() * 1000)
-    if isinstance(value, date):
-        return int(datetime.combine(value, time(), tzinfo=tz).timestamp() * 1000)
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return int(value)
-    return value
-
-
 def map_page(
     page: Page,
     compiled: CompiledMapping,
@@ -158,18 +114,41 @@ def map_page(
     iterator: str | None,
     timezone: str,
 ) -> MappedPage:
-    """Return one mParticle batch per row (plus its key and iterator value); rows without identity are rejected."""
+    """Return one mParticle batch per row (plus its key and iterator value); rows without identity are rejected.
+
+    The page is mapped column by column (feeds.mapping.columns): each column's values are made JSON-ready,
+    its identity texts and epoch milliseconds taken, and each row's content id digested, in one pass per
+    column; only the batches themselves are assembled row by row.
+    """
     tz = ZoneInfo(timezone or "UTC")
+    rows = page.rows
+    raw = columns.of(rows, len(compiled.columns))
+    values = [columns.json_ready(column, tz) for column in raw]
+    digests = columns.content_ids(feed_id, values, len(rows))
+    identities = [columns.identity_texts(values[i]) for i, _, _ in compiled.identities]
+    others = [
+        columns.epoch_ms(raw[i], tz) if path[-1] == "timestamp_unixtime_ms" else values[i]
+        for i, path in compiled.others
+    ]
     iterator_index = compiled.columns.index(iterator) if iterator in compiled.columns else None
+    iterator_values = raw[iterator_index] if iterator_index is not None else [None] * len(rows)
     result = MappedPage([], [], [])
-    for number, row in enumerate(page.rows, start=1):
-        batch = _map_row(row, compiled, tz, feed_id, environment)
-        iterator_value = row[iterator_index] if iterator_index is not None else None
+    per_row = zip(
+        columns.rows_of(identities, len(rows)),
+        columns.rows_of([values[i] for i in compiled.attribute_indexes], len(rows)),
+        columns.rows_of(others, len(rows)),
+        columns.rows_of([values[i] for i, _ in compiled.unmapped], len(rows)),
+        digests,
+        iterator_values,
+        strict=True,
+    )
+    for number, (texts, attributes, other, unmapped, digest, iterator_value) in enumerate(per_row, start=1):
+        batch = _batch(compiled, environment, texts, attributes, other, unmapped, digest)
         key = row_key(batch, number, iterator, iterator_value, tz)
         reason = NO_IDENTITY if not has_identity(batch) else event_problem(batch)
         if reason is not None:
-            values = dict(zip(compiled.columns, (json_value(v, tz) for v in row), strict=True))
-            result.rejects.append(Rejection(key, reason, values))
+            row_values = dict(zip(compiled.columns, (column[number - 1] for column in values), strict=True))
+            result.rejects.append(Rejection(key, reason, row_values))
             continue
         result.batches.append(batch)
         result.row_keys.append(key)
@@ -217,10 +196,16 @@ def row_key(batch: dict, number: int, iterator: str | None, iterator_value: Any,
     return f"row {number}"
 
 
-def _map_row(
-    row: tuple, compiled: CompiledMapping, tz: ZoneInfo, feed_id: int, environment: str
+def _batch(
+    compiled: CompiledMapping,
+    environment: str,
+    texts: tuple[str | None, ...],
+    attributes: tuple[Any, ...],
+    others: tuple[Any, ...],
+    unmapped: tuple[Any, ...],
+    digest: str,
 ) -> dict[str, Any]:
-    values = [v if type(v) in _PLAIN else json_value(v, tz) for v in row]
+    """Assemble one row's batch from its column values, in the order the mapping sets them."""
     batch: dict[str, Any] = {
         "environment": environment,
         "user_identities": {},
@@ -230,21 +215,16 @@ def _map_row(
     event: dict[str, Any] = {"data": {}}
     for path, value in compiled.statics:
         _put(batch, event, path, value)
-    for i, section, name in compiled.identities:
-        value = values[i]
-        if value is not None and (text := str(value)).strip() != "":
+    for (_, section, name), text in zip(compiled.identities, texts, strict=True):
+        if text is not None:
             batch.setdefault(section, {})[name] = text
-    if compiled.attribute_names:
-        batch["user_attributes"].update(
-            zip(compiled.attribute_names, [values[i] for i in compiled.attribute_indexes], strict=True)
-        )
-    for i, path in compiled.others:
-        value = _epoch_ms(row[i], tz) if path[-1] == "timestamp_unixtime_ms" else values[i]
+    if attributes:
+        batch["user_attributes"].update(zip(compiled.attribute_names, attributes, strict=True))
+    for (_, path), value in zip(compiled.others, others, strict=True):
         _put(batch, event, path, value)
     if compiled.unmapped_into:
-        for i, name in compiled.unmapped:
-            _put(batch, event, (*compiled.unmapped_into, name), values[i])
-    digest = content_id(feed_id, values)
+        for (_, name), value in zip(compiled.unmapped, unmapped, strict=True):
+            _put(batch, event, (*compiled.unmapped_into, name), value)
     if compiled.has_events:
         if event["data"].get("source_message_id") in (None, ""):
             event["data"]["source_message_id"] = digest
@@ -255,20 +235,9 @@ def _map_row(
     return batch
 
 
-_PLAIN = frozenset({str, int, bool, type(None)})  # values json_value returns unchanged
-_CONTENT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
-_EVENT_NAMESPACE = uuid.UUID("7a0f6c3e-8d7f-4b0e-9a53-5b1c1d2f3e4a")  # of event and request ids
-_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
-
-
 def content_id(feed_id: int, values: list[Any]) -> str:
-    """Return str(uuid5(namespace, f"{feed_id}:{JSON of the row's values}")), without uuid's per-call overhead."""
-    name = f"{feed_id}:{_CONTENT.encode(values)}".encode()
-    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """Return str(uuid5(namespace, f"{feed_id}:{JSON of the row's values}")) for one row's JSON-ready values."""
+    return columns.content_ids(feed_id, [[v] for v in values], 1)[0]
 
 
 def _put(batch: dict, event: dict, path: tuple[str, ...], value: Any) -> None:

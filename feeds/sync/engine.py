@@ -27,11 +27,11 @@ from feeds.models import Feed, FeedState, SyncMode
 from feeds.outputs import outbox
 from feeds.profiles.store import ApplyResult, apply_batches
 from feeds.rules.runs import apply_for_run
-from feeds.sync import fingerprints, health, queue, windows
+from feeds.sync import ahead, fingerprints, health, queue, windows
 from feeds.sync.changes import ChangedRows, Fingerprint
 from feeds.sync.models import IdentityConflictRecord, RejectedRow, RunKind, RunState, SyncRun
 from feeds.sync.progress import Bounds, Progress
-from feeds.sync.timings import Timings
+from feeds.sync.timings import Timings, timed
 from feeds.warehouses.base import Page, WarehouseError, iterator_kind
 from feeds.warehouses.registry import open_warehouse
 
@@ -60,6 +60,7 @@ class Job:
     compiled: Any = None
     changes: ChangedRows | None = None  # full mode: what the feed's fingerprints say changed
     timings: Timings = field(default_factory=Timings)
+    preparing: Timings = field(default_factory=Timings)  # reading and mapping, in whichever thread does it
 
 
 def run(run_id: int) -> None:
@@ -121,15 +122,20 @@ def _execute(job: Job) -> None:
     plan = windows.plan(feed, job.run, progress.kind, progress.resume_at)
     progress.checkpoint, progress.since = plan.checkpoint, plan.since
     provider = open_warehouse(feed.connection.provider, feed.connection.warehouse_config())
-    pages: Iterator[Page] = iter(())
+    pages: Iterator[tuple[Prepared, bool]] = iter(())
     try:
-        pages = iter(provider.read(feed.data_model.sql, plan.window, page_size=settings.WSYNC_PAGE_SIZE))
+        read = provider.read(feed.data_model.sql, plan.window, page_size=settings.WSYNC_PAGE_SIZE)
+        pages = ahead.prepared(
+            timed(read, job.preparing, "read"), lambda p: _prepare(job, p), lambda: _ahead(job)
+        )
         while True:
-            with job.timings.step("read"):
-                page = next(pages, None)
-            if page is None:
+            with job.timings.step("wait"):
+                item = next(pages, None)
+                if item is not None:
+                    job.timings.add(item[0].timings, ahead=item[1])
+            if item is None:
                 break
-            _page(job, page)
+            _page(job, item[0])
     except WarehouseError as error:
         if error.permanent and health.from_connection(provider, feed.connection, error):
             raise health.ConnectionFailed(error.message) from error
@@ -161,16 +167,45 @@ def _without_gc_pauses() -> Iterator[None]:
         gc.enable()
 
 
-def _page(job: Job, page: Page) -> None:
-    """Map one page (read → map), then resolve, write and checkpoint it in one transaction."""
+@dataclass
+class Prepared:
+    """A page read and mapped, with the seconds that took (under "read", "map", "fingerprint")."""
+
+    page: Page
+    mapped: MappedPage
+    skipped: int
+    digests: list[Fingerprint]
+    bounds: Bounds | None
+    timings: dict[str, float]
+
+
+def _prepare(job: Job, page: Page) -> Prepared:
+    """Map one page (all its rows, or only the changed ones in full mode); runs in the look-ahead thread
+    from the second page on, so it touches the database only on the first (compiling, loading fingerprints)."""
+    with _without_gc_pauses(), job.preparing.step("map"):
+        if job.compiled is None:
+            mappings = job.feed.field_transformation.mappings  # type: ignore[union-attr]
+            job.compiled = compile_mappings(mappings, [c.name for c in page.columns])
+        bounds = job.progress.bounds(page, job.feed.iterator, job.feed.timezone)
+        mapped, skipped, digests = _changed_only(job, page)
+    return Prepared(page, mapped, skipped, digests, bounds, job.preparing.take())
+
+
+def _ahead(job: Job) -> bool:
+    """Whether the next pages may be prepared in the look-ahead thread: only when that needs no database.
+
+    A full run whose fingerprints did not fit in memory looks each page up in the database: it stays in
+    this thread (and this transaction's view, which tests rely on).
+    """
+    if not settings.WSYNC_READ_AHEAD:
+        return False
+    return job.changes is None or getattr(job.changes.known, "digests", None) is not None
+
+
+def _page(job: Job, prepared: Prepared) -> None:
+    """Resolve, write and checkpoint a prepared page in one transaction; stop if the feed was paused."""
     with _without_gc_pauses():
-        with job.timings.step("map"):
-            if job.compiled is None:
-                mappings = job.feed.field_transformation.mappings  # type: ignore[union-attr]
-                job.compiled = compile_mappings(mappings, [c.name for c in page.columns])
-            bounds = job.progress.bounds(page, job.feed.iterator, job.feed.timezone)
-            mapped, skipped, digests = _changed_only(job, page)
-        _commit_page(job, page, mapped, skipped, digests, bounds)
+        _commit_page(job, prepared.page, prepared.mapped, prepared.skipped, prepared.digests, prepared.bounds)
     if Feed.objects.filter(pk=job.feed.pk).values_list("state", flat=True).first() != FeedState.ACTIVE:
         raise Paused
 
@@ -239,7 +274,7 @@ def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, list[Fingerpri
         # The columns' types belong to it: a provider's digest of a row's wire form ("5") does not change
         # when a column turns from integer into text, but the batch does.
         shape = (job.compiled, page.columns, feed.pk, feed.environment, feed.timezone, feed.iterator)
-        job.changes = ChangedRows(feed.pk, shape, lambda rows: _map(job, rows), job.timings)
+        job.changes = ChangedRows(feed.pk, shape, lambda rows: _map(job, rows), job.preparing)
     return job.changes.split(page)
 
 

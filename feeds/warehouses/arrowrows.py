@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
-from feeds.warehouses.base import Column, FieldType, Page
+from feeds.warehouses.base import Column, FieldType, Page, WirePage
 
 RowsOf = Callable[[Any, tuple[Column, ...]], list[tuple[Any, ...]]]
 
@@ -95,17 +95,75 @@ def batch_rows(batch: pa.RecordBatch, columns: tuple[Column, ...]) -> list[tuple
 def exact_pages(
     batches: Iterable[Any], columns: tuple[Column, ...], page_size: int, rows_of: RowsOf = batch_rows
 ) -> Iterator[Page]:
-    """Cut Arrow batches or tables of any size into pages of exactly page_size rows (the last may
-    be short), converting only one page's slice to Python at a time."""
-    pending: list[tuple[Any, ...]] = []
-    for batch in batches:
-        offset = 0
-        while offset < batch.num_rows:
-            part = batch.slice(offset, page_size - len(pending))
-            offset += part.num_rows
-            pending.extend(rows_of(part, columns))
-            if len(pending) == page_size:
-                yield Page(columns, pending)
-                pending = []
-    if pending:
-        yield Page(columns, pending)
+    """Cut Arrow batches or tables of any size into pages of exactly page_size rows (the last may be short).
+
+    Each page stays Arrow data, digested row by row over its buffers, and is turned into Python rows only
+    when the engine asks: a full sync never converts the rows it already holds.
+    """
+    digester = _Digester()
+    pending: list[Any] = []
+    held = 0
+
+    def page_of(parts: list[Any]) -> Page:
+        table = pa.Table.from_batches([b for p in parts for b in _batches_of(p)])
+        return WirePage(
+            columns, table, lambda t: rows_of(t, columns), digester.digests(table), pick=_take_rows
+        )
+
+    try:
+        for batch in batches:
+            offset = 0
+            while offset < batch.num_rows:
+                part = batch.slice(offset, page_size - held)
+                offset += part.num_rows
+                pending.append(part)
+                held += part.num_rows
+                if held == page_size:
+                    yield page_of(pending)
+                    pending, held = [], 0
+        if held:
+            yield page_of(pending)
+    finally:
+        digester.close()
+
+
+def _batches_of(part: Any) -> list[Any]:
+    return part.to_batches() if isinstance(part, pa.Table) else [part]
+
+
+def _take_rows(table: Any, positions: Sequence[int]) -> Any:
+    return table.take(pa.array(positions, type=pa.int64()))
+
+
+class _Digester:
+    """A 64-bit digest of each row of an Arrow table, hashed by an in-memory DuckDB over the Arrow buffers.
+
+    ~2 µs a row and no Python value made, against converting every row first. DuckDB's hash of the row
+    (as a struct) is positional and typed; the engine salts it with the page's columns. A table DuckDB
+    cannot scan gets no digests (None): the engine then digests its rows itself.
+    """
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+
+    def digests(self, table: pa.Table) -> list[int] | None:
+        import duckdb
+        import numpy as np  # here, not at the top: a web process does not load numpy
+
+        try:
+            if self.connection is None:
+                self.connection = duckdb.connect(
+                    config={"threads": 1, "enable_external_access": False, "preserve_insertion_order": True}
+                )
+            self.connection.register("page", table)
+            try:
+                ((_, found),) = self.connection.sql("SELECT hash(page) FROM page").fetchnumpy().items()
+            finally:
+                self.connection.unregister("page")
+        except duckdb.Error:
+            return None
+        return np.asarray(found, dtype=np.uint64).view(np.int64).tolist()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()

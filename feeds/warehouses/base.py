@@ -73,25 +73,32 @@ class Page:
 
 
 class WirePage(Page):
-    """A page kept in its wire form and decoded on first use: a full sync never decodes its unchanged rows."""
+    """A page kept in its wire form and decoded on first use: a full sync never decodes its unchanged rows.
 
-    _lines: list[bytes]
-    _decode: Callable[[list[bytes]], list[tuple[Any, ...]]]
+    The wire form is the provider's: PostgreSQL's COPY lines (a list), or an Arrow table; `pick` takes the
+    rows at some positions out of it (a list's items by default).
+    """
+
+    _wire: Any
+    _decode: Callable[[Any], list[tuple[Any, ...]]]
+    _pick: Callable[[Any, Sequence[int]], Any]
     _rows: list[tuple[Any, ...]] | None
 
     def __init__(
         self,
         columns: tuple[Column, ...],
-        lines: list[bytes],
-        decode: Callable[[list[bytes]], list[tuple[Any, ...]]],
-        digests: list[int],
+        wire: Any,
+        decode: Callable[[Any], list[tuple[Any, ...]]],
+        digests: list[int] | None,
+        pick: Callable[[Any, Sequence[int]], Any] | None = None,
     ) -> None:
         # Page is frozen; this subclass only fills its fields once and caches the decoded rows.
         for name, value in (
             ("columns", columns),
             ("digests", digests),
-            ("_lines", lines),
+            ("_wire", wire),
             ("_decode", decode),
+            ("_pick", pick or _pick_items),
         ):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_rows", None)
@@ -100,17 +107,21 @@ class WirePage(Page):
     def rows(self) -> list[tuple[Any, ...]]:
         rows = self._rows
         if rows is None:
-            rows = self._decode(self._lines)
+            rows = self._decode(self._wire)
             object.__setattr__(self, "_rows", rows)
         return rows
 
     def __len__(self) -> int:
-        return len(self._lines)
+        return len(self._wire)
 
     def take(self, positions: Sequence[int]) -> Page:
         if self._rows is not None:
             return super().take(positions)
-        return Page(self.columns, self._decode([self._lines[i] for i in positions]))
+        return Page(self.columns, self._decode(self._pick(self._wire, positions)))
+
+
+def _pick_items(items: list[Any], positions: Sequence[int]) -> list[Any]:
+    return [items[i] for i in positions]
 
 
 @dataclass(frozen=True)

@@ -189,12 +189,14 @@ def fail_after(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def while_reading(monkeypatch: pytest.MonkeyPatch) -> Any:
+def while_reading(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Any:
     """Make the engine's warehouses call `action()` as the engine asks for page n (0 is the first page).
 
     For page n > 0 the pages before it are committed; page n itself is then written as usual, so an
-    action that pauses the feed stops the run after page n.
+    action that pauses the feed stops the run after page n. The run reads without looking ahead: a page
+    read ahead is read while the one before it is written, a moment an action cannot be timed to.
     """
+    settings.WSYNC_READ_AHEAD = False
 
     def arm(page: int, action: Callable[[], None]) -> None:
         _engine_reads_through(monkeypatch, page, action)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from feeds.warehouses.arrowrows import exact_pages
 from feeds.warehouses.base import (
     Column,
     ConfigField,
@@ -259,8 +260,8 @@ class DatabricksWarehouse(SqlWarehouse):
                 batches = self._batches(listing.add_files, fields, READ_TIMEOUT_S)
                 if window is not None:
                     batches = (since_filter(b, window) for b in batches)
-                rows = itertools.chain.from_iterable(batch_rows(b, fields) for b in batches)
-                yield from _pages(rows, columns, page_size)
+                # Pages stay Arrow data, digested over their buffers: a full re-sync converts only changed rows.
+                yield from exact_pages(batches, columns, page_size, lambda part, _: batch_rows(part, fields))
                 return
             index = self._iterator_index(fields, window)
             files = [f for f in listing.add_files if file_may_match(f.stats, fields[index].name, window)]
