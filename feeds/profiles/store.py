@@ -144,13 +144,16 @@ def _load_postgres(
 
 
 def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]]) -> set[int]:
-    """SQLite: return the profiles owning any of the (identity type, value) pairs."""
-    types_in, type_params = sql.in_list("identity_type", {t for t, _ in pairs}, "text")
-    values_in, value_params = sql.in_list("value", {v for _, v in pairs}, "text")
+    """SQLite: return the profiles owning any of the (identity type, value) pairs: one index probe a pair.
+
+    `type IN types AND value IN values` probed every type with every value (twice the probes of a page of
+    two identity types, most of them for pairs no row has).
+    """
     rows = sql.fetch(
-        f"SELECT profile_id FROM {IDENTITIES} WHERE workspace_id = %s AND environment = %s "
-        f"AND {types_in} AND {values_in}",
-        [workspace_id, environment, *type_params, *value_params],
+        f"SELECT i.profile_id FROM json_each(%s) AS k CROSS JOIN {IDENTITIES} AS i "
+        "WHERE i.workspace_id = %s AND i.environment = %s AND i.identity_type = k.value ->> 0 "
+        "AND i.value = k.value ->> 1",
+        [sql.json_text(sorted(pairs)), workspace_id, environment],
     )
     return {r[0] for r in rows}
 
@@ -158,15 +161,21 @@ def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]])
 def _load_profiles(
     workspace_id: int, environment: str, ids: set[int], mpids: set[int]
 ) -> dict[int, ProfileState]:
-    """SQLite: return the profiles with these ids or MPIDs (identities still to load)."""
+    """SQLite: return the profiles with these ids or MPIDs (identities still to load).
+
+    Ids are probed on the primary key and MPIDs on their unique index, in two SELECTs: with `id IN … OR
+    mpid IN …`, or with a plain scope test beside `id IN …`, SQLite walked the environment's every profile
+    in the landing index (0.2–0.9 s a page at a million profiles). The unary `+` keeps the scope a filter.
+    """
     if not ids and not mpids:
         return {}
     by_id, id_params = sql.in_list("id", ids, "bigint")
     by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
+    columns = f"SELECT id, mpid, attributes, set_at FROM {PROFILES}"
     rows = sql.fetch(
-        f"SELECT id, mpid, attributes, set_at FROM {PROFILES} "
-        f"WHERE workspace_id = %s AND environment = %s AND ({by_id} OR {by_mpid})",
-        [workspace_id, environment, *id_params, *mpid_params],
+        f"{columns} WHERE {by_id} AND +workspace_id = %s AND +environment = %s "
+        f"UNION ALL {columns} WHERE {_SCOPE} AND {by_mpid}",
+        [*id_params, workspace_id, environment, workspace_id, environment, *mpid_params],
     )
     return {
         pk: ProfileState(pk, mpid, {}, _document(document), set_at=_document(set_at))
