@@ -13,3 +13,10 @@ def migrate(target: tuple[str, str]) -> Apps:
     executor.loader.build_graph()
     executor.migrate([target])
     return executor.loader.project_state([target]).apps
+
+
+def migrate_to_latest() -> None:
+    """Migrate every app to its newest migration, as the rest of the test session expects the schema."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -25,7 +25,7 @@ from feeds.outputs.diff import Change
 from feeds.outputs.kinds import kind_class, open_destination
 from feeds.outputs.kinds.base import Answer
 from feeds.outputs.models import BatchState, FeedOutput, OutboxBatch, Output, OutputKind, OutputState, Sends
-from feeds.profiles.models import Event, Profile
+from feeds.profiles.models import Event, Profile, unpack
 from feeds.tick import ensure_tick
 from feeds.warehouses.base import check_setting, keeps_saved, rebound_secrets, with_default
 
@@ -432,7 +432,7 @@ def _history_change(profile: Profile, feed_id: int, events: list[dict]) -> Chang
         if isinstance(profile.attributes, dict)
         else orjson.loads(profile.attributes or "{}")
     )
-    attributes = {k: v[0] for k, v in document.items() if v[1] == feed_id}
+    attributes = {k: v[0] for k, v in unpack(document, profile.origin).items() if v[1] == feed_id}
     identities = {i.identity_type: i.value for i in profile.identities.all()}
     if not attributes and not events:
         return None

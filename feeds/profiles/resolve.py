@@ -56,6 +56,7 @@ class ProfileState:
     changed: bool = False
     set_at: dict[str, str] = field(default_factory=dict)  # run key → when it wrote (Profile.set_at)
     set_at_before: dict[str, str] = field(default_factory=dict)
+    origin: tuple[Any, Any, Any] | None = None  # Profile.origin: the lineage its stored [value] entries have
 
 
 @dataclass

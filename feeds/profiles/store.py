@@ -23,8 +23,10 @@ from django.utils import timezone
 from feeds.mapping.pages import Rejection
 from feeds.models import Feed
 from feeds.profiles import sql
-from feeds.profiles.models import Event, Identity, Profile, run_key
+from feeds.profiles.models import Event, Identity, Profile, pack, run_key, unpack
 from feeds.profiles.resolve import (
+    FEED,
+    ORDER,
     RUN,
     IdentityConflict,
     ProfileState,
@@ -121,10 +123,10 @@ WITH reached AS (
   SELECT m.id FROM unnest(%s::bigint[]) AS k(mpid) CROSS JOIN LATERAL
     (SELECT id FROM {PROFILES} WHERE {_SCOPE} AND mpid = k.mpid OFFSET 0) AS m
 )
-SELECT p.id, p.mpid, p.attributes::text, p.set_at::text,
+SELECT p.id, p.mpid, p.attributes::text, p.set_at::text, p.origin::text,
   (SELECT jsonb_object_agg(i.identity_type, i.value) FROM {IDENTITIES} i WHERE i.profile_id = p.id)::text
 FROM reached CROSS JOIN LATERAL
-  (SELECT id, mpid, attributes, set_at FROM {PROFILES} WHERE id = reached.id OFFSET 0) AS p
+  (SELECT id, mpid, attributes, set_at, origin FROM {PROFILES} WHERE id = reached.id OFFSET 0) AS p
 """
 
 
@@ -136,10 +138,8 @@ def _load_postgres(
     params = [sql.pg_array(types, "text"), sql.pg_array(values, "text"), *scope]
     rows = sql.fetch(_LOAD, [*params, sql.pg_array(mpids, "bigint"), *scope])
     return {
-        pk: ProfileState(
-            pk, mpid, orjson.loads(found) if found else {}, _document(document), set_at=_document(set_at)
-        )
-        for pk, mpid, document, set_at, found in rows
+        pk: _loaded(pk, mpid, document, set_at, origin, orjson.loads(found) if found else {})
+        for pk, mpid, document, set_at, origin, found in rows
     }
 
 
@@ -171,20 +171,27 @@ def _load_profiles(
         return {}
     by_id, id_params = sql.in_list("id", ids, "bigint")
     by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
-    columns = f"SELECT id, mpid, attributes, set_at FROM {PROFILES}"
+    columns = f"SELECT id, mpid, attributes, set_at, origin FROM {PROFILES}"
     rows = sql.fetch(
         f"{columns} WHERE {by_id} AND +workspace_id = %s AND +environment = %s "
         f"UNION ALL {columns} WHERE {_SCOPE} AND {by_mpid}",
         [*id_params, workspace_id, environment, workspace_id, environment, *mpid_params],
     )
     return {
-        pk: ProfileState(pk, mpid, {}, _document(document), set_at=_document(set_at))
-        for pk, mpid, document, set_at in rows
+        pk: _loaded(pk, mpid, document, set_at, origin, {}) for pk, mpid, document, set_at, origin in rows
     }
 
 
-def _document(document: Any) -> dict[str, Any]:
-    """Return a stored JSON document (attributes: {name: [value, feed, run, order]}, or set_at) as a dict."""
+def _loaded(pk: int, mpid: int, document: Any, set_at: Any, origin: Any, identities: dict) -> ProfileState:
+    """A profile as the resolver works on it: its attribute entries in full, whatever their stored form."""
+    stored = _document(origin) if origin is not None else None
+    lineage = tuple(stored) if stored else None  # none stored: SQL NULL, or JSON null (no values at creation)
+    attributes = unpack(_document(document), lineage)
+    return ProfileState(pk, mpid, identities, attributes, set_at=_document(set_at), origin=lineage)
+
+
+def _document(document: Any) -> Any:
+    """Return a stored JSON document (attributes, set_at or origin) decoded."""
     if isinstance(document, str):  # Django has both SQLite and psycopg hand JSON over as text
         document = orjson.loads(document)
     return document or {}
@@ -299,8 +306,8 @@ def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> list[Profi
 
 def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> None:
     """Insert the new profiles with their attributes and set their ids (PostgreSQL: ids from the sequence, one COPY)."""
-    columns = [("mpid", "bigint"), ("attributes", "jsonb"), ("set_at", "jsonb")]
-    rows = [(p.mpid, p.attributes, p.set_at) for p in created]  # the stored documents, as they are
+    columns = [("mpid", "bigint"), ("attributes", "jsonb"), ("set_at", "jsonb"), ("origin", "jsonb")]
+    rows = [(p.mpid, _packed(p, _set_origin(p)), p.set_at, p.origin) for p in created]
     fixed = [
         ("workspace_id", "bigint", feed.workspace_id),
         ("environment", "text", feed.environment),
@@ -327,6 +334,19 @@ def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> Non
         profile.id = by_mpid[profile.mpid]
 
 
+def _set_origin(profile: ProfileState) -> tuple[Any, Any, Any] | None:
+    """Give a new profile its origin, the lineage of its first value (its values nearly always share it); return it."""
+    for entry in profile.attributes.values():
+        profile.origin = (entry[FEED], entry[RUN], entry[ORDER])
+        break
+    return profile.origin
+
+
+def _packed(profile: ProfileState, origin: tuple[Any, Any, Any] | None) -> dict[str, Any]:
+    """The profile's attribute document as stored: entries with its origin's lineage as [value]."""
+    return pack(profile.attributes, origin) if origin is not None else profile.attributes
+
+
 # Ids drawn from the table's own sequence in one round trip, so COPY can write the profiles with them.
 _NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
 
@@ -345,7 +365,7 @@ def _update_profiles(profiles: list[ProfileState], stamp: Any) -> None:
         referenced = {run_key(a[RUN]) for a in p.attributes.values()}
         p.set_at = {run: at for run, at in p.set_at.items() if run in referenced}
     if not sql.is_postgres():
-        rows = [(p.id, p.attributes, p.set_at) for p in profiles]
+        rows = [(p.id, _packed(p, p.origin), p.set_at) for p in profiles]
         sql.execute(
             f"UPDATE {PROFILES} SET attributes = d.doc, set_at = d.stamps, updated_at = %s FROM "
             "(SELECT value ->> 0 AS id, value -> 1 AS doc, value -> 2 AS stamps FROM json_each(%s)) AS d "

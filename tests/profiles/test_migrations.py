@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.migrating import migrate
+from tests.migrating import migrate, migrate_to_latest
 
 BEFORE, AFTER = ("profiles", "0003_attributes_document"), ("profiles", "0004_attribute_set_at_per_run")
 
@@ -36,4 +36,25 @@ def test_attribute_timestamps_move_to_one_per_run_and_back():
     back = Profile.objects.get(mpid=1).attributes
     assert back["age"] == attributes["age"] and back["plan"][:4] == attributes["plan"][:4]
     assert back["tags"][4] == "2026-11-30T10:00:01+00:00"
-    migrate(AFTER)
+    migrate_to_latest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_values_stored_with_their_profiles_origin_are_written_in_full_when_origins_go():
+    apps = migrate(("profiles", "0006_profile_origin"))
+    Profile = apps.get_model("profiles", "Profile")
+    ws = apps.get_model("accounts", "Workspace").objects.create(slug="o", name="O")
+    packed = {"plan": ["pro"], "age": [42, 4, 9, "2026-02-01"], "tags": [["a", "b"]]}
+    Profile.objects.create(
+        workspace=ws, environment="production", mpid=1, attributes=packed, origin=[3, 7, "2026-01-02"]
+    )
+    Profile.objects.create(workspace=ws, environment="production", mpid=2, attributes={"x": [1, 3, 7, ""]})
+
+    Profile = migrate(("profiles", "0005_explorer_landing_index")).get_model("profiles", "Profile")
+    assert Profile.objects.get(mpid=1).attributes == {
+        "plan": ["pro", 3, 7, "2026-01-02"],
+        "age": [42, 4, 9, "2026-02-01"],
+        "tags": [["a", "b"], 3, 7, "2026-01-02"],
+    }
+    assert Profile.objects.get(mpid=2).attributes == {"x": [1, 3, 7, ""]}
+    migrate_to_latest()
