@@ -168,7 +168,14 @@ def copy_text(table: str, names: Sequence[str], lines: list[str]) -> None:
     if not lines:
         return
     quoted = ", ".join(f'"{a}"' for a in names)
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+    # COPY goes through psycopg's own cursor, past Django's error translation: without the wrapper a unique
+    # index refusing a row (a concurrent window stored it first) escaped as psycopg's UniqueViolation, which
+    # the engine took for an unexpected error instead of a retryable database error.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy,
+    ):
         copy.write("\n".join(lines) + "\n")
 
 
