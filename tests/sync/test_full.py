@@ -114,12 +114,14 @@ class StepClock:
         return slow
 
 
-def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, warehouse, monkeypatch):
+def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, warehouse, monkeypatch, settings):
     from types import SimpleNamespace
 
     from feeds.profiles import store
     from feeds.sync import changes, timings
 
+    # One thread: the clock below is shared, so a second thread's steps would land inside this one's.
+    settings.WSYNC_READ_AHEAD = False
     clock = StepClock()
     for module in (timings, store):  # the modules that time the steps, on the clock above
         monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=clock.perf_counter))
