@@ -1,7 +1,8 @@
 """The engine's side of rules: which version a run applies (fixed at its first page) and applying it to a page.
 
-The engine calls `apply_for_run` once per page, between mapping and resolving (docs/architecture.md); the
-outbox calls `apply_for_output` on what one connected output receives of a page (docs/outputs.md).
+The engine loads the run's rules (`rules_for_run`) before it reads the first page, and applies them to each
+page between mapping and resolving (docs/architecture.md); the outbox calls `apply_for_output` on what one
+connected output receives of a page (docs/outputs.md).
 """
 
 from __future__ import annotations
@@ -17,14 +18,8 @@ from feeds.sync.models import RejectedRow, SyncRun
 _ATTRIBUTE = "_wsync_compiled_rules"
 
 
-def apply_for_run(run: SyncRun, mapped: MappedPage) -> MappedPage:
-    """Return the page after the rules the run uses (unchanged when it uses none)."""
-    rules = rules_for_run(run)
-    return rules.apply(mapped) if rules else mapped
-
-
 def rules_for_run(run: SyncRun) -> CompiledRules:
-    """Return the run's rules, compiled once per process; the first call records which version it is.
+    """Return the run's rules, compiled once per attempt; the first call records which version it is.
 
     A retried attempt finds the version its run recorded, so every attempt of a run applies the same
     rules even when they are edited in between (edits take effect from the next run).

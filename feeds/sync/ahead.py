@@ -7,8 +7,10 @@ the worker: the thread is a daemon of the worker's process, and a killed worker 
 
 Exactness does not depend on it: the thread never writes; the engine commits pages one by one, in order,
 in its own thread, as before. A page prepared ahead of a page that fails or pauses the run is dropped.
-The thread starts only once `ready()` says preparing touches nothing but memory (the first page is always
-prepared in the caller's thread: it loads what a run needs from the database, e.g. the feed's fingerprints).
+The first page is always prepared in the caller's thread: it loads what a run needs from the database (the
+feed's fingerprints, the compiled mapping). From the second page on, preparing must touch nothing but memory,
+and the thread holds it to that: a query from it raises `DatabaseInThread` instead of running on a second
+connection, which would see another snapshot than the engine's (or, in a test, none of its rows).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.db import connections
 
@@ -25,10 +27,16 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+class DatabaseInThread(RuntimeError):
+    """Preparing a page ahead queried the database: what it needs must be loaded before the thread starts."""
+
+
 def prepared(
-    items: Iterator[Item], prepare: Callable[[Item], Result], ready: Callable[[], bool]
+    items: Iterator[Item], prepare: Callable[[Item], Result], *, thread: bool
 ) -> Iterator[tuple[Result, bool]]:
-    """Yield `(prepare(item), ahead)` for each item in order; `ahead` is True when a thread prepared it.
+    """Yield `(prepare(item), ahead)` for each item in order; `ahead` is True when the thread prepared it.
+
+    The first item is prepared here; the others in a thread if `thread`, else here too.
 
     Closing the generator (or an error in it) stops the thread, then closes `items` in this thread, so
     a read stopped half-way closes its warehouse connection at once.
@@ -40,7 +48,7 @@ def prepared(
             if item is _END:
                 return
             result = prepare(item)  # type: ignore[arg-type]
-            if ready():
+            if thread:
                 worker = _Worker(items, prepare)
                 worker.start()
             yield result, False
@@ -71,17 +79,20 @@ class _Worker(threading.Thread, Generic[Item, Result]):
 
     def run(self) -> None:
         try:
-            while not self.stopping.is_set():
-                item = next(self.items, _END)
-                if item is _END:
-                    self.results.put((_END, None))
-                    return
-                self.results.put((_OK, self.prepare(item)))  # type: ignore[arg-type]
+            with _without_database():
+                self._prepare_all()
         except BaseException as error:  # handed to the engine's thread, which decides what it means
             self.results.put((_ERROR, error))
         finally:
-            # Preparing a page should not touch the database; if anything did, its connection goes with the thread.
-            connections.close_all()
+            connections.close_all()  # a connection opened before a query was refused goes with the thread
+
+    def _prepare_all(self) -> None:
+        while not self.stopping.is_set():
+            item = next(self.items, _END)
+            if item is _END:
+                self.results.put((_END, None))
+                return
+            self.results.put((_OK, self.prepare(item)))  # type: ignore[arg-type]
 
     def stop(self) -> None:
         """Stop after the page in hand; wait for the thread, so the items are no longer in use."""
@@ -89,3 +100,16 @@ class _Worker(threading.Thread, Generic[Item, Result]):
         with contextlib.suppress(queue.Empty):
             self.results.get_nowait()  # frees the slot a blocked put waits for
         self.join()
+
+
+@contextlib.contextmanager
+def _without_database() -> Iterator[None]:
+    """Refuse every query made in this thread, on every database alias (connections are per thread)."""
+    with contextlib.ExitStack() as stack:
+        for alias in connections:
+            stack.enter_context(connections[alias].execute_wrapper(_refuse))
+        yield
+
+
+def _refuse(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    raise DatabaseInThread(f"A page prepared ahead queried the database: {sql[:200]}")

@@ -6,14 +6,23 @@ nor written. A run's ChangedRows is built on its first page and kept for the oth
 
 A row is filed under its key (its first identity), an event row under its event's id: the ten events of one
 customer are ten records, not one row read ten times.
+
+A key read twice (a model joining plans, say) keeps only its last row's fingerprint, so its earlier rows
+are written every run; its last row, unchanged, must then be written again after them, or the earlier row
+would win. Within a page `split` sees both; across pages it remembers the keys this run has handed to the
+store so far (`Written`). That memory is filled as pages are prepared, in read order, not as they commit:
+the next page's split depends on what the pages before it will write, never on their commit, so the
+read-ahead thread can prepare it while the page before is still being written.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from feeds.mapping.pages import MappedPage
 from feeds.sync import fingerprints
@@ -49,6 +58,7 @@ class ChangedRows:
             self.known = fingerprints.Known(feed_id)
         self.salt = repr(shape).encode()
         self.map_page = map_page
+        self.written = Written()
 
     def split(self, page: Page) -> tuple[MappedPage, int, list[Fingerprint]]:
         """Return the changed rows mapped, the number of unchanged rows, and the fingerprints to record."""
@@ -57,11 +67,17 @@ class ChangedRows:
             positions, unchanged_keys = self.known.lookup(digests)
         mapped, sources = self._map(page, positions)
         keys = _filed_under(mapped)
-        if unchanged_keys and unchanged_keys & {fingerprints.key_hash(k) for k in keys}:
-            # A key with both unchanged and changed rows in this page: write all its rows again, in order.
+        # Only a key the feed has on file can come back unchanged: a feed with none hashes nothing.
+        on_file = self.known.digests is not None and len(self.known.digests) > 0
+        hashes = [fingerprints.key_hash(k) for k in keys] if on_file else []
+        if unchanged_keys and (unchanged_keys & set(hashes) or self.written.any_of(unchanged_keys)):
+            # A key with both unchanged and changed rows, in this page or written by one before:
+            # write all this page's rows again, in order.
             positions = list(range(len(page)))
             mapped, sources = self._map(page, positions)
             keys = _filed_under(mapped)
+            hashes = [fingerprints.key_hash(k) for k in keys]
+        self.written.add(hashes)
         if sources is None or not self.known.kept:
             return mapped, len(page) - len(positions), []
         found = [
@@ -119,3 +135,31 @@ def _filed_under(mapped: MappedPage) -> list[str]:
 def _row_number(key: str) -> int | None:
     parts = key.split(" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[0] == "row" and parts[1].isdigit() else None
+
+
+class Written:
+    """The key hashes a run has handed to the store so far, as a bitmap: a key may be taken for written
+    when it was not (odds of keys written so far / 2**27; its page is then written again for nothing),
+    never the reverse.
+
+    16 MB whatever the run's size; allocated on the first page that writes a key the feed has on file.
+    """
+
+    SLOTS = 1 << 27
+
+    def __init__(self) -> None:
+        self.bits: np.ndarray | None = None
+
+    def add(self, hashes: list[int]) -> None:
+        if not hashes:
+            return
+        if self.bits is None:
+            self.bits = np.zeros(self.SLOTS // 8, dtype=np.uint8)
+        slots = np.fromiter(hashes, dtype=np.int64, count=len(hashes)) & (self.SLOTS - 1)
+        np.bitwise_or.at(self.bits, slots >> 3, (1 << (slots & 7)).astype(np.uint8))
+
+    def any_of(self, hashes: Iterable[int]) -> bool:
+        if self.bits is None:
+            return False
+        slots = np.fromiter(hashes, dtype=np.int64) & (self.SLOTS - 1)
+        return bool(((self.bits[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1).any())

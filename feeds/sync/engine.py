@@ -26,7 +26,8 @@ from feeds.mapping.pages import MappedPage, compile_mappings, map_page
 from feeds.models import Feed, FeedState, SyncMode
 from feeds.outputs import outbox
 from feeds.profiles.store import ApplyResult, apply_batches
-from feeds.rules.runs import apply_for_run
+from feeds.rules.execute import CompiledRules
+from feeds.rules.runs import rules_for_run
 from feeds.sync import ahead, fingerprints, health, queue, windows
 from feeds.sync.changes import ChangedRows, Fingerprint
 from feeds.sync.models import IdentityConflictRecord, RejectedRow, RunKind, RunState, SyncRun
@@ -58,6 +59,7 @@ class Job:
     token: str
     progress: Progress  # through the window (incremental runs); its kind is None in full mode
     compiled: Any = None
+    rules: CompiledRules | None = None  # the run's rules, loaded before its first page is read
     changes: ChangedRows | None = None  # full mode: what the feed's fingerprints say changed
     timings: Timings = field(default_factory=Timings)
     preparing: Timings = field(default_factory=Timings)  # reading and mapping, in whichever thread does it
@@ -121,12 +123,15 @@ def _execute(job: Job) -> None:
         raise WarehouseError(health.inactive_message(feed.connection), permanent=True)
     plan = windows.plan(feed, job.run, progress.kind, progress.resume_at)
     progress.checkpoint, progress.since = plan.checkpoint, plan.since
+    # Here, not on the first page that maps a row: in a full run that may be a page prepared ahead, whose
+    # thread must not query the database (feeds/sync/ahead.py).
+    job.rules = rules_for_run(job.run)
     provider = open_warehouse(feed.connection.provider, feed.connection.warehouse_config())
     pages: Iterator[tuple[Prepared, bool]] = iter(())
     try:
         read = provider.read(feed.data_model.sql, plan.window, page_size=settings.WSYNC_PAGE_SIZE)
         pages = ahead.prepared(
-            timed(read, job.preparing, "read"), lambda p: _prepare(job, p), lambda: _ahead(job)
+            timed(read, job.preparing, "read"), lambda p: _prepare(job, p), thread=settings.WSYNC_READ_AHEAD
         )
         while True:
             with job.timings.step("wait"):
@@ -180,8 +185,12 @@ class Prepared:
 
 
 def _prepare(job: Job, page: Page) -> Prepared:
-    """Map one page (all its rows, or only the changed ones in full mode); runs in the look-ahead thread
-    from the second page on, so it touches the database only on the first (compiling, loading fingerprints)."""
+    """Map one page (all its rows, or only the changed ones in full mode); runs in the read-ahead thread
+    from the second page on, so it touches the database only on the first (loading the fingerprints).
+
+    It reads the job's compiled mapping, rules and fingerprints, all loaded by then and never changed by
+    a commit of this run, so a page prepared ahead is the page the engine's thread would have prepared.
+    """
     with _without_gc_pauses(), job.preparing.step("map"):
         if job.compiled is None:
             mappings = job.feed.field_transformation.mappings  # type: ignore[union-attr]
@@ -189,17 +198,6 @@ def _prepare(job: Job, page: Page) -> Prepared:
         bounds = job.progress.bounds(page, job.feed.iterator, job.feed.timezone)
         mapped, skipped, digests = _changed_only(job, page)
     return Prepared(page, mapped, skipped, digests, bounds, job.preparing.take())
-
-
-def _ahead(job: Job) -> bool:
-    """Whether the next pages may be prepared in the look-ahead thread: only when that needs no database.
-
-    A full run whose fingerprints did not fit in memory looks each page up in the database: it stays in
-    this thread (and this transaction's view, which tests rely on).
-    """
-    if not settings.WSYNC_READ_AHEAD:
-        return False
-    return job.changes is None or getattr(job.changes.known, "digests", None) is not None
 
 
 def _page(job: Job, prepared: Prepared) -> None:
@@ -259,7 +257,8 @@ def _map(job: Job, page: Page) -> MappedPage:
         iterator=feed.iterator or None,
         timezone=feed.timezone,
     )
-    return apply_for_run(job.run, mapped)  # the feed's rules, between mapping and resolving (docs/rules.md)
+    # The feed's rules, between mapping and resolving (docs/rules.md).
+    return job.rules.apply(mapped) if job.rules else mapped
 
 
 def _changed_only(job: Job, page: Page) -> tuple[MappedPage, int, list[Fingerprint]]:

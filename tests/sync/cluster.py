@@ -68,11 +68,11 @@ def drive(env: dict[str, str], *args: Any, module: str = "tests.sync.cluster_dri
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def users_feed(env: dict[str, str], folder: Path, rows: int) -> tuple[Path, int]:
+def users_feed(env: dict[str, str], folder: Path, rows: int, mode: str = "incremental") -> tuple[Path, int]:
     """Migrate the cluster's database and set up a feed over `rows` users; return the DuckDB file and feed id."""
     manage(env, "migrate", "--noinput")
     duck = folder / "warehouse.duckdb"
-    return duck, drive(env, "setup", duck, rows)["feed"]
+    return duck, drive(env, "setup", duck, rows, mode)["feed"]
 
 
 def start(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:

@@ -25,13 +25,14 @@ FROM range(?) AS t(i)
 """
 
 
-def setup(path: str, rows: str) -> dict:
+def setup(path: str, rows: str, mode: str = "incremental") -> dict:
     from pathlib import Path
 
     warehouse = Warehouse(Path(path))
     warehouse.sql(USERS, [int(rows)])
     workspace = Workspace.objects.create(slug="cluster", name="Cluster")
-    feed = make_feed(workspace, warehouse.path)
+    full = {"sync_mode": "full", "iterator": "", "iterator_type": ""} if mode == "full" else {}
+    feed = make_feed(workspace, warehouse.path, **full)
     return {"feed": feed.pk}
 
 
@@ -51,6 +52,7 @@ def status(run_id: str) -> dict:
         "created": run.profiles_created,
         "unchanged": run.profiles_unchanged,
         "reread": run.rows_reread,
+        "read_ahead": (run.timings or {}).get("map ahead", 0) > 0,  # the attempt prepared pages in the thread
         "attempts": [[a.outcome, a.error] for a in run.attempts.all()],
     }
 

@@ -114,12 +114,14 @@ class StepClock:
         return slow
 
 
-def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, warehouse, monkeypatch):
+def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, warehouse, monkeypatch, settings):
     from types import SimpleNamespace
 
     from feeds.profiles import store
     from feeds.sync import changes, timings
 
+    # One thread: the clock below is shared, so a second thread's steps would land inside this one's.
+    settings.WSYNC_READ_AHEAD = False
     clock = StepClock()
     for module in (timings, store):  # the modules that time the steps, on the clock above
         monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=clock.perf_counter))
@@ -137,10 +139,14 @@ def test_it_says_where_the_time_went_counting_none_of_it_twice(full_feed, wareho
     assert sum(steps.values()) == clock.now
 
 
-def test_a_key_read_twice_keeps_its_last_row_when_only_the_first_changed(full_feed, warehouse, workspace):
+@pytest.mark.parametrize("page_size", [500, 1], ids=["one page", "a page each"])
+def test_a_key_read_twice_keeps_its_last_row_when_only_the_first_changed(
+    full_feed, warehouse, workspace, settings, page_size
+):
     from feeds.models import DataModel
 
-    # Two rows for one customer in one page (a model joining plans, say): the later row wins.
+    # Two rows for one customer (a model joining plans, say), in one page or in two: the later row wins.
+    settings.WSYNC_PAGE_SIZE = page_size
     warehouse.sql(
         "CREATE TABLE plans (customer_id VARCHAR, email VARCHAR, plan VARCHAR, score INTEGER, "
         "updated_at TIMESTAMPTZ)"
