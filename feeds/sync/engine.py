@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,11 @@ class Job:
     changes: ChangedRows | None = None  # full mode: what the feed's fingerprints say changed
     timings: Timings = field(default_factory=Timings)
     preparing: Timings = field(default_factory=Timings)  # reading and mapping, in whichever thread does it
+    unsaved: Counter[str] = field(
+        default_factory=Counter
+    )  # counters of pages that wrote nothing, not yet saved
+    unsaved_pages: int = 0
+    saved: bool = False  # whether a page's counters were saved yet (the first page's always are)
 
 
 def run(run_id: int) -> None:
@@ -141,6 +147,9 @@ def _execute(job: Job) -> None:
             if item is None:
                 break
             _page(job, item[0])
+        if job.unsaved_pages:
+            with transaction.atomic():
+                _count(job, Counter())
     except WarehouseError as error:
         if error.permanent and health.from_connection(provider, feed.connection, error):
             raise health.ConnectionFailed(error.message) from error
@@ -200,8 +209,22 @@ def _prepare(job: Job, page: Page) -> Prepared:
     return Prepared(page, mapped, skipped, digests, bounds, job.preparing.take())
 
 
+# A full run saves its counters (and looks for a pause) at least every this many pages that write nothing.
+UNSAVED_PAGES = 20
+
+
 def _page(job: Job, prepared: Prepared) -> None:
-    """Resolve, write and checkpoint a prepared page in one transaction; stop if the feed was paused."""
+    """Resolve, write and checkpoint a prepared page in one transaction; stop if the feed was paused.
+
+    A full run's page of unchanged rows has nothing to commit: after the run's first page (so its progress
+    shows at once), its counts wait for the next page that writes (at most UNSAVED_PAGES pages), saving a
+    transaction and two queries a page of an unchanged re-sync. A full run has no checkpoint, and its retry
+    counts from zero, so nothing rides on them.
+    """
+    if job.saved and _writes_nothing(job, prepared) and job.unsaved_pages < UNSAVED_PAGES:
+        job.unsaved.update(_tally(prepared.page, prepared.mapped, None, prepared.skipped, None))
+        job.unsaved_pages += 1
+        return
     with _without_gc_pauses():
         _commit_page(job, prepared.page, prepared.mapped, prepared.skipped, prepared.digests, prepared.bounds)
     if Feed.objects.filter(pk=job.feed.pk).values_list("state", flat=True).first() != FeedState.ACTIVE:
@@ -231,7 +254,13 @@ def _commit_page(
             outbox.record_page(job.feed, job.run.pk, result)  # connected outputs get the page's diff with it
         _record(job, mapped.rejects, result, digests)
         job.progress.advance(job.feed, job.run, bounds)
-        _count(job, page, mapped, result, skipped, bounds)
+        _count(job, _tally(page, mapped, result, skipped, bounds))
+
+
+def _writes_nothing(job: Job, prepared: Prepared) -> bool:
+    """Whether a page of a full run was all unchanged rows: no batch, no rejection, no fingerprint to file."""
+    mapped = prepared.mapped
+    return job.progress.kind is None and not (mapped.batches or mapped.rejects or prepared.digests)
 
 
 def _commit_mode() -> None:
@@ -309,30 +338,38 @@ def _plain(values: Any) -> Any:
     return json.loads(json.dumps(values, cls=DjangoJSONEncoder, default=str))
 
 
-def _count(
-    job: Job, page: Page, mapped: MappedPage, result: ApplyResult | None, skipped: int, bounds: Bounds | None
-) -> None:
-    """Add the page to the run's counters; rows re-read by a resumed attempt only to rows_reread.
+def _tally(
+    page: Page, mapped: MappedPage, result: ApplyResult | None, skipped: int, bounds: Bounds | None
+) -> Counter[str]:
+    """Return what the page adds to the run's counters; rows re-read by a resumed attempt only to rows_reread.
 
     A re-read row was written by the attempt before, so writing it again leaves its profile unchanged.
     """
     reread = bounds.reread if bounds else 0
     rejected = len(mapped.rejects) + (len(result.rejected) if result else 0)
     unchanged = (result.unchanged if result else 0) + skipped
+    return Counter(
+        rows_read=len(page) - reread,
+        rows_reread=reread,
+        rows_mapped=max(0, len(mapped.batches) + skipped - reread),  # skipped rows mapped fine last time
+        rows_rejected=rejected,
+        profiles_created=result.created if result else 0,
+        profiles_updated=result.updated if result else 0,
+        profiles_unchanged=max(0, unchanged - reread),
+        events_written=result.events_written if result else 0,
+        identity_conflicts=len(result.conflicts) if result else 0,
+    )
+
+
+def _count(job: Job, tally: Counter[str]) -> None:
+    """Add the tally, and the counts of pages not saved yet, to the run's counters (in the page's transaction)."""
+    tally.update(job.unsaved)
     updated = SyncRun.objects.filter(pk=job.run.pk, claim=job.token, state=RunState.RUNNING).update(
-        rows_read=F("rows_read") + len(page) - reread,
-        rows_reread=F("rows_reread") + reread,
-        # skipped rows mapped fine last time
-        rows_mapped=F("rows_mapped") + max(0, len(mapped.batches) + skipped - reread),
-        rows_rejected=F("rows_rejected") + rejected,
-        profiles_created=F("profiles_created") + (result.created if result else 0),
-        profiles_updated=F("profiles_updated") + (result.updated if result else 0),
-        profiles_unchanged=F("profiles_unchanged") + max(0, unchanged - reread),
-        events_written=F("events_written") + (result.events_written if result else 0),
-        identity_conflicts=F("identity_conflicts") + (len(result.conflicts) if result else 0),
+        **{name: F(name) + value for name, value in tally.items()},
         **job.progress.run_fields(),
         timings=job.timings.rounded(),
         heartbeat_at=timezone.now(),
     )
     if not updated:
         raise Superseded  # rolls the page back: another worker owns the run now
+    job.unsaved, job.unsaved_pages, job.saved = Counter(), 0, True

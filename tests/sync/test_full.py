@@ -44,6 +44,23 @@ def test_it_writes_nothing_to_the_store_for_unchanged_rows(full_feed, warehouse,
     assert profile_writes(queries.captured_queries) == []
 
 
+def test_an_unchanged_resync_saves_its_progress_once_every_twenty_pages_not_every_page(
+    workspace, warehouse, settings
+):
+    settings.WSYNC_PAGE_SIZE = 100
+    full_feed = make_feed(workspace, warehouse.path, sync_mode=SyncMode.FULL, iterator="", iterator_type="")
+    warehouse.upsert(user_rows(0, 4500, T0))  # 45 pages
+    run_now(full_feed)
+
+    with CaptureQueriesContext(connection) as queries:
+        second = run_now(full_feed)
+
+    saves = [q["sql"] for q in queries.captured_queries if '"rows_read" = (' in q["sql"]]
+    # The first page (progress shows at once), then every 21st page, then the rest at the end: 1 + 2 + 1.
+    assert len(saves) == 4
+    assert (second.rows_read, second.rows_mapped, second.profiles_unchanged) == (4500, 4500, 4500)
+
+
 def test_it_writes_only_the_rows_that_changed(full_feed, warehouse, workspace):
     warehouse.upsert(user_rows(0, 1000, T0))
     run_now(full_feed)
