@@ -27,10 +27,9 @@ from feeds.warehouses.base import (
     PrepareStep,
     ReadWindow,
     WarehouseError,
-    guard_host,
     wrap_model,
 )
-from feeds.warehouses.outbound import mount_guard
+from feeds.warehouses.outbound import guard_host, mount_guard
 from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 logger = logging.getLogger(__name__)

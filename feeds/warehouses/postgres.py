@@ -26,8 +26,8 @@ from feeds.warehouses.base import (
     ReadWindow,
     WarehouseError,
     WirePage,
-    guard_host,
 )
+from feeds.warehouses.outbound import guard_host
 from feeds.warehouses.pgfamily import (
     allow_unencrypted_field,
     bind_window,

@@ -21,9 +21,8 @@ from feeds.warehouses.base import (
     PrepareStep,
     ReadWindow,
     WarehouseError,
-    guard_host,
-    guard_peer,
 )
+from feeds.warehouses.outbound import guard_host, guard_peer
 from feeds.warehouses.pgfamily import (
     allow_unencrypted_field,
     bind_window,
