@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from feeds.accounts.models import Membership, Role
 from feeds.ops.models import AlertSettings, Delivery, Incident, IncidentKind
-from feeds.warehouses.base import WarehouseError, guard_host
+from feeds.warehouses.base import WarehouseError
+from feeds.warehouses.outbound import guard_host
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_SECONDS = 10

@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 
 from feeds.accounts.models import Workspace
 from feeds.ops.models import AlertSettings
-from feeds.warehouses.base import WarehouseError, guard_host
+from feeds.warehouses.base import WarehouseError
+from feeds.warehouses.outbound import guard_host
 
 
 class AlertSettingsForm(forms.ModelForm):

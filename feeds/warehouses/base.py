@@ -7,8 +7,8 @@ templates, the mapper, the engine and tests never import a vendor SDK.
 from __future__ import annotations
 
 import enum
-import ipaddress
-import socket
+import hashlib
+import operator
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +122,21 @@ class WirePage(Page):
 
 def _pick_items(items: list[Any], positions: Sequence[int]) -> list[Any]:
     return [items[i] for i in positions]
+
+
+_DIGEST = operator.methodcaller("digest")
+
+
+def wire_digests(messages: Sequence[bytes]) -> list[int]:
+    """Return a 64-bit digest of each row as the server sent it (the first half of its MD5), for a WirePage.
+
+    PostgreSQL's rows are COPY lines, Redshift's DataRow message bodies, BigQuery's the cells of its JSON. Built from C calls only (map, one
+    join, one numpy view): ~0.6 µs a row, against ~3 µs for digesting the decoded values.
+    """
+    import numpy as np  # here, not at the top: a web process does not load numpy
+
+    joined = b"".join(map(_DIGEST, map(hashlib.md5, messages)))
+    return np.frombuffer(joined, dtype=">i8")[::2].tolist()
 
 
 @dataclass(frozen=True)
@@ -392,89 +407,6 @@ def _since_bounds(
     if since.until is not None:
         bounds.append(f"{column} <= {until_param}")
     return bounds
-
-
-def guard_host(host: str, *, field: str = "host") -> str | None:
-    """Resolve `host` once and return the address to connect to; refuse one that is not public.
-
-    Only globally routable unicast addresses pass (an allow-list: carrier-grade NAT 100.64.0.0/10,
-    cloud metadata 100.100.100.200 and 169.254.169.254, unique-local and IPv4-mapped private IPv6,
-    multicast... are all refused). Every address the name resolves to must pass, and the caller connects
-    to the returned one (psycopg `hostaddr`), so a name that resolves differently a moment later (DNS
-    rebinding) cannot slip a private address past the check. Raises WarehouseError naming the field;
-    settings.WSYNC_ALLOW_PRIVATE_HOSTS lifts the address rule (the tests and the demo set it), and then
-    a name that does not resolve returns None for the driver to report.
-    """
-    from django.conf import settings
-
-    allow_private = getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False) is True
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        infos = []
-    if allow_private and host and not infos:
-        return None  # nothing to guard: the driver resolves the name and reports it in its own words
-    if not host or not infos:
-        raise WarehouseError(
-            f"The host “{host}” could not be found. Check the spelling of the host name.",
-            permanent=True,
-            field=field,
-        )
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    for address in addresses:
-        if not address_allowed(address):
-            raise WarehouseError(
-                f"The host “{host}” points to a private network address ({address}); wsync "
-                "only connects to public warehouse hosts. An administrator can allow private hosts "
-                "with WSYNC_ALLOW_PRIVATE_HOSTS.",
-                permanent=True,
-                field=field,
-            )
-    return str(addresses[0])
-
-
-def guard_peer(address: str, host: str, *, field: str = "host") -> None:
-    """Refuse a connection a driver made to a non-public address (for drivers that resolve names themselves).
-
-    The caller closes the connection when this raises; nothing but the TLS handshake has happened yet
-    for a driver that requires TLS.
-    """
-    if not address_allowed(ipaddress.ip_address(address.split("%")[0])):
-        raise WarehouseError(
-            f"The host “{host}” points to a private network address ({address}); wsync only connects to "
-            "public warehouse hosts. An administrator can allow private hosts with WSYNC_ALLOW_PRIVATE_HOSTS.",
-            permanent=True,
-            field=field,
-        )
-
-
-def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Return True for a public address, or one WSYNC_ALLOW_PRIVATE_HOSTS allows (all, or listed networks)."""
-    from django.conf import settings
-
-    allowed = getattr(settings, "WSYNC_ALLOW_PRIVATE_HOSTS", False)
-    if allowed is True or is_public(address):
-        return True
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in ipaddress.ip_network(n, strict=False) for n in allowed or ())
-
-
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Return True for a globally routable unicast address.
-
-    An IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4, Teredo) is judged by that IPv4 too.
-    """
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = [address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None]
-        if address in _NAT64:
-            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-        if any(inner is not None and not is_public(inner) for inner in embedded):
-            return False
-    return address.is_global and not address.is_multicast
-
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def keeps_saved(spec: ConfigField, value: Any) -> bool:

@@ -7,15 +7,11 @@ connection settings) is in `pgfamily.py`; this module is psycopg's side.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
-import operator
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
-
-import numpy as np
 
 from feeds.warehouses.base import (
     POSTGRES_ITERATOR_TYPES,
@@ -26,8 +22,9 @@ from feeds.warehouses.base import (
     ReadWindow,
     WarehouseError,
     WirePage,
-    guard_host,
+    wire_digests,
 )
+from feeds.warehouses.outbound import guard_host
 from feeds.warehouses.pgfamily import (
     allow_unencrypted_field,
     bind_window,
@@ -48,19 +45,6 @@ from feeds.warehouses.sqlwarehouse import SqlWarehouse
 def _column(description: Any) -> Column:
     d = description
     return Column(d.name, field_type(d.type_display), d.type_display, d.null_ok is not False)
-
-
-_DIGEST = operator.methodcaller("digest")
-
-
-def wire_digests(lines: list[bytes]) -> list[int]:
-    """Return a 64-bit digest of each line (the first half of its MD5), for a WirePage.
-
-    Built from C calls only (map, one join, one numpy view): ~0.6 µs a row, against ~3 µs for
-    digesting the decoded values.
-    """
-    joined = b"".join(map(_DIGEST, map(hashlib.md5, lines)))
-    return np.frombuffer(joined, dtype=">i8")[::2].tolist()
 
 
 def _copy_decoder(

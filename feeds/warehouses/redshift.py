@@ -21,9 +21,10 @@ from feeds.warehouses.base import (
     PrepareStep,
     ReadWindow,
     WarehouseError,
-    guard_host,
-    guard_peer,
+    WirePage,
+    wire_digests,
 )
+from feeds.warehouses.outbound import guard_host, guard_peer
 from feeds.warehouses.pgfamily import (
     allow_unencrypted_field,
     bind_window,
@@ -38,6 +39,7 @@ from feeds.warehouses.pgfamily import (
     valid_name,
     valid_port,
 )
+from feeds.warehouses.redshiftwire import TEXT_JSON, raw_rows, row_decoder
 from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 ARN_FORMAT = "arn:aws:iam::123456789012:role/wsync-reader"
@@ -80,8 +82,6 @@ TYPE_NAMES = {
     3001: "geography",
     2950: "uuid",
 }
-# Types redshift_connector returns as JSON text rather than decoded values.
-TEXT_JSON = ("super", "jsonb")
 CURSOR = "wsync_read"
 log = logging.getLogger(__name__)
 READ_SOCKET_TIMEOUT = 3600  # seconds without a byte before a read gives up (long FETCHes are fine)
@@ -494,11 +494,14 @@ class RedshiftWarehouse(SqlWarehouse):
             query, params = bind_window(sql, self.dialect, window, columns)
             cur.execute(f"DECLARE {CURSOR} CURSOR FOR {query}", params)
             while True:
-                cur.execute(f"FETCH FORWARD {int(page_size)} FROM {CURSOR}")
-                rows = cur.fetchall()
-                if not rows:
+                with raw_rows(conn):
+                    cur.execute(f"FETCH FORWARD {int(page_size)} FROM {CURSOR}")
+                messages = list(cur.fetchall())
+                if not messages:
                     break
-                yield Page(columns, clean_rows(columns, rows, TEXT_JSON))
+                # Each row stays the DataRow message the server sent: digested as is, decoded on demand.
+                decode = row_decoder(conn, cur.truncated_row_desc(), columns)
+                yield WirePage(columns, messages, decode, wire_digests(messages))
             cur.execute(f"CLOSE {CURSOR}")
             cur.execute("ROLLBACK")
         except (redshift_connector.Error, OSError) as exc:

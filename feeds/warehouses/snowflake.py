@@ -31,10 +31,9 @@ from feeds.warehouses.base import (
     PrepareStep,
     ReadWindow,
     WarehouseError,
-    guard_host,
     wrap_model,
 )
-from feeds.warehouses.outbound import check_url
+from feeds.warehouses.outbound import check_url, guard_host
 from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 logger = logging.getLogger(__name__)

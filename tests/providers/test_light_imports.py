@@ -1,4 +1,4 @@
-"""A web process does not load numpy: only the PostgreSQL provider's digests and the engine need it."""
+"""A web process does not load numpy: only the digests of rows as sent and the engine need it."""
 
 from __future__ import annotations
 
@@ -33,5 +33,5 @@ def test_it_imports_without_loading_numpy(code: str) -> None:
 
 
 def test_the_probe_sees_numpy_when_a_module_loads_it() -> None:
-    # The PostgreSQL provider digests COPY lines with numpy: the probe must notice that import.
-    assert loads_numpy("import feeds.warehouses.postgres")
+    # The PostgreSQL family digests rows as sent with numpy: the probe must notice that import.
+    assert loads_numpy("from feeds.warehouses.base import wire_digests; wire_digests([b'row'])")

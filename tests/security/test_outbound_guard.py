@@ -12,7 +12,8 @@ import socket
 
 import pytest
 
-from feeds.warehouses.base import WarehouseError, guard_host
+from feeds.warehouses.base import WarehouseError
+from feeds.warehouses.outbound import guard_host
 from feeds.warehouses.postgres import PostgresWarehouse
 
 REFUSED = [

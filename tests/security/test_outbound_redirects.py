@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from feeds.connect.checks import private_hosts
-from feeds.warehouses.base import WarehouseError, guard_host
-from feeds.warehouses.outbound import guarded_client_session, mount_guard
+from feeds.warehouses.base import WarehouseError
+from feeds.warehouses.outbound import guard_host, guarded_client_session, mount_guard
 
 
 class Inside(http.server.BaseHTTPRequestHandler):

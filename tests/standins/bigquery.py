@@ -8,6 +8,7 @@ token_uri points at the stand-in, so google-auth signs and exchanges a real JWT;
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -36,6 +37,7 @@ class BigQueryStandin:
     port: int
     token_uri: str
     key_text: str  # the service account's JSON key file, registered with the token endpoint
+    pid: int = 0  # the stand-in's process (the bench reads its CPU time)
 
     @property
     def endpoint(self) -> str:
@@ -85,8 +87,9 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
     pytest.fail("The BigQuery stand-in did not answer within 30 s")
 
 
-@pytest.fixture(scope="session")
-def bigquery_standin() -> Iterator[BigQueryStandin]:
+@contextlib.contextmanager
+def running_standin() -> Iterator[BigQueryStandin]:
+    """The stand-in as a subprocess on free 127.0.0.1 ports, stopped on leaving (the tests and the bench)."""
     port, grpc_port, token_port = _free_port(), _free_port(), _free_port()
     token_uri = f"http://127.0.0.1:{token_port}/token"
     key_text, public_pem = service_account_key(ACCOUNT, token_uri)
@@ -97,7 +100,7 @@ def bigquery_standin() -> Iterator[BigQueryStandin]:
     try:
         _wait_until_answering(f"http://127.0.0.1:{port}/", process)
         _wait_until_answering(f"http://127.0.0.1:{token_port}/", process)
-        yield BigQueryStandin(port, token_uri, key_text)
+        yield BigQueryStandin(port, token_uri, key_text, pid=process.pid)
     finally:
         process.terminate()
         try:
@@ -107,27 +110,43 @@ def bigquery_standin() -> Iterator[BigQueryStandin]:
 
 
 @pytest.fixture(scope="session")
-def bigquery_admin(bigquery_standin: BigQueryStandin) -> Any:
+def bigquery_standin() -> Iterator[BigQueryStandin]:
+    with running_standin() as standin:
+        yield standin
+
+
+def admin_client(standin: BigQueryStandin) -> Any:
+    """A real client (anonymous) for setting up datasets and tables."""
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    options = ClientOptions(api_endpoint=bigquery_standin.endpoint)
+    options = ClientOptions(api_endpoint=standin.endpoint)
     return bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options=options)
 
 
-@pytest.fixture
-def bigquery_config(bigquery_standin: BigQueryStandin, bigquery_admin: Any) -> dict[str, Any]:
+def dataset_config(standin: BigQueryStandin, admin: Any) -> dict[str, Any]:
+    """Create a dataset of its own on the stand-in; return a provider config for it."""
     dataset = f"wsync_{uuid.uuid4().hex[:10]}"
-    bigquery_admin.create_dataset(dataset)
+    admin.create_dataset(dataset)
     return {
         "project_id": PROJECT,
         "dataset_id": dataset,
         "region": "US",
         "service_account_id": ACCOUNT,
-        "service_account_key": bigquery_standin.key_text,
-        "api_endpoint": bigquery_standin.endpoint,
+        "service_account_key": standin.key_text,
+        "api_endpoint": standin.endpoint,
     }
+
+
+@pytest.fixture(scope="session")
+def bigquery_admin(bigquery_standin: BigQueryStandin) -> Any:
+    return admin_client(bigquery_standin)
+
+
+@pytest.fixture
+def bigquery_config(bigquery_standin: BigQueryStandin, bigquery_admin: Any) -> dict[str, Any]:
+    return dataset_config(bigquery_standin, bigquery_admin)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ tests share them; each test picks its table through the data model text.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import subprocess
@@ -33,6 +34,7 @@ class DeltaSharingStandin:
     endpoint: str
     token: str
     root: Path
+    pid: int = 0
     share: str = "wsync_share"
     schema: str = "crm"
 
@@ -97,11 +99,12 @@ def _read_port(process: subprocess.Popen[str], log: Path) -> int:
     return int(line)
 
 
-@pytest.fixture(scope="session")
-def delta_sharing(delta_tables_root: Path) -> Iterator[DeltaSharingStandin]:
+@contextlib.contextmanager
+def running_standin(root: Path) -> Iterator[DeltaSharingStandin]:
+    """The sharing server over the Delta tables under `root`, stopped by its PID on leaving (tests and bench)."""
     token = secrets.token_urlsafe(24)
-    command = [sys.executable, "-m", "tests.standins.delta_sharing_server", "--root", str(delta_tables_root)]
-    log_path = delta_tables_root.parent / "delta-sharing-server.log"
+    command = [sys.executable, "-m", "tests.standins.delta_sharing_server", "--root", str(root)]
+    log_path = root.parent / "delta-sharing-server.log"
     log = log_path.open("w")
     process = subprocess.Popen(
         # "=" keeps a token that starts with "-" (1 in 64) from being read as an option
@@ -114,7 +117,7 @@ def delta_sharing(delta_tables_root: Path) -> Iterator[DeltaSharingStandin]:
     try:
         endpoint = f"http://127.0.0.1:{_read_port(process, log_path)}{PREFIX}"
         _wait_until_ready(endpoint, token, process)
-        yield DeltaSharingStandin(endpoint=endpoint, token=token, root=delta_tables_root)
+        yield DeltaSharingStandin(endpoint=endpoint, token=token, root=root, pid=process.pid)
     finally:
         process.terminate()
         try:
@@ -123,3 +126,9 @@ def delta_sharing(delta_tables_root: Path) -> Iterator[DeltaSharingStandin]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def delta_sharing(delta_tables_root: Path) -> Iterator[DeltaSharingStandin]:
+    with running_standin(delta_tables_root) as standin:
+        yield standin

@@ -127,8 +127,23 @@ def main(root: Path) -> None:
     print("built", flush=True)
 
 
+def build_from_duckdb(path: Path, duckdb_file: str, table: str) -> None:
+    """A table copied from a DuckDB file, in files of 50,000 rows (bench/provider_resync.py)."""
+    import duckdb
+    from deltalake import write_deltalake
+
+    with duckdb.connect(duckdb_file, read_only=True) as connection:
+        reader = connection.sql(f"SELECT * FROM {table}").fetch_arrow_reader(50_000)
+        for batch in reader:
+            write_deltalake(str(path), batch, mode="append")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if len(sys.argv) == 4:  # ROOT DUCKDB_FILE TABLE: serve that one table (the bench)
+        build_from_duckdb(Path(sys.argv[1]) / SHARE / SCHEMA / sys.argv[3], sys.argv[2], sys.argv[3])
+        print("built", flush=True)
+    else:
+        main(Path(sys.argv[1]))
     sys.stdout.flush()
     sys.stderr.flush()
     # deltalake can abort at interpreter exit (rc 134); leave before its destructors run.

@@ -7,6 +7,7 @@ gives each test its own database and a provider config pointing at the stand-in;
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -35,6 +36,7 @@ class SnowflakeStandin:
     password: str
     private_key_pem: str  # encrypted with `passphrase`; its public key is the only one accepted
     passphrase: str
+    pid: int = 0  # the stand-in's process (the bench reads its CPU time)
 
 
 def _free_port() -> int:
@@ -71,8 +73,9 @@ def _wait_until_answering(port: int, process: subprocess.Popen[bytes]) -> None:
     pytest.fail("The Snowflake stand-in did not answer within 30 s")
 
 
-@pytest.fixture(scope="session")
-def snowflake_standin() -> Iterator[SnowflakeStandin]:
+@contextlib.contextmanager
+def running_standin() -> Iterator[SnowflakeStandin]:
+    """The stand-in as a subprocess on a free 127.0.0.1 port, stopped on leaving (the tests and the bench)."""
     private_pem, public_pem = _rsa_pems()
     port = _free_port()
     env = {**os.environ, "WSYNC_SF_PASSWORD": PASSWORD, "WSYNC_SF_PUBLIC_KEY": public_pem}
@@ -81,13 +84,19 @@ def snowflake_standin() -> Iterator[SnowflakeStandin]:
     )
     try:
         _wait_until_answering(port, process)
-        yield SnowflakeStandin(port, PASSWORD, private_pem, PASSPHRASE)
+        yield SnowflakeStandin(port, PASSWORD, private_pem, PASSPHRASE, pid=process.pid)
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def snowflake_standin() -> Iterator[SnowflakeStandin]:
+    with running_standin() as standin:
+        yield standin
 
 
 def standin_connect(standin: SnowflakeStandin, database: str) -> Any:
@@ -108,10 +117,10 @@ def standin_connect(standin: SnowflakeStandin, database: str) -> Any:
     )
 
 
-@pytest.fixture
-def snowflake_config(snowflake_standin: SnowflakeStandin) -> dict[str, Any]:
+def database_config(standin: SnowflakeStandin) -> dict[str, Any]:
+    """Create a database of its own on the stand-in; return a provider config for it."""
     database = f"WSYNC_{uuid.uuid4().hex[:10].upper()}"
-    with standin_connect(snowflake_standin, database) as conn:
+    with standin_connect(standin, database) as conn:
         conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
         conn.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {database}.PUBLIC")
     return {
@@ -122,13 +131,18 @@ def snowflake_config(snowflake_standin: SnowflakeStandin) -> dict[str, Any]:
         "region": "",
         "user": "wsync",
         "role": "WSYNC_READER",
-        "password": snowflake_standin.password,
+        "password": standin.password,
         "private_key": "",
         "private_key_passphrase": "",
         "host": "127.0.0.1",
-        "port": snowflake_standin.port,
+        "port": standin.port,
         "protocol": "http",
     }
+
+
+@pytest.fixture
+def snowflake_config(snowflake_standin: SnowflakeStandin) -> dict[str, Any]:
+    return database_config(snowflake_standin)
 
 
 @pytest.fixture

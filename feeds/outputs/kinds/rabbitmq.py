@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from feeds.outputs.kinds.base import DELIVERED, Answer, Limits, Outcome
-from feeds.warehouses.base import ConfigField, WarehouseError, guard_host
+from feeds.warehouses.base import ConfigField, WarehouseError
+from feeds.warehouses.outbound import guard_host
 
 
 def _port(value: Any) -> None:

@@ -28,7 +28,6 @@ from feeds.warehouses.base import (
     PrepareStep,
     ReadWindow,
     WarehouseError,
-    guard_host,
 )
 from feeds.warehouses.databricks.delta_types import DeltaField, batch_rows, conform, table_fields
 from feeds.warehouses.databricks.profile import (
@@ -43,7 +42,7 @@ from feeds.warehouses.databricks.profile import (
 from feeds.warehouses.databricks.sort import sorted_batches
 from feeds.warehouses.databricks.tableref import SQL_EXPLANATION, TableRef, parse_table_ref
 from feeds.warehouses.databricks.window import KIND_TYPES, file_may_match, since_filter, window_filter
-from feeds.warehouses.outbound import guarded_client_session, mount_guard
+from feeds.warehouses.outbound import guard_host, guarded_client_session, mount_guard
 from feeds.warehouses.sqlwarehouse import SqlWarehouse
 
 if TYPE_CHECKING:
