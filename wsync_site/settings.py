@@ -340,9 +340,9 @@ WSYNC_DUCKDB_ROOTS = [
 WSYNC_PREVIEW_ROWS = int(env("WSYNC_PREVIEW_ROWS") or 100)
 WSYNC_PREVIEW_TIMEOUT = int(env("WSYNC_PREVIEW_TIMEOUT") or 30)
 WSYNC_PAGE_SIZE = int(env("WSYNC_PAGE_SIZE") or 5000)
-# A run reads and maps its next page in a second thread while it writes this one (docs/sync.md, "Reading ahead: both cores");
-# WSYNC_READ_AHEAD=0 does both in the run's one thread.
-WSYNC_READ_AHEAD = env_bool("WSYNC_READ_AHEAD", True)
+# WSYNC_READ_AHEAD=1: a run reads and maps its next page in a second thread while it writes this one (docs/sync.md,
+# "Reading ahead: both cores"). Off by default: measured slower on a 2-core machine, quiet or busy.
+WSYNC_READ_AHEAD = env_bool("WSYNC_READ_AHEAD", False)
 # A full-mode run holds up to this many row fingerprints in memory (16 bytes each); bigger feeds keep none and
 # map and resolve every row (docs/store.md).
 WSYNC_FINGERPRINTS_IN_MEMORY = int(env("WSYNC_FINGERPRINTS_IN_MEMORY") or 8_000_000)

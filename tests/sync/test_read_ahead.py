@@ -94,7 +94,7 @@ def test_a_page_prepared_in_the_thread_may_not_query_the_database():
 @pytest.fixture
 def paged(settings):
     settings.WSYNC_PAGE_SIZE = 100
-    settings.WSYNC_READ_AHEAD = True  # the default (wsync_site/settings.py), whatever the environment says
+    settings.WSYNC_READ_AHEAD = True  # whatever the default and the environment say
 
 
 def test_an_incremental_run_read_ahead_is_exact_and_moves_the_checkpoint_page_by_page(
