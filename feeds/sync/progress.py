@@ -23,7 +23,8 @@ class Bounds:
     low: Any
     high: Any
     at_high: int
-    reread: int
+    reread: int  # rows a resumed attempt read again: below the value it resumes at, and the first ones at it
+    reread_at_resume: int = 0  # of those, the ones at the value it resumes at
 
 
 @dataclass
@@ -66,10 +67,12 @@ class Progress:
         if not seen:
             return None
         high = max(seen)
-        # The first rows at the value a resumed attempt starts at, as many as were committed before it.
-        reread = min(self.reread_left, seen.count(self.resume_at)) if self.reread_left else 0
-        self.reread_left -= reread
-        return Bounds(min(seen), high, seen.count(high), reread)
+        # The first rows at the value a resumed attempt starts at, as many as were committed before it, and
+        # (a main run re-reads its lookback) the rows below that value, which the attempt before committed.
+        at_resume = min(self.reread_left, seen.count(self.resume_at)) if self.reread_left else 0
+        self.reread_left -= at_resume
+        below = sum(1 for v in seen if v < self.resume_at) if self.resume_at is not None else 0
+        return Bounds(min(seen), high, seen.count(high), below + at_resume, at_resume)
 
     def advance(self, feed: Feed, sync_run: SyncRun, bounds: Bounds | None) -> None:
         """Move the data interval seen and (for main runs) the checkpoint to the page's largest value.
@@ -84,7 +87,7 @@ class Progress:
             self.data_max, self.at_max = high, bounds.at_high
         elif high == self.data_max:
             # Re-read rows at the resume value were counted in at_max by the attempt that first read them.
-            self.at_max += bounds.at_high - (bounds.reread if high == self.resume_at else 0)
+            self.at_max += bounds.at_high - (bounds.reread_at_resume if high == self.resume_at else 0)
         if not self.moves_checkpoint or (self.checkpoint is not None and high <= self.checkpoint):
             return
         self.checkpoint = high

@@ -181,7 +181,13 @@ def plan(feed: Feed, sync_run: SyncRun, kind: IteratorKind | None, resume_at: Bo
         result.since = start
     upper = _at_most(upper, until_bound(feed, kind))
     _record(sync_run, lower, upper, start)
-    if resume_at is not None and (lower is None or resume_at > lower):
+    # A resumed backfill window goes on where its last attempt stopped. A resumed main run does not: its
+    # lower bound already starts from the checkpoint that attempt moved, less the lookback, so a row that
+    # arrived late behind that checkpoint meanwhile is read now (going on from the last page would skip
+    # it, and a later jump of the checkpoint could leave it outside every lookback). Re-read rows are
+    # written again unchanged and counted as re-read (progress.Progress.bounds).
+    resumes_where_it_stopped = sync_run.kind == RunKind.BACKFILL or lower is None
+    if resume_at is not None and resumes_where_it_stopped and (lower is None or resume_at > lower):
         lower = resume_at
     result.window = ReadWindow(feed.iterator, feed.iterator_type, lower, upper, feed.timezone, start)
     return result

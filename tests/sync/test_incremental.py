@@ -98,6 +98,32 @@ def test_it_rereads_late_rows_inside_the_lookback(workspace, warehouse):
     assert checkpoint_value(feed) == T0 + timedelta(hours=5)
 
 
+def test_a_resumed_run_reads_rows_that_arrived_late_behind_its_checkpoint_meanwhile(
+    workspace, warehouse, fail_after
+):
+    from tests.sync.conftest import make_feed
+
+    feed = make_feed(workspace, warehouse.path, lookback_seconds=3600)
+    warehouse.upsert(user_rows(0, 150, T0))
+    fail_after(1, WarehouseError("The connection dropped.", permanent=False))
+    failed = run_now(feed)
+    assert failed.state == RunState.QUEUED and checkpoint_value(feed) == T0  # the first page committed
+    # Meanwhile a row lands a second behind that checkpoint, and another an hour ahead of it.
+    warehouse.upsert(user_rows(500, 1, T0 - timedelta(seconds=1)))
+    warehouse.upsert(user_rows(600, 1, T0 + timedelta(hours=1)))
+    fail_after.disarm()
+
+    again = run_now(feed)
+    # Going on from its last page, the retry would skip the late row, and the next run's lookback (an hour
+    # behind the checkpoint the retry moves) would never reach it again.
+    assert (again.pk, again.state) == (failed.pk, RunState.SUCCEEDED)
+    assert "C0000500" in store_users(workspace)
+    assert again.window_from == "2025-12-31 23:00:00 UTC"
+    assert again.rows_read + again.rows_reread >= 152
+    run_now(feed)
+    assert store_users(workspace) == warehouse.users()
+
+
 def test_it_leaves_rows_stamped_after_the_run_started_for_the_next_run(feed, warehouse, workspace):
     started = timezone.now()
     later = started + timedelta(minutes=5)
