@@ -103,4 +103,3 @@ def test_a_profile_reads_its_identities_from_its_row(feed):
     assert profile.identity_pairs() == [("customer_id", "C1"), ("email", "new@x")]
     assert not Identity.objects.filter(value="ada@x").exists()  # released by its key
     assert Identity.objects.get(pk=(feed.workspace_id, "production", "email", "new@x")).feed_id == feed.pk
-
