@@ -44,10 +44,9 @@ def _until_it_waits_for_a_lock(other: threading.Thread, outcome: list) -> None:
     raise AssertionError(f"the other page ended without waiting for this one: {outcome}")
 
 
+@pytest.mark.postgres_store  # SQLite has one writer at a time: no such race (tests/conftest.py)
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_pages_keep_each_others_identity_types_and_fail_on_the_same_one(feed):
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
     apply(feed, batch({"customer_id": "C1", "email": "a@x"}))
 
     outcome: list = []
