@@ -32,7 +32,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import backend_cpu, measure  # noqa: E402
+from _measure import backend_cpu, measure, phase_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = "postgresql://postgres@127.0.0.1:5432/"
@@ -182,15 +182,7 @@ def dlt_load(table: str) -> dict | None:
 
 
 def wsync(store: str, table: str, rows: int, duckdb_source: Path | None = None) -> list[dict]:
-    env = {
-        **os.environ,
-        "WSYNC_DEV": "1",
-        "WSYNC_ALLOW_PRIVATE_HOSTS": "1",
-        "PYTHONPATH": str(ROOT),
-        "WSYNC_DATA_DIR": tempfile.mkdtemp(prefix=f"wsync-bench-{store}-"),
-        "WSYNC_LOG_LEVEL": "WARNING",
-    }
-    env.pop("DATABASE_URL", None)
+    env = phase_env(f"wsync-bench-{store}-", ROOT)
     if duckdb_source is not None:
         env["WSYNC_BENCH_DUCKDB"] = str(duckdb_source)
         env["WSYNC_DUCKDB_ROOTS"] = str(duckdb_source.parent)
