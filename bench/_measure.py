@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -61,3 +62,28 @@ def backend_cpu(pid: int) -> float:
     """
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def phase_env(prefix: str, root: Path) -> dict[str, str]:
+    """The environment of a phase process: wsync from `root`, a fresh data folder, the embedded SQLite store."""
+    env = {
+        **os.environ,
+        "WSYNC_DEV": "1",
+        "WSYNC_ALLOW_PRIVATE_HOSTS": "1",
+        "PYTHONPATH": str(root),
+        "WSYNC_DATA_DIR": tempfile.mkdtemp(prefix=prefix),
+        "WSYNC_LOG_LEVEL": "WARNING",
+    }
+    env.pop("DATABASE_URL", None)
+    return env
+
+
+def run_to_end(run: Any, name: str) -> int:
+    """Execute a queued sync run in this process (Django set up); return the rows it read, or exit if it failed."""
+    from feeds.sync import engine
+
+    engine.run(run.pk)
+    run.refresh_from_db()
+    if run.state != "succeeded":
+        raise SystemExit(f"{name}: {run.state}: {run.error}")
+    return int(run.rows_read)

@@ -25,12 +25,12 @@ from django.core.management import call_command  # noqa: E402
 from feeds.accounts.models import Workspace  # noqa: E402
 from feeds.mapping.rules import auto_mappings  # noqa: E402
 from feeds.models import Connection, DataModel, Feed, FeedState, FieldTransformation, PipelineType, SyncMode  # noqa: E402
-from feeds.sync import engine, service  # noqa: E402
+from feeds.sync import service  # noqa: E402
 from feeds.warehouses.base import secret_fields  # noqa: E402
 from feeds.warehouses.registry import open_warehouse, provider_class  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure  # noqa: E402
+from _measure import measure, run_to_end  # noqa: E402
 
 PHASE = json.loads(os.environ["WSYNC_BENCH_PHASE"])
 PROVIDER: str = PHASE["provider"]
@@ -196,11 +196,7 @@ def sync(feed: Feed, name: str) -> dict[str, Any]:
     run = service.request_run(feed, None)
 
     def work() -> int:
-        engine.run(run.pk)
-        run.refresh_from_db()
-        if run.state != "succeeded":
-            raise SystemExit(f"{PROVIDER} {name}: {run.state}: {run.error}")
-        return int(run.rows_read)
+        return run_to_end(run, f"{PROVIDER} {name}")
 
     result = step(name, work)
     result["timings"] = run.timings

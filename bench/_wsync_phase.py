@@ -20,7 +20,7 @@ if os.environ.get("WSYNC_BENCH_SQLITE_PRAGMAS"):  # measuring SQLite settings (b
     ]
 
 import psycopg  # noqa: E402
-from _measure import backend_cpu, measure  # noqa: E402
+from _measure import backend_cpu, measure, run_to_end  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -34,7 +34,7 @@ from feeds.models import (  # noqa: E402
     PipelineType,
     SyncMode,
 )
-from feeds.sync import engine, service, windows  # noqa: E402
+from feeds.sync import service, windows  # noqa: E402
 from feeds.sync.models import Checkpoint  # noqa: E402
 from feeds.warehouses.base import IteratorKind  # noqa: E402
 
@@ -100,11 +100,7 @@ def sync(feed: Feed, name: str) -> dict:
     run = service.request_run(feed, None)
 
     def step() -> int:
-        engine.run(run.pk)
-        run.refresh_from_db()
-        if run.state != "succeeded":
-            raise SystemExit(f"{name}: {run.state}: {run.error}")
-        return run.rows_read
+        return run_to_end(run, name)
 
     pid = _backend_pid()
     cpu = backend_cpu(pid) if pid else 0.0

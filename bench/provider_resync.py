@@ -31,6 +31,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
+from _measure import phase_env  # noqa: E402
 from sync_bench import (  # noqa: E402
     MODELS,
     PG,
@@ -165,18 +166,10 @@ SOURCES = {
 
 def phase(provider: str, config: dict[str, Any], sql: str, standin_pid: int) -> list[dict[str, Any]]:
     """Run the plain read, the full sync and the unchanged re-sync in a fresh process and SQLite store."""
-    env = {
-        **os.environ,
-        "WSYNC_DEV": "1",
-        "WSYNC_ALLOW_PRIVATE_HOSTS": "1",
-        "PYTHONPATH": str(ROOT),
-        "WSYNC_DATA_DIR": tempfile.mkdtemp(prefix=f"wsync-bench-{provider}-"),
-        "WSYNC_LOG_LEVEL": "WARNING",
-        "WSYNC_BENCH_PHASE": json.dumps(
-            {"provider": provider, "config": config, "sql": sql, "standin_pid": standin_pid}
-        ),
-    }
-    env.pop("DATABASE_URL", None)
+    env = phase_env(f"wsync-bench-{provider}-", ROOT)
+    env["WSYNC_BENCH_PHASE"] = json.dumps(
+        {"provider": provider, "config": config, "sql": sql, "standin_pid": standin_pid}
+    )
     if provider == "duckdb":
         env["WSYNC_DUCKDB_ROOTS"] = str(Path(config["path"]).parent)
     out = subprocess.run(

@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from feeds.models import Environment
-from feeds.profiles.models import Event, Identity, Profile
+from feeds.profiles.models import Event
 from tests.personas import client_for
+from tests.profile_fixtures import make_profile
 
 
-def _profile(workspace, mpid, email, environment=Environment.PRODUCTION):
-    profile = Profile.objects.create(workspace=workspace, environment=environment, mpid=mpid)
-    Identity.objects.create(
-        workspace=workspace, environment=environment, identity_type="email", value=email, profile=profile
-    )
-    return profile
+def _profile(workspace, mpid, email, environment=Environment.PRODUCTION, feed_id=None):
+    return make_profile(workspace, mpid, {"email": email}, environment, feed_id)
 
 
 def test_it_finds_a_profile_by_email_or_mpid(workspace, viewer):
@@ -118,8 +115,7 @@ def test_it_names_each_identitys_feed_the_run_by_its_number_and_a_deleted_feed(
 
     SyncRun.objects.create(feed=active_feed, state="succeeded")
     run = SyncRun.objects.create(feed=active_feed, state="succeeded")
-    profile = _profile(workspace, 7100009, "ada@example.com")
-    Identity.objects.filter(profile=profile).update(feed=active_feed)
+    profile = _profile(workspace, 7100009, "ada@example.com", feed_id=active_feed.pk)
     profile.attributes = {"plan": ["pro", active_feed.pk, run.pk, ""], "tier": ["gold", 999, 3, ""]}
     profile.save()
     html = client_for(viewer).get("/w/acme/profiles/7100009/").content.decode()

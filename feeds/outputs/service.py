@@ -408,9 +408,7 @@ def send_history(connection_id: int) -> int:
     feed, written, last = connection.feed, 0, 0
     profiles = Profile.objects.filter(workspace_id=feed.workspace_id, environment=feed.environment)
     while True:
-        chunk = list(
-            profiles.filter(pk__gt=last).order_by("pk").prefetch_related("identities")[:HISTORY_CHUNK]
-        )
+        chunk = list(profiles.filter(pk__gt=last).order_by("pk")[:HISTORY_CHUNK])
         if not chunk:
             return written
         last = chunk[-1].pk
@@ -433,7 +431,7 @@ def _history_change(profile: Profile, feed_id: int, events: list[dict]) -> Chang
         else orjson.loads(profile.attributes or "{}")
     )
     attributes = {k: v[0] for k, v in unpack(document, profile.origin).items() if v[1] == feed_id}
-    identities = {i.identity_type: i.value for i in profile.identities.all()}
+    identities = dict(profile.identities)
     if not attributes and not events:
         return None
     return Change(profile.mpid, False, identities, identities, [], attributes, [], events)

@@ -28,6 +28,12 @@ from feeds.models import Environment, Feed
 #   (feed, run, order), stored on the profile as `origin`, and an entry with exactly that lineage is stored as
 #   [value] (`pack`). A first load's documents are then ~40% of the size; a 200,000-row load into PostgreSQL
 #   wrote with 31% less server CPU and 35% less wall time, and SQLite wrote 45% fewer bytes (docs/store.md).
+# - A profile's identities are held twice, as the store needs them: on its row ({type: value}, `identities`),
+#   which is what loading a page's profiles reads, and one Identity row each, keyed by (workspace,
+#   environment, type, value), which is how a value finds its owner. That primary key is the identity
+#   table's only index: no surrogate id and no (profile, type) index, so an identity costs one index entry
+#   instead of three (identities were the largest part of a full load's floor, docs/store.md "Floors").
+#   The store writes both in the same statements of a page's transaction, so they always agree.
 # - Identities and events reference their profile without a database constraint: Django's
 #   deferred foreign-key check costs one trigger and one index probe per row at COMMIT (~25% of a full sync).
 #   Integrity comes from the store, the only writer: it writes rows only for profiles it inserted or read
@@ -50,6 +56,8 @@ class Profile(models.Model):
     origin = models.JSONField(null=True, blank=True)
     # {run id (text; "" for none): when that run wrote the attribute values it set (ISO)}.
     set_at = models.JSONField(default=dict)
+    # {identity type: value}: one value per type; the same pairs as the profile's Identity rows.
+    identities = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
@@ -66,6 +74,10 @@ class Profile(models.Model):
     def attribute_values(self) -> dict[str, Any]:
         """Return {attribute name: value}."""
         return {name: entry[0] for name, entry in self.attributes.items()}
+
+    def identity_pairs(self) -> list[tuple[str, str]]:
+        """Return the profile's (identity type, value) pairs, sorted by type."""
+        return sorted(self.identities.items())
 
     def attribute_facts(self) -> list[AttributeFact]:
         """Return each attribute with its lineage, sorted by name (feed objects not loaded)."""
@@ -119,17 +131,23 @@ def _parse_stamp(value: str | None) -> datetime | None:
 
 
 class Identity(models.Model):
-    """An identity value (email, customer_id, device id…) owned by exactly one profile."""
+    """An identity value (email, customer_id, device id…) owned by exactly one profile.
 
+    Keyed by what it is: (workspace, environment, identity type, value). A profile's own identities are read
+    from its `identities` document, never from here by profile (there is no index for that).
+    """
+
+    pk = models.CompositePrimaryKey("workspace_id", "environment", "identity_type", "value")
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     environment = models.CharField(max_length=16, choices=Environment.choices)
     identity_type = models.CharField(max_length=40)
     value = models.CharField(max_length=512)
-    # The unique (profile, identity_type) index serves profile lookups; a second index would slow writes.
+    # DO_NOTHING: deleting profiles must not look for their identities by profile (a scan of the table).
+    # A workspace's deletion removes its identities through the workspace key, which leads the primary key.
     profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="identities", db_index=False, db_constraint=False
+        Profile, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
     )
     # Lineage only: no database constraint, so bulk writes skip one foreign-key check per row.
     feed = models.ForeignKey(
@@ -142,14 +160,6 @@ class Identity(models.Model):
         db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "environment", "identity_type", "value"], name="identity_value_unique"
-            ),
-            models.UniqueConstraint(fields=["profile", "identity_type"], name="identity_type_per_profile"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.identity_type}={self.value}"

@@ -46,7 +46,7 @@ def search_profiles(workspace: Workspace, environment: str, query: str) -> Query
     if "\x00" in query:  # no identity holds NUL, and PostgreSQL refuses it in a query (a 500)
         return profiles.none()
     values = {query, query.lower()}
-    # Every identity type spelled out: the unique index is (workspace, environment, identity_type, value), and
+    # Every identity type spelled out: the primary key is (workspace, environment, identity_type, value), and
     # without the type a value lookup scanned every identity of the environment (400,000 rows for 200,000
     # profiles, the slowest page under bench/load_bench.py); with it, one index probe per type.
     owners = Identity.objects.filter(
@@ -76,8 +76,8 @@ def mpid_from(query: str) -> int | None:
 
 
 def search_page(workspace: Workspace, environment: str, query: str, page: str | None) -> Page:
-    """Return one page of `search_profiles`, with each profile's identities loaded."""
-    profiles = search_profiles(workspace, environment, query).prefetch_related("identities")
+    """Return one page of `search_profiles` (each profile's identities are on its row)."""
+    profiles = search_profiles(workspace, environment, query)
     return Paginator(profiles, PROFILES_PER_PAGE).get_page(page)
 
 
@@ -93,11 +93,24 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
     attributes = _with_feeds(profile.attribute_facts())
     gone = {f.feed_id for f in attributes if f.feed_id is not None and f.feed is None}
     return {
-        "identities": list(profile.identities.select_related("feed").order_by("identity_type")),
+        "identities": identity_rows(profile),
         "attributes": attributes,
         # {feed id: name} of the deleted feeds that set an attribute (their tombstones).
         "deleted_feeds": DeletedFeed.names(profile.workspace_id, gone),
     }
+
+
+def identity_rows(profile: Profile) -> list[Identity]:
+    """Return the profile's identities, each with the feed that claimed it, sorted by type.
+
+    Read by primary key from the pairs of the profile's document (one query): the identity table has no
+    index by profile.
+    """
+    keys = [(profile.workspace_id, profile.environment, t, v) for t, v in profile.identity_pairs()]
+    if not keys:
+        return []
+    rows = Identity.objects.filter(pk__in=keys).select_related("feed")
+    return sorted(rows, key=lambda i: i.identity_type)
 
 
 def _with_feeds(facts: list[AttributeFact]) -> list[AttributeFact]:

@@ -131,12 +131,19 @@ def insert_rows(
         return cursor.fetchall() if "RETURNING" in suffix else []
 
 
-def delete_pairs(table: str, first: str, second: str, pairs: Sequence[tuple[Any, Any]]) -> None:
-    """DELETE the rows whose (first, second) columns are one of `pairs`, in one statement."""
+def delete_keys(table: str, scope: list[Any], pairs: Sequence[tuple[str, str]]) -> None:
+    """DELETE the identity rows of a scope (workspace, environment) keyed by the (type, value) `pairs`.
+
+    One statement; each pair is one probe of the table's primary key.
+    """
     if not pairs:
         return
-    source, params = rows_source([("a", "bigint"), ("b", "text")], pairs)
-    execute(f"DELETE FROM {table} WHERE ({first}, {second}) IN ({source})", params)
+    source, params = rows_source([("t", "text"), ("v", "text")], pairs)
+    execute(
+        f"DELETE FROM {table} WHERE workspace_id = %s AND environment = %s "
+        f"AND (identity_type, value) IN ({source})",
+        [*scope, *params],
+    )
 
 
 def copy_rows(

@@ -1,7 +1,7 @@
 """apply_batches: resolve a page of batches against the profile store and write it, set-wise.
 
 A page costs a constant number of statements: one read of every profile its identities and MPIDs reach
-(PostgreSQL; three on SQLite) and one statement per kind of write. It runs inside the caller's transaction
+(PostgreSQL; two on SQLite) and one statement per kind of write. It runs inside the caller's transaction
 (the engine commits the checkpoint together with the page) and opens none itself.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from django.db import DatabaseError
 from django.utils import timezone
 
 from feeds.mapping.pages import Rejection
@@ -101,8 +102,6 @@ def load_state(
     else:
         ids = _owner_ids(workspace_id, environment, pairs) if pairs else set()
         profiles = _load_profiles(workspace_id, environment, ids, mpids)
-        if profiles:
-            _load_identities(profiles)
     state = StoreState()
     for profile in profiles.values():
         profile.identities_before = dict(profile.identities)
@@ -112,8 +111,9 @@ def load_state(
     return state
 
 
-# PostgreSQL: every profile a page reaches, with its identities, in ONE statement. Each identity pair and MPID
-# is one probe of its unique index, and OFFSET 0 keeps it a probe whatever the statistics say: on tables a run
+# PostgreSQL: every profile a page reaches, with its identities, in ONE statement. Each identity pair is one
+# probe of the identity primary key and each MPID one of its unique index; a profile's identities come with
+# its row (its document), not from an aggregate over the identity table. OFFSET 0 keeps it a probe whatever the statistics say: on tables a run
 # has just filled and nobody has analysed yet, `= ANY(list)` of thousands of values is often planned as a scan.
 _LOAD = f"""
 WITH reached AS (
@@ -123,10 +123,9 @@ WITH reached AS (
   SELECT m.id FROM unnest(%s::bigint[]) AS k(mpid) CROSS JOIN LATERAL
     (SELECT id FROM {PROFILES} WHERE {_SCOPE} AND mpid = k.mpid OFFSET 0) AS m
 )
-SELECT p.id, p.mpid, p.attributes::text, p.set_at::text, p.origin::text,
-  (SELECT jsonb_object_agg(i.identity_type, i.value) FROM {IDENTITIES} i WHERE i.profile_id = p.id)::text
+SELECT p.id, p.mpid, p.attributes::text, p.set_at::text, p.origin::text, p.identities::text
 FROM reached CROSS JOIN LATERAL
-  (SELECT id, mpid, attributes, set_at, origin FROM {PROFILES} WHERE id = reached.id OFFSET 0) AS p
+  (SELECT id, mpid, attributes, set_at, origin, identities FROM {PROFILES} WHERE id = reached.id OFFSET 0) AS p
 """
 
 
@@ -138,7 +137,7 @@ def _load_postgres(
     params = [sql.pg_array(types, "text"), sql.pg_array(values, "text"), *scope]
     rows = sql.fetch(_LOAD, [*params, sql.pg_array(mpids, "bigint"), *scope])
     return {
-        pk: _loaded(pk, mpid, document, set_at, origin, orjson.loads(found) if found else {})
+        pk: _loaded(pk, mpid, document, set_at, origin, found)
         for pk, mpid, document, set_at, origin, found in rows
     }
 
@@ -161,7 +160,7 @@ def _owner_ids(workspace_id: int, environment: str, pairs: set[tuple[str, str]])
 def _load_profiles(
     workspace_id: int, environment: str, ids: set[int], mpids: set[int]
 ) -> dict[int, ProfileState]:
-    """SQLite: return the profiles with these ids or MPIDs (identities still to load).
+    """SQLite: return the profiles with these ids or MPIDs, with their identities.
 
     Ids are probed on the primary key and MPIDs on their unique index, in two SELECTs: with `id IN … OR
     mpid IN …`, or with a plain scope test beside `id IN …`, SQLite walked the environment's every profile
@@ -171,37 +170,31 @@ def _load_profiles(
         return {}
     by_id, id_params = sql.in_list("id", ids, "bigint")
     by_mpid, mpid_params = sql.in_list("mpid", mpids, "bigint")
-    columns = f"SELECT id, mpid, attributes, set_at, origin FROM {PROFILES}"
+    columns = f"SELECT id, mpid, attributes, set_at, origin, identities FROM {PROFILES}"
     rows = sql.fetch(
         f"{columns} WHERE {by_id} AND +workspace_id = %s AND +environment = %s "
         f"UNION ALL {columns} WHERE {_SCOPE} AND {by_mpid}",
         [*id_params, workspace_id, environment, workspace_id, environment, *mpid_params],
     )
     return {
-        pk: _loaded(pk, mpid, document, set_at, origin, {}) for pk, mpid, document, set_at, origin in rows
+        pk: _loaded(pk, mpid, document, set_at, origin, found)
+        for pk, mpid, document, set_at, origin, found in rows
     }
 
 
-def _loaded(pk: int, mpid: int, document: Any, set_at: Any, origin: Any, identities: dict) -> ProfileState:
+def _loaded(pk: int, mpid: int, document: Any, set_at: Any, origin: Any, identities: Any) -> ProfileState:
     """A profile as the resolver works on it: its attribute entries in full, whatever their stored form."""
     stored = _document(origin) if origin is not None else None
     lineage = tuple(stored) if stored else None  # none stored: SQL NULL, or JSON null (no values at creation)
     attributes = unpack(_document(document), lineage)
-    return ProfileState(pk, mpid, identities, attributes, set_at=_document(set_at), origin=lineage)
+    return ProfileState(pk, mpid, _document(identities), attributes, set_at=_document(set_at), origin=lineage)
 
 
 def _document(document: Any) -> Any:
-    """Return a stored JSON document (attributes, set_at or origin) decoded."""
+    """Return a stored JSON document (attributes, set_at, identities or origin) decoded."""
     if isinstance(document, str):  # Django has both SQLite and psycopg hand JSON over as text
         document = orjson.loads(document)
     return document or {}
-
-
-def _load_identities(profiles: dict[int, ProfileState]) -> None:
-    where, params = sql.in_list("profile_id", profiles, "bigint")
-    rows = sql.fetch(f"SELECT profile_id, identity_type, value FROM {IDENTITIES} WHERE {where}", params)
-    for profile_id, identity_type, value in rows:
-        profiles[profile_id].identities[identity_type] = value
 
 
 def mpid_pool(count: int) -> Callable[[], int]:
@@ -305,9 +298,15 @@ def _write_profiles(feed: Feed, resolver: Resolver, now: datetime) -> list[Profi
 
 
 def _insert_profiles(feed: Feed, created: list[ProfileState], stamp: Any) -> None:
-    """Insert the new profiles with their attributes and set their ids (PostgreSQL: ids from the sequence, one COPY)."""
-    columns = [("mpid", "bigint"), ("attributes", "jsonb"), ("set_at", "jsonb"), ("origin", "jsonb")]
-    rows = [(p.mpid, _packed(p, _set_origin(p)), p.set_at, p.origin) for p in created]
+    """Insert the new profiles with their documents and set their ids (PostgreSQL: ids from the sequence, one COPY)."""
+    columns = [
+        ("mpid", "bigint"),
+        ("attributes", "jsonb"),
+        ("set_at", "jsonb"),
+        ("identities", "jsonb"),
+        ("origin", "jsonb"),
+    ]
+    rows = [(p.mpid, _packed(p, _set_origin(p)), p.set_at, p.identities, p.origin) for p in created]
     fixed = [
         ("workspace_id", "bigint", feed.workspace_id),
         ("environment", "text", feed.environment),
@@ -352,11 +351,11 @@ _NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_seri
 
 
 def _update_profiles(profiles: list[ProfileState], stamp: Any) -> None:
-    """Write the changed existing profiles' attributes and updated_at, in one statement.
+    """Write the changed existing profiles' documents (attributes, set_at, identities) and updated_at, in one statement.
 
-    PostgreSQL merges only the changed keys into the stored document, so two transactions that change
-    different attributes of one profile (concurrent backfill windows) both keep their change. SQLite
-    allows one writer at a time, so it stores the whole document the page computed.
+    PostgreSQL merges only the changed keys into the stored documents, so two transactions that change
+    different attributes or identity types of one profile (concurrent backfill windows) both keep their change.
+    SQLite allows one writer at a time, so it stores the whole documents the page computed.
     """
     if not profiles:
         return
@@ -364,29 +363,53 @@ def _update_profiles(profiles: list[ProfileState], stamp: Any) -> None:
         # Forget when runs wrote whose values are all gone (replaced or removed).
         referenced = {run_key(a[RUN]) for a in p.attributes.values()}
         p.set_at = {run: at for run, at in p.set_at.items() if run in referenced}
-    if not sql.is_postgres():
-        rows = [(p.id, _packed(p, p.origin), p.set_at) for p in profiles]
-        sql.execute(
-            f"UPDATE {PROFILES} SET attributes = d.doc, set_at = d.stamps, updated_at = %s FROM "
-            "(SELECT value ->> 0 AS id, value -> 1 AS doc, value -> 2 AS stamps FROM json_each(%s)) AS d "
-            f"WHERE {PROFILES}.id = d.id",
-            [stamp, sql.json_text(rows)],
-        )
+    if sql.is_postgres():
+        _update_postgres(profiles, stamp)
         return
+    rows = [(p.id, _packed(p, p.origin), p.set_at, p.identities) for p in profiles]
+    sql.execute(
+        f"UPDATE {PROFILES} SET attributes = d.doc, set_at = d.stamps, identities = d.ids, updated_at = %s "
+        "FROM (SELECT value ->> 0 AS id, value -> 1 AS doc, value -> 2 AS stamps, value -> 3 AS ids "
+        f"FROM json_each(%s)) AS d WHERE {PROFILES}.id = d.id",
+        [stamp, sql.json_text(rows)],
+    )
+
+
+# Each profile's changes as one record of the page's JSON document (orjson; no escaping of each value into
+# array literals). `expected` holds the stored value (null: none) of every identity type the page changed:
+# should a concurrent transaction have changed one of those types meanwhile, the row does not match, and the
+# page fails (a retry reads the profile again) instead of leaving two values of one type in the identity
+# rows while the document keeps one.
+_UPDATE = f"""
+UPDATE {PROFILES} AS p SET updated_at = %s,
+  attributes = (p.attributes - ARRAY(SELECT jsonb_array_elements_text(d.removed))) || d.patch,
+  set_at = (p.set_at - ARRAY(SELECT jsonb_array_elements_text(d.stale))) || d.stamps,
+  identities = (p.identities - ARRAY(SELECT jsonb_array_elements_text(d.released))) || d.claimed
+FROM jsonb_to_recordset(%s::jsonb) AS d(
+  id bigint, removed jsonb, patch jsonb, stale jsonb, stamps jsonb, released jsonb, claimed jsonb, expected jsonb)
+WHERE p.id = d.id AND NOT EXISTS (SELECT FROM jsonb_each(d.expected) AS e
+  WHERE p.identities -> e.key IS DISTINCT FROM nullif(e.value, 'null'::jsonb))
+"""
+
+
+def _update_postgres(profiles: list[ProfileState], stamp: Any) -> None:
     changes = []
     for p in profiles:
         removed, patch = _changes(p.attributes_before, p.attributes)
         stale, stamps = _changes(p.set_at_before, p.set_at)
-        changes.append({"id": p.id, "removed": removed, "patch": patch, "stale": stale, "stamps": stamps})
-    # The page's changes travel as ONE JSON document (orjson; no escaping of each value into array literals).
-    sql.execute(
-        f"UPDATE {PROFILES} AS p SET updated_at = %s, "
-        "attributes = (p.attributes - ARRAY(SELECT jsonb_array_elements_text(d.removed))) || d.patch, "
-        "set_at = (p.set_at - ARRAY(SELECT jsonb_array_elements_text(d.stale))) || d.stamps "
-        "FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, removed jsonb, patch jsonb, stale jsonb, stamps jsonb) "
-        "WHERE p.id = d.id",
-        [stamp, sql.json_text(changes)],
-    )
+        released, claimed = _changes(p.identities_before, p.identities)
+        claimed = {t: v for t, v in claimed.items() if p.identities_before.get(t) != v}
+        expected = {t: p.identities_before.get(t) for t in [*released, *claimed]}
+        changes.append(
+            {
+                "id": p.id,
+                **{"removed": removed, "patch": patch, "stale": stale, "stamps": stamps},
+                **{"released": released, "claimed": claimed, "expected": expected},
+            }
+        )
+    updated = sql.execute(_UPDATE, [stamp, sql.json_text(changes)])
+    if updated != len(profiles):
+        raise DatabaseError("a profile's identities changed in another transaction meanwhile; retry the page")
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
@@ -396,21 +419,22 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[str], 
 
 
 def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> None:
+    """Delete the identity rows the page's profiles released and insert the ones they claimed, by primary key."""
     released, claimed = [], []
     for p in changed:
         before, now = p.identities_before, p.identities
         for identity_type, value in before.items():
             if now.get(identity_type) != value:
-                released.append((p.id, identity_type))
+                released.append((identity_type, value))
         for identity_type, value in now.items():
             if before.get(identity_type) != value:
                 claimed.append((p.id, identity_type, value))
     # Released values go first: another profile of the same page may claim them.
-    sql.delete_pairs(IDENTITIES, "profile_id", "identity_type", released)
+    sql.delete_keys(IDENTITIES, [feed.workspace_id, feed.environment], released)
     sql.copy_rows(
         IDENTITIES,
         [("profile_id", "bigint"), ("identity_type", "text"), ("value", "text")],
-        sorted(claimed, key=_index_order),  # in the unique index's order: each leaf page is touched once
+        sorted(claimed, key=_index_order),  # in the primary key's order: each leaf page is touched once
         fixed=[
             ("workspace_id", "bigint", feed.workspace_id),
             ("environment", "text", feed.environment),
@@ -421,7 +445,7 @@ def _write_identities(feed: Feed, changed: list[ProfileState], stamp: Any) -> No
 
 
 def _index_order(claimed: Sequence[Any]) -> tuple[str, str]:
-    """(identity type, value): the order of the unique index the rows go into."""
+    """(identity type, value): the order of the primary key the rows go into (within one scope)."""
     return claimed[1], claimed[2]
 
 

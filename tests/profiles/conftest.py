@@ -8,9 +8,10 @@ import pytest
 
 from feeds.accounts.models import Workspace
 from feeds.models import Connection, Feed
-from feeds.profiles.models import Identity, Profile
+from feeds.profiles.models import Profile
 from feeds.profiles.store import ApplyResult, apply_batches
 from tests.feed_fixtures import build_feed
+from tests.profile_fixtures import identities_by_profile
 
 
 def make_feed(workspace: Workspace, slug: str = "crm-users", **settings: Any) -> Feed:
@@ -60,8 +61,9 @@ def apply(feed: Feed, *batches: dict, orders: list | None = None, run_id: int | 
 def profiles(feed: Feed) -> list[dict]:
     """Return the store as plain data: each profile's identities and attributes, sorted."""
     result = []
+    owned = identities_by_profile(feed.workspace, feed.environment)
     for profile in Profile.objects.filter(workspace=feed.workspace, environment=feed.environment):
-        identities = {i.identity_type: i.value for i in Identity.objects.filter(profile=profile)}
+        identities = owned.get(profile.pk, {})
         attributes = profile.attribute_values()
         result.append({"identities": identities, "attributes": attributes})
     return sorted(result, key=lambda p: sorted(p["identities"].items()))

@@ -44,9 +44,7 @@ def test_it_replaces_an_older_email_and_releases_it(feed):
     apply(feed, batch({"customer_id": "C1", "email": "new@x"}), orders=[5])
     assert profiles(feed) == [{"identities": {"customer_id": "C1", "email": "new@x"}, "attributes": {}}]
     apply(feed, batch({"customer_id": "C2", "email": "old@x"}), orders=[6])
-    assert (
-        Identity.objects.get(value="old@x").profile.identities.get(identity_type="customer_id").value == "C2"
-    )
+    assert Identity.objects.get(value="old@x").profile.identities["customer_id"] == "C2"
 
 
 def test_it_addresses_a_profile_directly_by_mpid(feed):

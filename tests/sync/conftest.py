@@ -104,13 +104,10 @@ def feed(workspace: Workspace, warehouse: Warehouse) -> Feed:
 
 def store_users(workspace: Workspace, environment: str = "production") -> dict[str, dict[str, Any]]:
     """Return the profile store as customer id → email, plan, score (plus a profile count check)."""
-    from feeds.profiles.models import Identity, Profile
+    from feeds.profiles.models import Profile
+    from tests.profile_fixtures import identities_by_profile
 
-    identities: dict[int, dict[str, str]] = {}
-    for profile_id, kind, value in Identity.objects.filter(
-        workspace=workspace, environment=environment
-    ).values_list("profile_id", "identity_type", "value"):
-        identities.setdefault(profile_id, {})[kind] = value
+    identities = identities_by_profile(workspace, environment)
     attributes = {
         p.pk: p.attribute_values()
         for p in Profile.objects.filter(workspace=workspace, environment=environment)
