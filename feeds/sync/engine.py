@@ -64,9 +64,8 @@ class Job:
     changes: ChangedRows | None = None  # full mode: what the feed's fingerprints say changed
     timings: Timings = field(default_factory=Timings)
     preparing: Timings = field(default_factory=Timings)  # reading and mapping, in whichever thread does it
-    unsaved: Counter[str] = field(
-        default_factory=Counter
-    )  # counters of pages that wrote nothing, not yet saved
+    # The counts of a full run's pages that wrote nothing, not saved yet (`_page`), and how many such pages.
+    unsaved: Counter[str] = field(default_factory=Counter)
     unsaved_pages: int = 0
     saved: bool = False  # whether a page's counters were saved yet (the first page's always are)
 
