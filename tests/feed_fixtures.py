@@ -66,6 +66,43 @@ def build_feed(
     )
 
 
+def feed_on_warehouse(
+    workspace: Workspace,
+    provider: str,
+    config: dict[str, Any],
+    sql: str,
+    *,
+    iterator: str = "",
+    **fields: Any,
+) -> Feed:
+    """Return an active user-attributes feed over `sql` on a connection to a warehouse (a stand-in), every
+    column mapped by the wizard's automatic mapping; `config` holds settings and secrets together."""
+    from feeds.mapping.rules import auto_mappings
+    from feeds.warehouses.base import secret_fields
+    from feeds.warehouses.registry import open_warehouse, provider_class
+
+    secret = secret_fields(provider_class(provider).fields)
+    connection = Connection.objects.create(
+        workspace=workspace,
+        slug="wh",
+        name="Warehouse",
+        provider=provider,
+        config={k: v for k, v in config.items() if k not in secret},
+        secrets={k: v for k, v in config.items() if k in secret},
+    )
+    columns = open_warehouse(provider, connection.warehouse_config()).describe(sql)
+    return build_feed(
+        workspace,
+        connection,
+        sql=sql,
+        columns=[{"name": c.name, "type": c.type.value, "warehouse_type": c.warehouse_type} for c in columns],
+        mappings=auto_mappings([c.name for c in columns], "user_attributes", iterator),
+        state=FeedState.ACTIVE,
+        iterator=iterator,
+        **fields,
+    )
+
+
 @pytest.fixture
 def demo_warehouse(tmp_path, settings):
     settings.WSYNC_DUCKDB_ROOTS = [str(tmp_path)]

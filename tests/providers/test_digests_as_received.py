@@ -13,15 +13,14 @@ from typing import Any
 
 import pytest
 
-from feeds.mapping.rules import auto_mappings
-from feeds.models import Connection, Feed, FeedState, SyncMode
+from feeds.models import Feed, SyncMode
 from feeds.profiles.models import Profile
 from feeds.sync import service
 from feeds.sync.models import RunState
 from feeds.sync.tasks import run_feed
-from feeds.warehouses.base import WirePage, secret_fields
-from feeds.warehouses.registry import open_warehouse, provider_class
-from tests.feed_fixtures import build_feed
+from feeds.warehouses.base import WirePage
+from feeds.warehouses.registry import open_warehouse
+from tests.feed_fixtures import feed_on_warehouse
 
 
 @dataclass
@@ -86,26 +85,8 @@ def test_digests_are_the_same_on_every_read_and_page_size(source: Source) -> Non
 
 def _feed(workspace: Any, source: Source) -> Feed:
     sql = "SELECT customer_id, email, plan FROM users"
-    secret = secret_fields(provider_class(source.provider).fields)
-    connection = Connection.objects.create(
-        workspace=workspace,
-        slug="wh",
-        name="Warehouse",
-        provider=source.provider,
-        config={k: v for k, v in source.config.items() if k not in secret},
-        secrets={k: v for k, v in source.config.items() if k in secret},
-    )
-    columns = open_warehouse(source.provider, connection.warehouse_config()).describe(sql)
-    return build_feed(
-        workspace,
-        connection,
-        sql=sql,
-        columns=[{"name": c.name, "type": c.type.value, "warehouse_type": c.warehouse_type} for c in columns],
-        mappings=auto_mappings([c.name for c in columns], "user_attributes", ""),
-        state=FeedState.ACTIVE,
-        sync_mode=SyncMode.FULL,
-        iterator="",
-        iterator_type="",
+    return feed_on_warehouse(
+        workspace, source.provider, source.config, sql, sync_mode=SyncMode.FULL, iterator_type=""
     )
 
 

@@ -10,15 +10,12 @@ from typing import Any
 
 import pytest
 
-from feeds.mapping.rules import auto_mappings
-from feeds.models import Connection, Feed, FeedState
+from feeds.models import Feed
 from feeds.profiles.models import Identity, Profile
 from feeds.sync import service
 from feeds.sync.models import RunState
 from feeds.sync.tasks import run_feed
-from feeds.warehouses.base import secret_fields
-from feeds.warehouses.registry import open_warehouse, provider_class
-from tests.feed_fixtures import build_feed
+from tests.feed_fixtures import feed_on_warehouse
 
 ROWS = [
     ("C1", "ada@example.com", "pro", "2026-03-01 10:00:00+00"),
@@ -90,23 +87,11 @@ def _feed(workspace, warehouse: Warehouse) -> Feed:
 
 
 def _feed_on(workspace, warehouse: Warehouse, sql: str) -> Feed:
-    secret = secret_fields(provider_class(warehouse.provider).fields)
-    connection = Connection.objects.create(
-        workspace=workspace,
-        slug="wh",
-        name="Warehouse",
-        provider=warehouse.provider,
-        config={k: v for k, v in warehouse.config.items() if k not in secret},
-        secrets={k: v for k, v in warehouse.config.items() if k in secret},
-    )
-    columns = open_warehouse(warehouse.provider, connection.warehouse_config()).describe(sql)
-    return build_feed(
+    return feed_on_warehouse(
         workspace,
-        connection,
-        sql=sql,
-        columns=[{"name": c.name, "type": c.type.value, "warehouse_type": c.warehouse_type} for c in columns],
-        mappings=auto_mappings([c.name for c in columns], "user_attributes", warehouse.iterator),
-        state=FeedState.ACTIVE,
+        warehouse.provider,
+        warehouse.config,
+        sql,
         iterator=warehouse.iterator,
         iterator_type=warehouse.iterator_type,
     )
